@@ -1,0 +1,13 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod check;
+pub mod conns;
+pub mod endpoint;
+pub mod lab;
+pub mod limits;
+pub mod monitor;
+pub mod pm;
+pub mod run;
+pub mod status;
+pub mod systemd;
