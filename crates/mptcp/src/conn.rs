@@ -1,0 +1,137 @@
+//! Connection and per-subflow information of a live socket.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use crate::host::host_support;
+use crate::info::{self, MptcpInfo, SubflowInfo, TcpInfo};
+use crate::status::created_as_mptcp;
+use crate::sys;
+
+fn is_no_such_option(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
+}
+
+/// Size we ask for per `tcp_info` element (larger than any kernel's today).
+const TCP_INFO_ASK: usize = 512;
+/// Upper bound on subflows we will allocate for.
+const MAX_SUBFLOWS: usize = 256;
+
+/// `getsockopt(SOL_MPTCP, MPTCP_INFO)`: `None` when the connection is not
+/// using MPTCP (plain TCP, fallen back, or a kernel without the option).
+pub(crate) fn mptcp_info(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
+    if !created_as_mptcp(fd)? {
+        return Ok(None);
+    }
+    let mut buf = [0u8; 256];
+    match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
+        Ok(n) => Ok(Some(MptcpInfo::parse(&buf[..n.min(buf.len())]))),
+        Err(e) if is_no_such_option(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The single TCP flow of a connection that is not using MPTCP.
+fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    let mut buf = [0u8; TCP_INFO_ASK];
+    let n = sys::getsockopt_buf(fd, sys::SOL_TCP, sys::TCP_INFO, &mut buf)?;
+    let sock = socket2::SockRef::from(&fd);
+    Ok(vec![SubflowInfo {
+        id: None,
+        local: sock.local_addr().ok().and_then(|a| a.as_socket()),
+        remote: sock.peer_addr().ok().and_then(|a| a.as_socket()),
+        backup: None,
+        tcp: TcpInfo::parse(&buf[..n.min(buf.len())]),
+    }])
+}
+
+/// Every subflow of the connection. For a connection not using MPTCP, its
+/// one TCP flow.
+pub(crate) fn subflows(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    if !created_as_mptcp(fd)? {
+        return single_flow(fd);
+    }
+    let support = host_support();
+    let res = if support.mptcp_full_info || !support.mptcp_tcpinfo {
+        match full_info(fd) {
+            Err(e) if is_no_such_option(&e) && support.mptcp_tcpinfo => tcpinfo_and_addrs(fd),
+            r => r,
+        }
+    } else {
+        tcpinfo_and_addrs(fd)
+    };
+    match res {
+        // Fallen back (or a kernel without the options): one TCP flow.
+        Err(e) if is_no_such_option(&e) => single_flow(fd),
+        r => r,
+    }
+}
+
+/// `MPTCP_FULL_INFO` (6.5): ids, addresses and `tcp_info` in one call;
+/// retried with larger arrays when more subflows exist than fit.
+fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    let mut n = 8usize;
+    loop {
+        let mut head = [0u8; 40 + 256];
+        let mut sf = vec![0u8; n * info::SUBFLOW_INFO_SIZE];
+        let mut tcp = vec![0u8; n * TCP_INFO_ASK];
+        sys::getsockopt_full_info(fd, &mut head, &mut sf, info::SUBFLOW_INFO_SIZE as u32, &mut tcp, TCP_INFO_ASK as u32, n as u32)?;
+        let h = info::parse_full_info_header(&head)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short MPTCP_FULL_INFO header"))?;
+        let total = h.num_subflows as usize;
+        if total > n && n < MAX_SUBFLOWS {
+            n = total.min(MAX_SUBFLOWS);
+            continue;
+        }
+        let count = total.min(n);
+        let sf_size = (h.size_sfinfo_user as usize).min(info::SUBFLOW_INFO_SIZE);
+        let tcp_size = (h.size_tcpinfo_user as usize).min(TCP_INFO_ASK);
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let s = &sf[i * info::SUBFLOW_INFO_SIZE..i * info::SUBFLOW_INFO_SIZE + sf_size];
+            let t = &tcp[i * TCP_INFO_ASK..i * TCP_INFO_ASK + tcp_size];
+            let (id, local, remote) = info::parse_subflow_info(s);
+            out.push(SubflowInfo { id, local, remote, backup: None, tcp: TcpInfo::parse(t) });
+        }
+        return Ok(out);
+    }
+}
+
+/// One `MPTCP_TCPINFO` or `MPTCP_SUBFLOW_ADDRS` call, grown until every
+/// subflow fits; returns the owned elements.
+fn subflow_data(fd: BorrowedFd<'_>, opt: i32, elem: usize) -> io::Result<Vec<Vec<u8>>> {
+    let mut n = 8usize;
+    loop {
+        let mut buf = vec![0u8; info::SUBFLOW_DATA_SIZE + n * elem];
+        info::subflow_data_request(&mut buf, elem as u32);
+        let len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, opt, &mut buf)?;
+        let d = info::parse_subflow_data(&buf, len)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed mptcp_subflow_data"))?;
+        if d.truncated() && n < MAX_SUBFLOWS {
+            n = (d.num_subflows as usize).min(MAX_SUBFLOWS);
+            continue;
+        }
+        return Ok(d.elements.into_iter().map(<[u8]>::to_vec).collect());
+    }
+}
+
+/// `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` (5.16): two calls joined by
+/// position; ids are not available this way.
+fn tcpinfo_and_addrs(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    let tcp = subflow_data(fd, sys::MPTCP_TCPINFO, TCP_INFO_ASK)?;
+    let addrs = subflow_data(fd, sys::MPTCP_SUBFLOW_ADDRS, info::SUBFLOW_ADDRS_SIZE)?;
+    Ok(tcp
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (local, remote) = addrs.get(i).map(|a| info::parse_subflow_addrs(a)).unwrap_or((None, None));
+            SubflowInfo { id: None, local, remote, backup: None, tcp: TcpInfo::parse(t) }
+        })
+        .collect())
+}
+
+/// Forces the `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` path (for tests and
+/// for comparing with `MPTCP_FULL_INFO`).
+pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    tcpinfo_and_addrs(fd)
+}

@@ -1,0 +1,163 @@
+//! `MptcpExt`: status and connection info on any socket that has a descriptor.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::info::{MptcpInfo, SubflowInfo};
+use crate::status::{Mechanism, MptcpStatus};
+
+/// MPTCP status and connection info, for std's and tokio's `TcpStream` and
+/// for `socket2::Socket` (and listeners).
+///
+/// Every call asks the kernel now: fallback can happen late, after data.
+pub trait MptcpExt {
+    /// Whether the connection uses MPTCP right now, with the best mechanism
+    /// the kernel offers (see [`Mechanism`]). On Linux 6.10+ an MPTCP
+    /// connection costs one `getsockopt(TCP_IS_MPTCP)`.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when the kernel offers no way to confirm MPTCP for an
+    /// MPTCP socket: this crate never guesses `Mptcp`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    ///
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// if !s.mptcp_status()?.is_mptcp() {
+    ///     eprintln!("warning: the server did not negotiate MPTCP");
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn mptcp_status(&self) -> io::Result<MptcpStatus>;
+
+    /// Like [`mptcp_status`](MptcpExt::mptcp_status) with one explicit mechanism.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` when this kernel lacks the mechanism, or (for
+    /// [`Mechanism::SoProtocol`]) when it cannot tell for this socket.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{Mechanism, MptcpExt, MptcpStreamExt};
+    ///
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// let by_diag = s.mptcp_status_with(Mechanism::InetDiag)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn mptcp_status_with(&self, mechanism: Mechanism) -> io::Result<MptcpStatus>;
+
+    /// Whether the socket was created as MPTCP (`SO_PROTOCOL == IPPROTO_MPTCP`).
+    /// Says nothing about the connection: see [`mptcp_status`](MptcpExt::mptcp_status).
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// println!("created as MPTCP: {}", s.created_as_mptcp()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn created_as_mptcp(&self) -> io::Result<bool>;
+
+    /// `getsockopt(SOL_MPTCP, MPTCP_INFO)`, parsed. `None` when the
+    /// connection does not use MPTCP; fields the kernel does not report are
+    /// `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    ///
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// if let Some(info) = s.mptcp_info()? {
+    ///     println!("token {:08x}, {:?} extra subflows", info.token.unwrap_or(0), info.subflows);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn mptcp_info(&self) -> io::Result<Option<MptcpInfo>>;
+
+    /// Every subflow with addresses, id and `tcp_info`, through
+    /// `MPTCP_FULL_INFO` where the kernel has it (6.5), else
+    /// `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS`. For a connection not using
+    /// MPTCP: its single TCP flow.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    ///
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// for sf in s.subflows()? {
+    ///     println!("{:?} -> {:?} rtt {:?}us", sf.local, sf.remote, sf.tcp.rtt_us);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn subflows(&self) -> io::Result<Vec<SubflowInfo>>;
+
+    /// Subflows through `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` even where
+    /// `MPTCP_FULL_INFO` exists (ids are `None` then).
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// assert_eq!(s.subflows_legacy()?.len(), s.subflows()?.len());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>>;
+}
+
+fn status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+    #[cfg(target_os = "linux")]
+    return crate::status::status(fd);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = fd;
+        Ok(MptcpStatus::Tcp)
+    }
+}
+
+macro_rules! impl_ext {
+    ($($(#[$m:meta])* $t:ty),*) => {$(
+        $(#[$m])*
+        impl MptcpExt for $t {
+            fn mptcp_status(&self) -> io::Result<MptcpStatus> {
+                status(self.as_fd())
+            }
+            fn mptcp_status_with(&self, mechanism: Mechanism) -> io::Result<MptcpStatus> {
+                crate::status::status_with(self.as_fd(), mechanism)
+            }
+            fn created_as_mptcp(&self) -> io::Result<bool> {
+                crate::status::created_as_mptcp(self.as_fd())
+            }
+            fn mptcp_info(&self) -> io::Result<Option<MptcpInfo>> {
+                crate::conn::mptcp_info(self.as_fd())
+            }
+            fn subflows(&self) -> io::Result<Vec<SubflowInfo>> {
+                crate::conn::subflows(self.as_fd())
+            }
+            fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>> {
+                crate::conn::subflows_legacy(self.as_fd())
+            }
+        }
+    )*};
+}
+
+impl_ext!(
+    std::net::TcpStream,
+    std::net::TcpListener,
+    socket2::Socket,
+    BorrowedFd<'_>,
+    #[cfg(feature = "tokio")]
+    tokio::net::TcpStream,
+    #[cfg(feature = "tokio")]
+    tokio::net::TcpListener
+);

@@ -1,0 +1,248 @@
+//! What this host's kernel can do, found by probing it, never by reading
+//! its version string.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::OnceLock;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::status::Mechanism;
+use crate::sys;
+
+/// Whether MPTCP sockets can be created here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+pub enum Availability {
+    /// `socket(..., IPPROTO_MPTCP)` works.
+    Available,
+    /// `ENOPROTOOPT`: MPTCP is built in but `net.mptcp.enabled=0` in this
+    /// network namespace.
+    DisabledBySysctl,
+    /// `EPROTONOSUPPORT`: the kernel was built without MPTCP.
+    NotBuilt,
+    /// `EINVAL`: the kernel predates MPTCP (older than 5.6).
+    KernelTooOld,
+    /// Any other error (an LSM denying it, no descriptors left, ...).
+    Error(i32),
+    /// Not Linux: MPTCP does not exist here.
+    Unsupported,
+}
+
+impl Availability {
+    /// Classifies the error of `socket(..., IPPROTO_MPTCP)`.
+    pub fn from_socket_error(e: &io::Error) -> Availability {
+        match e.raw_os_error() {
+            Some(libc::ENOPROTOOPT) => Availability::DisabledBySysctl,
+            Some(libc::EPROTONOSUPPORT) => Availability::NotBuilt,
+            Some(libc::EINVAL) => Availability::KernelTooOld,
+            Some(n) => Availability::Error(n),
+            None => Availability::Error(0),
+        }
+    }
+
+    /// Whether this error means "MPTCP is unavailable here", the only case
+    /// where falling back to TCP is right.
+    pub fn means_unavailable(e: &io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EINVAL))
+    }
+
+    /// A sentence for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Availability::Available => "available".into(),
+            Availability::DisabledBySysctl => "disabled by sysctl net.mptcp.enabled=0 (enable: sysctl -w net.mptcp.enabled=1)".into(),
+            Availability::NotBuilt => "not built into this kernel (CONFIG_MPTCP is off)".into(),
+            Availability::KernelTooOld => "kernel too old (MPTCP needs Linux 5.6 or newer)".into(),
+            Availability::Error(n) => format!("socket creation failed: {}", io::Error::from_raw_os_error(*n)),
+            Availability::Unsupported => "not supported on this operating system".into(),
+        }
+    }
+}
+
+/// What this host can do, found by probing the kernel once.
+///
+/// # Examples
+///
+/// ```
+/// let host = mptcp::host_support();
+/// println!("MPTCP: {}", host.availability.describe());
+/// if let Some(m) = host.best_mechanism() {
+///     println!("status checks use {m}");
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct HostSupport {
+    /// Whether MPTCP sockets can be created (in the network namespace of the
+    /// thread that probed).
+    pub availability: Availability,
+    /// `TCP_IS_MPTCP` works (6.10+).
+    pub tcp_is_mptcp: bool,
+    /// `SOL_MPTCP` / `MPTCP_INFO` works, proven on a live MPTCP socket (5.16+).
+    pub mptcp_info: bool,
+    /// Length of `struct mptcp_info` the kernel returns (48 on 6.1, 96 on 6.18).
+    pub mptcp_info_len: Option<usize>,
+    /// `MPTCP_TCPINFO` works (5.16+).
+    pub mptcp_tcpinfo: bool,
+    /// `MPTCP_SUBFLOW_ADDRS` works (5.16+).
+    pub mptcp_subflow_addrs: bool,
+    /// `MPTCP_FULL_INFO` works (6.5+).
+    pub mptcp_full_info: bool,
+    /// inet_diag lists MPTCP sockets (`mptcp_diag`).
+    pub inet_diag: bool,
+}
+
+static HOST: OnceLock<HostSupport> = OnceLock::new();
+
+/// What this host can do: probed on first use, then cached for the process.
+///
+/// Which options exist is a property of the kernel. Whether MPTCP is enabled
+/// is a property of the network namespace (`net.mptcp.enabled`), and of the
+/// moment: the cached value is the one seen by the first caller; use
+/// [`HostSupport::probe`] for a fresh answer. Socket creation never relies
+/// on this cache: it asks the kernel every time.
+///
+/// # Examples
+///
+/// ```
+/// let host = mptcp::host_support();
+/// assert!(std::ptr::eq(host, mptcp::host_support())); // probed once
+/// ```
+pub fn host_support() -> &'static HostSupport {
+    HOST.get_or_init(HostSupport::probe)
+}
+
+impl HostSupport {
+    /// Probes the kernel now (a handful of syscalls on fresh sockets).
+    pub fn probe() -> HostSupport {
+        if !cfg!(target_os = "linux") {
+            return HostSupport {
+                availability: Availability::Unsupported,
+                tcp_is_mptcp: false,
+                mptcp_info: false,
+                mptcp_info_len: None,
+                mptcp_tcpinfo: false,
+                mptcp_subflow_addrs: false,
+                mptcp_full_info: false,
+                inet_diag: false,
+            };
+        }
+        let inet_diag = probe_inet_diag();
+        match Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::from(sys::IPPROTO_MPTCP))) {
+            Ok(s) => {
+                let fd = s.as_fd();
+                let tcp_is_mptcp = sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok();
+                let mut buf = [0u8; 256];
+                let info_len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf).ok();
+                let mut sfd = [0u8; 16 + 256];
+                crate::info::subflow_data_request(&mut sfd, 256);
+                let tcpinfo = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_TCPINFO, &mut sfd).is_ok();
+                crate::info::subflow_data_request(&mut sfd, 256);
+                let addrs = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_SUBFLOW_ADDRS, &mut sfd).is_ok();
+                let mut head = [0u8; 256];
+                let full = sys::getsockopt_full_info(fd, &mut head, &mut [], 0, &mut [], 0, 0).is_ok();
+                HostSupport {
+                    availability: Availability::Available,
+                    tcp_is_mptcp,
+                    mptcp_info: info_len.is_some(),
+                    mptcp_info_len: info_len,
+                    mptcp_tcpinfo: tcpinfo,
+                    mptcp_subflow_addrs: addrs,
+                    mptcp_full_info: full,
+                    inet_diag,
+                }
+            }
+            Err(e) => {
+                // MPTCP sockets cannot be made here; TCP_IS_MPTCP can still be
+                // probed on a TCP socket (0 on kernels that know it).
+                let tcp_is_mptcp = Socket::new(Domain::IPV4, Type::STREAM, None)
+                    .map(|t| sys::getsockopt_int(t.as_fd(), sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok())
+                    .unwrap_or(false);
+                HostSupport {
+                    availability: Availability::from_socket_error(&e),
+                    tcp_is_mptcp,
+                    mptcp_info: false,
+                    mptcp_info_len: None,
+                    mptcp_tcpinfo: false,
+                    mptcp_subflow_addrs: false,
+                    mptcp_full_info: false,
+                    inet_diag,
+                }
+            }
+        }
+    }
+
+    /// Whether MPTCP sockets can be created.
+    pub fn is_available(&self) -> bool {
+        self.availability == Availability::Available
+    }
+
+    /// Detection mechanisms this kernel offers, best first.
+    pub fn mechanisms(&self) -> Vec<Mechanism> {
+        let mut v = Vec::new();
+        if self.tcp_is_mptcp {
+            v.push(Mechanism::TcpIsMptcp);
+        }
+        if self.mptcp_info {
+            v.push(Mechanism::MptcpInfo);
+        }
+        if self.inet_diag {
+            v.push(Mechanism::InetDiag);
+        }
+        v.push(Mechanism::SoProtocol);
+        v
+    }
+
+    /// The mechanism [`MptcpExt::mptcp_status`](crate::MptcpExt::mptcp_status)
+    /// relies on, or `None` when nothing can confirm MPTCP here.
+    pub fn best_mechanism(&self) -> Option<Mechanism> {
+        self.mechanisms().into_iter().find(|m| *m != Mechanism::SoProtocol)
+    }
+
+    /// How per-subflow details are read on this kernel.
+    pub fn subflow_source(&self) -> Option<&'static str> {
+        if self.mptcp_full_info {
+            Some("MPTCP_FULL_INFO")
+        } else if self.mptcp_tcpinfo && self.mptcp_subflow_addrs {
+            Some("MPTCP_TCPINFO+MPTCP_SUBFLOW_ADDRS")
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(feature = "netlink")]
+fn probe_inet_diag() -> bool {
+    crate::diag::probe().unwrap_or(false)
+}
+
+#[cfg(not(feature = "netlink"))]
+fn probe_inet_diag() -> bool {
+    false
+}
+
+/// The `net.mptcp.*` sysctls of the calling thread's network namespace, as
+/// (name, value) pairs sorted by name; empty when MPTCP is not built in.
+///
+/// # Examples
+///
+/// ```
+/// for (name, value) in mptcp::sysctls() {
+///     println!("net.mptcp.{name} = {value}");
+/// }
+/// ```
+pub fn sysctls() -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/sys/net/mptcp") {
+        for e in dir.flatten() {
+            if let Ok(val) = std::fs::read_to_string(e.path()) {
+                v.push((e.file_name().to_string_lossy().into_owned(), val.trim().to_string()));
+            }
+        }
+    }
+    v.sort();
+    v
+}

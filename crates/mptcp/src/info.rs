@@ -1,0 +1,548 @@
+//! Parsers for the kernel's MPTCP info structures: `struct mptcp_info`,
+//! `struct tcp_info`, `struct mptcp_subflow_data`, `struct mptcp_subflow_addrs`
+//! and `struct mptcp_subflow_info`.
+//!
+//! The kernel copies `min(optlen, its size)` bytes and returns that length;
+//! a field that lies past the returned length is reported as `None`, never
+//! as a made-up zero.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+/// Little helper reading native-endian integers at an offset, `None` past the end.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&self, off: usize) -> Option<u8> {
+        self.0.get(off).copied()
+    }
+    fn u16(&self, off: usize) -> Option<u16> {
+        Some(u16::from_ne_bytes(self.0.get(off..off + 2)?.try_into().ok()?))
+    }
+    fn u32(&self, off: usize) -> Option<u32> {
+        Some(u32::from_ne_bytes(self.0.get(off..off + 4)?.try_into().ok()?))
+    }
+    fn u64(&self, off: usize) -> Option<u64> {
+        Some(u64::from_ne_bytes(self.0.get(off..off + 8)?.try_into().ok()?))
+    }
+}
+
+/// `struct mptcp_info` flag: the connection fell back to TCP.
+pub const MPTCP_INFO_FLAG_FALLBACK: u32 = 1;
+/// `struct mptcp_info` flag: the peer's key was received (MPTCP handshake done).
+pub const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED: u32 = 2;
+
+/// `struct mptcp_info`: the MPTCP-level state of a connection
+/// (`getsockopt(SOL_MPTCP, MPTCP_INFO)` or inet_diag).
+///
+/// Fields the running kernel does not report are `None`; the kernel version
+/// that added each field is given in its doc.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::MptcpInfo;
+///
+/// // A 48-byte answer, as Linux 6.1 gives: counters added in 6.5 are absent.
+/// let mut raw = [0u8; 48];
+/// raw[0] = 1; // one extra subflow
+/// let info = MptcpInfo::parse(&raw);
+/// assert_eq!(info.subflows, Some(1));
+/// assert_eq!(info.bytes_sent, None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct MptcpInfo {
+    /// Extra subflows in use, not counting the initial one (5.9).
+    pub subflows: Option<u8>,
+    /// ADD_ADDRs sent (5.9).
+    pub add_addr_signal: Option<u8>,
+    /// ADD_ADDRs accepted from the peer (5.9).
+    pub add_addr_accepted: Option<u8>,
+    /// Limit on extra subflows (5.9).
+    pub subflows_max: Option<u8>,
+    /// Limit on addresses to announce (5.9).
+    pub add_addr_signal_max: Option<u8>,
+    /// Limit on accepted announced addresses (5.9).
+    pub add_addr_accepted_max: Option<u8>,
+    /// `MPTCP_INFO_FLAG_*` bits (5.9).
+    pub flags: Option<u32>,
+    /// Connection token (5.9).
+    pub token: Option<u32>,
+    /// Next data sequence number to send (5.9).
+    pub write_seq: Option<u64>,
+    /// Oldest unacknowledged data sequence number (5.9).
+    pub snd_una: Option<u64>,
+    /// Next data sequence number expected (5.9).
+    pub rcv_nxt: Option<u64>,
+    /// Local addresses in use (5.12).
+    pub local_addr_used: Option<u8>,
+    /// Limit on local addresses (5.12).
+    pub local_addr_max: Option<u8>,
+    /// Whether DSS checksums are on (5.14).
+    pub csum_enabled: Option<bool>,
+    /// MPTCP-level retransmissions (6.5).
+    pub retransmits: Option<u32>,
+    /// Bytes retransmitted at MPTCP level (6.5).
+    pub bytes_retrans: Option<u64>,
+    /// Bytes sent over all subflows (6.5).
+    pub bytes_sent: Option<u64>,
+    /// Bytes received (6.5).
+    pub bytes_received: Option<u64>,
+    /// Bytes acknowledged at MPTCP level (6.5).
+    pub bytes_acked: Option<u64>,
+    /// All subflows, including the initial one (6.7).
+    pub subflows_total: Option<u8>,
+    /// Limit of laminar endpoints (6.18).
+    pub endp_laminar_max: Option<u8>,
+    /// Limit of fullmesh endpoints (6.19).
+    pub endp_fullmesh_max: Option<u8>,
+    /// Milliseconds since data was last sent (6.10).
+    pub last_data_sent_ms: Option<u32>,
+    /// Milliseconds since data was last received (6.10).
+    pub last_data_recv_ms: Option<u32>,
+    /// Milliseconds since the last ACK was received (6.10).
+    pub last_ack_recv_ms: Option<u32>,
+    /// How many bytes the kernel returned (48 on 6.1, 96 on 6.18).
+    pub reported_len: usize,
+}
+
+impl MptcpInfo {
+    /// Parses the bytes the kernel returned (exactly the returned length).
+    /// Never fails: a short buffer yields `None` for the missing fields.
+    pub fn parse(buf: &[u8]) -> MptcpInfo {
+        let b = Bytes(buf);
+        MptcpInfo {
+            subflows: b.u8(0),
+            add_addr_signal: b.u8(1),
+            add_addr_accepted: b.u8(2),
+            subflows_max: b.u8(3),
+            add_addr_signal_max: b.u8(4),
+            add_addr_accepted_max: b.u8(5),
+            flags: b.u32(8),
+            token: b.u32(12),
+            write_seq: b.u64(16),
+            snd_una: b.u64(24),
+            rcv_nxt: b.u64(32),
+            local_addr_used: b.u8(40),
+            local_addr_max: b.u8(41),
+            csum_enabled: b.u8(42).map(|v| v != 0),
+            retransmits: b.u32(44),
+            bytes_retrans: b.u64(48),
+            bytes_sent: b.u64(56),
+            bytes_received: b.u64(64),
+            bytes_acked: b.u64(72),
+            subflows_total: b.u8(80),
+            endp_laminar_max: b.u8(81),
+            endp_fullmesh_max: b.u8(82),
+            last_data_sent_ms: b.u32(84),
+            last_data_recv_ms: b.u32(88),
+            last_ack_recv_ms: b.u32(92),
+            reported_len: buf.len(),
+        }
+    }
+
+    /// Whether the kernel flagged the connection as fallen back to TCP.
+    pub fn is_fallback(&self) -> Option<bool> {
+        self.flags.map(|f| f & MPTCP_INFO_FLAG_FALLBACK != 0)
+    }
+}
+
+/// The useful part of `struct tcp_info` for one subflow (or for a plain TCP
+/// connection). `None` where the kernel's struct is too short to hold it.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::TcpInfo;
+///
+/// let mut raw = [0u8; 104];
+/// raw[0] = 1; // TCP_ESTABLISHED
+/// raw[68..72].copy_from_slice(&1500u32.to_ne_bytes()); // rtt in us
+/// let t = TcpInfo::parse(&raw);
+/// assert_eq!(t.state, Some(1));
+/// assert_eq!(t.rtt_us, Some(1500));
+/// assert_eq!(t.bytes_acked, None); // needs 128 bytes
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct TcpInfo {
+    /// TCP state (`TCP_ESTABLISHED` = 1, ...).
+    pub state: Option<u8>,
+    /// Retransmit timeouts in a row (`tcpi_retransmits`).
+    pub retransmits: Option<u8>,
+    /// Retransmission timeout, microseconds.
+    pub rto_us: Option<u32>,
+    /// Sender MSS.
+    pub snd_mss: Option<u32>,
+    /// Receiver MSS estimate.
+    pub rcv_mss: Option<u32>,
+    /// Segments lost (`tcpi_lost`).
+    pub lost: Option<u32>,
+    /// Path MTU.
+    pub pmtu: Option<u32>,
+    /// Smoothed RTT, microseconds.
+    pub rtt_us: Option<u32>,
+    /// RTT variance, microseconds.
+    pub rttvar_us: Option<u32>,
+    /// Congestion window, segments.
+    pub snd_cwnd: Option<u32>,
+    /// Total retransmitted segments (`tcpi_total_retrans`).
+    pub total_retrans: Option<u32>,
+    /// Pacing rate, bytes per second.
+    pub pacing_rate: Option<u64>,
+    /// Bytes acknowledged by the peer.
+    pub bytes_acked: Option<u64>,
+    /// Bytes received.
+    pub bytes_received: Option<u64>,
+    /// Segments sent.
+    pub segs_out: Option<u32>,
+    /// Segments received.
+    pub segs_in: Option<u32>,
+    /// Minimum RTT seen, microseconds.
+    pub min_rtt_us: Option<u32>,
+    /// Delivery rate estimate, bytes per second.
+    pub delivery_rate: Option<u64>,
+    /// Bytes sent, including retransmissions.
+    pub bytes_sent: Option<u64>,
+    /// Bytes retransmitted.
+    pub bytes_retrans: Option<u64>,
+    /// How many bytes the kernel returned.
+    pub reported_len: usize,
+}
+
+impl TcpInfo {
+    /// Parses a `struct tcp_info` of the length the kernel returned.
+    pub fn parse(buf: &[u8]) -> TcpInfo {
+        let b = Bytes(buf);
+        TcpInfo {
+            state: b.u8(0),
+            retransmits: b.u8(2),
+            rto_us: b.u32(8),
+            snd_mss: b.u32(16),
+            rcv_mss: b.u32(20),
+            lost: b.u32(32),
+            pmtu: b.u32(60),
+            rtt_us: b.u32(68),
+            rttvar_us: b.u32(72),
+            snd_cwnd: b.u32(80),
+            total_retrans: b.u32(100),
+            pacing_rate: b.u64(104),
+            bytes_acked: b.u64(120),
+            bytes_received: b.u64(128),
+            segs_out: b.u32(136),
+            segs_in: b.u32(140),
+            min_rtt_us: b.u32(148),
+            delivery_rate: b.u64(160),
+            bytes_sent: b.u64(200),
+            bytes_retrans: b.u64(208),
+            reported_len: buf.len(),
+        }
+    }
+
+    /// The TCP state as the name `ss` prints (`ESTAB`, `SYN-SENT`, ...).
+    pub fn state_name(&self) -> Option<&'static str> {
+        self.state.map(tcp_state_name)
+    }
+}
+
+/// Name of a TCP state number, as `ss` prints it.
+pub fn tcp_state_name(state: u8) -> &'static str {
+    match state {
+        1 => "ESTAB",
+        2 => "SYN-SENT",
+        3 => "SYN-RECV",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "UNCONN",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        12 => "NEW-SYN-RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+/// One subflow of an MPTCP connection (or the single TCP flow of a
+/// connection that is not using MPTCP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct SubflowInfo {
+    /// Subflow id (`MPTCP_FULL_INFO`, 6.5); `None` where the kernel cannot report it.
+    pub id: Option<u32>,
+    /// Local address and port.
+    pub local: Option<SocketAddr>,
+    /// Remote address and port.
+    pub remote: Option<SocketAddr>,
+    /// Whether this subflow is a backup path; `None` when not reported
+    /// (the socket options do not carry it; inet_diag does).
+    pub backup: Option<bool>,
+    /// The subflow's `tcp_info`.
+    pub tcp: TcpInfo,
+}
+
+/// Parses a `sockaddr_in` / `sockaddr_in6` (family at offset 0, port in
+/// network order at 2). `None` for other families or short buffers.
+pub fn parse_sockaddr(buf: &[u8]) -> Option<SocketAddr> {
+    let b = Bytes(buf);
+    let family = b.u16(0)? as i32;
+    let port = u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?);
+    match family {
+        libc::AF_INET => {
+            let ip: [u8; 4] = buf.get(4..8)?.try_into().ok()?;
+            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
+        }
+        libc::AF_INET6 => {
+            let flow = u32::from_be_bytes(buf.get(4..8)?.try_into().ok()?);
+            let ip: [u8; 16] = buf.get(8..24)?.try_into().ok()?;
+            let scope = b.u32(24)?;
+            Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope)))
+        }
+        _ => None,
+    }
+}
+
+/// Size of `struct mptcp_subflow_addrs` (two `sockaddr_storage`-sized unions).
+pub const SUBFLOW_ADDRS_SIZE: usize = 256;
+/// Size of `struct mptcp_subflow_info` (u32 id, padding, addrs).
+pub const SUBFLOW_INFO_SIZE: usize = 8 + SUBFLOW_ADDRS_SIZE;
+/// Size of `struct mptcp_subflow_data`.
+pub const SUBFLOW_DATA_SIZE: usize = 16;
+
+/// Parses one `struct mptcp_subflow_addrs`: (local, remote).
+pub fn parse_subflow_addrs(buf: &[u8]) -> (Option<SocketAddr>, Option<SocketAddr>) {
+    let local = buf.get(..128).and_then(parse_sockaddr);
+    let remote = buf.get(128..256).and_then(parse_sockaddr);
+    (local, remote)
+}
+
+/// The answer to `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`: a
+/// `struct mptcp_subflow_data` header and the elements that fit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubflowData<'a> {
+    /// Real number of subflows; more than `elements.len()` means truncated.
+    pub num_subflows: u32,
+    /// The kernel's element size.
+    pub size_kernel: u32,
+    /// The elements written, each `min(requested, kernel)` bytes long.
+    pub elements: Vec<&'a [u8]>,
+}
+
+impl SubflowData<'_> {
+    /// Whether the buffer was too small for every subflow.
+    pub fn truncated(&self) -> bool {
+        self.elements.len() < self.num_subflows as usize
+    }
+}
+
+/// Builds the input header of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS` into
+/// the start of `buf`, asking for elements of `elem_size` bytes.
+pub fn subflow_data_request(buf: &mut [u8], elem_size: u32) {
+    buf.fill(0);
+    buf[0..4].copy_from_slice(&(SUBFLOW_DATA_SIZE as u32).to_ne_bytes());
+    buf[12..16].copy_from_slice(&elem_size.to_ne_bytes());
+}
+
+/// Parses the answer of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`; `len` is
+/// the length the kernel returned. `None` when the header is malformed.
+pub fn parse_subflow_data(buf: &[u8], len: usize) -> Option<SubflowData<'_>> {
+    let buf = buf.get(..len)?;
+    let b = Bytes(buf);
+    let hdr = b.u32(0)? as usize;
+    let num = b.u32(4)?;
+    let size_kernel = b.u32(8)?;
+    let size_user = b.u32(12)? as usize;
+    if hdr < SUBFLOW_DATA_SIZE || size_user == 0 {
+        return None;
+    }
+    let mut elements = Vec::new();
+    let mut off = hdr;
+    while elements.len() < num as usize {
+        match buf.get(off..off + size_user) {
+            Some(e) => elements.push(e),
+            None => break,
+        }
+        off += size_user;
+    }
+    Some(SubflowData { num_subflows: num, size_kernel, elements })
+}
+
+/// Header fields of `struct mptcp_full_info` as returned by the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullInfoHeader {
+    /// Kernel `struct tcp_info` size.
+    pub size_tcpinfo_kernel: u32,
+    /// Bytes written per `tcp_info` element.
+    pub size_tcpinfo_user: u32,
+    /// Kernel `struct mptcp_subflow_info` size.
+    pub size_sfinfo_kernel: u32,
+    /// Bytes written per subflow-info element.
+    pub size_sfinfo_user: u32,
+    /// Real number of subflows.
+    pub num_subflows: u32,
+}
+
+/// Parses the fixed header of `struct mptcp_full_info`.
+pub fn parse_full_info_header(buf: &[u8]) -> Option<FullInfoHeader> {
+    let b = Bytes(buf);
+    Some(FullInfoHeader {
+        size_tcpinfo_kernel: b.u32(0)?,
+        size_tcpinfo_user: b.u32(4)?,
+        size_sfinfo_kernel: b.u32(8)?,
+        size_sfinfo_user: b.u32(12)?,
+        num_subflows: b.u32(16)?,
+    })
+}
+
+/// Parses one `struct mptcp_subflow_info`: (id, local, remote).
+pub fn parse_subflow_info(buf: &[u8]) -> (Option<u32>, Option<SocketAddr>, Option<SocketAddr>) {
+    let id = Bytes(buf).u32(0);
+    let (l, r) = buf.get(8..).map(parse_subflow_addrs).unwrap_or((None, None));
+    (id, l, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info_bytes(len: usize) -> Vec<u8> {
+        let mut v = vec![0u8; 96];
+        v[0] = 1;
+        v[3] = 2;
+        v[8..12].copy_from_slice(&2u32.to_ne_bytes());
+        v[12..16].copy_from_slice(&0xdead_beefu32.to_ne_bytes());
+        v[42] = 1;
+        v[44..48].copy_from_slice(&3u32.to_ne_bytes());
+        v[56..64].copy_from_slice(&123_456u64.to_ne_bytes());
+        v[80] = 2;
+        v[92..96].copy_from_slice(&77u32.to_ne_bytes());
+        v.truncate(len);
+        v
+    }
+
+    #[test]
+    fn mptcp_info_exact_96() {
+        let i = MptcpInfo::parse(&info_bytes(96));
+        assert_eq!(i.subflows, Some(1));
+        assert_eq!(i.subflows_max, Some(2));
+        assert_eq!(i.token, Some(0xdead_beef));
+        assert_eq!(i.is_fallback(), Some(false));
+        assert_eq!(i.flags, Some(MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED));
+        assert_eq!(i.csum_enabled, Some(true));
+        assert_eq!(i.retransmits, Some(3));
+        assert_eq!(i.bytes_sent, Some(123_456));
+        assert_eq!(i.subflows_total, Some(2));
+        assert_eq!(i.last_ack_recv_ms, Some(77));
+        assert_eq!(i.reported_len, 96);
+    }
+
+    #[test]
+    fn mptcp_info_short_6_1() {
+        // 6.1 returns 48 bytes: fields from 6.5 on are absent, not zero.
+        let i = MptcpInfo::parse(&info_bytes(48));
+        assert_eq!(i.token, Some(0xdead_beef));
+        assert_eq!(i.retransmits, Some(3));
+        assert_eq!(i.bytes_retrans, None);
+        assert_eq!(i.bytes_sent, None);
+        assert_eq!(i.subflows_total, None);
+        assert_eq!(i.last_data_sent_ms, None);
+    }
+
+    #[test]
+    fn mptcp_info_truncated_mid_field() {
+        // 50 bytes: bytes_retrans (48..56) is cut, so absent.
+        let i = MptcpInfo::parse(&info_bytes(50));
+        assert_eq!(i.bytes_retrans, None);
+        assert_eq!(i.retransmits, Some(3));
+        let empty = MptcpInfo::parse(&[]);
+        assert_eq!(empty.subflows, None);
+        assert_eq!(empty.flags, None);
+    }
+
+    #[test]
+    fn mptcp_info_longer_than_known() {
+        let mut v = info_bytes(96);
+        v.extend_from_slice(&[0xff; 32]);
+        let i = MptcpInfo::parse(&v);
+        assert_eq!(i.last_ack_recv_ms, Some(77));
+        assert_eq!(i.reported_len, 128);
+    }
+
+    #[test]
+    fn tcp_info_lengths() {
+        let mut v = vec![0u8; 280];
+        v[0] = 1;
+        v[80..84].copy_from_slice(&10u32.to_ne_bytes());
+        v[120..128].copy_from_slice(&1000u64.to_ne_bytes());
+        v[200..208].copy_from_slice(&2000u64.to_ne_bytes());
+        let t = TcpInfo::parse(&v);
+        assert_eq!(t.state_name(), Some("ESTAB"));
+        assert_eq!(t.snd_cwnd, Some(10));
+        assert_eq!(t.bytes_acked, Some(1000));
+        assert_eq!(t.bytes_sent, Some(2000));
+        let t = TcpInfo::parse(&v[..200]);
+        assert_eq!(t.bytes_sent, None);
+        assert_eq!(t.bytes_acked, Some(1000));
+    }
+
+    fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut v = vec![0u8; 128];
+        v[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        v[2..4].copy_from_slice(&port.to_be_bytes());
+        v[4..8].copy_from_slice(&ip);
+        v
+    }
+
+    #[test]
+    fn sockaddrs() {
+        let a = parse_sockaddr(&sockaddr_in([10, 0, 1, 1], 5201)).unwrap();
+        assert_eq!(a, "10.0.1.1:5201".parse().unwrap());
+        let mut v6 = vec![0u8; 128];
+        v6[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        v6[2..4].copy_from_slice(&80u16.to_be_bytes());
+        v6[8..24].copy_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+        assert_eq!(parse_sockaddr(&v6).unwrap(), "[fd00::2]:80".parse().unwrap());
+        assert_eq!(parse_sockaddr(&v6[..20]), None);
+        assert_eq!(parse_sockaddr(&[0u8; 16]), None);
+    }
+
+    #[test]
+    fn subflow_data_full_and_truncated() {
+        let mut buf = vec![0u8; 16 + 2 * 256];
+        subflow_data_request(&mut buf, 256);
+        buf[4..8].copy_from_slice(&3u32.to_ne_bytes()); // kernel: 3 subflows
+        buf[8..12].copy_from_slice(&256u32.to_ne_bytes());
+        let mut e = sockaddr_in([10, 0, 1, 1], 1000);
+        e.extend(sockaddr_in([10, 0, 1, 2], 2000));
+        buf[16..272].copy_from_slice(&e);
+        let len = buf.len();
+        let d = parse_subflow_data(&buf, len).unwrap();
+        assert_eq!(d.num_subflows, 3);
+        assert_eq!(d.elements.len(), 2);
+        assert!(d.truncated());
+        let (l, r) = parse_subflow_addrs(d.elements[0]);
+        assert_eq!(l.unwrap().port(), 1000);
+        assert_eq!(r.unwrap().port(), 2000);
+        // Malformed header.
+        assert!(parse_subflow_data(&buf[..8], 8).is_none());
+        let mut bad = buf.clone();
+        bad[0..4].copy_from_slice(&4u32.to_ne_bytes());
+        assert!(parse_subflow_data(&bad, len).is_none());
+    }
+
+    #[test]
+    fn subflow_info_elements() {
+        let mut v = vec![0u8; SUBFLOW_INFO_SIZE];
+        v[0..4].copy_from_slice(&2u32.to_ne_bytes());
+        v[8..136].copy_from_slice(&sockaddr_in([10, 0, 2, 1], 3));
+        let (id, l, r) = parse_subflow_info(&v);
+        assert_eq!(id, Some(2));
+        assert_eq!(l.unwrap().ip().to_string(), "10.0.2.1");
+        assert_eq!(r, None);
+        assert_eq!(parse_subflow_info(&v[..2]), (None, None, None));
+    }
+}

@@ -1,0 +1,116 @@
+//! Every raw system call of the crate, and the kernel constants.
+//!
+//! This is the only module with `unsafe`; each block says why it is sound.
+
+#![allow(dead_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// `IPPROTO_MPTCP` (linux/in.h).
+pub const IPPROTO_MPTCP: i32 = 262;
+/// `SOL_MPTCP` (linux/socket.h).
+pub const SOL_MPTCP: i32 = 284;
+/// `SOL_TCP`.
+pub const SOL_TCP: i32 = 6;
+/// `TCP_IS_MPTCP` (linux/tcp.h, 6.10).
+pub const TCP_IS_MPTCP: i32 = 43;
+/// `TCP_INFO`.
+pub const TCP_INFO: i32 = 11;
+/// `MPTCP_INFO` (linux/mptcp.h, 5.16).
+pub const MPTCP_INFO: i32 = 1;
+/// `MPTCP_TCPINFO` (5.16).
+pub const MPTCP_TCPINFO: i32 = 2;
+/// `MPTCP_SUBFLOW_ADDRS` (5.16).
+pub const MPTCP_SUBFLOW_ADDRS: i32 = 3;
+/// `MPTCP_FULL_INFO` (6.5).
+pub const MPTCP_FULL_INFO: i32 = 4;
+
+/// Reads a socket option into `buf`; returns the length the kernel reported
+/// (which may be smaller than `buf`).
+///
+/// Performs `getsockopt(2)`.
+pub fn getsockopt_buf(fd: BorrowedFd<'_>, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = libc::socklen_t::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `buf` is a valid, writable region of `len` bytes for the whole
+    // call; `len` points to a live socklen_t; the fd is borrowed, so open.
+    let rc = unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(len as usize)
+}
+
+/// Reads an `int` socket option. Performs `getsockopt(2)`.
+pub fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
+    let mut buf = [0u8; 4];
+    let n = getsockopt_buf(fd, level, name, &mut buf)?;
+    if n < 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "socket option returned no data"));
+    }
+    Ok(i32::from_ne_bytes(buf))
+}
+
+/// `MPTCP_FULL_INFO`: fills `head` (the fixed 40-byte header followed by
+/// `struct mptcp_info`, as the kernel lays it out) and the two arrays the
+/// header points to. `subflow_info` holds `n` elements of `sf_size` bytes and
+/// `tcp_info` `n` elements of `tcp_size` bytes. Returns the length reported.
+///
+/// Performs one `getsockopt(2)`.
+pub fn getsockopt_full_info(
+    fd: BorrowedFd<'_>,
+    head: &mut [u8],
+    subflow_info: &mut [u8],
+    sf_size: u32,
+    tcp_info: &mut [u8],
+    tcp_size: u32,
+    n: u32,
+) -> io::Result<usize> {
+    if head.len() < 40
+        || (subflow_info.len() as u64) < u64::from(sf_size) * u64::from(n)
+        || (tcp_info.len() as u64) < u64::from(tcp_size) * u64::from(n)
+    {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    head[..40].fill(0);
+    head[4..8].copy_from_slice(&tcp_size.to_ne_bytes());
+    head[12..16].copy_from_slice(&sf_size.to_ne_bytes());
+    head[20..24].copy_from_slice(&n.to_ne_bytes());
+    head[24..32].copy_from_slice(&(subflow_info.as_mut_ptr() as u64).to_ne_bytes());
+    head[32..40].copy_from_slice(&(tcp_info.as_mut_ptr() as u64).to_ne_bytes());
+    let mut len = libc::socklen_t::try_from(head.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `head` is writable for `len` bytes. The kernel also writes at
+    // most `n` elements of `sf_size` / `tcp_size` bytes through the two user
+    // pointers stored in `head`; we checked above that both arrays are at
+    // least that large, and they stay mutably borrowed for the whole call.
+    let rc = unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_MPTCP, MPTCP_FULL_INFO, head.as_mut_ptr().cast(), &mut len) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(len as usize)
+}
+
+/// `SIOCGSKNS`: an fd for the network namespace a socket belongs to.
+const SIOCGSKNS: libc::c_ulong = 0x894C;
+
+/// Opens the network namespace of socket `fd` (`ioctl(SIOCGSKNS)`).
+pub fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: SIOCGSKNS takes no argument and returns a new fd or -1.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), SIOCGSKNS as _) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `rc` is a fresh descriptor the kernel just gave us; nothing
+    // else owns it.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc) })
+}
+
+/// Moves the calling thread into the network namespace `ns` (`setns(2)`).
+pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: setns only reads the descriptor; CLONE_NEWNET affects this thread.
+    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! MPTCP for tokio: `connect` and `bind` returning tokio's `TcpStream` and
+//! `TcpListener`. Futures are `Send`; connect errors are returned.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::Domain;
+use tokio::net::{lookup_host, TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
+
+use crate::socket::MptcpBuilder;
+
+/// Connects over MPTCP (plain TCP where the host has no MPTCP).
+///
+/// Each resolved address is tried once; errors such as `ECONNREFUSED` are
+/// returned, never retried over TCP.
+///
+/// # Cancel safety
+///
+/// Dropping the future closes the half-open socket.
+///
+/// # Examples
+///
+/// ```no_run
+/// use mptcp::MptcpExt;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let stream = mptcp::tokio::connect("127.0.0.1:8080").await?;
+/// println!("{}", stream.mptcp_status()?);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+    MptcpBuilder::new().connect_async(addr).await
+}
+
+/// Binds an MPTCP listener (plain TCP where the host has no MPTCP).
+///
+/// # Examples
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = mptcp::tokio::bind("127.0.0.1:8080").await?;
+/// let (conn, peer) = listener.accept().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
+    MptcpBuilder::new().bind_async(addr).await
+}
+
+impl MptcpBuilder {
+    /// Async [`connect`](MptcpBuilder::connect) for tokio (feature `tokio`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let s = mptcp::MptcpBuilder::new().nodelay(true).connect_async("127.0.0.1:80").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_async<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in lookup_host(addr).await? {
+            match self.connect_addr_async(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any address")))
+    }
+
+    async fn connect_addr_async(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = self.socket(Domain::for_address(addr))?;
+        socket.set_nonblocking(true)?;
+        let socket = TcpSocket::from_std_stream(socket.into());
+        match self.connect_timeout_value() {
+            Some(t) => tokio::time::timeout(t, socket.connect(addr))
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out")))?,
+            None => socket.connect(addr).await,
+        }
+    }
+
+    /// Async [`bind`](MptcpBuilder::bind) for tokio (feature `tokio`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let l = mptcp::MptcpBuilder::new().bind_async("[::]:8080").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn bind_async<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in lookup_host(addr).await? {
+            match self.listen_socket(&a) {
+                Ok(s) => {
+                    s.set_nonblocking(true)?;
+                    return TcpListener::from_std(s.into());
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any address")))
+    }
+}
+
+// Compile-time proof that the futures are `Send`.
+const _: () = {
+    fn assert_send<T: Send>(_: &T) {}
+    #[allow(dead_code)]
+    fn futures_are_send() {
+        assert_send(&connect("127.0.0.1:1"));
+        assert_send(&bind("127.0.0.1:1"));
+        let b = MptcpBuilder::new();
+        assert_send(&b.connect_async("127.0.0.1:1"));
+        assert_send(&b.bind_async("127.0.0.1:1"));
+    }
+};
