@@ -1,12 +1,442 @@
-//! `mptcp run` (not implemented yet).
+//! `mptcp run`: runs an unmodified program with its TCP sockets turned into
+//! MPTCP sockets.
+//!
+//! The program gets `libmptcp_preload.so` appended to `LD_PRELOAD` (C, C++,
+//! Rust, Python, ... programs calling libc's `socket`) and `multipathtcp=1`
+//! added to `GODEBUG` (Go programs, which make system calls directly). Other
+//! `LD_PRELOAD` libraries and `GODEBUG` settings are kept. Where the kernel
+//! cannot do MPTCP, the library creates the TCP socket the program asked for.
+//!
+//! Without `--report` this process becomes the program (`exec`), so signals,
+//! the exit status and the process id are the program's. With `--report` it
+//! waits for the program, prints the counts the library recorded, and exits
+//! with the program's status (128 + N when it was killed by signal N).
 
-use std::process::ExitCode;
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, OpenOptions};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::Context;
+
+use crate::util::usage;
+
+/// File name of the preload library.
+pub const PRELOAD_NAME: &str = "libmptcp_preload.so";
+/// Environment variable naming the preload library.
+pub const PRELOAD_ENV: &str = "MPTCP_PRELOAD_LIB";
 
 /// Arguments of `mptcp run`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Examples:\n  mptcp run -- curl http://example.com/\n  mptcp run --report -- iperf3 -s\n\n\
+The preload library is looked up in this order: --preload, $MPTCP_PRELOAD_LIB, \
+libmptcp_preload.so next to the mptcp binary, ../lib/mptcp/libmptcp_preload.so relative to it."
+)]
+pub struct Args {
+    /// Log each converted socket and how each connection ended, on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// When the program exits, print how many sockets were converted and how
+    /// many connections used MPTCP or fell back to TCP.
+    #[arg(long)]
+    pub report: bool,
+    /// Path of libmptcp_preload.so.
+    #[arg(long, value_name = "PATH")]
+    pub preload: Option<PathBuf>,
+    /// The program to run and its arguments (after `--`).
+    #[arg(
+        value_name = "PROGRAM",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
 
 /// Runs `mptcp run`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mptcp run` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(usage(
+            "missing PROGRAM: mptcp run [OPTIONS] -- PROGRAM [ARGS...]",
+        ));
+    };
+    let lib = find_preload(args.preload.as_deref())?;
+    let path = resolve_program(program)?;
+    refuse_setid(&path)?;
+
+    let ld_preload = preload_value(std::env::var_os("LD_PRELOAD").as_deref(), &lib);
+    let godebug = godebug_value(std::env::var_os("GODEBUG").as_deref());
+    let mut cmd = Command::new(&path);
+    cmd.arg0(program)
+        .args(rest)
+        .env("LD_PRELOAD", &ld_preload)
+        .env("GODEBUG", &godebug);
+    if args.verbose {
+        cmd.env("MPTCP_PRELOAD_VERBOSE", "1");
+        eprintln!(
+            "mptcp run: {} with LD_PRELOAD={} GODEBUG={}",
+            path.display(),
+            ld_preload.to_string_lossy(),
+            godebug.to_string_lossy()
+        );
+    }
+    if !args.report {
+        let err = cmd.exec();
+        return Err(anyhow::Error::new(err).context(format!("cannot run {}", path.display())));
+    }
+
+    let report = ReportFile::create()?;
+    cmd.env("MPTCP_PRELOAD_REPORT", &report.path);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {}", path.display()))?;
+    forward_signals(child.id());
+    let status = child.wait().context("waiting for the program")?;
+    let text = fs::read_to_string(&report.path).unwrap_or_default();
+    eprintln!("{}", Report::parse(&text).summary());
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),
+        (None, None) => ExitCode::from(1),
+    })
+}
+
+/// Finds the preload library: `explicit` (from `--preload`), then
+/// `$MPTCP_PRELOAD_LIB`, then next to the current executable, then
+/// `../lib/mptcp/` relative to it. Returns an absolute path usable in
+/// `LD_PRELOAD`, or a clear error.
+pub fn find_preload(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let chosen = match explicit {
+        Some(p) => Some((p.to_path_buf(), "--preload")),
+        None => std::env::var_os(PRELOAD_ENV)
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), PRELOAD_ENV)),
+    };
+    if let Some((p, from)) = chosen {
+        if !p.is_file() {
+            return Err(usage(format!(
+                "preload library {} (from {from}) does not exist or is not a file",
+                p.display()
+            )));
+        }
+        return usable(&p);
+    }
+    let exe = std::env::current_exe().context("cannot find the mptcp executable")?;
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        dir.join(PRELOAD_NAME),
+        dir.join("../lib/mptcp").join(PRELOAD_NAME),
+    ];
+    for c in &candidates {
+        if c.is_file() {
+            return usable(c);
+        }
+    }
+    anyhow::bail!(
+        "MPTCP preload library not found (looked for {} and {}); build it with `cargo build -p mptcp-preload`, \
+         or give its path with --preload PATH or {PRELOAD_ENV}=PATH",
+        candidates[0].display(),
+        candidates[1].display()
+    )
+}
+
+/// Canonical absolute path of the library, refused when `LD_PRELOAD` cannot
+/// carry it (its separators are `:` and white space).
+fn usable(p: &Path) -> anyhow::Result<PathBuf> {
+    let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
+    if abs
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .any(|b| *b == b':' || b.is_ascii_whitespace())
+    {
+        return Err(usage(format!(
+            "preload library path {} contains ':' or white space, which LD_PRELOAD cannot express; move it",
+            abs.display()
+        )));
+    }
+    Ok(abs)
+}
+
+/// `LD_PRELOAD` for the program: the existing value with `lib` appended
+/// (unless already listed).
+pub fn preload_value(existing: Option<&OsStr>, lib: &Path) -> OsString {
+    let lib = lib.as_os_str().as_bytes();
+    let old = existing.map(OsStr::as_bytes).unwrap_or_default();
+    let listed = old
+        .split(|b| *b == b':' || b.is_ascii_whitespace())
+        .any(|e| e == lib);
+    let trimmed = old.trim_ascii();
+    let mut v = Vec::with_capacity(trimmed.len() + lib.len() + 1);
+    if listed {
+        v.extend_from_slice(old);
+    } else {
+        v.extend_from_slice(trimmed);
+        if !v.is_empty() {
+            v.push(b':');
+        }
+        v.extend_from_slice(lib);
+    }
+    OsString::from_vec(v)
+}
+
+/// `GODEBUG` for the program: the existing settings with `multipathtcp=1`
+/// (replacing any other `multipathtcp` value).
+pub fn godebug_value(existing: Option<&OsStr>) -> OsString {
+    let old = existing.map(OsStr::as_bytes).unwrap_or_default();
+    let mut v: Vec<u8> = Vec::with_capacity(old.len() + 16);
+    for item in old.split(|b| *b == b',') {
+        let item = item.trim_ascii();
+        if item.is_empty() || item.starts_with(b"multipathtcp=") {
+            continue;
+        }
+        v.extend_from_slice(item);
+        v.push(b',');
+    }
+    v.extend_from_slice(b"multipathtcp=1");
+    OsString::from_vec(v)
+}
+
+/// Resolves `program` the way `execvp` would (a name with a `/` is a path,
+/// otherwise the first executable file in `$PATH`).
+fn resolve_program(program: &OsStr) -> anyhow::Result<PathBuf> {
+    if program.is_empty() {
+        return Err(usage("PROGRAM is empty"));
+    }
+    let p = Path::new(program);
+    if program.as_bytes().contains(&b'/') {
+        if !p.exists() {
+            return Err(usage(format!("{}: no such file", p.display())));
+        }
+        return Ok(p.to_path_buf());
+    }
+    let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for dir in std::env::split_paths(&search) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let candidate = dir.join(p);
+        if let Ok(md) = fs::metadata(&candidate) {
+            if md.is_file() && md.permissions().mode() & 0o111 != 0 {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(usage(format!("{}: command not found in PATH", p.display())))
+}
+
+/// Refuses setuid/setgid programs: the dynamic loader ignores `LD_PRELOAD`
+/// for them, so they would silently run without MPTCP.
+fn refuse_setid(path: &Path) -> anyhow::Result<()> {
+    let mode = fs::metadata(path)
+        .with_context(|| format!("cannot inspect {}", path.display()))?
+        .permissions()
+        .mode();
+    let what = match (mode & 0o4000 != 0, mode & 0o2000 != 0) {
+        (true, true) => "setuid and setgid",
+        (true, false) => "setuid",
+        (false, true) => "setgid",
+        (false, false) => return Ok(()),
+    };
+    Err(usage(format!(
+        "refusing to run {}: it is {what}, and the dynamic loader ignores LD_PRELOAD for such programs, \
+         so it would run without MPTCP",
+        path.display()
+    )))
+}
+
+/// Temporary file the preload library appends its records to; removed on drop.
+struct ReportFile {
+    path: PathBuf,
+}
+
+impl ReportFile {
+    fn create() -> anyhow::Result<ReportFile> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("mptcp-run-{}-{nanos}.report", std::process::id()));
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create the report file {}", path.display()))?;
+        Ok(ReportFile { path })
+    }
+}
+
+impl Drop for ReportFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Counts recorded by the preload library.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Sockets created as MPTCP.
+    pub converted: u64,
+    /// Sockets kept TCP because MPTCP was unavailable.
+    pub unavailable: u64,
+    /// Connections that used MPTCP.
+    pub mptcp: u64,
+    /// Connections that fell back to TCP.
+    pub fallback: u64,
+    /// Processes that recorded something.
+    pub processes: usize,
+}
+
+impl Report {
+    /// Parses the `<kind> <pid>` lines; unknown lines are ignored.
+    pub fn parse(text: &str) -> Report {
+        let mut r = Report::default();
+        let mut pids = BTreeSet::new();
+        for line in text.lines() {
+            let mut it = line.split_whitespace();
+            let (Some(kind), Some(pid)) = (it.next(), it.next()) else {
+                continue;
+            };
+            let counter = match kind {
+                "S" => &mut r.converted,
+                "U" => &mut r.unavailable,
+                "M" => &mut r.mptcp,
+                "F" => &mut r.fallback,
+                _ => continue,
+            };
+            *counter += 1;
+            pids.insert(pid.to_string());
+        }
+        r.processes = pids.len();
+        r
+    }
+
+    /// One-line summary.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "mptcp run: {} socket(s) converted to MPTCP; connections: {} MPTCP, {} fallback to TCP",
+            self.converted, self.mptcp, self.fallback
+        );
+        if self.unavailable > 0 {
+            s.push_str(&format!(
+                "; MPTCP unavailable, {} socket(s) kept TCP",
+                self.unavailable
+            ));
+        }
+        if self.processes > 1 {
+            s.push_str(&format!(" ({} processes)", self.processes));
+        }
+        s
+    }
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes integers only.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// While waiting for the child: SIGINT/SIGQUIT from the terminal already
+/// reach it (same process group), so ignore them here; forward SIGTERM and
+/// SIGHUP sent to us alone. Set after spawning, so the child keeps its own
+/// dispositions.
+fn forward_signals(child: u32) {
+    CHILD.store(i32::try_from(child).unwrap_or(0), Ordering::Relaxed);
+    let handler = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installing SIG_IGN or a handler that only calls an
+    // async-signal-safe function is sound; no other code here uses these signals.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        libc::signal(libc::SIGTERM, handler);
+        libc::signal(libc::SIGHUP, handler);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ld_preload_is_appended_once() {
+        let lib = Path::new("/opt/lib/libmptcp_preload.so");
+        assert_eq!(preload_value(None, lib), "/opt/lib/libmptcp_preload.so");
+        assert_eq!(
+            preload_value(Some(OsStr::new("  ")), lib),
+            "/opt/lib/libmptcp_preload.so"
+        );
+        assert_eq!(
+            preload_value(Some(OsStr::new("/x/a.so")), lib),
+            "/x/a.so:/opt/lib/libmptcp_preload.so"
+        );
+        assert_eq!(
+            preload_value(Some(OsStr::new("a.so b.so")), lib),
+            "a.so b.so:/opt/lib/libmptcp_preload.so"
+        );
+        let already = "/opt/lib/libmptcp_preload.so /x/a.so";
+        assert_eq!(preload_value(Some(OsStr::new(already)), lib), already);
+    }
+
+    #[test]
+    fn godebug_keeps_other_settings() {
+        assert_eq!(godebug_value(None), "multipathtcp=1");
+        assert_eq!(godebug_value(Some(OsStr::new(""))), "multipathtcp=1");
+        assert_eq!(
+            godebug_value(Some(OsStr::new("http2client=0"))),
+            "http2client=0,multipathtcp=1"
+        );
+        assert_eq!(
+            godebug_value(Some(OsStr::new("multipathtcp=0,gctrace=1,"))),
+            "gctrace=1,multipathtcp=1"
+        );
+    }
+
+    #[test]
+    fn report_counts_records() {
+        let r = Report::parse("S 10\nS 10\nM 10\nF 11\nU 12\ngarbage\nX 1\n\n");
+        assert_eq!(
+            r,
+            Report {
+                converted: 2,
+                unavailable: 1,
+                mptcp: 1,
+                fallback: 1,
+                processes: 3
+            }
+        );
+        assert!(r.summary().contains("2 socket(s) converted"));
+        assert!(r.summary().contains("1 MPTCP, 1 fallback"));
+        assert_eq!(Report::parse(""), Report::default());
+    }
+
+    #[test]
+    fn setid_programs_are_refused() {
+        let dir = std::env::temp_dir().join(format!("mptcp-run-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("prog");
+        fs::write(&f, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(refuse_setid(&f).is_ok());
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o4755)).unwrap();
+        assert!(refuse_setid(&f).unwrap_err().to_string().contains("setuid"));
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o2755)).unwrap();
+        assert!(refuse_setid(&f).unwrap_err().to_string().contains("setgid"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,12 +1,457 @@
-//! `mptcp systemd` (not implemented yet).
+//! `mptcp systemd enable|disable UNIT`: runs a systemd service with MPTCP
+//! through a drop-in, `/etc/systemd/system/UNIT.d/mptcp.conf`.
+//!
+//! The drop-in sets `LD_PRELOAD` (the preload library appended) and
+//! `GODEBUG` (`multipathtcp=1` added), merged with the values the unit and
+//! its other drop-ins already give these variables, because a later
+//! `Environment=` assignment replaces an earlier one. The unit file itself is
+//! never edited; `disable` removes the drop-in and nothing else.
 
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::util::usage;
+
+/// Name of the drop-in file.
+const DROPIN: &str = "mptcp.conf";
+
+/// Directories systemd loads system units from, highest priority first.
+const UNIT_DIRS: &[&str] = &[
+    "etc/systemd/system",
+    "run/systemd/system",
+    "usr/local/lib/systemd/system",
+    "usr/lib/systemd/system",
+    "lib/systemd/system",
+];
 
 /// Arguments of `mptcp systemd`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Write the drop-in that runs UNIT with MPTCP (then restart the unit).
+    Enable(EnableArgs),
+    /// Remove the drop-in written by `enable` (then restart the unit).
+    Disable(DisableArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EnableArgs {
+    /// The unit, e.g. `nginx` or `nginx.service`.
+    unit: String,
+    /// Print the drop-in instead of writing it.
+    #[arg(long)]
+    dry_run: bool,
+    /// Path of libmptcp_preload.so (default: as for `mptcp run`).
+    #[arg(long, value_name = "PATH")]
+    preload: Option<PathBuf>,
+    /// Write the drop-in even when the unit file cannot be found.
+    #[arg(long)]
+    force: bool,
+    /// Root directory of the system to change (for images and tests).
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    root: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct DisableArgs {
+    /// The unit, e.g. `nginx` or `nginx.service`.
+    unit: String,
+    /// Print what would be removed instead of removing it.
+    #[arg(long)]
+    dry_run: bool,
+    /// Root directory of the system to change (for images and tests).
+    #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
+    root: PathBuf,
+}
 
 /// Runs `mptcp systemd`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mptcp systemd` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.action {
+        Action::Enable(a) => enable(a),
+        Action::Disable(a) => disable(a),
+    }
+}
+
+fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
+    let unit = unit_name(&a.unit)?;
+    let lib = super::run::find_preload(a.preload.as_deref())?;
+    let files = unit_files(&a.root, &unit);
+    if files.first().map(|(_, main)| !main).unwrap_or(true) && !a.force {
+        return Err(usage(format!(
+            "unit {unit} not found under {} (in {}); check the name, or use --force",
+            a.root.display(),
+            UNIT_DIRS.join(", ")
+        )));
+    }
+    let env = unit_environment(&files);
+    let ld_preload = super::run::preload_value(env.get("LD_PRELOAD").map(OsStr::new), &lib);
+    let godebug = super::run::godebug_value(env.get("GODEBUG").map(OsStr::new));
+    let text = dropin_text(
+        &unit,
+        &ld_preload.to_string_lossy(),
+        &godebug.to_string_lossy(),
+    );
+    let path = dropin_path(&a.root, &unit);
+    for w in warnings(&files) {
+        eprintln!("mptcp: warning: {w}");
+    }
+    if a.dry_run {
+        println!("# {}", path.display());
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dir = path.parent().context("drop-in path has no directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(".{DROPIN}.tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
+    }
+    println!("wrote {}", path.display());
+    println!("apply with: systemctl daemon-reload && systemctl restart {unit}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
+    let unit = unit_name(&a.unit)?;
+    let path = dropin_path(&a.root, &unit);
+    if !path.exists() {
+        println!(
+            "{unit}: MPTCP is not enabled ({} does not exist)",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.dry_run {
+        println!("would remove {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        // Only succeeds when the directory is now empty.
+        let _ = fs::remove_dir(dir);
+    }
+    println!("removed {}", path.display());
+    println!("apply with: systemctl daemon-reload && systemctl restart {unit}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Validates a unit name; `foo` means `foo.service`. Only services.
+fn unit_name(raw: &str) -> anyhow::Result<String> {
+    let name = if raw.contains('.') {
+        raw.to_string()
+    } else {
+        format!("{raw}.service")
+    };
+    let valid_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c));
+    if name.len() > 255 || !valid_chars || name.starts_with('.') || name.contains("..") {
+        return Err(usage(format!("invalid unit name {raw:?}")));
+    }
+    if !name.ends_with(".service") {
+        return Err(usage(format!(
+            "{name}: only .service units run programs that LD_PRELOAD can reach"
+        )));
+    }
+    if name.ends_with("@.service") {
+        return Err(usage(format!(
+            "{name} is a template: give an instance (name@instance.service)"
+        )));
+    }
+    Ok(name)
+}
+
+fn dropin_path(root: &Path, unit: &str) -> PathBuf {
+    root.join("etc/systemd/system")
+        .join(format!("{unit}.d"))
+        .join(DROPIN)
+}
+
+/// The drop-in's text. Values are quoted for systemd; `%` is escaped since
+/// systemd reads it as a specifier.
+fn dropin_text(unit: &str, ld_preload: &str, godebug: &str) -> String {
+    let quote = |k: &str, v: &str| {
+        let mut s = String::from("Environment=\"");
+        for c in format!("{k}={v}").chars() {
+            match c {
+                '"' | '\\' => {
+                    s.push('\\');
+                    s.push(c);
+                }
+                _ => s.push(c),
+            }
+        }
+        s.push('"');
+        s
+    };
+    format!(
+        "# Written by `mptcp systemd enable {unit}`; remove with `mptcp systemd disable {unit}`.\n\
+         # Runs the service with its TCP sockets turned into MPTCP sockets (LD_PRELOAD) and Go\n\
+         # programs with MPTCP (GODEBUG). The unit's own values of these variables are kept.\n\
+         [Service]\n{}\n{}\n",
+        quote("LD_PRELOAD", &ld_preload.replace('%', "%%")),
+        quote("GODEBUG", godebug)
+    )
+}
+
+/// The unit file (flag `true`) then its drop-ins in the order systemd
+/// applies them (by file name; a name in a higher-priority directory hides
+/// the same name below), without our own drop-in. For an instance
+/// `a@b.service` the template `a@.service` and its drop-ins count too.
+fn unit_files(root: &Path, unit: &str) -> Vec<(PathBuf, bool)> {
+    let mut names = vec![unit.to_string()];
+    if let (Some(at), Some(dot)) = (unit.find('@'), unit.rfind('.')) {
+        if at < dot {
+            names.push(format!("{}{}", &unit[..=at], &unit[dot..]));
+        }
+    }
+    let mut out = Vec::new();
+    // Main file: the instance's, else the template's, first directory wins.
+    'main: for n in &names {
+        for d in UNIT_DIRS {
+            let p = root.join(d).join(n);
+            if p.is_file() {
+                out.push((p, true));
+                break 'main;
+            }
+        }
+    }
+    let mut dropins: std::collections::BTreeMap<String, PathBuf> =
+        std::collections::BTreeMap::new();
+    for n in names.iter().rev() {
+        for d in UNIT_DIRS.iter().rev() {
+            let dir = root.join(d).join(format!("{n}.d"));
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let fname = e.file_name().to_string_lossy().to_string();
+                if fname.ends_with(".conf") && !(fname == DROPIN && d.starts_with("etc/")) {
+                    dropins.insert(fname, e.path());
+                }
+            }
+        }
+    }
+    out.extend(dropins.into_values().map(|p| (p, false)));
+    out
+}
+
+/// The environment the unit's files give through `Environment=` (last
+/// assignment wins; an empty `Environment=` resets).
+fn unit_environment(files: &[(PathBuf, bool)]) -> std::collections::BTreeMap<String, String> {
+    let mut env = std::collections::BTreeMap::new();
+    for (path, _) in files {
+        let Ok(text) = fs::read_to_string(path) else {
+            continue;
+        };
+        for (key, value) in service_settings(&text) {
+            if key != "Environment" {
+                continue;
+            }
+            if value.trim().is_empty() {
+                env.clear();
+                continue;
+            }
+            for word in split_words(&value) {
+                if let Some((k, v)) = word.split_once('=') {
+                    env.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+    env
+}
+
+/// Things that would keep the drop-in from working.
+fn warnings(files: &[(PathBuf, bool)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, _) in files {
+        let Ok(text) = fs::read_to_string(path) else {
+            continue;
+        };
+        let later = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().as_ref() > DROPIN)
+            && path
+                .parent()
+                .is_some_and(|p| p.extension().is_some_and(|e| e == "d"));
+        for (key, value) in service_settings(&text) {
+            if key == "EnvironmentFile" {
+                let file = value.trim().trim_start_matches('-');
+                let sets = fs::read_to_string(file).map(|t| {
+                    t.lines().any(|l| {
+                        let l = l.trim_start().trim_start_matches("export ");
+                        l.starts_with("LD_PRELOAD=") || l.starts_with("GODEBUG=")
+                    })
+                });
+                if sets.unwrap_or(false) {
+                    out.push(format!(
+                        "{}: EnvironmentFile={file} sets LD_PRELOAD or GODEBUG, which overrides the drop-in",
+                        path.display()
+                    ));
+                }
+            } else if key == "Environment"
+                && later
+                && split_words(&value)
+                    .iter()
+                    .any(|w| w.starts_with("LD_PRELOAD=") || w.starts_with("GODEBUG="))
+            {
+                out.push(format!(
+                    "{} is applied after {DROPIN} and sets LD_PRELOAD or GODEBUG: the service may run without MPTCP",
+                    path.display()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// `(key, value)` pairs of the `[Service]` section, continuation lines joined.
+fn service_settings(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut in_service = false;
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim();
+        if pending.is_empty() && (line.starts_with('#') || line.starts_with(';')) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(line);
+        let full = std::mem::take(&mut pending);
+        let full = full.trim();
+        if full.starts_with('[') {
+            in_service = full == "[Service]";
+            continue;
+        }
+        if in_service {
+            if let Some((k, v)) = full.split_once('=') {
+                out.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Splits an `Environment=` value into words: white space separates,
+/// double or single quotes group, backslash escapes inside double quotes.
+fn split_words(value: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut has = false;
+    let mut quote: Option<char> = None;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                has = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if has {
+                    words.push(std::mem::take(&mut cur));
+                    has = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                has = true;
+            }
+        }
+    }
+    if has {
+        words.push(cur);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_names() {
+        assert_eq!(unit_name("nginx").unwrap(), "nginx.service");
+        assert_eq!(
+            unit_name("getty@tty1.service").unwrap(),
+            "getty@tty1.service"
+        );
+        assert!(unit_name("../etc/passwd").is_err());
+        assert!(unit_name("a/b").is_err());
+        assert!(unit_name("x.socket").is_err());
+        assert!(unit_name("getty@.service").is_err());
+        assert!(unit_name("").is_err());
+    }
+
+    #[test]
+    fn words_and_settings() {
+        assert_eq!(
+            split_words(r#"A=1 "B=two words" 'C=x"y' "D=q\"z""#),
+            vec!["A=1", "B=two words", "C=x\"y", "D=q\"z"]
+        );
+        let text = "[Unit]\nEnvironment=NO=1\n[Service]\n# c\nEnvironment=A=1 \\\n  B=2\nExecStart=/bin/x\n";
+        assert_eq!(
+            service_settings(text),
+            vec![
+                ("Environment".into(), "A=1  B=2".into()),
+                ("ExecStart".into(), "/bin/x".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn unit_environment_is_merged() {
+        let root = std::env::temp_dir().join(format!("mptcp-systemd-test-{}", std::process::id()));
+        let unitdir = root.join("usr/lib/systemd/system");
+        fs::create_dir_all(unitdir.join("web.service.d")).unwrap();
+        fs::write(unitdir.join("web.service"), "[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so\" GODEBUG=gctrace=1\nExecStart=/bin/true\n").unwrap();
+        fs::write(
+            unitdir.join("web.service.d/10-x.conf"),
+            "[Service]\nEnvironment=KEEP=1\n",
+        )
+        .unwrap();
+        let files = unit_files(&root, "web.service");
+        assert_eq!(files.len(), 2);
+        let env = unit_environment(&files);
+        assert_eq!(env.get("LD_PRELOAD").map(String::as_str), Some("/x/a.so"));
+        assert_eq!(env.get("GODEBUG").map(String::as_str), Some("gctrace=1"));
+        let text = dropin_text(
+            "web.service",
+            "/x/a.so:/l/libmptcp_preload.so",
+            "gctrace=1,multipathtcp=1",
+        );
+        assert!(
+            text.contains("[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so:/l/libmptcp_preload.so\"\n")
+        );
+        assert!(text.contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\"\n"));
+        fs::remove_dir_all(&root).unwrap();
+    }
 }
