@@ -246,7 +246,8 @@ impl Netns {
     /// Reads an `MPTcpExt` (or `TcpExt`) counter from `/proc/net/netstat`
     /// as seen inside this namespace.
     pub fn counter(&self, name: &str) -> Result<u64> {
-        let text = self.in_ns(|| std::fs::read_to_string("/proc/net/netstat"))?
+        // /proc/net follows the process, /proc/thread-self/net this thread.
+        let text = self.in_ns(|| std::fs::read_to_string("/proc/thread-self/net/netstat"))?
             .map_err(|source| Error::Enter { name: self.name.clone(), source })?;
         Ok(parse_netstat(&text, name).unwrap_or(0))
     }

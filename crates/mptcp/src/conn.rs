@@ -12,8 +12,10 @@ fn is_no_such_option(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
 }
 
-/// Size we ask for per `tcp_info` element (larger than any kernel's today).
-const TCP_INFO_ASK: usize = 512;
+/// Size we ask for per `tcp_info` element in the subflow arrays: every field
+/// we parse (up to `tcpi_bytes_retrans`), and no larger than the struct of any
+/// kernel with these options (5.16+), so the kernel's stride is exactly this.
+const TCP_INFO_ASK: usize = 224;
 /// Upper bound on subflows we will allocate for.
 const MAX_SUBFLOWS: usize = 256;
 
@@ -33,7 +35,7 @@ pub(crate) fn mptcp_info(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
 
 /// The single TCP flow of a connection that is not using MPTCP.
 fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
-    let mut buf = [0u8; TCP_INFO_ASK];
+    let mut buf = [0u8; 512];
     let n = sys::getsockopt_buf(fd, sys::SOL_TCP, sys::TCP_INFO, &mut buf)?;
     let sock = socket2::SockRef::from(&fd);
     Ok(vec![SubflowInfo {
