@@ -41,6 +41,60 @@ echo "---- probe ----"
 /suite/probe
 echo "---- end of probe ----"
 
+# Environment check: every tool the scenarios use, in a throw-away namespace
+# pair. A failure here points at the image (missing module or library), not at
+# the crate. It fails the kernel too: a broken image proves nothing.
+echo "---- environment ----"
+envfail=""
+# busybox ash runs its own applet for a bare name (ip, sysctl, ...) whatever
+# PATH says: name the real tools by path. (Child processes use PATH as usual.)
+check() {
+    cmd=$1
+    shift
+    [ ! -x "/usr/sbin/$cmd" ] || cmd=/usr/sbin/$cmd
+    if out=$("$cmd" "$@" 2>&1); then
+        echo "ENV ok: $cmd $*"
+    else
+        echo "ENV FAILED: $cmd $*: $out"
+        envfail="$envfail [$cmd $*]"
+    fi
+}
+check ip netns add kenv-a
+check ip netns add kenv-b
+check ip link add kenv0 netns kenv-a type veth peer name kenv1 netns kenv-b
+check ip -n kenv-a addr add 10.99.0.1/24 dev kenv0
+check ip -n kenv-b addr add 10.99.0.2/24 dev kenv1
+check ip -n kenv-a link set kenv0 up
+check ip -n kenv-b link set kenv1 up
+check ip -n kenv-a link set lo up
+check ip netns exec kenv-a tc qdisc add dev kenv0 root tbf rate 50mbit burst 32kb latency 50ms
+check ip netns exec kenv-b tc qdisc add dev kenv1 root handle 1: htb default 1
+check ip netns exec kenv-b tc class add dev kenv1 parent 1: classid 1:1 htb rate 50mbit
+check ip netns exec kenv-a ping -c1 -W2 10.99.0.2
+check ip netns exec kenv-a sysctl -qw net.mptcp.enabled=1
+check ip netns exec kenv-a sysctl -n net.mptcp.enabled
+check ip netns exec kenv-a ip mptcp endpoint add 10.99.0.1 dev kenv0 subflow
+check ip netns exec kenv-a ip mptcp limits set subflows 2 add_addr_accepted 2
+check ip netns exec kenv-a ip mptcp endpoint show
+for ipt in iptables iptables-legacy; do
+    check ip netns exec kenv-b "$ipt" -w -t mangle -A OUTPUT -p tcp --tcp-flags SYN,ACK SYN,ACK -j TCPOPTSTRIP --strip-options 30
+    check ip netns exec kenv-b "$ipt" -w -A INPUT -p tcp --tcp-option 30 --syn -j DROP
+    check ip netns exec kenv-b "$ipt" -w -t mangle -S
+    check ip netns exec kenv-b "$ipt" -w -t mangle -F
+    check ip netns exec kenv-b "$ipt" -w -F
+done
+check ip netns exec kenv-b ip6tables -w -t mangle -A OUTPUT -p tcp -j TCPOPTSTRIP --strip-options 30
+check ip netns exec kenv-a ss -tanM
+check ip netns exec kenv-a grep -q MPTcpExt /proc/net/netstat
+check ip netns del kenv-a
+check ip netns del kenv-b
+if [ -z "$envfail" ]; then
+    echo "MPTCP-KERNEL-ENV: ok"
+else
+    echo "MPTCP-KERNEL-ENV: FAILED$envfail"
+fi
+echo "---- end of environment ----"
+
 passed=0
 failed=0
 status=PASS
@@ -62,7 +116,9 @@ for s in $SUITES; do
         status=FAIL
     fi
 done
-[ "$passed" -gt 0 ] || status=FAIL
+# Suites given but no test ran: that is no proof of anything.
+[ -z "$SUITES" ] || [ "$passed" -gt 0 ] || status=FAIL
+[ -z "$envfail" ] || status=FAIL
 read -r up _ < /proc/uptime
 echo "MPTCP-KERNEL-DONE: uptime=${up}s"
 echo "MPTCP-KERNEL-RESULT: $status $passed $failed"
