@@ -41,11 +41,19 @@ const SOL_MPTCP: c_int = 284;
 /// `MPTCP_INFO`.
 const MPTCP_INFO: c_int = 1;
 
+/// `TCP_INFO`.
+const TCP_INFO: c_int = 11;
+
+/// Owner word: bit 31 marks a socket accepted on a converted listener, the
+/// other bits hold the owner's pid (at most 2^22 on Linux).
+const ACCEPTED: u32 = 1 << 31;
+
 /// Fds below this number are tracked for the report; conversion itself
 /// works for every fd.
 const TRACKED_FDS: usize = 1 << 16;
 
-/// Owner (pid) of each converted socket or accepted connection, 0 = none.
+/// Owner (pid, plus [`ACCEPTED`]) of each converted socket or accepted
+/// connection, 0 = none.
 /// The pid keeps a forked child from counting its copies of the parent's
 /// connections.
 static OWNER: [AtomicU32; TRACKED_FDS] = [const { AtomicU32::new(0) }; TRACKED_FDS];
@@ -128,7 +136,7 @@ pub(crate) fn after_accept(listener: c_int, new_fd: c_int) {
     let ours = slot(listener).is_some_and(|s| s.load(Ordering::Acquire) != 0);
     if ours {
         if let Some(s) = slot(new_fd) {
-            s.store(sys::pid(), Ordering::Release);
+            s.store(sys::pid() | ACCEPTED, Ordering::Release);
         }
     } else {
         forget(new_fd);
@@ -147,8 +155,8 @@ pub(crate) fn before_close(fd: c_int) {
         return;
     }
     let saved = sys::errno();
-    if owner == sys::pid() {
-        conclude(fd, b"closed");
+    if owner & !ACCEPTED == sys::pid() {
+        conclude(fd, owner & ACCEPTED != 0, b"closed");
     }
     sys::set_errno(saved);
 }
@@ -163,8 +171,10 @@ enum Outcome {
 }
 
 /// Records the outcome of tracked `fd` if it is (still) a connection.
-fn conclude(fd: c_int, when: &[u8]) {
-    let Some(outcome) = outcome(fd) else { return };
+fn conclude(fd: c_int, accepted: bool, when: &[u8]) {
+    let Some(outcome) = outcome(fd, accepted) else {
+        return;
+    };
     record(match outcome {
         Outcome::Mptcp => b'M',
         Outcome::Fallback => b'F',
@@ -184,34 +194,60 @@ fn conclude(fd: c_int, when: &[u8]) {
 }
 
 /// `None` when `fd` is no connection of ours: not an inet stream socket of
-/// protocol TCP or MPTCP (a stale entry), a listener, or never connected.
-fn outcome(fd: c_int) -> Option<Outcome> {
+/// protocol TCP or MPTCP (a stale entry), a listener, or a client socket
+/// that never got connected.
+fn outcome(fd: c_int, accepted: bool) -> Option<Outcome> {
     let domain = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN).ok()?;
     let proto = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL).ok()?;
     let ty = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TYPE).ok()?;
     if !(domain == libc::AF_INET || domain == libc::AF_INET6)
         || !(proto == IPPROTO_MPTCP || proto == libc::IPPROTO_TCP)
         || ty != libc::SOCK_STREAM
-    {
-        return None;
-    }
-    if sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Ok(1) || !sys::has_peer(fd)
+        || sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Ok(1)
     {
         return None;
     }
     if proto == libc::IPPROTO_TCP {
-        // Accepted from a plain TCP client.
-        return Some(Outcome::Fallback);
+        // Accepted from a plain TCP client (our own sockets are all 262).
+        return accepted.then_some(Outcome::Fallback);
     }
-    Some(match sys::getsockopt_int(fd, SOL_TCP, TCP_IS_MPTCP) {
+    // struct mptcp_info: flags (u32) at offset 8; bit 1 = remote key
+    // received, i.e. the MPTCP handshake completed.
+    let mut info = [0u8; 96];
+    let info_len = sys::getsockopt_buf(fd, SOL_MPTCP, MPTCP_INFO, &mut info);
+    let outcome = match sys::getsockopt_int(fd, SOL_TCP, TCP_IS_MPTCP) {
         Ok(v) if v != 0 => Outcome::Mptcp,
         Ok(_) => Outcome::Fallback,
         // Before 6.10: MPTCP_INFO works while MPTCP is in use.
-        Err(_) => match sys::getsockopt_probe(fd, SOL_MPTCP, MPTCP_INFO) {
-            Ok(()) => Outcome::Mptcp,
-            Err(_) => Outcome::Fallback,
-        },
-    })
+        Err(_) if info_len.is_ok() => Outcome::Mptcp,
+        Err(_) => Outcome::Fallback,
+    };
+    if accepted || sys::has_peer(fd) {
+        return Some(outcome);
+    }
+    // Closed by the peer already (no peer address any more): was it ever
+    // connected? MPTCP handshake done, or bytes acked/received (struct
+    // tcp_info: tcpi_bytes_acked at 120, tcpi_bytes_received at 128; the
+    // SYN counts as acked), so a socket that never connected is not counted.
+    let remote_key = matches!(info_len, Ok(n) if n >= 12) && u32_at(&info, 8) & 2 != 0;
+    let mut ti = [0u8; 136];
+    let moved = matches!(sys::getsockopt_buf(fd, SOL_TCP, TCP_INFO, &mut ti), Ok(n) if n >= 136)
+        && (u64_at(&ti, 120) != 0 || u64_at(&ti, 128) != 0);
+    (remote_key || moved).then_some(outcome)
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .and_then(|s| s.try_into().ok())
+        .map(u32::from_ne_bytes)
+        .unwrap_or(0)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    b.get(off..off + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_ne_bytes)
+        .unwrap_or(0)
 }
 
 /// Appends `<kind> <pid>\n` to the report file, if any.
@@ -358,8 +394,9 @@ pub(crate) extern "C" fn fini() {
     let me = sys::pid();
     let saved = sys::errno();
     for (fd, s) in OWNER.iter().enumerate() {
-        if s.load(Ordering::Relaxed) == me && s.swap(0, Ordering::AcqRel) == me {
-            conclude(fd as c_int, b"open at exit");
+        let owner = s.load(Ordering::Relaxed);
+        if owner != 0 && owner & !ACCEPTED == me && s.swap(0, Ordering::AcqRel) == owner {
+            conclude(fd as c_int, owner & ACCEPTED != 0, b"open at exit");
         }
     }
     sys::set_errno(saved);

@@ -156,16 +156,20 @@ pub(crate) fn getsockopt_int(fd: c_int, level: c_int, name: c_int) -> Result<c_i
     }
 }
 
-/// `getsockopt(fd, level, name)` into a scratch buffer: `Ok(())` when the
-/// option could be read, the errno otherwise.
-pub(crate) fn getsockopt_probe(fd: c_int, level: c_int, name: c_int) -> Result<(), c_int> {
-    let mut buf = [0u8; 256];
-    let mut len = buf.len() as socklen_t;
+/// `getsockopt(fd, level, name)` into `buf`: the length the kernel
+/// returned, or the errno.
+pub(crate) fn getsockopt_buf(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    buf: &mut [u8],
+) -> Result<usize, c_int> {
+    let mut len = socklen_t::try_from(buf.len()).unwrap_or(socklen_t::MAX);
     // SAFETY: `buf` is writable for `len` bytes; the kernel writes at most that.
     let rc =
         unsafe { libc::getsockopt(fd, level, name, buf.as_mut_ptr().cast::<c_void>(), &mut len) };
     if rc == 0 {
-        Ok(())
+        Ok((len as usize).min(buf.len()))
     } else {
         Err(errno())
     }

@@ -1,0 +1,831 @@
+//! Tests of `mptcp run` (issue 5) and `mptcp systemd`, with real programs
+//! nobody here wrote: python3's http.server, curl, iperf3, mptcpize.
+//!
+//! The preload library must be built first: these tests use the default
+//! lookup of `mptcp run` (`libmptcp_preload.so` next to the `mptcp` binary,
+//! i.e. `target/<profile>/`), and `cargo test -p mptcp-cli` alone does not
+//! build the `mptcp-preload` cdylib (it is no dependency of the CLI, and a
+//! nested `cargo build` inside `cargo test` could block on the build lock).
+//! So run:
+//!
+//! ```text
+//! cargo build --workspace && cargo test -p mptcp-cli --test run
+//! ```
+//!
+//! Namespace tests need root (they print `SKIPPED: ...` otherwise, and fail
+//! under `CI=true`) and the apt packages python3, curl, iperf3, mptcpize,
+//! iproute2 and zlib1g. MPTCP use is proven with kernel views (MPTcpExt
+//! counters, `ss -M`, per-interface byte counters), not with our own log.
+//! Addresses: 10.55.0.0/16, only inside namespaces created here.
+
+use std::io::Read;
+use std::path::{Path as FsPath, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use mptcp_netns::{can_run, Netns, Path};
+
+const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
+
+/// The preload library next to the `mptcp` binary; fails with the command to
+/// run when it has not been built.
+fn preload_lib() -> PathBuf {
+    let lib = FsPath::new(MPTCP).with_file_name("libmptcp_preload.so");
+    assert!(
+        lib.is_file(),
+        "{} is missing: build it first with `cargo build --workspace` (or `cargo build -p mptcp-preload`)",
+        lib.display()
+    );
+    lib
+}
+
+fn python() -> &'static str {
+    if FsPath::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// A child process killed (and reaped) on drop.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn spawn(mut cmd: Command) -> Guard {
+        let child = cmd.stdin(Stdio::null()).spawn().expect("spawn");
+        Guard(Some(child))
+    }
+
+    /// Sends SIGTERM, then returns the exit status and stderr (bounded wait;
+    /// SIGKILL after `timeout`).
+    fn terminate(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
+        let mut child = self.0.take().expect("child");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = wait_timeout(&mut child, timeout);
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Waits at most `timeout`; kills the child when it is exceeded.
+fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Output of a finished command.
+struct Out {
+    status: Option<ExitStatus>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+}
+
+/// Runs `cmd` to completion within `timeout` (killed after it), collecting
+/// its output on reader threads so a full pipe never blocks it.
+fn output(mut cmd: Command, timeout: Duration) -> Out {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t1 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let status = wait_timeout(&mut child, timeout);
+    Out {
+        status,
+        stdout: t1.join().unwrap_or_default(),
+        stderr: t2.join().unwrap_or_default(),
+    }
+}
+
+/// `mptcp ARGS...` inside `ns`.
+fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
+    let mut c = ns.command(MPTCP);
+    c.args(args);
+    c
+}
+
+/// Waits until something listens on TCP `port` in `ns` (MPTCP listeners
+/// show up as TCP listeners too).
+fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let needle = format!(":{port} ");
+    loop {
+        let out = ns.run_status(&["ss", "-Hltn"]).expect("ss");
+        if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing listens on port {port} in {}",
+            ns.name()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn two_namespaces(net: u8) -> (Netns, Netns, Path) {
+    let client = Netns::new("client").expect("netns");
+    let server = Netns::new("server").expect("netns");
+    let path = Path::new(
+        &client,
+        &format!("10.55.{net}.1/24"),
+        &server,
+        &format!("10.55.{net}.2/24"),
+    )
+    .expect("path");
+    (client, server, path)
+}
+
+/// A directory with a 1 MB file `blob` for http.server to serve.
+fn web_root(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mptcp-run-test-{}-{tag}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("blob"), vec![b'x'; 1 << 20]).expect("write");
+    dir
+}
+
+/// Starts `mptcp run --report -- python3 -m http.server` in `server`.
+fn http_server(server: &Netns, addr: &str, port: u16, root: &FsPath) -> Guard {
+    let port_s = port.to_string();
+    let mut cmd = mptcp_in(
+        server,
+        &[
+            "run",
+            "--report",
+            "--",
+            python(),
+            "-m",
+            "http.server",
+            "-b",
+            addr,
+            port_s.as_str(),
+        ],
+    );
+    cmd.current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let g = Guard::spawn(cmd);
+    wait_listening(server, port, Duration::from_secs(10));
+    g
+}
+
+fn curl_args(url: &str) -> Vec<String> {
+    [
+        "curl",
+        "-sS",
+        "--max-time",
+        "10",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{size_download}",
+        url,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn http_server_and_curl_use_mptcp_on_both_ends() {
+    if !can_run("http_server_and_curl_use_mptcp_on_both_ends") {
+        return;
+    }
+    preload_lib();
+    let (client, server, _path) = two_namespaces(1);
+    let root = web_root("http");
+    let srv = http_server(&server, "10.55.1.2", 8080, &root);
+
+    // inet_diag: the listener is an MPTCP socket.
+    let ss = server.run(&["ss", "-MHln"]).expect("ss -M");
+    let listeners = String::from_utf8_lossy(&ss.stdout).to_string();
+    assert!(
+        listeners.contains("10.55.1.2:8080"),
+        "no MPTCP listener in `ss -MHln`: {listeners:?}"
+    );
+
+    let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
+    args.extend(curl_args("http://10.55.1.2:8080/blob"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    assert!(out.ok(), "curl failed: {} {}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "200 1048576");
+    assert!(
+        out.stderr.contains("1 socket(s) converted") && out.stderr.contains("1 MPTCP, 0 fallback"),
+        "{}",
+        out.stderr
+    );
+
+    // Kernel view: MP_CAPABLE handshake seen on both ends, no fallback.
+    let syn_rx = server.counter("MPCapableSYNRX").expect("counter");
+    let synack_rx = client.counter("MPCapableSYNACKRX").expect("counter");
+    let fallback = server.counter("MPCapableFallbackACK").expect("counter")
+        + client.counter("MPCapableFallbackSYNACK").expect("counter");
+    println!("MPCapableSYNRX(server)={syn_rx} MPCapableSYNACKRX(client)={synack_rx} fallbacks={fallback}");
+    assert!(syn_rx >= 1 && synack_rx >= 1 && fallback == 0);
+
+    // The server side's own report, printed when it is stopped.
+    let (_, err) = srv.terminate(Duration::from_secs(5));
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("mptcp run:"))
+        .unwrap_or_default()
+        .to_string();
+    println!("server: {summary}");
+    assert!(
+        summary.contains("1 MPTCP, 0 fallback"),
+        "server report: {err}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn plain_tcp_peers_are_reported_as_fallback() {
+    if !can_run("plain_tcp_peers_are_reported_as_fallback") {
+        return;
+    }
+    preload_lib();
+    let (client, server, _path) = two_namespaces(5);
+    let root = web_root("fallback");
+    // An MPTCP server (mptcp run) on 8080 and a plain TCP one on 8081.
+    let srv = http_server(&server, "10.55.5.2", 8080, &root);
+    let mut plain = server.command(python());
+    plain
+        .args(["-m", "http.server", "-b", "10.55.5.2", "8081"])
+        .current_dir(&root);
+    plain.stdout(Stdio::null()).stderr(Stdio::null());
+    let _plain = Guard::spawn(plain);
+    wait_listening(&server, 8081, Duration::from_secs(10));
+
+    // MPTCP client -> plain TCP server: the client's connection falls back.
+    let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
+    args.extend(curl_args("http://10.55.5.2:8081/blob"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    assert!(
+        out.ok() && out.stdout.trim() == "200 1048576",
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(out.stderr.contains("0 MPTCP, 1 fallback"), "{}", out.stderr);
+    let fb = client.counter("MPCapableFallbackSYNACK").expect("counter");
+    assert!(fb >= 1, "kernel saw no fallback on the client");
+
+    // Plain TCP client -> MPTCP server: the accepted connection is TCP.
+    let mut cmd = client.command("curl");
+    cmd.args(&curl_args("http://10.55.5.2:8080/blob")[1..]);
+    let out = output(cmd, Duration::from_secs(20));
+    assert!(
+        out.ok() && out.stdout.trim() == "200 1048576",
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    let (_, err) = srv.terminate(Duration::from_secs(5));
+    let summary = err
+        .lines()
+        .find(|l| l.starts_with("mptcp run:"))
+        .unwrap_or_default()
+        .to_string();
+    println!("MPCapableFallbackSYNACK(client)={fb}; server: {summary}");
+    assert!(
+        summary.contains("0 MPTCP, 1 fallback"),
+        "server report: {err}"
+    );
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// Bytes sent on `dev` in `ns` (kernel interface counters).
+fn tx_bytes(ns: &Netns, dev: &str) -> u64 {
+    let out = ns
+        .run(&["cat", &format!("/sys/class/net/{dev}/statistics/tx_bytes")])
+        .expect("tx_bytes");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn iperf3_uses_two_subflows_over_two_paths() {
+    if !can_run("iperf3_uses_two_subflows_over_two_paths") {
+        return;
+    }
+    preload_lib();
+    let client = Netns::new("client").expect("netns");
+    let server = Netns::new("server").expect("netns");
+    let p1 = Path::new(&client, "10.55.2.1/24", &server, "10.55.2.2/24").expect("path 1");
+    let p2 = Path::new(&client, "10.55.3.1/24", &server, "10.55.3.2/24").expect("path 2");
+    for p in [&p1, &p2] {
+        p.shape("50mbit").expect("tbf");
+    }
+    for ns in [&client, &server] {
+        ns.ip(&[
+            "mptcp",
+            "limits",
+            "set",
+            "subflows",
+            "2",
+            "add_addr_accepted",
+            "2",
+        ])
+        .expect("limits");
+    }
+    client
+        .ip(&[
+            "mptcp",
+            "endpoint",
+            "add",
+            "10.55.3.1",
+            "dev",
+            &p2.a_dev,
+            "subflow",
+        ])
+        .expect("endpoint");
+
+    let mut cmd = mptcp_in(&server, &["run", "--", "iperf3", "-s", "-1", "-p", "5201"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    let _srv = Guard::spawn(cmd);
+    wait_listening(&server, 5201, Duration::from_secs(10));
+
+    let before = (tx_bytes(&client, &p1.a_dev), tx_bytes(&client, &p2.a_dev));
+    let out = output(
+        mptcp_in(
+            &client,
+            &[
+                "run",
+                "--report",
+                "--",
+                "iperf3",
+                "-c",
+                "10.55.2.2",
+                "-p",
+                "5201",
+                "-t",
+                "3",
+                "-J",
+            ],
+        ),
+        Duration::from_secs(25),
+    );
+    assert!(out.ok(), "iperf3 failed: {}\n{}", out.stdout, out.stderr);
+    let sent = (
+        tx_bytes(&client, &p1.a_dev) - before.0,
+        tx_bytes(&client, &p2.a_dev) - before.1,
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("iperf3 -J output");
+    let bps = json["end"]["sum_received"]["bits_per_second"]
+        .as_f64()
+        .unwrap_or(0.0);
+    let joins = client.counter("MPJoinSynAckRx").expect("counter");
+    let server_joins = server.counter("MPJoinAckRx").expect("counter");
+    println!(
+        "iperf3: {:.1} Mbit/s; bytes sent on path 1: {}, path 2: {}; MPJoinSynAckRx(client)={joins} MPJoinAckRx(server)={server_joins}; {}",
+        bps / 1e6,
+        sent.0,
+        sent.1,
+        out.stderr.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default()
+    );
+    assert!(joins >= 1 && server_joins >= 1, "no MP_JOIN subflow");
+    // Both subflows carried data: each path sent a good share of it, and the
+    // total is more than one 50 Mbit/s path can carry.
+    assert!(
+        sent.0 > 4_000_000 && sent.1 > 4_000_000,
+        "a path carried little data: {sent:?}"
+    );
+    assert!(
+        bps > 60e6,
+        "throughput {:.1} Mbit/s is not above one path's",
+        bps / 1e6
+    );
+    assert!(
+        out.stderr.contains("fallback to TCP") && out.stderr.contains(" 0 fallback"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Python program in the style of Go's runtime: every socket created with
+/// SOCK_NONBLOCK | SOCK_CLOEXEC, non-blocking connect/accept; also from 8
+/// threads at once and from a forked child.
+const NONBLOCK_PY: &str = r#"
+import json, os, select, socket, threading
+F = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+import fcntl
+def flags(s):
+    return bool(fcntl.fcntl(s.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK), bool(fcntl.fcntl(s.fileno(), fcntl.F_GETFD) & fcntl.FD_CLOEXEC)
+lst = socket.socket(socket.AF_INET, F)
+lst.bind(("127.0.0.1", 0)); lst.listen(64)
+port = lst.getsockname()[1]
+def serve():
+    while True:
+        select.select([lst], [], [], 5)
+        try:
+            c, _ = lst.accept()
+        except BlockingIOError:
+            continue
+        c.setblocking(True); c.sendall(c.recv(100)); c.close()
+threading.Thread(target=serve, daemon=True).start()
+def dial():
+    s = socket.socket(socket.AF_INET, F)
+    nb, ce = flags(s)
+    err = s.connect_ex(("127.0.0.1", port))
+    select.select([], [s], [], 5)
+    ok = err in (0, 115) and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    s.setblocking(True); s.sendall(b"ping"); echo = s.recv(100)
+    r = dict(proto=s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), nonblock=nb, cloexec=ce, ok=ok,
+             echo=echo.decode(), is_mptcp=s.getsockopt(socket.SOL_TCP, 43))
+    s.close()
+    return r
+results = []
+ths = [threading.Thread(target=lambda: results.append(dial())) for _ in range(8)]
+for t in ths: t.start()
+for t in ths: t.join()
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.write(w, json.dumps(dial()).encode()); os._exit(0)
+os.close(w); os.waitpid(pid, 0)
+child = json.loads(os.read(r, 4096))
+print(json.dumps(dict(main=dial(), threads=results, child=child, listener=lst.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))))
+"#;
+
+#[test]
+fn nonblock_cloexec_sockets_threads_and_fork() {
+    if !can_run("nonblock_cloexec_sockets_threads_and_fork") {
+        return;
+    }
+    preload_lib();
+    let ns = Netns::new("gostyle").expect("netns");
+    let out = output(
+        mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]),
+        Duration::from_secs(20),
+    );
+    assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
+    assert_eq!(v["listener"], 262);
+    let mut all = vec![v["main"].clone(), v["child"].clone()];
+    all.extend(v["threads"].as_array().cloned().unwrap_or_default());
+    assert_eq!(all.len(), 10);
+    for r in &all {
+        assert_eq!(r["proto"], 262, "{r}");
+        assert_eq!(r["nonblock"], true, "{r}");
+        assert_eq!(r["cloexec"], true, "{r}");
+        assert_eq!(r["ok"], true, "{r}");
+        assert_eq!(r["echo"], "ping", "{r}");
+        assert_eq!(r["is_mptcp"], 1, "{r}");
+    }
+    let syn_rx = ns.counter("MPCapableSYNRX").expect("counter");
+    let summary = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("mptcp run:"))
+        .unwrap_or_default();
+    println!("MPCapableSYNRX={syn_rx}; {summary}");
+    assert!(syn_rx >= 10);
+    // 11 sockets created as MPTCP; 10 client + 10 accepted connections, all
+    // MPTCP, counted once each although the child inherited the parent's fds.
+    assert!(summary.contains("11 socket(s) converted"), "{summary}");
+    assert!(summary.contains("20 MPTCP, 0 fallback"), "{summary}");
+}
+
+#[test]
+fn mptcp_disabled_still_works_where_mptcpize_fails() {
+    if !can_run("mptcp_disabled_still_works_where_mptcpize_fails") {
+        return;
+    }
+    preload_lib();
+    let (client, server, _path) = two_namespaces(4);
+    for ns in [&client, &server] {
+        ns.sysctl("net.mptcp.enabled", "0").expect("sysctl");
+    }
+    let root = web_root("disabled");
+    let srv = http_server(&server, "10.55.4.2", 8080, &root);
+
+    let mut args = vec![
+        "run".to_string(),
+        "--report".into(),
+        "--verbose".into(),
+        "--".into(),
+    ];
+    args.extend(curl_args("http://10.55.4.2:8080/blob"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    assert!(
+        out.ok(),
+        "curl under mptcp run failed: {} {}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(out.stdout.trim(), "200 1048576");
+    assert!(
+        out.stderr.contains("MPTCP unavailable (ENOPROTOOPT"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("0 socket(s) converted") && out.stderr.contains("1 socket(s) kept TCP"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(server.counter("MPCapableSYNRX").expect("counter"), 0);
+
+    // Contrast: mptcpize has no fallback, so the same programs fail.
+    let mut margs = vec!["run".to_string()];
+    margs.extend(curl_args("http://10.55.4.2:8080/blob"));
+    let mut cmd = client.command("mptcpize");
+    cmd.args(&margs);
+    let m = output(cmd, Duration::from_secs(20));
+    println!(
+        "mptcpize run curl: {:?} {} {}",
+        m.status,
+        m.stdout.trim(),
+        m.stderr.trim()
+    );
+    assert!(!m.ok(), "mptcpize run curl unexpectedly worked");
+    let mut cmd = server.command("mptcpize");
+    cmd.args([
+        "run",
+        python(),
+        "-m",
+        "http.server",
+        "-b",
+        "10.55.4.2",
+        "8081",
+    ]);
+    let m = output(cmd, Duration::from_secs(10));
+    println!(
+        "mptcpize run python3 -m http.server: {:?} {}",
+        m.status,
+        m.stderr.lines().last().unwrap_or_default()
+    );
+    assert!(
+        m.status.is_some_and(|s| !s.success()),
+        "mptcpize http.server did not fail: {:?}",
+        m.status
+    );
+
+    let (_, err) = srv.terminate(Duration::from_secs(5));
+    assert!(err.contains("1 socket(s) kept TCP"), "server report: {err}");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+const SOCKETS_PY: &str = r#"
+import socket
+def p(s):
+    return [s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)]
+out = {
+  "udp4": p(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)),
+  "udp6": p(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)),
+  "unix_stream": p(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)),
+  "unix_dgram": p(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)),
+  "raw_icmp": p(socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)),
+  "raw_tcp": p(socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)),
+  "tcp4": p(socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
+  "tcp6": p(socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)),
+}
+import json; print(json.dumps(out))
+"#;
+
+#[test]
+fn udp_unix_and_raw_sockets_are_untouched() {
+    if !can_run("udp_unix_and_raw_sockets_are_untouched") {
+        return;
+    }
+    preload_lib();
+    let ns = Netns::new("others").expect("netns");
+    let out = output(
+        mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]),
+        Duration::from_secs(20),
+    );
+    assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
+    let expect = [
+        ("udp4", 17, 2),
+        ("udp6", 17, 2),
+        ("unix_stream", 0, 1),
+        ("unix_dgram", 0, 2),
+        ("raw_icmp", 1, 3),
+        ("raw_tcp", 6, 3),
+        ("tcp4", 262, 1),
+        ("tcp6", 262, 1),
+    ];
+    for (k, proto, ty) in expect {
+        assert_eq!(v[k], serde_json::json!([proto, ty]), "{k}: {v}");
+    }
+    assert_eq!(out.stderr.matches("-> MPTCP").count(), 2, "{}", out.stderr);
+}
+
+#[test]
+fn existing_ld_preload_and_godebug_are_kept() {
+    let lib = preload_lib();
+    let zlib = [
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+        "/lib/aarch64-linux-gnu/libz.so.1",
+    ]
+    .into_iter()
+    .find(|p| FsPath::new(p).exists());
+    let Some(zlib) = zlib else {
+        println!("SKIPPED: existing_ld_preload_and_godebug_are_kept: no libz.so.1 (apt-get install zlib1g)");
+        return;
+    };
+    let mut cmd = Command::new(MPTCP);
+    cmd.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps",
+    ])
+    .env("LD_PRELOAD", zlib)
+    .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
+    let out = output(cmd, Duration::from_secs(10));
+    assert!(out.ok(), "{}", out.stderr);
+    let mut lines = out.stdout.lines();
+    let canonical = std::fs::canonicalize(&lib).expect("canonicalize");
+    assert_eq!(
+        lines.next(),
+        Some(format!("{zlib}:{}", canonical.display()).as_str())
+    );
+    assert_eq!(lines.next(), Some("http2client=0,gctrace=0,multipathtcp=1"));
+    let maps = lines.collect::<Vec<_>>().join("\n");
+    assert!(
+        maps.contains("libz.so.1") && maps.contains("libmptcp_preload.so"),
+        "both libraries must be loaded"
+    );
+}
+
+#[test]
+fn exit_status_setid_refusal_and_missing_library() {
+    // The child's exit status becomes ours, with and without --report.
+    for extra in [&[][..], &["--report"][..]] {
+        let mut cmd = Command::new(MPTCP);
+        cmd.arg("run")
+            .args(extra)
+            .args(["--", "sh", "-c", "exit 7"]);
+        let out = output(cmd, Duration::from_secs(10));
+        assert_eq!(
+            out.status.and_then(|s| s.code()),
+            Some(7),
+            "{extra:?}: {}",
+            out.stderr
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("mptcp-run-setid-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let prog = dir.join("suid-true");
+    std::fs::copy("/bin/true", &prog).expect("copy");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    let mut cmd = Command::new(MPTCP);
+    cmd.args(["run", "--"]).arg(&prog);
+    let out = output(cmd, Duration::from_secs(10));
+    assert_eq!(out.status.and_then(|s| s.code()), Some(2));
+    assert!(
+        out.stderr.contains("setuid") && out.stderr.contains("LD_PRELOAD"),
+        "{}",
+        out.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut cmd = Command::new(MPTCP);
+    cmd.args([
+        "run",
+        "--preload",
+        "/nonexistent/libmptcp_preload.so",
+        "--",
+        "true",
+    ]);
+    let out = output(cmd, Duration::from_secs(10));
+    assert_eq!(out.status.and_then(|s| s.code()), Some(2));
+    assert!(
+        out.stderr.contains("/nonexistent/libmptcp_preload.so")
+            && out.stderr.contains("does not exist"),
+        "{}",
+        out.stderr
+    );
+    let mut cmd = Command::new(MPTCP);
+    cmd.args(["run", "--", "true"])
+        .env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
+    let out = output(cmd, Duration::from_secs(10));
+    assert!(
+        out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn systemd_dropin_keeps_unit_environment() {
+    preload_lib();
+    let root = std::env::temp_dir().join(format!("mptcp-systemd-it-{}", std::process::id()));
+    let unit_dir = root.join("lib/systemd/system");
+    std::fs::create_dir_all(&unit_dir).expect("mkdir");
+    let unit_text = "[Unit]\nDescription=web\n[Service]\nEnvironment=\"LD_PRELOAD=/opt/a.so\" GODEBUG=gctrace=1 KEEP=1\nExecStart=/usr/bin/web\n";
+    std::fs::write(unit_dir.join("web.service"), unit_text).expect("unit");
+    let root_s = root.to_string_lossy().to_string();
+    let mptcp = |args: &[&str]| {
+        let mut c = Command::new(MPTCP);
+        c.arg("systemd").args(args).args(["--root", &root_s]);
+        output(c, Duration::from_secs(10))
+    };
+    let dropin = root.join("etc/systemd/system/web.service.d/mptcp.conf");
+
+    let dry = mptcp(&["enable", "web", "--dry-run"]);
+    assert!(dry.ok(), "{}", dry.stderr);
+    assert!(!dropin.exists());
+    let lib = std::fs::canonicalize(preload_lib()).expect("canonicalize");
+    assert!(
+        dry.stdout.contains(&format!(
+            "Environment=\"LD_PRELOAD=/opt/a.so:{}\"",
+            lib.display()
+        )),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\""),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        !dry.stdout.contains("KEEP"),
+        "only LD_PRELOAD and GODEBUG are set: {}",
+        dry.stdout
+    );
+
+    let en = mptcp(&["enable", "web.service"]);
+    assert!(en.ok(), "{}", en.stderr);
+    let written = std::fs::read_to_string(&dropin).expect("drop-in written");
+    assert!(
+        dry.stdout.contains(&written),
+        "dry run shows what enable writes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(unit_dir.join("web.service")).expect("unit"),
+        unit_text,
+        "unit file untouched"
+    );
+
+    let missing = mptcp(&["enable", "nosuch"]);
+    assert_eq!(
+        missing.status.and_then(|s| s.code()),
+        Some(2),
+        "{}",
+        missing.stderr
+    );
+    let bad = mptcp(&["enable", "../../etc/passwd"]);
+    assert_eq!(bad.status.and_then(|s| s.code()), Some(2));
+
+    let dis = mptcp(&["disable", "web"]);
+    assert!(dis.ok(), "{}", dis.stderr);
+    assert!(!dropin.exists() && !dropin.parent().expect("dir").exists());
+    assert!(mptcp(&["disable", "web"]).ok(), "disable is idempotent");
+    let _ = std::fs::remove_dir_all(&root);
+}
