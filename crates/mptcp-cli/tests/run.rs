@@ -615,7 +615,7 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
 }
 
 const SOCKETS_PY: &str = r#"
-import socket
+import json, resource, socket
 def p(s):
     return [s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)]
 out = {
@@ -628,7 +628,17 @@ out = {
   "tcp4": p(socket.socket(socket.AF_INET, socket.SOCK_STREAM)),
   "tcp6": p(socket.socket(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP)),
 }
-import json; print(json.dumps(out))
+# Errors keep their meaning: out of descriptors is still EMFILE.
+resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
+keep = []
+try:
+    while True:
+        keep.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+except OSError as e:
+    out["exhausted"] = [e.errno, len(keep) > 10]
+for k in keep:
+    k.close()
+print(json.dumps(out))
 "#;
 
 #[test]
@@ -657,7 +667,26 @@ fn udp_unix_and_raw_sockets_are_untouched() {
     for (k, proto, ty) in expect {
         assert_eq!(v[k], serde_json::json!([proto, ty]), "{k}: {v}");
     }
-    assert_eq!(out.stderr.matches("-> MPTCP").count(), 2, "{}", out.stderr);
+    assert_eq!(
+        v["exhausted"],
+        serde_json::json!([libc_emfile(), true]),
+        "{v}"
+    );
+    assert!(
+        out.stderr.matches("-> MPTCP").count() > 10,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("unavailable"),
+        "EMFILE must not be taken for 'no MPTCP': {}",
+        out.stderr
+    );
+}
+
+/// EMFILE on Linux.
+fn libc_emfile() -> i32 {
+    24
 }
 
 #[test]
