@@ -13,7 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 WORK=${KERNELS_WORK:-$HERE/work}
 KEEP=${KEEP_WORK:-0}
-TIMEOUT=${KERNEL_TIMEOUT:-420}
+TIMEOUT=${KERNEL_TIMEOUT:-300}
 MEM=${KERNEL_MEM:-1024}
 # One host thread for both vCPUs: with multi-threaded TCG, Debian's 6.12 now
 # and then dies at boot with "Oops: int3" in code being live-patched
@@ -166,8 +166,9 @@ EOF
 # Prints the newest package matching one of the label's patterns that apt can
 # download (apt-cache search also lists names without a candidate version).
 newest_package() {
-    local re name cand
-    for re in $(patterns_for "$1"); do
+    local re name cand pats
+    read -r -a pats <<< "$(patterns_for "$1")"
+    for re in "${pats[@]}"; do
         while read -r name; do
             cand=$(apt-cache policy "$name" 2>/dev/null | awk '/Candidate:/ { print $2 }')
             if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then
@@ -204,7 +205,9 @@ fetch_kernel() {
     if [ ! -f "$WORK/debs/$file" ]; then
         log "$label: downloading $pkg $ver"
         # Drop older cached images of this label to bound the cache.
-        for old in $(patterns_for "$label"); do
+        local pats old
+        read -r -a pats <<< "$(patterns_for "$label")"
+        for old in "${pats[@]}"; do
             old=${old#^}
             old=${old%$}
             find "$WORK/debs" -maxdepth 1 -name '*.deb' -printf '%f\n' |
@@ -291,7 +294,7 @@ build_suites() {
     local cargo=${CARGO:-}
     if [ -z "$cargo" ]; then
         cargo=$(command -v cargo || true)
-        [ -n "$cargo" ] || [ ! -x "$HOME/.cargo/bin/cargo" ] || cargo=$HOME/.cargo/bin/cargo
+        [ -n "$cargo" ] || [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ] || cargo=${HOME:-/root}/.cargo/bin/cargo
     fi
     [ -n "$cargo" ] || die "cargo not found (set CARGO=/path/to/cargo)"
     local s args target exe json
@@ -300,7 +303,8 @@ build_suites() {
             scenarios)
                 [ -f "$REPO/crates/mptcp/tests/scenarios.rs" ] ||
                     die "crates/mptcp/tests/scenarios.rs does not exist: nothing to run (use --suite netns or --suite none to check the VMs)"
-                args=(-p mptcp --test scenarios)
+                # --all-features: the target needs `tokio` (required-features).
+                args=(-p mptcp --all-features --test scenarios)
                 target=scenarios
                 ;;
             netns)
