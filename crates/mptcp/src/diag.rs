@@ -4,6 +4,12 @@
 //! Requests ask for protocol `IPPROTO_MPTCP` with the
 //! `INET_DIAG_REQ_PROTOCOL` attribute (the one-byte protocol field cannot
 //! hold 262); `INET_DIAG_INFO` carries `struct mptcp_info`.
+//!
+//! Subflows are the TCP sockets whose ULP is `mptcp`: a TCP dump asking for
+//! `INET_DIAG_INFO` also brings `INET_DIAG_ULP_INFO`, whose nested
+//! `INET_ULP_INFO_MPTCP` holds the `MPTCP_SUBFLOW_ATTR_*` attributes (local
+//! token, ids, flags). [`connections`] groups them under their connection
+//! by local token, which equals the connection's `mptcp_info.token`.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -11,7 +17,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket, SocketAddr as NlAddr};
 
-use crate::info::MptcpInfo;
+use crate::info::{MptcpInfo, TcpInfo};
 use crate::sys;
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -22,6 +28,35 @@ const NLMSG_DONE: u16 = 3;
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 const INET_DIAG_MSG_LEN: usize = 72;
+const INET_DIAG_ULP_INFO: u16 = 19;
+const INET_ULP_INFO_NAME: u16 = 1;
+const INET_ULP_INFO_MPTCP: u16 = 3;
+const SUBFLOW_ATTR_TOKEN_REM: u16 = 1;
+const SUBFLOW_ATTR_TOKEN_LOC: u16 = 2;
+const SUBFLOW_ATTR_FLAGS: u16 = 8;
+const SUBFLOW_ATTR_ID_REM: u16 = 9;
+const SUBFLOW_ATTR_ID_LOC: u16 = 10;
+const IPPROTO_TCP: u8 = 6;
+const TCP_LISTEN: u8 = 10;
+
+/// `MPTCP_SUBFLOW_FLAG_MCAP_REM`: the peer sent MP_CAPABLE.
+pub const SUBFLOW_FLAG_MCAP_REM: u32 = 1 << 0;
+/// `MPTCP_SUBFLOW_FLAG_MCAP_LOC`: we sent MP_CAPABLE.
+pub const SUBFLOW_FLAG_MCAP_LOC: u32 = 1 << 1;
+/// `MPTCP_SUBFLOW_FLAG_JOIN_REM`: the peer sent MP_JOIN.
+pub const SUBFLOW_FLAG_JOIN_REM: u32 = 1 << 2;
+/// `MPTCP_SUBFLOW_FLAG_JOIN_LOC`: we sent MP_JOIN.
+pub const SUBFLOW_FLAG_JOIN_LOC: u32 = 1 << 3;
+/// `MPTCP_SUBFLOW_FLAG_BKUP_REM`: the peer marked this subflow backup.
+pub const SUBFLOW_FLAG_BKUP_REM: u32 = 1 << 4;
+/// `MPTCP_SUBFLOW_FLAG_BKUP_LOC`: we asked for this subflow to be backup.
+pub const SUBFLOW_FLAG_BKUP_LOC: u32 = 1 << 5;
+/// `MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED`.
+pub const SUBFLOW_FLAG_FULLY_ESTABLISHED: u32 = 1 << 6;
+/// `MPTCP_SUBFLOW_FLAG_CONNECTED`.
+pub const SUBFLOW_FLAG_CONNECTED: u32 = 1 << 7;
+/// `MPTCP_SUBFLOW_FLAG_MAPVALID`.
+pub const SUBFLOW_FLAG_MAPVALID: u32 = 1 << 8;
 
 /// One MPTCP socket as inet_diag reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +87,19 @@ fn align4(n: usize) -> usize {
 
 /// Builds a `SOCK_DIAG_BY_FAMILY` dump request for MPTCP sockets of `family`.
 pub(crate) fn mptcp_dump_request(family: u8, seq: u32) -> Vec<u8> {
-    let mut req = Vec::with_capacity(16 + 56 + 8);
-    let total = 16 + 56 + 8;
+    dump_request(
+        family,
+        (sys::IPPROTO_MPTCP & 0xff) as u8,
+        Some(sys::IPPROTO_MPTCP as u32),
+        seq,
+    )
+}
+
+/// Builds a `SOCK_DIAG_BY_FAMILY` dump request asking for `INET_DIAG_INFO`
+/// (and with it the ULP info of TCP sockets).
+fn dump_request(family: u8, protocol: u8, req_protocol: Option<u32>, seq: u32) -> Vec<u8> {
+    let total = 16 + 56 + if req_protocol.is_some() { 8 } else { 0 };
+    let mut req = Vec::with_capacity(total);
     req.extend_from_slice(&(total as u32).to_ne_bytes());
     req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
     req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
@@ -61,16 +107,36 @@ pub(crate) fn mptcp_dump_request(family: u8, seq: u32) -> Vec<u8> {
     req.extend_from_slice(&0u32.to_ne_bytes());
     // struct inet_diag_req_v2
     req.push(family);
-    req.push((sys::IPPROTO_MPTCP & 0xff) as u8);
+    req.push(protocol);
     req.push(1 << (INET_DIAG_INFO - 1)); // idiag_ext: ask for INET_DIAG_INFO
     req.push(0);
     req.extend_from_slice(&u32::MAX.to_ne_bytes()); // all states
     req.extend_from_slice(&[0u8; 48]); // inet_diag_sockid: any
-    // INET_DIAG_REQ_PROTOCOL attribute, u32 262
-    req.extend_from_slice(&8u16.to_ne_bytes());
-    req.extend_from_slice(&INET_DIAG_REQ_PROTOCOL.to_ne_bytes());
-    req.extend_from_slice(&(sys::IPPROTO_MPTCP as u32).to_ne_bytes());
+    if let Some(p) = req_protocol {
+        // INET_DIAG_REQ_PROTOCOL attribute (u32)
+        req.extend_from_slice(&8u16.to_ne_bytes());
+        req.extend_from_slice(&INET_DIAG_REQ_PROTOCOL.to_ne_bytes());
+        req.extend_from_slice(&p.to_ne_bytes());
+    }
     req
+}
+
+/// Iterates over the attributes after `struct inet_diag_msg` (or inside a
+/// nested attribute): `(type without flag bits, value)`. Stops at the
+/// first malformed one.
+fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut off = 0usize;
+    std::iter::from_fn(move || {
+        let hdr = buf.get(off..off.checked_add(4)?)?;
+        let len = u16::from_ne_bytes([hdr[0], hdr[1]]) as usize;
+        let ty = u16::from_ne_bytes([hdr[2], hdr[3]]) & 0x3fff;
+        if len < 4 {
+            return None;
+        }
+        let value = buf.get(off + 4..off + len)?;
+        off += align4(len);
+        Some((ty, value))
+    })
 }
 
 /// Parses one `struct inet_diag_msg` and its attributes.
@@ -98,19 +164,9 @@ pub(crate) fn parse_diag_msg(payload: &[u8]) -> Option<DiagSocket> {
     let c0 = u32::from_ne_bytes(id[40..44].try_into().ok()?);
     let c1 = u32::from_ne_bytes(id[44..48].try_into().ok()?);
     let inode = u32::from_ne_bytes(payload[68..72].try_into().ok()?);
-    let mut info = None;
-    let mut off = INET_DIAG_MSG_LEN;
-    while off + 4 <= payload.len() {
-        let len = u16::from_ne_bytes([payload[off], payload[off + 1]]) as usize;
-        let ty = u16::from_ne_bytes([payload[off + 2], payload[off + 3]]);
-        if len < 4 || off + len > payload.len() {
-            break;
-        }
-        if ty & 0x3fff == INET_DIAG_INFO {
-            info = Some(MptcpInfo::parse(&payload[off + 4..off + len]));
-        }
-        off += align4(len);
-    }
+    let info = attrs(&payload[INET_DIAG_MSG_LEN..])
+        .find(|(t, _)| *t == INET_DIAG_INFO)
+        .map(|(_, v)| MptcpInfo::parse(v));
     Some(DiagSocket {
         family,
         state,
@@ -135,12 +191,16 @@ pub(crate) fn dump(sock: &Socket, request: &[u8]) -> io::Result<Vec<Vec<u8>>> {
             let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes")) as usize;
             let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
             if len < 16 || off + len > n {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed netlink message"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "malformed netlink message",
+                ));
             }
             match ty {
                 NLMSG_DONE => return Ok(out),
                 NLMSG_ERROR => {
-                    let code = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
+                    let code =
+                        i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
                     if code == 0 {
                         return Ok(out);
                     }
@@ -202,7 +262,10 @@ pub fn mptcp_sockets(family: u8) -> io::Result<Vec<DiagSocket>> {
 }
 
 fn list_on(sock: &Socket, family: u8) -> io::Result<Vec<DiagSocket>> {
-    Ok(dump(sock, &mptcp_dump_request(family, 1))?.iter().filter_map(|p| parse_diag_msg(p)).collect())
+    Ok(dump(sock, &mptcp_dump_request(family, 1))?
+        .iter()
+        .filter_map(|p| parse_diag_msg(p))
+        .collect())
 }
 
 /// Whether inet_diag can list MPTCP sockets here (`mptcp_diag` present).
@@ -210,7 +273,14 @@ pub(crate) fn probe() -> io::Result<bool> {
     let sock = open()?;
     match dump(&sock, &mptcp_dump_request(libc::AF_INET as u8, 1)) {
         Ok(_) => Ok(true),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => Ok(false),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+            ) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e),
     }
 }
@@ -223,7 +293,288 @@ pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>>
     let cookie = u64::from_ne_bytes(c);
     let family = socket2::SockRef::from(&fd).local_addr()?.family() as u8;
     let sock = open_in_netns_of(fd)?;
-    Ok(list_on(&sock, family)?.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
+    Ok(list_on(&sock, family)?
+        .into_iter()
+        .find(|s| s.cookie == cookie)
+        .and_then(|s| s.info))
+}
+
+/// One MPTCP subflow: a TCP socket whose ULP is `mptcp`, as inet_diag
+/// reports it (`ss -tni` shows the same as `tcp-ulp-mptcp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Subflow {
+    /// Local address and port.
+    pub local: SocketAddr,
+    /// Remote address and port.
+    pub remote: SocketAddr,
+    /// TCP state number (1 = established).
+    pub state: u8,
+    /// Interface the socket is bound to (0 = none).
+    pub ifindex: u32,
+    /// Local token: the token of the connection this subflow belongs to.
+    pub token_local: Option<u32>,
+    /// The peer's token.
+    pub token_remote: Option<u32>,
+    /// Local address id.
+    pub id_local: Option<u8>,
+    /// Remote address id.
+    pub id_remote: Option<u8>,
+    /// `MPTCP_SUBFLOW_FLAG_*` bits ([`SUBFLOW_FLAG_BKUP_LOC`], ...).
+    pub flags: Option<u32>,
+    /// The subflow's `tcp_info`, when reported.
+    pub tcp: Option<TcpInfo>,
+}
+
+impl Subflow {
+    /// Whether this subflow is a backup path (asked by either side).
+    pub fn is_backup(&self) -> bool {
+        self.flags
+            .is_some_and(|f| f & (SUBFLOW_FLAG_BKUP_LOC | SUBFLOW_FLAG_BKUP_REM) != 0)
+    }
+
+    /// Whether this subflow was added with MP_JOIN (not the initial one).
+    pub fn is_join(&self) -> bool {
+        self.flags
+            .is_some_and(|f| f & (SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_JOIN_REM) != 0)
+    }
+}
+
+/// Parses one TCP `inet_diag_msg`; `None` unless its ULP is `mptcp`.
+pub(crate) fn parse_subflow_msg(payload: &[u8]) -> Option<Subflow> {
+    let head = parse_diag_msg(payload.get(..INET_DIAG_MSG_LEN)?)?;
+    let mut sf = Subflow {
+        local: head.local,
+        remote: head.remote,
+        state: head.state,
+        ifindex: head.ifindex,
+        token_local: None,
+        token_remote: None,
+        id_local: None,
+        id_remote: None,
+        flags: None,
+        tcp: None,
+    };
+    let mut is_mptcp = false;
+    for (ty, v) in attrs(&payload[INET_DIAG_MSG_LEN..]) {
+        match ty {
+            INET_DIAG_INFO => sf.tcp = Some(TcpInfo::parse(v)),
+            INET_DIAG_ULP_INFO => {
+                for (uty, uv) in attrs(v) {
+                    match uty {
+                        INET_ULP_INFO_NAME => {
+                            is_mptcp = uv.split(|&b| b == 0).next() == Some(b"mptcp")
+                        }
+                        INET_ULP_INFO_MPTCP => {
+                            for (aty, av) in attrs(uv) {
+                                let u32v = || av.try_into().ok().map(u32::from_ne_bytes);
+                                let u8v = || if av.len() == 1 { Some(av[0]) } else { None };
+                                match aty {
+                                    SUBFLOW_ATTR_TOKEN_REM => sf.token_remote = u32v(),
+                                    SUBFLOW_ATTR_TOKEN_LOC => sf.token_local = u32v(),
+                                    SUBFLOW_ATTR_FLAGS => sf.flags = u32v(),
+                                    SUBFLOW_ATTR_ID_REM => sf.id_remote = u8v(),
+                                    SUBFLOW_ATTR_ID_LOC => sf.id_local = u8v(),
+                                    _ => {}
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    is_mptcp.then_some(sf)
+}
+
+/// An MPTCP connection with its subflows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Connection {
+    /// The MPTCP socket (addresses of the initial subflow, state, `mptcp_info`).
+    pub socket: DiagSocket,
+    /// Connection token (`mptcp_info.token`).
+    pub token: Option<u32>,
+    /// Whether the connection fell back to TCP (`mptcp_info.flags`).
+    pub fallback: Option<bool>,
+    /// Its subflows (TCP sockets with the same local token), initial first.
+    pub subflows: Vec<Subflow>,
+}
+
+/// Which connections [`connections`] returns.
+///
+/// # Examples
+///
+/// ```
+/// let f = mptcp::diag::Filter::default().port(8080);
+/// assert_eq!(f.port, Some(8080));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Filter {
+    /// Only connections with this local or remote port.
+    pub port: Option<u16>,
+    /// Only connections with this local or remote address (on any subflow).
+    pub addr: Option<IpAddr>,
+    /// Include listening sockets.
+    pub listening: bool,
+}
+
+impl Filter {
+    /// Keeps connections with `port` as local or remote port.
+    pub fn port(mut self, port: u16) -> Filter {
+        self.port = Some(port);
+        self
+    }
+    /// Keeps connections with `addr` on either side of any subflow.
+    pub fn addr(mut self, addr: IpAddr) -> Filter {
+        self.addr = Some(addr);
+        self
+    }
+    /// Includes listeners.
+    pub fn listening(mut self, on: bool) -> Filter {
+        self.listening = on;
+        self
+    }
+
+    fn matches(&self, c: &Connection) -> bool {
+        if !self.listening && c.socket.state == TCP_LISTEN {
+            return false;
+        }
+        let pairs = std::iter::once((c.socket.local, c.socket.remote))
+            .chain(c.subflows.iter().map(|s| (s.local, s.remote)));
+        let pairs: Vec<_> = pairs.collect();
+        if let Some(p) = self.port {
+            if !pairs.iter().any(|(l, r)| l.port() == p || r.port() == p) {
+                return false;
+            }
+        }
+        if let Some(a) = self.addr {
+            let same = |x: IpAddr| x == a || canonical(x) == canonical(a);
+            if !pairs.iter().any(|(l, r)| same(l.ip()) || same(r.ip())) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn canonical(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(a),
+        v4 => v4,
+    }
+}
+
+fn dump_all<T>(
+    sock: &Socket,
+    protocol: u8,
+    req_protocol: Option<u32>,
+    parse: fn(&[u8]) -> Option<T>,
+) -> io::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for family in [libc::AF_INET as u8, libc::AF_INET6 as u8] {
+        let replies = dump(sock, &dump_request(family, protocol, req_protocol, 1))?;
+        out.extend(replies.iter().filter_map(|p| parse(p)));
+    }
+    Ok(out)
+}
+
+/// Every MPTCP subflow (IPv4 and IPv6) in the calling thread's network
+/// namespace.
+///
+/// # Examples
+///
+/// ```no_run
+/// for sf in mptcp::diag::subflows()? {
+///     println!("{} -> {} token {:?} backup {}", sf.local, sf.remote, sf.token_local, sf.is_backup());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn subflows() -> io::Result<Vec<Subflow>> {
+    let sock = open()?;
+    dump_all(&sock, IPPROTO_TCP, None, parse_subflow_msg)
+}
+
+/// Every MPTCP connection (IPv4 and IPv6) in the calling thread's network
+/// namespace that `filter` keeps, with its subflows grouped under it, like
+/// `ss -M` followed by `ss -ti` for each subflow.
+///
+/// # Examples
+///
+/// ```no_run
+/// use mptcp::diag::{connections, Filter};
+///
+/// for c in connections(&Filter::default().port(443))? {
+///     println!("{} -> {} token {:?}: {} subflows", c.socket.local, c.socket.remote, c.token, c.subflows.len());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn connections(filter: &Filter) -> io::Result<Vec<Connection>> {
+    let sock = open()?;
+    let msks = dump_all(
+        &sock,
+        (sys::IPPROTO_MPTCP & 0xff) as u8,
+        Some(sys::IPPROTO_MPTCP as u32),
+        parse_diag_msg,
+    )?;
+    let sfs = dump_all(&sock, IPPROTO_TCP, None, parse_subflow_msg)?;
+    Ok(group(msks, sfs)
+        .into_iter()
+        .filter(|c| filter.matches(c))
+        .collect())
+}
+
+/// Groups subflows under their connection by local token.
+pub(crate) fn group(msks: Vec<DiagSocket>, mut sfs: Vec<Subflow>) -> Vec<Connection> {
+    let mut out = Vec::with_capacity(msks.len());
+    for m in msks {
+        let token = m.info.as_ref().and_then(|i| i.token);
+        let fallback = m.info.as_ref().and_then(|i| i.is_fallback());
+        let mut mine = Vec::new();
+        if let Some(t) = token.filter(|t| *t != 0) {
+            let mut i = 0;
+            while i < sfs.len() {
+                if sfs[i].token_local == Some(t) {
+                    mine.push(sfs.swap_remove(i));
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        // Initial subflow first, then joins by local port.
+        mine.sort_by_key(|s| (s.is_join(), s.local.port()));
+        out.push(Connection {
+            socket: m,
+            token,
+            fallback,
+            subflows: mine,
+        });
+    }
+    out
+}
+
+/// For the core's `SubflowInfo.backup`: the subflows of the connection with
+/// local token `token`, as `(local, remote, backup)`.
+///
+/// # Examples
+///
+/// ```no_run
+/// for (local, remote, backup) in mptcp::diag::subflow_backup_flags(0x1234abcd)? {
+///     println!("{local} -> {remote}: backup {backup}");
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn subflow_backup_flags(token: u32) -> io::Result<Vec<(SocketAddr, SocketAddr, bool)>> {
+    Ok(subflows()?
+        .into_iter()
+        .filter(|s| s.token_local == Some(token))
+        .map(|s| (s.local, s.remote, s.is_backup()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -267,5 +618,78 @@ mod tests {
         // A truncated attribute is ignored, not read past the end.
         let cut = &p[..80];
         assert_eq!(parse_diag_msg(cut).unwrap().info, None);
+    }
+
+    /// A TCP subflow as inet_diag reports it with ULP info.
+    fn subflow_bytes(token: u32, flags: u32) -> Vec<u8> {
+        let mut p = vec![0u8; 72];
+        p[0] = libc::AF_INET as u8;
+        p[1] = 1;
+        p[4..6].copy_from_slice(&40000u16.to_be_bytes());
+        p[6..8].copy_from_slice(&5000u16.to_be_bytes());
+        p[8..12].copy_from_slice(&[10, 66, 2, 1]);
+        p[24..28].copy_from_slice(&[10, 66, 2, 2]);
+        let nla = |ty: u16, v: &[u8]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+            b.extend_from_slice(&ty.to_ne_bytes());
+            b.extend_from_slice(v);
+            b.resize(align4(b.len()), 0);
+            b
+        };
+        let mut mp = Vec::new();
+        mp.extend(nla(SUBFLOW_ATTR_TOKEN_REM, &7u32.to_ne_bytes()));
+        mp.extend(nla(SUBFLOW_ATTR_TOKEN_LOC, &token.to_ne_bytes()));
+        mp.extend(nla(SUBFLOW_ATTR_FLAGS, &flags.to_ne_bytes()));
+        mp.extend(nla(SUBFLOW_ATTR_ID_REM, &[0]));
+        mp.extend(nla(SUBFLOW_ATTR_ID_LOC, &[2]));
+        let mut ulp = nla(INET_ULP_INFO_NAME, b"mptcp\0");
+        ulp.extend(nla(INET_ULP_INFO_MPTCP | 0x8000, &mp));
+        p.extend(nla(INET_DIAG_INFO, &[1u8; 8]));
+        p.extend(nla(INET_DIAG_ULP_INFO | 0x8000, &ulp));
+        p
+    }
+
+    #[test]
+    fn parse_subflow_with_ulp_info() {
+        let p = subflow_bytes(0xabcd, SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_BKUP_LOC);
+        let sf = parse_subflow_msg(&p).unwrap();
+        assert_eq!(sf.local, "10.66.2.1:40000".parse().unwrap());
+        assert_eq!(sf.token_local, Some(0xabcd));
+        assert_eq!(sf.token_remote, Some(7));
+        assert_eq!(sf.id_local, Some(2));
+        assert!(sf.is_backup() && sf.is_join());
+        assert_eq!(sf.tcp.as_ref().unwrap().state, Some(1));
+        // Every truncation parses or is rejected, never panics; a plain TCP
+        // socket (no ULP) is not a subflow.
+        for cut in 0..p.len() {
+            let _ = parse_subflow_msg(&p[..cut]);
+        }
+        assert!(parse_subflow_msg(&p[..80]).is_none());
+        assert_eq!(parse_subflow_msg(&p[..72]), None);
+    }
+
+    #[test]
+    fn grouping_by_token() {
+        let mut msk = parse_diag_msg(&subflow_bytes(1, 0)[..72]).unwrap();
+        let mut info = vec![0u8; 48];
+        info[12..16].copy_from_slice(&0xabcdu32.to_ne_bytes());
+        msk.info = Some(MptcpInfo::parse(&info));
+        let a = parse_subflow_msg(&subflow_bytes(0xabcd, SUBFLOW_FLAG_JOIN_LOC)).unwrap();
+        let b = parse_subflow_msg(&subflow_bytes(0xabcd, SUBFLOW_FLAG_MCAP_LOC)).unwrap();
+        let other = parse_subflow_msg(&subflow_bytes(0x1111, 0)).unwrap();
+        let conns = group(vec![msk], vec![a, other, b]);
+        assert_eq!(conns.len(), 1);
+        assert_eq!(conns[0].token, Some(0xabcd));
+        assert_eq!(conns[0].subflows.len(), 2);
+        assert!(!conns[0].subflows[0].is_join());
+        assert!(Filter::default().port(5000).matches(&conns[0]));
+        assert!(!Filter::default().port(5001).matches(&conns[0]));
+        assert!(Filter::default()
+            .addr("10.66.2.2".parse().unwrap())
+            .matches(&conns[0]));
+        assert!(Filter::default()
+            .addr("::ffff:10.66.2.2".parse().unwrap())
+            .matches(&conns[0]));
     }
 }

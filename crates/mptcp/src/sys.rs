@@ -114,3 +114,14 @@ pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Registers a netlink socket with tokio's reactor (for `pm`'s async API).
+#[cfg(all(feature = "tokio", feature = "netlink", target_os = "linux"))]
+pub fn register_netlink(sock: netlink_sys::Socket) -> io::Result<tokio::io::unix::AsyncFd<netlink_sys::Socket>> {
+    // SAFETY: `AsyncFd::register` needs the descriptor to stay open and
+    // unreplaced while registered. `netlink_sys::Socket` owns its descriptor,
+    // closes it only in its `Drop`, and has no method that replaces it; the
+    // `AsyncFd` takes ownership of the socket, so the descriptor lives exactly
+    // as long as the registration.
+    Ok(unsafe { tokio::io::unix::AsyncFd::register(sock) }?)
+}
