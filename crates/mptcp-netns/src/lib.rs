@@ -247,7 +247,8 @@ impl Netns {
     /// as seen inside this namespace.
     pub fn counter(&self, name: &str) -> Result<u64> {
         // /proc/net follows the process, /proc/thread-self/net this thread.
-        let text = self.in_ns(|| std::fs::read_to_string("/proc/thread-self/net/netstat"))?
+        let text = self
+            .in_ns(|| std::fs::read_to_string("/proc/thread-self/net/netstat"))?
             .map_err(|source| Error::Enter { name: self.name.clone(), source })?;
         Ok(parse_netstat(&text, name).unwrap_or(0))
     }
@@ -359,7 +360,21 @@ impl Path {
         let tmp_b = format!("mv{}b{n}", std::process::id() % 100000);
         let a_dev = next_dev(a)?;
         let b_dev = next_dev(b)?;
-        cmd(&["ip", "link", "add", &tmp_a, "netns", a.name(), "type", "veth", "peer", "name", &tmp_b, "netns", b.name()])?;
+        cmd(&[
+            "ip",
+            "link",
+            "add",
+            &tmp_a,
+            "netns",
+            a.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &tmp_b,
+            "netns",
+            b.name(),
+        ])?;
         a.ip(&["link", "set", &tmp_a, "name", &a_dev])?;
         b.ip(&["link", "set", &tmp_b, "name", &b_dev])?;
         for (ns, dev, cidr) in [(a, &a_dev, a_cidr), (b, &b_dev, b_cidr)] {
@@ -385,7 +400,10 @@ impl Path {
     /// Shapes both directions with `tbf` to `rate` (e.g. `50mbit`).
     pub fn shape(&self, rate: &str) -> Result<()> {
         for (ns, dev) in [(&self.a_ns, &self.a_dev), (&self.b_ns, &self.b_dev)] {
-            cmd(&["ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", "32kb", "latency", "50ms"])?;
+            cmd(&[
+                "ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst",
+                "32kb", "latency", "50ms",
+            ])?;
         }
         Ok(())
     }
@@ -437,7 +455,11 @@ mod tests {
         let p = Path::new(&a, "10.77.1.1/24", &b, "10.77.1.2/24").unwrap();
         p.shape("10mbit").unwrap();
         let ok = a.run(&["ping", "-c1", "-W2", "10.77.1.2"]).is_ok()
-            || a.in_ns(|| std::net::TcpStream::connect_timeout(&"10.77.1.2:9".parse().unwrap(), std::time::Duration::from_secs(2)).is_err()).unwrap();
+            || a.in_ns(|| {
+                std::net::TcpStream::connect_timeout(&"10.77.1.2:9".parse().unwrap(), std::time::Duration::from_secs(2))
+                    .is_err()
+            })
+            .unwrap();
         assert!(ok);
         drop(a);
         drop(b);

@@ -29,7 +29,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("mptcp_status_auto", |b| b.iter(|| black_box(client.mptcp_status().unwrap())));
     for m in [Mechanism::TcpIsMptcp, Mechanism::MptcpInfo] {
         if mptcp::host_support().mechanisms().contains(&m) {
-            g.bench_function(format!("mptcp_status_{m}"), |b| b.iter(|| black_box(client.mptcp_status_with(m).unwrap())));
+            g.bench_function(format!("mptcp_status_{m}"), |b| {
+                b.iter(|| black_box(client.mptcp_status_with(m).unwrap()))
+            });
         }
     }
     g.bench_function("mptcp_info", |b| b.iter(|| black_box(client.mptcp_info().unwrap())));

@@ -77,7 +77,15 @@ fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
         let mut head = [0u8; 40 + 256];
         let mut sf = vec![0u8; n * info::SUBFLOW_INFO_SIZE];
         let mut tcp = vec![0u8; n * TCP_INFO_ASK];
-        sys::getsockopt_full_info(fd, &mut head, &mut sf, info::SUBFLOW_INFO_SIZE as u32, &mut tcp, TCP_INFO_ASK as u32, n as u32)?;
+        sys::getsockopt_full_info(
+            fd,
+            &mut head,
+            &mut sf,
+            info::SUBFLOW_INFO_SIZE as u32,
+            &mut tcp,
+            TCP_INFO_ASK as u32,
+            n as u32,
+        )?;
         let h = info::parse_full_info_header(&head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short MPTCP_FULL_INFO header"))?;
         let total = h.num_subflows as usize;

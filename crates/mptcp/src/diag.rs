@@ -87,12 +87,7 @@ fn align4(n: usize) -> usize {
 
 /// Builds a `SOCK_DIAG_BY_FAMILY` dump request for MPTCP sockets of `family`.
 pub(crate) fn mptcp_dump_request(family: u8, seq: u32) -> Vec<u8> {
-    dump_request(
-        family,
-        (sys::IPPROTO_MPTCP & 0xff) as u8,
-        Some(sys::IPPROTO_MPTCP as u32),
-        seq,
-    )
+    dump_request(family, (sys::IPPROTO_MPTCP & 0xff) as u8, Some(sys::IPPROTO_MPTCP as u32), seq)
 }
 
 /// Builds a `SOCK_DIAG_BY_FAMILY` dump request asking for `INET_DIAG_INFO`
@@ -164,9 +159,8 @@ pub(crate) fn parse_diag_msg(payload: &[u8]) -> Option<DiagSocket> {
     let c0 = u32::from_ne_bytes(id[40..44].try_into().ok()?);
     let c1 = u32::from_ne_bytes(id[44..48].try_into().ok()?);
     let inode = u32::from_ne_bytes(payload[68..72].try_into().ok()?);
-    let info = attrs(&payload[INET_DIAG_MSG_LEN..])
-        .find(|(t, _)| *t == INET_DIAG_INFO)
-        .map(|(_, v)| MptcpInfo::parse(v));
+    let info =
+        attrs(&payload[INET_DIAG_MSG_LEN..]).find(|(t, _)| *t == INET_DIAG_INFO).map(|(_, v)| MptcpInfo::parse(v));
     Some(DiagSocket {
         family,
         state,
@@ -191,16 +185,12 @@ pub(crate) fn dump(sock: &Socket, request: &[u8]) -> io::Result<Vec<Vec<u8>>> {
             let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes")) as usize;
             let ty = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
             if len < 16 || off + len > n {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "malformed netlink message",
-                ));
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed netlink message"));
             }
             match ty {
                 NLMSG_DONE => return Ok(out),
                 NLMSG_ERROR => {
-                    let code =
-                        i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
+                    let code = i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
                     if code == 0 {
                         return Ok(out);
                     }
@@ -262,10 +252,7 @@ pub fn mptcp_sockets(family: u8) -> io::Result<Vec<DiagSocket>> {
 }
 
 fn list_on(sock: &Socket, family: u8) -> io::Result<Vec<DiagSocket>> {
-    Ok(dump(sock, &mptcp_dump_request(family, 1))?
-        .iter()
-        .filter_map(|p| parse_diag_msg(p))
-        .collect())
+    Ok(dump(sock, &mptcp_dump_request(family, 1))?.iter().filter_map(|p| parse_diag_msg(p)).collect())
 }
 
 /// Whether inet_diag can list MPTCP sockets here (`mptcp_diag` present).
@@ -273,12 +260,7 @@ pub(crate) fn probe() -> io::Result<bool> {
     let sock = open()?;
     match dump(&sock, &mptcp_dump_request(libc::AF_INET as u8, 1)) {
         Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENOENT) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
-            ) =>
-        {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)) => {
             Ok(false)
         }
         Err(e) => Err(e),
@@ -293,10 +275,7 @@ pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>>
     let cookie = u64::from_ne_bytes(c);
     let family = socket2::SockRef::from(&fd).local_addr()?.family() as u8;
     let sock = open_in_netns_of(fd)?;
-    Ok(list_on(&sock, family)?
-        .into_iter()
-        .find(|s| s.cookie == cookie)
-        .and_then(|s| s.info))
+    Ok(list_on(&sock, family)?.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
 }
 
 /// One MPTCP subflow: a TCP socket whose ULP is `mptcp`, as inet_diag
@@ -330,14 +309,12 @@ pub struct Subflow {
 impl Subflow {
     /// Whether this subflow is a backup path (asked by either side).
     pub fn is_backup(&self) -> bool {
-        self.flags
-            .is_some_and(|f| f & (SUBFLOW_FLAG_BKUP_LOC | SUBFLOW_FLAG_BKUP_REM) != 0)
+        self.flags.is_some_and(|f| f & (SUBFLOW_FLAG_BKUP_LOC | SUBFLOW_FLAG_BKUP_REM) != 0)
     }
 
     /// Whether this subflow was added with MP_JOIN (not the initial one).
     pub fn is_join(&self) -> bool {
-        self.flags
-            .is_some_and(|f| f & (SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_JOIN_REM) != 0)
+        self.flags.is_some_and(|f| f & (SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_JOIN_REM) != 0)
     }
 }
 
@@ -363,9 +340,7 @@ pub(crate) fn parse_subflow_msg(payload: &[u8]) -> Option<Subflow> {
             INET_DIAG_ULP_INFO => {
                 for (uty, uv) in attrs(v) {
                     match uty {
-                        INET_ULP_INFO_NAME => {
-                            is_mptcp = uv.split(|&b| b == 0).next() == Some(b"mptcp")
-                        }
+                        INET_ULP_INFO_NAME => is_mptcp = uv.split(|&b| b == 0).next() == Some(b"mptcp"),
                         INET_ULP_INFO_MPTCP => {
                             for (aty, av) in attrs(uv) {
                                 let u32v = || av.try_into().ok().map(u32::from_ne_bytes);
@@ -445,8 +420,8 @@ impl Filter {
         if !self.listening && c.socket.state == TCP_LISTEN {
             return false;
         }
-        let pairs = std::iter::once((c.socket.local, c.socket.remote))
-            .chain(c.subflows.iter().map(|s| (s.local, s.remote)));
+        let pairs =
+            std::iter::once((c.socket.local, c.socket.remote)).chain(c.subflows.iter().map(|s| (s.local, s.remote)));
         let pairs: Vec<_> = pairs.collect();
         if let Some(p) = self.port {
             if !pairs.iter().any(|(l, r)| l.port() == p || r.port() == p) {
@@ -516,17 +491,9 @@ pub fn subflows() -> io::Result<Vec<Subflow>> {
 /// ```
 pub fn connections(filter: &Filter) -> io::Result<Vec<Connection>> {
     let sock = open()?;
-    let msks = dump_all(
-        &sock,
-        (sys::IPPROTO_MPTCP & 0xff) as u8,
-        Some(sys::IPPROTO_MPTCP as u32),
-        parse_diag_msg,
-    )?;
+    let msks = dump_all(&sock, (sys::IPPROTO_MPTCP & 0xff) as u8, Some(sys::IPPROTO_MPTCP as u32), parse_diag_msg)?;
     let sfs = dump_all(&sock, IPPROTO_TCP, None, parse_subflow_msg)?;
-    Ok(group(msks, sfs)
-        .into_iter()
-        .filter(|c| filter.matches(c))
-        .collect())
+    Ok(group(msks, sfs).into_iter().filter(|c| filter.matches(c)).collect())
 }
 
 /// Groups subflows under their connection by local token.
@@ -548,12 +515,7 @@ pub(crate) fn group(msks: Vec<DiagSocket>, mut sfs: Vec<Subflow>) -> Vec<Connect
         }
         // Initial subflow first, then joins by local port.
         mine.sort_by_key(|s| (s.is_join(), s.local.port()));
-        out.push(Connection {
-            socket: m,
-            token,
-            fallback,
-            subflows: mine,
-        });
+        out.push(Connection { socket: m, token, fallback, subflows: mine });
     }
     out
 }
@@ -685,11 +647,7 @@ mod tests {
         assert!(!conns[0].subflows[0].is_join());
         assert!(Filter::default().port(5000).matches(&conns[0]));
         assert!(!Filter::default().port(5001).matches(&conns[0]));
-        assert!(Filter::default()
-            .addr("10.66.2.2".parse().unwrap())
-            .matches(&conns[0]));
-        assert!(Filter::default()
-            .addr("::ffff:10.66.2.2".parse().unwrap())
-            .matches(&conns[0]));
+        assert!(Filter::default().addr("10.66.2.2".parse().unwrap()).matches(&conns[0]));
+        assert!(Filter::default().addr("::ffff:10.66.2.2".parse().unwrap()).matches(&conns[0]));
     }
 }

@@ -52,7 +52,9 @@ impl Availability {
     pub fn describe(&self) -> String {
         match self {
             Availability::Available => "available".into(),
-            Availability::DisabledBySysctl => "disabled by sysctl net.mptcp.enabled=0 (enable: sysctl -w net.mptcp.enabled=1)".into(),
+            Availability::DisabledBySysctl => {
+                "disabled by sysctl net.mptcp.enabled=0 (enable: sysctl -w net.mptcp.enabled=1)".into()
+            }
             Availability::NotBuilt => "not built into this kernel (CONFIG_MPTCP is off)".into(),
             Availability::KernelTooOld => "kernel too old (MPTCP needs Linux 5.6 or newer)".into(),
             Availability::Error(n) => format!("socket creation failed: {}", io::Error::from_raw_os_error(*n)),

@@ -262,7 +262,10 @@ impl MptcpBuilder {
     }
 }
 
-pub(crate) fn each_addr<A: ToSocketAddrs, T>(addr: A, mut f: impl FnMut(&SocketAddr) -> io::Result<T>) -> io::Result<T> {
+pub(crate) fn each_addr<A: ToSocketAddrs, T>(
+    addr: A,
+    mut f: impl FnMut(&SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
     let mut last = None;
     for a in addr.to_socket_addrs()? {
         match f(&a) {

@@ -100,7 +100,8 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, best first.
-    pub const ALL: [Mechanism; 4] = [Mechanism::TcpIsMptcp, Mechanism::MptcpInfo, Mechanism::InetDiag, Mechanism::SoProtocol];
+    pub const ALL: [Mechanism; 4] =
+        [Mechanism::TcpIsMptcp, Mechanism::MptcpInfo, Mechanism::InetDiag, Mechanism::SoProtocol];
 
     /// Kebab-case name (`tcp-is-mptcp`, `mptcp-info`, `inet-diag`, `so-protocol`).
     pub fn as_str(self) -> &'static str {
@@ -122,10 +123,9 @@ impl std::fmt::Display for Mechanism {
 impl std::str::FromStr for Mechanism {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Mechanism::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unknown mechanism {s:?}: expected one of tcp-is-mptcp, mptcp-info, inet-diag, so-protocol"))
+        Mechanism::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
+            format!("unknown mechanism {s:?}: expected one of tcp-is-mptcp, mptcp-info, inet-diag, so-protocol")
+        })
     }
 }
 

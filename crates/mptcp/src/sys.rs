@@ -83,7 +83,8 @@ pub fn getsockopt_full_info(
     // most `n` elements of `sf_size` / `tcp_size` bytes through the two user
     // pointers stored in `head`; we checked above that both arrays are at
     // least that large, and they stay mutably borrowed for the whole call.
-    let rc = unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_MPTCP, MPTCP_FULL_INFO, head.as_mut_ptr().cast(), &mut len) };
+    let rc =
+        unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_MPTCP, MPTCP_FULL_INFO, head.as_mut_ptr().cast(), &mut len) };
     if rc == -1 {
         return Err(io::Error::last_os_error());
     }

@@ -216,8 +216,19 @@ fn middlebox_strips_syn_ack() {
         .iptables(
             false,
             &[
-                "-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "--tcp-flags", "SYN,ACK", "SYN,ACK", "-j", "TCPOPTSTRIP",
-                "--strip-options", "30",
+                "-t",
+                "mangle",
+                "-A",
+                "OUTPUT",
+                "-p",
+                "tcp",
+                "--tcp-flags",
+                "SYN,ACK",
+                "SYN,ACK",
+                "-j",
+                "TCPOPTSTRIP",
+                "--strip-options",
+                "30",
             ],
         )
         .expect("TCPOPTSTRIP rule");
@@ -335,11 +346,8 @@ fn tokio_connect_and_status() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     // Sockets are created on threads inside each namespace, then driven here.
     let listener = n.server.in_ns(|| rt.block_on(mptcp::tokio::bind(addr))).unwrap().unwrap();
-    let std_client = n
-        .client
-        .in_ns(|| mptcp::new_socket(socket2::Domain::IPV4, FallbackPolicy::Fail))
-        .unwrap()
-        .unwrap();
+    let std_client =
+        n.client.in_ns(|| mptcp::new_socket(socket2::Domain::IPV4, FallbackPolicy::Fail)).unwrap().unwrap();
     rt.block_on(async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         std_client.set_nonblocking(true).unwrap();

@@ -38,9 +38,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let support = mptcp::host_support();
     let sysctls = mptcp::sysctls();
     let get = |k: &str| sysctls.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let path_manager = get("path_manager").or_else(|| {
-        get("pm_type").map(|t| if t == "1" { "userspace".to_string() } else { "kernel".to_string() })
-    });
+    let path_manager = get("path_manager")
+        .or_else(|| get("pm_type").map(|t| if t == "1" { "userspace".to_string() } else { "kernel".to_string() }));
     let (limits, endpoints) = read_limits_and_endpoints();
     let report = Report {
         available: support.is_available(),
@@ -61,7 +60,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let yn = |b: bool| if b { "yes" } else { "no" };
     println!("MPTCP:              {}", report.availability);
-    println!("status check:       {}", report.status_mechanism.as_deref().unwrap_or("none (cannot confirm MPTCP here)"));
+    println!(
+        "status check:       {}",
+        report.status_mechanism.as_deref().unwrap_or("none (cannot confirm MPTCP here)")
+    );
     println!("  TCP_IS_MPTCP:     {} (6.10+)", yn(support.tcp_is_mptcp));
     println!(
         "  MPTCP_INFO:       {}{}",

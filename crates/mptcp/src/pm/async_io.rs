@@ -17,9 +17,8 @@ use tokio::io::unix::AsyncFd;
 
 use super::nl::{self, PmMessage};
 use super::{
-    family_from, family_request, open_socket, ops, parse_events, subscribe, Endpoint,
-    EndpointFlags, EndpointRef, Error, Event, Exchange, Family, Limits, LocalAddr, Op, RawError,
-    Result, RECV_BUF,
+    family_from, family_request, open_socket, ops, parse_events, subscribe, Endpoint, EndpointFlags, EndpointRef,
+    Error, Event, Exchange, Family, Limits, LocalAddr, Op, RawError, Result, RECV_BUF,
 };
 
 async fn transact<T: Debug>(
@@ -62,8 +61,7 @@ async fn open_async() -> Result<(AsyncFd<Socket>, Family, Vec<u8>)> {
     sock.set_non_blocking(true)?;
     let fd = crate::sys::register_netlink(sock)?;
     let mut buf = vec![0u8; RECV_BUF];
-    let family =
-        family_from(transact::<GenlCtrl>(&fd, &mut buf, &family_request(1), 1, false).await)?;
+    let family = family_from(transact::<GenlCtrl>(&fd, &mut buf, &family_request(1), 1, false).await)?;
     Ok((fd, family, buf))
 }
 
@@ -100,20 +98,13 @@ impl AsyncPathManager {
     /// called within a tokio runtime.
     pub async fn new() -> Result<AsyncPathManager> {
         let (fd, family, buf) = open_async().await?;
-        Ok(AsyncPathManager {
-            fd,
-            seq: 1,
-            family,
-            buf,
-        })
+        Ok(AsyncPathManager { fd, seq: 1, family, buf })
     }
 
     async fn run(&mut self, op: Op) -> Result<Vec<PmMessage>> {
         self.seq = self.seq.wrapping_add(1).max(1);
         let req = nl::encode(op.msg.clone(), self.family.id, op.flags(), self.seq);
-        transact(&self.fd, &mut self.buf, &req, self.seq, op.dump)
-            .await
-            .map_err(|e| e.named(op.name, op.token))
+        transact(&self.fd, &mut self.buf, &req, self.seq, op.dump).await.map_err(|e| e.named(op.name, op.token))
     }
 
     /// Lists the endpoints. See [`PathManager::endpoints`](super::PathManager::endpoints).
@@ -124,15 +115,12 @@ impl AsyncPathManager {
     /// The endpoint with id `id`.
     pub async fn endpoint(&mut self, id: u8) -> Result<Endpoint> {
         let r = match self.run(ops::get(id)?).await {
-            Err(Error::Kernel {
-                errno: libc::EINVAL | libc::ENOENT,
-                ..
-            }) => return Err(Error::NoSuchEndpoint(EndpointRef::Id(id))),
+            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => {
+                return Err(Error::NoSuchEndpoint(EndpointRef::Id(id)))
+            }
             r => r?,
         };
-        r.iter()
-            .find_map(ops::decode_endpoint)
-            .ok_or(Error::NoSuchEndpoint(EndpointRef::Id(id)))
+        r.iter().find_map(ops::decode_endpoint).ok_or(Error::NoSuchEndpoint(EndpointRef::Id(id)))
     }
 
     /// Adds an endpoint. See [`PathManager::add_endpoint`](super::PathManager::add_endpoint).
@@ -153,10 +141,7 @@ impl AsyncPathManager {
                 .ok_or(Error::NoSuchEndpoint(target))?,
         };
         match self.run(ops::delete(id)?).await {
-            Err(Error::Kernel {
-                errno: libc::EINVAL | libc::ENOENT,
-                ..
-            }) => Err(Error::NoSuchEndpoint(target)),
+            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
             r => r.map(drop),
         }
     }
@@ -167,16 +152,9 @@ impl AsyncPathManager {
     }
 
     /// Sets `backup` / `fullmesh` of an endpoint (both are replaced).
-    pub async fn set_endpoint_flags(
-        &mut self,
-        target: EndpointRef,
-        flags: EndpointFlags,
-    ) -> Result<()> {
+    pub async fn set_endpoint_flags(&mut self, target: EndpointRef, flags: EndpointFlags) -> Result<()> {
         match self.run(ops::set_flags(target, flags)?).await {
-            Err(Error::Kernel {
-                errno: libc::ENOENT,
-                ..
-            }) => Err(Error::NoSuchEndpoint(target)),
+            Err(Error::Kernel { errno: libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
             r => r.map(drop),
         }
     }
@@ -189,9 +167,7 @@ impl AsyncPathManager {
         remote: SocketAddr,
         backup: bool,
     ) -> Result<()> {
-        self.run(ops::set_subflow_backup(token, local, remote, backup)?)
-            .await
-            .map(drop)
+        self.run(ops::set_subflow_backup(token, local, remote, backup)?).await.map(drop)
     }
 
     /// The limits.
@@ -200,14 +176,8 @@ impl AsyncPathManager {
     }
 
     /// Sets one or both limits; `None` keeps the current value.
-    pub async fn set_limits(
-        &mut self,
-        subflows: Option<u32>,
-        add_addr_accepted: Option<u32>,
-    ) -> Result<()> {
-        self.run(ops::set_limits(subflows, add_addr_accepted)?)
-            .await
-            .map(drop)
+    pub async fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> Result<()> {
+        self.run(ops::set_limits(subflows, add_addr_accepted)?).await.map(drop)
     }
 
     /// Userspace PM: announces `ep` on connection `token`.
@@ -221,27 +191,13 @@ impl AsyncPathManager {
     }
 
     /// Userspace PM: opens a subflow of connection `token`.
-    pub async fn create_subflow(
-        &mut self,
-        token: u32,
-        local: LocalAddr,
-        remote: SocketAddr,
-    ) -> Result<()> {
-        self.run(ops::subflow_create(token, local, remote)?)
-            .await
-            .map(drop)
+    pub async fn create_subflow(&mut self, token: u32, local: LocalAddr, remote: SocketAddr) -> Result<()> {
+        self.run(ops::subflow_create(token, local, remote)?).await.map(drop)
     }
 
     /// Userspace PM: closes a subflow of connection `token`.
-    pub async fn destroy_subflow(
-        &mut self,
-        token: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-    ) -> Result<()> {
-        self.run(ops::subflow_destroy(token, local, remote)?)
-            .await
-            .map(drop)
+    pub async fn destroy_subflow(&mut self, token: u32, local: SocketAddr, remote: SocketAddr) -> Result<()> {
+        self.run(ops::subflow_destroy(token, local, remote)?).await.map(drop)
     }
 }
 
@@ -270,11 +226,7 @@ impl EventStream {
     pub async fn new() -> Result<EventStream> {
         let (fd, family, buf) = open_async().await?;
         subscribe(fd.get_ref(), family)?;
-        Ok(EventStream {
-            fd,
-            buf,
-            pending: VecDeque::new(),
-        })
+        Ok(EventStream { fd, buf, pending: VecDeque::new() })
     }
 
     /// The next event (never `Ok(None)`: the subscription does not end).
@@ -283,9 +235,7 @@ impl EventStream {
     ///
     /// Cancel safe: an event is only taken out of the queue when returned.
     pub async fn next_event(&mut self) -> Result<Option<Event>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx))
-            .await
-            .transpose()
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
     }
 }
 

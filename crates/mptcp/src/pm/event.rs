@@ -7,11 +7,7 @@ use super::nl::{EventAttr, EventMessage};
 
 /// What happened (`MPTCP_EVENT_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize),
-    serde(rename_all = "snake_case")
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum EventKind {
     /// A connection was created (first subflow's SYN).

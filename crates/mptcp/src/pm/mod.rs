@@ -88,9 +88,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(reason: impl Into<String>) -> Error {
-        Error::InvalidArgument {
-            reason: reason.into(),
-        }
+        Error::InvalidArgument { reason: reason.into() }
     }
 
     /// The errno behind this error, if any.
@@ -117,7 +115,9 @@ fn kernel_message(op: &str, errno: i32, token: Option<u32>, detail: Option<&str>
         match detail {
             Some(d) if d.contains("token") => return format!("{op}: no MPTCP connection with token {t} (0x{t:08x})"),
             None => {
-                return format!("{op}: no MPTCP connection with token {t} (0x{t:08x}), or the request does not fit it ({os})")
+                return format!(
+                    "{op}: no MPTCP connection with token {t} (0x{t:08x}), or the request does not fit it ({os})"
+                )
             }
             _ => {}
         }
@@ -147,19 +147,14 @@ pub fn interface_index(name: &str) -> Result<u32> {
         || name.contains(['/', '\0'])
         || name.contains(char::is_whitespace)
     {
-        return Err(Error::invalid(format!(
-            "`{name}` is not a valid interface name"
-        )));
+        return Err(Error::invalid(format!("`{name}` is not a valid interface name")));
     }
-    nix::net::if_::if_nametoindex(name)
-        .map_err(|_| Error::invalid(format!("unknown interface `{name}`")))
+    nix::net::if_::if_nametoindex(name).map_err(|_| Error::invalid(format!("unknown interface `{name}`")))
 }
 
 /// Name of interface `index`, if it exists.
 pub fn interface_name(index: u32) -> Option<String> {
-    nix::net::if_::if_indextoname(index)
-        .ok()
-        .map(|c| c.to_string_lossy().into_owned())
+    nix::net::if_::if_indextoname(index).ok().map(|c| c.to_string_lossy().into_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -175,12 +170,7 @@ pub(crate) struct Op {
 
 impl Op {
     fn new(name: &'static str, cmd: u8, attrs: Vec<PmAttr>) -> Op {
-        Op {
-            name,
-            msg: PmMessage::new(cmd, attrs),
-            dump: false,
-            token: None,
-        }
+        Op { name, msg: PmMessage::new(cmd, attrs), dump: false, token: None }
     }
     fn dump(mut self) -> Op {
         self.dump = true;
@@ -227,27 +217,15 @@ pub(crate) mod ops {
     }
     pub(crate) fn get(id: u8) -> Result<Op> {
         check_id(id)?;
-        Ok(Op::new(
-            "get endpoint",
-            CMD_GET_ADDR,
-            vec![PmAttr::Addr(vec![AddrAttr::Id(id)])],
-        ))
+        Ok(Op::new("get endpoint", CMD_GET_ADDR, vec![PmAttr::Addr(vec![AddrAttr::Id(id)])]))
     }
     pub(crate) fn add(ep: &Endpoint) -> Result<Op> {
         ep.validate_for_add()?;
-        Ok(Op::new(
-            "add endpoint",
-            CMD_ADD_ADDR,
-            vec![PmAttr::Addr(ep.to_attrs())],
-        ))
+        Ok(Op::new("add endpoint", CMD_ADD_ADDR, vec![PmAttr::Addr(ep.to_attrs())]))
     }
     pub(crate) fn delete(id: u8) -> Result<Op> {
         check_id(id)?;
-        Ok(Op::new(
-            "delete endpoint",
-            CMD_DEL_ADDR,
-            vec![PmAttr::Addr(vec![AddrAttr::Id(id)])],
-        ))
+        Ok(Op::new("delete endpoint", CMD_DEL_ADDR, vec![PmAttr::Addr(vec![AddrAttr::Id(id)])]))
     }
     pub(crate) fn flush() -> Op {
         Op::new("flush endpoints", CMD_FLUSH_ADDRS, vec![])
@@ -258,42 +236,23 @@ pub(crate) mod ops {
         }
         let changeable = EndpointFlags::BACKUP | EndpointFlags::FULLMESH;
         if flags.0 & !changeable.0 != 0 {
-            return Err(Error::invalid(
-                "only `backup` and `fullmesh` can be changed on an endpoint",
-            ));
+            return Err(Error::invalid("only `backup` and `fullmesh` can be changed on an endpoint"));
         }
         let mut a = target.to_attrs();
         a.push(AddrAttr::Flags(flags.0));
-        Ok(Op::new(
-            "change endpoint flags",
-            CMD_SET_FLAGS,
-            vec![PmAttr::Addr(a)],
-        ))
+        Ok(Op::new("change endpoint flags", CMD_SET_FLAGS, vec![PmAttr::Addr(a)]))
     }
-    pub(crate) fn set_subflow_backup(
-        token: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-        backup: bool,
-    ) -> Result<Op> {
+    pub(crate) fn set_subflow_backup(token: u32, local: SocketAddr, remote: SocketAddr, backup: bool) -> Result<Op> {
         families_match(local.ip(), remote.ip())?;
         let mut l = addr_attrs(local.ip());
         if local.port() != 0 {
             l.push(AddrAttr::Port(local.port()));
         }
-        l.push(AddrAttr::Flags(if backup {
-            EndpointFlags::BACKUP.0
-        } else {
-            0
-        }));
+        l.push(AddrAttr::Flags(if backup { EndpointFlags::BACKUP.0 } else { 0 }));
         Ok(Op::new(
             "change subflow flags",
             CMD_SET_FLAGS,
-            vec![
-                PmAttr::Token(token),
-                PmAttr::Addr(l),
-                PmAttr::AddrRemote(sockaddr_attrs(remote)),
-            ],
+            vec![PmAttr::Token(token), PmAttr::Addr(l), PmAttr::AddrRemote(sockaddr_attrs(remote))],
         )
         .token(token))
     }
@@ -303,19 +262,10 @@ pub(crate) mod ops {
     pub(crate) fn decode_limits(m: Vec<PmMessage>) -> Result<Limits> {
         m.first()
             .map(|m| Limits::from_attrs(&m.attrs))
-            .ok_or_else(|| {
-                Error::Io(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the kernel sent no limits",
-                ))
-            })
+            .ok_or_else(|| Error::Io(io::Error::new(io::ErrorKind::InvalidData, "the kernel sent no limits")))
     }
     pub(crate) fn set_limits(subflows: Option<u32>, add_addr_accepted: Option<u32>) -> Result<Op> {
-        Limits {
-            subflows: subflows.unwrap_or(0),
-            add_addr_accepted: add_addr_accepted.unwrap_or(0),
-        }
-        .validate()?;
+        Limits { subflows: subflows.unwrap_or(0), add_addr_accepted: add_addr_accepted.unwrap_or(0) }.validate()?;
         let mut a = Vec::new();
         if let Some(v) = add_addr_accepted {
             a.push(PmAttr::RcvAddAddrs(v));
@@ -324,9 +274,7 @@ pub(crate) mod ops {
             a.push(PmAttr::Subflows(v));
         }
         if a.is_empty() {
-            return Err(Error::invalid(
-                "nothing to set: give subflows and/or add_addr_accepted",
-            ));
+            return Err(Error::invalid("nothing to set: give subflows and/or add_addr_accepted"));
         }
         Ok(Op::new("set limits", CMD_SET_LIMITS, a))
     }
@@ -337,44 +285,27 @@ pub(crate) mod ops {
         }
         let mut ep = ep.clone();
         ep.flags |= EndpointFlags::SIGNAL;
-        Ok(Op::new(
-            "announce address",
-            CMD_ANNOUNCE,
-            vec![PmAttr::Token(token), PmAttr::Addr(ep.to_attrs())],
-        )
-        .token(token))
+        Ok(Op::new("announce address", CMD_ANNOUNCE, vec![PmAttr::Token(token), PmAttr::Addr(ep.to_attrs())])
+            .token(token))
     }
     pub(crate) fn remove(token: u32, id: u8) -> Result<Op> {
-        Ok(Op::new(
-            "remove address",
-            CMD_REMOVE,
-            vec![PmAttr::Token(token), PmAttr::LocId(id)],
-        )
-        .token(token))
+        Ok(Op::new("remove address", CMD_REMOVE, vec![PmAttr::Token(token), PmAttr::LocId(id)]).token(token))
     }
     pub(crate) fn families_match(a: IpAddr, b: IpAddr) -> Result<()> {
         if a.is_ipv4() != b.is_ipv4() {
-            return Err(Error::invalid(format!(
-                "local {a} and remote {b} are of different families"
-            )));
+            return Err(Error::invalid(format!("local {a} and remote {b} are of different families")));
         }
         Ok(())
     }
     pub(crate) fn subflow_create(token: u32, local: LocalAddr, remote: SocketAddr) -> Result<Op> {
         families_match(local.addr, remote.ip())?;
         if remote.port() == 0 || remote.ip().is_unspecified() {
-            return Err(Error::invalid(format!(
-                "remote {remote} needs an address and a port"
-            )));
+            return Err(Error::invalid(format!("remote {remote} needs an address and a port")));
         }
         Ok(Op::new(
             "create subflow",
             CMD_SUBFLOW_CREATE,
-            vec![
-                PmAttr::Token(token),
-                PmAttr::Addr(local.to_attrs()),
-                PmAttr::AddrRemote(sockaddr_attrs(remote)),
-            ],
+            vec![PmAttr::Token(token), PmAttr::Addr(local.to_attrs()), PmAttr::AddrRemote(sockaddr_attrs(remote))],
         )
         .token(token))
     }
@@ -386,11 +317,7 @@ pub(crate) mod ops {
         Ok(Op::new(
             "destroy subflow",
             CMD_SUBFLOW_DESTROY,
-            vec![
-                PmAttr::Token(token),
-                PmAttr::Addr(sockaddr_attrs(local)),
-                PmAttr::AddrRemote(sockaddr_attrs(remote)),
-            ],
+            vec![PmAttr::Token(token), PmAttr::Addr(sockaddr_attrs(local)), PmAttr::AddrRemote(sockaddr_attrs(remote))],
         )
         .token(token))
     }
@@ -416,21 +343,13 @@ impl RawError {
     fn named(self, op: &'static str, token: Option<u32>) -> Error {
         match self {
             RawError::Io(e) => Error::Io(e),
-            RawError::Kernel(errno, detail) => Error::Kernel {
-                op,
-                errno,
-                token,
-                detail,
-            },
+            RawError::Kernel(errno, detail) => Error::Kernel { op, errno, token, detail },
         }
     }
 }
 
 fn malformed(e: DecodeError) -> RawError {
-    RawError::Io(io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("malformed netlink message: {e}"),
-    ))
+    RawError::Io(io::Error::new(io::ErrorKind::InvalidData, format!("malformed netlink message: {e}")))
 }
 
 /// Collects the replies to one request from the datagrams received.
@@ -445,11 +364,7 @@ where
     GenlMessage<T>: NetlinkDeserializable<Error = DecodeError> + Debug,
 {
     pub(crate) fn new(seq: u32, dump: bool) -> Self {
-        Exchange {
-            seq,
-            dump,
-            out: Vec::new(),
-        }
+        Exchange { seq, dump, out: Vec::new() }
     }
 
     /// Feeds one datagram; `Ok(true)` once the request is complete.
@@ -468,9 +383,7 @@ where
                         return Ok(true);
                     }
                 }
-                Reply::Ack(code, detail) => {
-                    return Err(RawError::Kernel(code.saturating_abs(), detail))
-                }
+                Reply::Ack(code, detail) => return Err(RawError::Kernel(code.saturating_abs(), detail)),
                 Reply::Ignore => {}
             }
         }
@@ -490,10 +403,8 @@ pub(crate) struct Family {
 }
 
 pub(crate) fn family_request(seq: u32) -> Vec<u8> {
-    let ctrl = GenlCtrl {
-        cmd: GenlCtrlCmd::GetFamily,
-        nlas: vec![GenlCtrlAttrs::FamilyName(nl::FAMILY_NAME.to_string())],
-    };
+    let ctrl =
+        GenlCtrl { cmd: GenlCtrlCmd::GetFamily, nlas: vec![GenlCtrlAttrs::FamilyName(nl::FAMILY_NAME.to_string())] };
     nl::encode(ctrl, 0, nl::NLM_F_REQUEST | nl::NLM_F_ACK, seq)
 }
 
@@ -503,10 +414,7 @@ pub(crate) fn family_from(replies: Result<Vec<GenlCtrl>, RawError>) -> Result<Fa
         Err(RawError::Kernel(libc::ENOENT, _)) => return Err(Error::FamilyNotFound),
         Err(e) => return Err(e.named("resolve the mptcp_pm family", None)),
     };
-    let mut fam = Family {
-        id: 0,
-        events_group: None,
-    };
+    let mut fam = Family { id: 0, events_group: None };
     for r in &replies {
         for a in &r.nlas {
             match a {
@@ -547,13 +455,7 @@ pub(crate) fn open_socket() -> io::Result<Socket> {
 
 const RECV_BUF: usize = 64 * 1024;
 
-fn transact<T: Debug>(
-    sock: &Socket,
-    buf: &mut [u8],
-    req: &[u8],
-    seq: u32,
-    dump: bool,
-) -> Result<Vec<T>, RawError>
+fn transact<T: Debug>(sock: &Socket, buf: &mut [u8], req: &[u8], seq: u32, dump: bool) -> Result<Vec<T>, RawError>
 where
     GenlMessage<T>: NetlinkDeserializable<Error = DecodeError> + Debug,
 {
@@ -601,26 +503,14 @@ impl PathManager {
     pub fn new() -> Result<PathManager> {
         let sock = open_socket()?;
         let mut buf = vec![0u8; RECV_BUF];
-        let family = family_from(transact::<GenlCtrl>(
-            &sock,
-            &mut buf,
-            &family_request(1),
-            1,
-            false,
-        ))?;
-        Ok(PathManager {
-            sock,
-            seq: 1,
-            family,
-            buf,
-        })
+        let family = family_from(transact::<GenlCtrl>(&sock, &mut buf, &family_request(1), 1, false))?;
+        Ok(PathManager { sock, seq: 1, family, buf })
     }
 
     fn run(&mut self, op: Op) -> Result<Vec<PmMessage>> {
         self.seq = self.seq.wrapping_add(1).max(1);
         let req = nl::encode(op.msg.clone(), self.family.id, op.flags(), self.seq);
-        transact(&self.sock, &mut self.buf, &req, self.seq, op.dump)
-            .map_err(|e| e.named(op.name, op.token))
+        transact(&self.sock, &mut self.buf, &req, self.seq, op.dump).map_err(|e| e.named(op.name, op.token))
     }
 
     /// Lists the endpoints (`ip mptcp endpoint show`), by id.
@@ -647,15 +537,12 @@ impl PathManager {
     /// ```
     pub fn endpoint(&mut self, id: u8) -> Result<Endpoint> {
         let r = match self.run(ops::get(id)?) {
-            Err(Error::Kernel {
-                errno: libc::EINVAL | libc::ENOENT,
-                ..
-            }) => return Err(Error::NoSuchEndpoint(EndpointRef::Id(id))),
+            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => {
+                return Err(Error::NoSuchEndpoint(EndpointRef::Id(id)))
+            }
             r => r?,
         };
-        r.iter()
-            .find_map(ops::decode_endpoint)
-            .ok_or(Error::NoSuchEndpoint(EndpointRef::Id(id)))
+        r.iter().find_map(ops::decode_endpoint).ok_or(Error::NoSuchEndpoint(EndpointRef::Id(id)))
     }
 
     /// Adds an endpoint (`ip mptcp endpoint add`).
@@ -690,10 +577,7 @@ impl PathManager {
     pub fn delete_endpoint(&mut self, target: EndpointRef) -> Result<()> {
         let id = self.resolve_id(target)?;
         match self.run(ops::delete(id)?) {
-            Err(Error::Kernel {
-                errno: libc::EINVAL | libc::ENOENT,
-                ..
-            }) => Err(Error::NoSuchEndpoint(target)),
+            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
             r => r.map(drop),
         }
     }
@@ -701,12 +585,9 @@ impl PathManager {
     fn resolve_id(&mut self, target: EndpointRef) -> Result<u8> {
         match target {
             EndpointRef::Id(id) => Ok(id),
-            EndpointRef::Addr(a) => self
-                .endpoints()?
-                .into_iter()
-                .find(|e| e.addr == a)
-                .map(|e| e.id)
-                .ok_or(Error::NoSuchEndpoint(target)),
+            EndpointRef::Addr(a) => {
+                self.endpoints()?.into_iter().find(|e| e.addr == a).map(|e| e.id).ok_or(Error::NoSuchEndpoint(target))
+            }
         }
     }
 
@@ -736,10 +617,7 @@ impl PathManager {
     /// ```
     pub fn set_endpoint_flags(&mut self, target: EndpointRef, flags: EndpointFlags) -> Result<()> {
         match self.run(ops::set_flags(target, flags)?) {
-            Err(Error::Kernel {
-                errno: libc::ENOENT,
-                ..
-            }) => Err(Error::NoSuchEndpoint(target)),
+            Err(Error::Kernel { errno: libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
             r => r.map(drop),
         }
     }
@@ -761,8 +639,7 @@ impl PathManager {
         remote: SocketAddr,
         backup: bool,
     ) -> Result<()> {
-        self.run(ops::set_subflow_backup(token, local, remote, backup)?)
-            .map(drop)
+        self.run(ops::set_subflow_backup(token, local, remote, backup)?).map(drop)
     }
 
     /// The limits (`ip mptcp limits show`).
@@ -786,13 +663,8 @@ impl PathManager {
     /// mptcp::pm::PathManager::new()?.set_limits(Some(2), Some(2))?;
     /// # Ok::<(), mptcp::pm::Error>(())
     /// ```
-    pub fn set_limits(
-        &mut self,
-        subflows: Option<u32>,
-        add_addr_accepted: Option<u32>,
-    ) -> Result<()> {
-        self.run(ops::set_limits(subflows, add_addr_accepted)?)
-            .map(drop)
+    pub fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> Result<()> {
+        self.run(ops::set_limits(subflows, add_addr_accepted)?).map(drop)
     }
 
     /// Userspace PM: announces `ep` (id 1-255) to the peer of connection
@@ -834,14 +706,8 @@ impl PathManager {
     /// PathManager::new()?.create_subflow(0x1234, local, "10.0.1.2:80".parse().unwrap())?;
     /// # Ok::<(), mptcp::pm::Error>(())
     /// ```
-    pub fn create_subflow(
-        &mut self,
-        token: u32,
-        local: LocalAddr,
-        remote: SocketAddr,
-    ) -> Result<()> {
-        self.run(ops::subflow_create(token, local, remote)?)
-            .map(drop)
+    pub fn create_subflow(&mut self, token: u32, local: LocalAddr, remote: SocketAddr) -> Result<()> {
+        self.run(ops::subflow_create(token, local, remote)?).map(drop)
     }
 
     /// Userspace PM: closes the subflow of connection `token` between
@@ -854,14 +720,8 @@ impl PathManager {
     /// pm.destroy_subflow(0x1234, "10.0.2.1:40000".parse().unwrap(), "10.0.1.2:80".parse().unwrap())?;
     /// # Ok::<(), mptcp::pm::Error>(())
     /// ```
-    pub fn destroy_subflow(
-        &mut self,
-        token: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-    ) -> Result<()> {
-        self.run(ops::subflow_destroy(token, local, remote)?)
-            .map(drop)
+    pub fn destroy_subflow(&mut self, token: u32, local: SocketAddr, remote: SocketAddr) -> Result<()> {
+        self.run(ops::subflow_destroy(token, local, remote)?).map(drop)
     }
 }
 
@@ -870,16 +730,10 @@ impl PathManager {
 
 pub(crate) fn subscribe(sock: &Socket, family: Family) -> Result<()> {
     let group = family.events_group.ok_or(Error::FamilyNotFound)?;
-    sock.add_membership(group)
-        .map_err(|e| match e.raw_os_error() {
-            Some(errno) => Error::Kernel {
-                op: "subscribe to MPTCP events",
-                errno,
-                token: None,
-                detail: None,
-            },
-            None => Error::Io(e),
-        })?;
+    sock.add_membership(group).map_err(|e| match e.raw_os_error() {
+        Some(errno) => Error::Kernel { op: "subscribe to MPTCP events", errno, token: None, detail: None },
+        None => Error::Io(e),
+    })?;
     let _ = sock.set_rx_buf_sz(1 << 20);
     Ok(())
 }
@@ -932,19 +786,9 @@ impl EventListener {
     pub fn new() -> Result<EventListener> {
         let sock = open_socket()?;
         let mut buf = vec![0u8; RECV_BUF];
-        let family = family_from(transact::<GenlCtrl>(
-            &sock,
-            &mut buf,
-            &family_request(1),
-            1,
-            false,
-        ))?;
+        let family = family_from(transact::<GenlCtrl>(&sock, &mut buf, &family_request(1), 1, false))?;
         subscribe(&sock, family)?;
-        Ok(EventListener {
-            sock,
-            buf,
-            pending: VecDeque::new(),
-        })
+        Ok(EventListener { sock, buf, pending: VecDeque::new() })
     }
 
     /// Waits for the next event.
@@ -987,14 +831,7 @@ impl EventListener {
             sock.set_read_timeout(None)?;
             match r {
                 Ok(n) => parse_events(&self.buf[..n.min(self.buf.len())], &mut self.pending)?,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None)
-                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -1019,17 +856,8 @@ mod tests {
 
     #[test]
     fn clear_messages() {
-        let e = Error::Kernel {
-            op: "add endpoint",
-            errno: libc::EPERM,
-            token: None,
-            detail: None,
-        };
-        assert!(
-            e.to_string()
-                .contains("needs CAP_NET_ADMIN in this network namespace"),
-            "{e}"
-        );
+        let e = Error::Kernel { op: "add endpoint", errno: libc::EPERM, token: None, detail: None };
+        assert!(e.to_string().contains("needs CAP_NET_ADMIN in this network namespace"), "{e}");
         assert!(e.is_permission_denied());
         let e = Error::Kernel {
             op: "create subflow",
@@ -1037,17 +865,9 @@ mod tests {
             token: Some(0xabc),
             detail: Some("invalid token".into()),
         };
-        assert!(
-            e.to_string()
-                .contains("no MPTCP connection with token 2748"),
-            "{e}"
-        );
-        let e = Error::Kernel {
-            op: "add endpoint",
-            errno: libc::EEXIST,
-            token: None,
-            detail: Some("duplicate".into()),
-        };
+        assert!(e.to_string().contains("no MPTCP connection with token 2748"), "{e}");
+        let e =
+            Error::Kernel { op: "add endpoint", errno: libc::EEXIST, token: None, detail: Some("duplicate".into()) };
         assert!(e.to_string().starts_with("add endpoint: duplicate"), "{e}");
     }
 
@@ -1057,18 +877,13 @@ mod tests {
         assert!(ops::set_limits(None, Some(8)).is_ok());
         assert!(ops::set_limits(None, None).is_err());
         assert!(ops::get(0).is_err());
-        let ep = Endpoint::new("10.0.0.1".parse().unwrap())
-            .with_port(80)
-            .with_flags(EndpointFlags::SUBFLOW);
+        let ep = Endpoint::new("10.0.0.1".parse().unwrap()).with_port(80).with_flags(EndpointFlags::SUBFLOW);
         assert!(ops::add(&ep).is_err());
         let ep = Endpoint::new("0.0.0.0".parse().unwrap());
         assert!(ops::add(&ep).is_err());
-        assert!(ops::subflow_create(
-            1,
-            LocalAddr::new("10.0.0.1".parse().unwrap()),
-            "[::1]:80".parse().unwrap()
-        )
-        .is_err());
+        assert!(
+            ops::subflow_create(1, LocalAddr::new("10.0.0.1".parse().unwrap()), "[::1]:80".parse().unwrap()).is_err()
+        );
         assert!(ops::set_flags(EndpointRef::Id(1), EndpointFlags::SIGNAL).is_err());
         assert!(interface_index("no such if").is_err());
     }

@@ -199,9 +199,7 @@ fn parse_nested<A>(value: &[u8]) -> Result<Vec<A>, DecodeError>
 where
     A: for<'b> Parseable<NlaBuffer<&'b [u8]>>,
 {
-    NlasIterator::new(value)
-        .map(|nla| nla.and_then(|nla| A::parse(&nla)))
-        .collect()
+    NlasIterator::new(value).map(|nla| nla.and_then(|nla| A::parse(&nla))).collect()
 }
 
 /// Top-level `MPTCP_PM_ATTR_*` attributes of a command.
@@ -261,9 +259,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for PmAttr {
         let raw = buf_raw_kind(buf);
         let known = match buf.kind() {
             ATTR_ADDR if raw == ATTR_ADDR | NLA_F_NESTED => Some(PmAttr::Addr(parse_nested(v)?)),
-            ATTR_ADDR_REMOTE if raw == ATTR_ADDR_REMOTE | NLA_F_NESTED => {
-                Some(PmAttr::AddrRemote(parse_nested(v)?))
-            }
+            ATTR_ADDR_REMOTE if raw == ATTR_ADDR_REMOTE | NLA_F_NESTED => Some(PmAttr::AddrRemote(parse_nested(v)?)),
             ATTR_RCV_ADD_ADDRS if raw == ATTR_RCV_ADD_ADDRS => ne32(v).map(PmAttr::RcvAddAddrs),
             ATTR_SUBFLOWS if raw == ATTR_SUBFLOWS => ne32(v).map(PmAttr::Subflows),
             ATTR_TOKEN if raw == ATTR_TOKEN => ne32(v).map(PmAttr::Token),
@@ -309,8 +305,7 @@ impl Nla for EventAttr {
         match self {
             LocId(_) | RemId(_) | Backup(_) | Error(_) | ServerSide(_) => 1,
             Family(_) | Sport(_) | Dport(_) | Flags(_) => 2,
-            Token(_) | Saddr4(_) | Daddr4(_) | Timeout(_) | IfIdx(_) | ResetReason(_)
-            | ResetFlags(_) => 4,
+            Token(_) | Saddr4(_) | Daddr4(_) | Timeout(_) | IfIdx(_) | ResetReason(_) | ResetFlags(_) => 4,
             Saddr6(_) | Daddr6(_) => 16,
             Other(n) => n.value_len(),
         }
@@ -345,9 +340,7 @@ impl Nla for EventAttr {
             LocId(v) | RemId(v) | Backup(v) | Error(v) | ServerSide(v) => buf[0] = *v,
             Family(v) | Flags(v) => buf[..2].copy_from_slice(&v.to_ne_bytes()),
             Sport(v) | Dport(v) => buf[..2].copy_from_slice(&v.to_be_bytes()),
-            Token(v) | Timeout(v) | ResetReason(v) | ResetFlags(v) => {
-                buf[..4].copy_from_slice(&v.to_ne_bytes())
-            }
+            Token(v) | Timeout(v) | ResetReason(v) | ResetFlags(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
             IfIdx(v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
             Saddr4(a) | Daddr4(a) => buf[..4].copy_from_slice(&a.octets()),
             Saddr6(a) | Daddr6(a) => buf[..16].copy_from_slice(&a.octets()),
@@ -429,10 +422,7 @@ impl Emitable for PmMessage {
 
 impl ParseableParametrized<[u8], GenlHeader> for PmMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
-        Ok(PmMessage {
-            cmd: header.cmd,
-            attrs: parse_nested(buf)?,
-        })
+        Ok(PmMessage { cmd: header.cmd, attrs: parse_nested(buf)? })
     }
 }
 
@@ -466,10 +456,7 @@ impl Emitable for EventMessage {
 
 impl ParseableParametrized<[u8], GenlHeader> for EventMessage {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
-        Ok(EventMessage {
-            kind: header.cmd,
-            attrs: parse_nested(buf)?,
-        })
+        Ok(EventMessage { kind: header.cmd, attrs: parse_nested(buf)? })
     }
 }
 
@@ -589,10 +576,7 @@ mod tests {
     ];
 
     fn genl_parse<T: ParseableParametrized<[u8], GenlHeader>>(b: &[u8]) -> Result<T, DecodeError> {
-        let hdr = GenlHeader {
-            cmd: b[0],
-            version: b[1],
-        };
+        let hdr = GenlHeader { cmd: b[0], version: b[1] };
         T::parse_with_param(&b[4..], hdr)
     }
 
@@ -618,14 +602,7 @@ mod tests {
     #[test]
     fn limits_round_trip() {
         let raw: [u8; 16] = [8, 0, 2, 0, 1, 0, 0, 0, 8, 0, 3, 0, 2, 0, 0, 0];
-        let m: PmMessage = PmMessage::parse_with_param(
-            &raw,
-            GenlHeader {
-                cmd: CMD_GET_LIMITS,
-                version: 1,
-            },
-        )
-        .unwrap();
+        let m: PmMessage = PmMessage::parse_with_param(&raw, GenlHeader { cmd: CMD_GET_LIMITS, version: 1 }).unwrap();
         assert_eq!(m.attrs, vec![PmAttr::RcvAddAddrs(1), PmAttr::Subflows(2)]);
         let mut out = vec![0u8; m.buffer_len()];
         m.emit(&mut out);
@@ -648,14 +625,7 @@ mod tests {
 
     #[test]
     fn event_round_trip() {
-        let m = EventMessage::parse_with_param(
-            &SUB_ESTABLISHED,
-            GenlHeader {
-                cmd: 10,
-                version: 1,
-            },
-        )
-        .unwrap();
+        let m = EventMessage::parse_with_param(&SUB_ESTABLISHED, GenlHeader { cmd: 10, version: 1 }).unwrap();
         assert_eq!(m.kind, 10);
         assert_eq!(m.attrs[0], EventAttr::Token(0x1234_5678));
         assert_eq!(m.attrs[4], EventAttr::Sport(50000));
@@ -679,12 +649,7 @@ mod tests {
     #[test]
     fn malformed_never_panics() {
         // Every truncation and a few corruptions of valid messages.
-        let req = encode(
-            PmMessage::new(CMD_GET_ADDR, vec![PmAttr::Addr(vec![AddrAttr::Id(3)])]),
-            30,
-            NLM_F_REQUEST,
-            9,
-        );
+        let req = encode(PmMessage::new(CMD_GET_ADDR, vec![PmAttr::Addr(vec![AddrAttr::Id(3)])]), 30, NLM_F_REQUEST, 9);
         let mut samples: Vec<Vec<u8>> = Vec::new();
         for base in [&req[..], &GET_ADDR_REPLY[..], &SUB_ESTABLISHED[..]] {
             for cut in 0..=base.len() {
@@ -704,10 +669,7 @@ mod tests {
                 let _ = decode::<EventMessage>(m);
             }
             if s.len() >= 4 {
-                let h = GenlHeader {
-                    cmd: s[0],
-                    version: s[1],
-                };
+                let h = GenlHeader { cmd: s[0], version: s[1] };
                 let _ = PmMessage::parse_with_param(&s[4..], h);
                 let _ = EventMessage::parse_with_param(&s[4..], h);
             }
@@ -720,12 +682,7 @@ mod tests {
 
     #[test]
     fn request_encoding() {
-        let req = encode(
-            PmMessage::new(CMD_GET_LIMITS, vec![]),
-            0x1d,
-            NLM_F_REQUEST | NLM_F_ACK,
-            7,
-        );
+        let req = encode(PmMessage::new(CMD_GET_LIMITS, vec![]), 0x1d, NLM_F_REQUEST | NLM_F_ACK, 7);
         assert_eq!(req.len(), 20);
         assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 20);
         assert_eq!(u16::from_ne_bytes(req[4..6].try_into().unwrap()), 0x1d);
@@ -734,13 +691,7 @@ mod tests {
         assert_eq!(&req[16..20], &[CMD_GET_LIMITS, 1, 0, 0]);
         let (seq, r) = decode::<PmMessage>(&req).unwrap();
         assert_eq!(seq, 7);
-        assert!(matches!(
-            r,
-            Reply::Data(PmMessage {
-                cmd: CMD_GET_LIMITS,
-                ..
-            })
-        ));
+        assert!(matches!(r, Reply::Data(PmMessage { cmd: CMD_GET_LIMITS, .. })));
     }
 
     #[test]

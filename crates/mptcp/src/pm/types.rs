@@ -58,19 +58,12 @@ impl EndpointFlags {
     /// The flag named as `ip mptcp` names it (`signal`, `subflow`, `backup`,
     /// `fullmesh`, `implicit`, `laminar`).
     pub fn from_name(name: &str) -> Option<EndpointFlags> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+        Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }
 
     /// Names of the set flags, in `ip mptcp` order; unknown bits are left out.
     pub fn names(self) -> Vec<&'static str> {
-        Self::NAMES
-            .iter()
-            .filter(|(_, f)| self.contains(*f))
-            .map(|(n, _)| *n)
-            .collect()
+        Self::NAMES.iter().filter(|(_, f)| self.contains(*f)).map(|(n, _)| *n).collect()
     }
 
     /// Bits this crate has no name for.
@@ -143,13 +136,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// An endpoint for `addr` with no flags, no id, no port, no interface.
     pub fn new(addr: IpAddr) -> Endpoint {
-        Endpoint {
-            id: 0,
-            addr,
-            port: None,
-            flags: EndpointFlags::EMPTY,
-            ifindex: None,
-        }
+        Endpoint { id: 0, addr, port: None, flags: EndpointFlags::EMPTY, ifindex: None }
     }
 
     /// Sets the id (1-255; 0 lets the kernel choose).
@@ -219,19 +206,12 @@ impl Endpoint {
     /// Checks what the kernel would refuse, before anything is sent.
     pub(crate) fn validate_for_add(&self) -> Result<(), Error> {
         if self.addr.is_unspecified() || self.addr.is_multicast() {
-            return Err(Error::invalid(format!(
-                "{} is not a usable local address",
-                self.addr
-            )));
+            return Err(Error::invalid(format!("{} is not a usable local address", self.addr)));
         }
         if self.port.is_some() && !self.flags.contains(EndpointFlags::SIGNAL) {
-            return Err(Error::invalid(
-                "a port needs the `signal` flag (the kernel listens on it)",
-            ));
+            return Err(Error::invalid("a port needs the `signal` flag (the kernel listens on it)"));
         }
-        if self.flags.contains(EndpointFlags::SIGNAL)
-            && self.flags.contains(EndpointFlags::FULLMESH)
-        {
+        if self.flags.contains(EndpointFlags::SIGNAL) && self.flags.contains(EndpointFlags::FULLMESH) {
             return Err(Error::invalid("`signal` and `fullmesh` cannot be combined"));
         }
         if self.flags.contains(EndpointFlags::IMPLICIT) {
@@ -318,14 +298,9 @@ pub struct Limits {
 impl Limits {
     /// Checks both values against the kernel's maximum ([`MAX_LIMIT`]).
     pub fn validate(&self) -> Result<(), Error> {
-        for (name, v) in [
-            ("subflows", self.subflows),
-            ("add_addr_accepted", self.add_addr_accepted),
-        ] {
+        for (name, v) in [("subflows", self.subflows), ("add_addr_accepted", self.add_addr_accepted)] {
             if v > MAX_LIMIT {
-                return Err(Error::invalid(format!(
-                    "{name} {v} is above the kernel's maximum of {MAX_LIMIT}"
-                )));
+                return Err(Error::invalid(format!("{name} {v} is above the kernel's maximum of {MAX_LIMIT}")));
             }
         }
         Ok(())
@@ -370,12 +345,7 @@ pub struct LocalAddr {
 impl LocalAddr {
     /// `addr`, any port, id chosen by the kernel, no interface.
     pub fn new(addr: IpAddr) -> LocalAddr {
-        LocalAddr {
-            addr,
-            port: 0,
-            id: 0,
-            ifindex: None,
-        }
+        LocalAddr { addr, port: 0, id: 0, ifindex: None }
     }
     /// Sets the id.
     pub fn with_id(mut self, id: u8) -> LocalAddr {
