@@ -33,11 +33,9 @@ pub const PRELOAD_ENV: &str = "MPTCP_PRELOAD_LIB";
 
 /// Arguments of `mptcp run`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  mptcp run -- curl http://example.com/\n  mptcp run --report -- iperf3 -s\n\n\
+#[command(after_help = "Examples:\n  mptcp run -- curl http://example.com/\n  mptcp run --report -- iperf3 -s\n\n\
 The preload library is looked up in this order: --preload, $MPTCP_PRELOAD_LIB, \
-libmptcp_preload.so next to the mptcp binary, ../lib/mptcp/libmptcp_preload.so relative to it."
-)]
+libmptcp_preload.so next to the mptcp binary, ../lib/mptcp/libmptcp_preload.so relative to it.")]
 pub struct Args {
     /// Log each converted socket and how each connection ended, on stderr.
     #[arg(short, long)]
@@ -50,21 +48,14 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
     /// The program to run and its arguments (after `--`).
-    #[arg(
-        value_name = "PROGRAM",
-        required = true,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "PROGRAM", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
 }
 
 /// Runs `mptcp run`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some((program, rest)) = args.command.split_first() else {
-        return Err(usage(
-            "missing PROGRAM: mptcp run [OPTIONS] -- PROGRAM [ARGS...]",
-        ));
+        return Err(usage("missing PROGRAM: mptcp run [OPTIONS] -- PROGRAM [ARGS...]"));
     };
     let lib = find_preload(args.preload.as_deref())?;
     let path = resolve_program(program)?;
@@ -73,10 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ld_preload = preload_value(std::env::var_os("LD_PRELOAD").as_deref(), &lib);
     let godebug = godebug_value(std::env::var_os("GODEBUG").as_deref());
     let mut cmd = Command::new(&path);
-    cmd.arg0(program)
-        .args(rest)
-        .env("LD_PRELOAD", &ld_preload)
-        .env("GODEBUG", &godebug);
+    cmd.arg0(program).args(rest).env("LD_PRELOAD", &ld_preload).env("GODEBUG", &godebug);
     if args.verbose {
         cmd.env("MPTCP_PRELOAD_VERBOSE", "1");
         eprintln!(
@@ -93,9 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let report = ReportFile::create()?;
     cmd.env("MPTCP_PRELOAD_REPORT", &report.path);
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot run {}", path.display()))?;
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {}", path.display()))?;
     forward_signals(child.id());
     let status = child.wait().context("waiting for the program")?;
     let text = fs::read_to_string(&report.path).unwrap_or_default();
@@ -114,9 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn find_preload(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     let chosen = match explicit {
         Some(p) => Some((p.to_path_buf(), "--preload")),
-        None => std::env::var_os(PRELOAD_ENV)
-            .filter(|v| !v.is_empty())
-            .map(|v| (PathBuf::from(v), PRELOAD_ENV)),
+        None => std::env::var_os(PRELOAD_ENV).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), PRELOAD_ENV)),
     };
     if let Some((p, from)) = chosen {
         if !p.is_file() {
@@ -129,10 +113,7 @@ pub fn find_preload(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     }
     let exe = std::env::current_exe().context("cannot find the mptcp executable")?;
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    let candidates = [
-        dir.join(PRELOAD_NAME),
-        dir.join("../lib/mptcp").join(PRELOAD_NAME),
-    ];
+    let candidates = [dir.join(PRELOAD_NAME), dir.join("../lib/mptcp").join(PRELOAD_NAME)];
     for c in &candidates {
         if c.is_file() {
             return usable(c);
@@ -150,12 +131,7 @@ pub fn find_preload(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// carry it (its separators are `:` and white space).
 fn usable(p: &Path) -> anyhow::Result<PathBuf> {
     let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
-    if abs
-        .as_os_str()
-        .as_bytes()
-        .iter()
-        .any(|b| *b == b':' || b.is_ascii_whitespace())
-    {
+    if abs.as_os_str().as_bytes().iter().any(|b| *b == b':' || b.is_ascii_whitespace()) {
         return Err(usage(format!(
             "preload library path {} contains ':' or white space, which LD_PRELOAD cannot express; move it",
             abs.display()
@@ -169,9 +145,7 @@ fn usable(p: &Path) -> anyhow::Result<PathBuf> {
 pub fn preload_value(existing: Option<&OsStr>, lib: &Path) -> OsString {
     let lib = lib.as_os_str().as_bytes();
     let old = existing.map(OsStr::as_bytes).unwrap_or_default();
-    let listed = old
-        .split(|b| *b == b':' || b.is_ascii_whitespace())
-        .any(|e| e == lib);
+    let listed = old.split(|b| *b == b':' || b.is_ascii_whitespace()).any(|e| e == lib);
     let trimmed = old.trim_ascii();
     let mut v = Vec::with_capacity(trimmed.len() + lib.len() + 1);
     if listed {
@@ -218,11 +192,7 @@ fn resolve_program(program: &OsStr) -> anyhow::Result<PathBuf> {
     }
     let search = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
     for dir in std::env::split_paths(&search) {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
         let candidate = dir.join(p);
         if let Ok(md) = fs::metadata(&candidate) {
             if md.is_file() && md.permissions().mode() & 0o111 != 0 {
@@ -236,10 +206,7 @@ fn resolve_program(program: &OsStr) -> anyhow::Result<PathBuf> {
 /// Refuses setuid/setgid programs: the dynamic loader ignores `LD_PRELOAD`
 /// for them, so they would silently run without MPTCP.
 fn refuse_setid(path: &Path) -> anyhow::Result<()> {
-    let mode = fs::metadata(path)
-        .with_context(|| format!("cannot inspect {}", path.display()))?
-        .permissions()
-        .mode();
+    let mode = fs::metadata(path).with_context(|| format!("cannot inspect {}", path.display()))?.permissions().mode();
     let what = match (mode & 0o4000 != 0, mode & 0o2000 != 0) {
         (true, true) => "setuid and setgid",
         (true, false) => "setuid",
@@ -260,12 +227,9 @@ struct ReportFile {
 
 impl ReportFile {
     fn create() -> anyhow::Result<ReportFile> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("mptcp-run-{}-{nanos}.report", std::process::id()));
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("mptcp-run-{}-{nanos}.report", std::process::id()));
         OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -328,10 +292,7 @@ impl Report {
             self.converted, self.mptcp, self.fallback
         );
         if self.unavailable > 0 {
-            s.push_str(&format!(
-                "; MPTCP unavailable, {} socket(s) kept TCP",
-                self.unavailable
-            ));
+            s.push_str(&format!("; MPTCP unavailable, {} socket(s) kept TCP", self.unavailable));
         }
         if self.processes > 1 {
             s.push_str(&format!(" ({} processes)", self.processes));
@@ -377,18 +338,9 @@ mod tests {
     fn ld_preload_is_appended_once() {
         let lib = Path::new("/opt/lib/libmptcp_preload.so");
         assert_eq!(preload_value(None, lib), "/opt/lib/libmptcp_preload.so");
-        assert_eq!(
-            preload_value(Some(OsStr::new("  ")), lib),
-            "/opt/lib/libmptcp_preload.so"
-        );
-        assert_eq!(
-            preload_value(Some(OsStr::new("/x/a.so")), lib),
-            "/x/a.so:/opt/lib/libmptcp_preload.so"
-        );
-        assert_eq!(
-            preload_value(Some(OsStr::new("a.so b.so")), lib),
-            "a.so b.so:/opt/lib/libmptcp_preload.so"
-        );
+        assert_eq!(preload_value(Some(OsStr::new("  ")), lib), "/opt/lib/libmptcp_preload.so");
+        assert_eq!(preload_value(Some(OsStr::new("/x/a.so")), lib), "/x/a.so:/opt/lib/libmptcp_preload.so");
+        assert_eq!(preload_value(Some(OsStr::new("a.so b.so")), lib), "a.so b.so:/opt/lib/libmptcp_preload.so");
         let already = "/opt/lib/libmptcp_preload.so /x/a.so";
         assert_eq!(preload_value(Some(OsStr::new(already)), lib), already);
     }
@@ -397,29 +349,14 @@ mod tests {
     fn godebug_keeps_other_settings() {
         assert_eq!(godebug_value(None), "multipathtcp=1");
         assert_eq!(godebug_value(Some(OsStr::new(""))), "multipathtcp=1");
-        assert_eq!(
-            godebug_value(Some(OsStr::new("http2client=0"))),
-            "http2client=0,multipathtcp=1"
-        );
-        assert_eq!(
-            godebug_value(Some(OsStr::new("multipathtcp=0,gctrace=1,"))),
-            "gctrace=1,multipathtcp=1"
-        );
+        assert_eq!(godebug_value(Some(OsStr::new("http2client=0"))), "http2client=0,multipathtcp=1");
+        assert_eq!(godebug_value(Some(OsStr::new("multipathtcp=0,gctrace=1,"))), "gctrace=1,multipathtcp=1");
     }
 
     #[test]
     fn report_counts_records() {
         let r = Report::parse("S 10\nS 10\nM 10\nF 11\nU 12\ngarbage\nX 1\n\n");
-        assert_eq!(
-            r,
-            Report {
-                converted: 2,
-                unavailable: 1,
-                mptcp: 1,
-                fallback: 1,
-                processes: 3
-            }
-        );
+        assert_eq!(r, Report { converted: 2, unavailable: 1, mptcp: 1, fallback: 1, processes: 3 });
         assert!(r.summary().contains("2 socket(s) converted"));
         assert!(r.summary().contains("1 MPTCP, 1 fallback"));
         assert_eq!(Report::parse(""), Report::default());

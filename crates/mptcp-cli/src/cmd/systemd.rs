@@ -96,11 +96,7 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     let env = unit_environment(&files);
     let ld_preload = super::run::preload_value(env.get("LD_PRELOAD").map(OsStr::new), &lib);
     let godebug = super::run::godebug_value(env.get("GODEBUG").map(OsStr::new));
-    let text = dropin_text(
-        &unit,
-        &ld_preload.to_string_lossy(),
-        &godebug.to_string_lossy(),
-    );
+    let text = dropin_text(&unit, &ld_preload.to_string_lossy(), &godebug.to_string_lossy());
     let path = dropin_path(&a.root, &unit);
     for w in warnings(&files) {
         eprintln!("mptcp: warning: {w}");
@@ -132,10 +128,7 @@ fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
     let path = dropin_path(&a.root, &unit);
     if !path.exists() {
-        println!(
-            "{unit}: MPTCP is not enabled ({} does not exist)",
-            path.display()
-        );
+        println!("{unit}: MPTCP is not enabled ({} does not exist)", path.display());
         return Ok(ExitCode::SUCCESS);
     }
     if a.dry_run {
@@ -154,34 +147,22 @@ fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
 
 /// Validates a unit name; `foo` means `foo.service`. Only services.
 fn unit_name(raw: &str) -> anyhow::Result<String> {
-    let name = if raw.contains('.') {
-        raw.to_string()
-    } else {
-        format!("{raw}.service")
-    };
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c));
+    let name = if raw.contains('.') { raw.to_string() } else { format!("{raw}.service") };
+    let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c));
     if name.len() > 255 || !valid_chars || name.starts_with('.') || name.contains("..") {
         return Err(usage(format!("invalid unit name {raw:?}")));
     }
     if !name.ends_with(".service") {
-        return Err(usage(format!(
-            "{name}: only .service units run programs that LD_PRELOAD can reach"
-        )));
+        return Err(usage(format!("{name}: only .service units run programs that LD_PRELOAD can reach")));
     }
     if name.ends_with("@.service") {
-        return Err(usage(format!(
-            "{name} is a template: give an instance (name@instance.service)"
-        )));
+        return Err(usage(format!("{name} is a template: give an instance (name@instance.service)")));
     }
     Ok(name)
 }
 
 fn dropin_path(root: &Path, unit: &str) -> PathBuf {
-    root.join("etc/systemd/system")
-        .join(format!("{unit}.d"))
-        .join(DROPIN)
+    root.join("etc/systemd/system").join(format!("{unit}.d")).join(DROPIN)
 }
 
 /// The drop-in's text. Values are quoted for systemd; `%` is escaped since
@@ -233,8 +214,7 @@ fn unit_files(root: &Path, unit: &str) -> Vec<(PathBuf, bool)> {
             }
         }
     }
-    let mut dropins: std::collections::BTreeMap<String, PathBuf> =
-        std::collections::BTreeMap::new();
+    let mut dropins: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
     for n in names.iter().rev() {
         for d in UNIT_DIRS.iter().rev() {
             let dir = root.join(d).join(format!("{n}.d"));
@@ -286,12 +266,8 @@ fn warnings(files: &[(PathBuf, bool)]) -> Vec<String> {
         let Ok(text) = fs::read_to_string(path) else {
             continue;
         };
-        let later = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().as_ref() > DROPIN)
-            && path
-                .parent()
-                .is_some_and(|p| p.extension().is_some_and(|e| e == "d"));
+        let later = path.file_name().is_some_and(|n| n.to_string_lossy().as_ref() > DROPIN)
+            && path.parent().is_some_and(|p| p.extension().is_some_and(|e| e == "d"));
         for (key, value) in service_settings(&text) {
             if key == "EnvironmentFile" {
                 let file = value.trim().trim_start_matches('-');
@@ -309,9 +285,7 @@ fn warnings(files: &[(PathBuf, bool)]) -> Vec<String> {
                 }
             } else if key == "Environment"
                 && later
-                && split_words(&value)
-                    .iter()
-                    .any(|w| w.starts_with("LD_PRELOAD=") || w.starts_with("GODEBUG="))
+                && split_words(&value).iter().any(|w| w.starts_with("LD_PRELOAD=") || w.starts_with("GODEBUG="))
             {
                 out.push(format!(
                     "{} is applied after {DROPIN} and sets LD_PRELOAD or GODEBUG: the service may run without MPTCP",
@@ -400,10 +374,7 @@ mod tests {
     #[test]
     fn unit_names() {
         assert_eq!(unit_name("nginx").unwrap(), "nginx.service");
-        assert_eq!(
-            unit_name("getty@tty1.service").unwrap(),
-            "getty@tty1.service"
-        );
+        assert_eq!(unit_name("getty@tty1.service").unwrap(), "getty@tty1.service");
         assert!(unit_name("../etc/passwd").is_err());
         assert!(unit_name("a/b").is_err());
         assert!(unit_name("x.socket").is_err());
@@ -420,10 +391,7 @@ mod tests {
         let text = "[Unit]\nEnvironment=NO=1\n[Service]\n# c\nEnvironment=A=1 \\\n  B=2\nExecStart=/bin/x\n";
         assert_eq!(
             service_settings(text),
-            vec![
-                ("Environment".into(), "A=1  B=2".into()),
-                ("ExecStart".into(), "/bin/x".into())
-            ]
+            vec![("Environment".into(), "A=1  B=2".into()), ("ExecStart".into(), "/bin/x".into())]
         );
     }
 
@@ -432,25 +400,19 @@ mod tests {
         let root = std::env::temp_dir().join(format!("mptcp-systemd-test-{}", std::process::id()));
         let unitdir = root.join("usr/lib/systemd/system");
         fs::create_dir_all(unitdir.join("web.service.d")).unwrap();
-        fs::write(unitdir.join("web.service"), "[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so\" GODEBUG=gctrace=1\nExecStart=/bin/true\n").unwrap();
         fs::write(
-            unitdir.join("web.service.d/10-x.conf"),
-            "[Service]\nEnvironment=KEEP=1\n",
+            unitdir.join("web.service"),
+            "[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so\" GODEBUG=gctrace=1\nExecStart=/bin/true\n",
         )
         .unwrap();
+        fs::write(unitdir.join("web.service.d/10-x.conf"), "[Service]\nEnvironment=KEEP=1\n").unwrap();
         let files = unit_files(&root, "web.service");
         assert_eq!(files.len(), 2);
         let env = unit_environment(&files);
         assert_eq!(env.get("LD_PRELOAD").map(String::as_str), Some("/x/a.so"));
         assert_eq!(env.get("GODEBUG").map(String::as_str), Some("gctrace=1"));
-        let text = dropin_text(
-            "web.service",
-            "/x/a.so:/l/libmptcp_preload.so",
-            "gctrace=1,multipathtcp=1",
-        );
-        assert!(
-            text.contains("[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so:/l/libmptcp_preload.so\"\n")
-        );
+        let text = dropin_text("web.service", "/x/a.so:/l/libmptcp_preload.so", "gctrace=1,multipathtcp=1");
+        assert!(text.contains("[Service]\nEnvironment=\"LD_PRELOAD=/x/a.so:/l/libmptcp_preload.so\"\n"));
         assert!(text.contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\"\n"));
         fs::remove_dir_all(&root).unwrap();
     }
