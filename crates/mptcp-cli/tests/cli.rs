@@ -31,6 +31,25 @@ fn status_json_reports_probe() {
 }
 
 #[test]
+fn status_shows_limits_the_kernel_has() {
+    if !can_run("status_shows_limits_the_kernel_has") {
+        return;
+    }
+    let ns = Netns::new("st").unwrap();
+    ns.ip(&["mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "4"]).unwrap();
+    ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]).unwrap();
+    ns.ip(&["addr", "add", "10.42.0.1/24", "dev", "d0"]).unwrap();
+    ns.ip(&["mptcp", "endpoint", "add", "10.42.0.1", "dev", "d0", "subflow"]).unwrap();
+    let out = ns.command(BIN).args(["status", "--json"]).output().unwrap();
+    let v = json(&out);
+    assert_eq!(v["limits"]["subflows"], 3);
+    assert_eq!(v["limits"]["add_addr_accepted"], 4);
+    assert_eq!(v["endpoints"], 1);
+    let text = String::from_utf8_lossy(&ns.command(BIN).arg("status").output().unwrap().stdout).to_string();
+    assert!(text.contains("limits:             subflows 3 add_addr_accepted 4"), "{text}");
+}
+
+#[test]
 fn check_bad_input_exits_2() {
     for args in [&["check", "no-port"][..], &["check", "host:notaport"], &["check", "127.0.0.1:1", "--timeout", "0"]] {
         let out = Command::new(BIN).args(args).output().unwrap();

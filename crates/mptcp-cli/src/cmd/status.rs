@@ -93,7 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Limits and the endpoint count from the path manager, when readable.
+/// Limits and the endpoint count from the path manager (generic netlink
+/// `mptcp_pm`), when readable: reading needs no privilege, but the family
+/// is missing where MPTCP is not built in.
 fn read_limits_and_endpoints() -> (Option<(u32, u32)>, Option<usize>) {
-    (None, None)
+    let Ok(mut pm) = mptcp::pm::PathManager::new() else { return (None, None) };
+    let limits = pm.limits().ok().map(|l| (l.subflows, l.add_addr_accepted));
+    let endpoints = pm.endpoints().ok().map(|e| e.len());
+    (limits, endpoints)
 }
