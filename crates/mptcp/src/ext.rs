@@ -115,13 +115,37 @@ pub trait MptcpExt {
     fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>>;
 }
 
-fn status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-    #[cfg(target_os = "linux")]
-    return crate::status::status(fd);
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = fd;
+#[cfg(target_os = "linux")]
+mod imp {
+    pub(super) use crate::conn::{mptcp_info, subflows, subflows_legacy};
+    pub(super) use crate::status::{created_as_mptcp, status, status_with};
+}
+
+/// Elsewhere MPTCP does not exist: sockets are plain TCP.
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::*;
+
+    fn unsupported() -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, "MPTCP exists only on Linux")
+    }
+    pub(super) fn status(_: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
         Ok(MptcpStatus::Tcp)
+    }
+    pub(super) fn status_with(_: BorrowedFd<'_>, _: Mechanism) -> io::Result<MptcpStatus> {
+        Ok(MptcpStatus::Tcp)
+    }
+    pub(super) fn created_as_mptcp(_: BorrowedFd<'_>) -> io::Result<bool> {
+        Ok(false)
+    }
+    pub(super) fn mptcp_info(_: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
+        Ok(None)
+    }
+    pub(super) fn subflows(_: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+        Err(unsupported())
+    }
+    pub(super) fn subflows_legacy(_: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+        Err(unsupported())
     }
 }
 
@@ -130,22 +154,22 @@ macro_rules! impl_ext {
         $(#[$m])*
         impl MptcpExt for $t {
             fn mptcp_status(&self) -> io::Result<MptcpStatus> {
-                status(self.as_fd())
+                imp::status(self.as_fd())
             }
             fn mptcp_status_with(&self, mechanism: Mechanism) -> io::Result<MptcpStatus> {
-                crate::status::status_with(self.as_fd(), mechanism)
+                imp::status_with(self.as_fd(), mechanism)
             }
             fn created_as_mptcp(&self) -> io::Result<bool> {
-                crate::status::created_as_mptcp(self.as_fd())
+                imp::created_as_mptcp(self.as_fd())
             }
             fn mptcp_info(&self) -> io::Result<Option<MptcpInfo>> {
-                crate::conn::mptcp_info(self.as_fd())
+                imp::mptcp_info(self.as_fd())
             }
             fn subflows(&self) -> io::Result<Vec<SubflowInfo>> {
-                crate::conn::subflows(self.as_fd())
+                imp::subflows(self.as_fd())
             }
             fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>> {
-                crate::conn::subflows_legacy(self.as_fd())
+                imp::subflows_legacy(self.as_fd())
             }
         }
     )*};

@@ -2,13 +2,9 @@
 //! its version string.
 
 use std::io;
-use std::os::fd::AsFd;
 use std::sync::OnceLock;
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 use crate::status::Mechanism;
-use crate::sys;
 
 /// Whether MPTCP sockets can be created here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,63 +116,20 @@ pub fn host_support() -> &'static HostSupport {
 impl HostSupport {
     /// Probes the kernel now (a handful of syscalls on fresh sockets).
     pub fn probe() -> HostSupport {
-        if !cfg!(target_os = "linux") {
-            return HostSupport {
-                availability: Availability::Unsupported,
-                tcp_is_mptcp: false,
-                mptcp_info: false,
-                mptcp_info_len: None,
-                mptcp_tcpinfo: false,
-                mptcp_subflow_addrs: false,
-                mptcp_full_info: false,
-                inet_diag: false,
-            };
-        }
-        let inet_diag = probe_inet_diag();
-        match Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::from(sys::IPPROTO_MPTCP))) {
-            Ok(s) => {
-                let fd = s.as_fd();
-                let tcp_is_mptcp = sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok();
-                let mut buf = [0u8; 256];
-                let info_len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf).ok();
-                let mut sfd = [0u8; 16 + 256];
-                crate::info::subflow_data_request(&mut sfd, 256);
-                let tcpinfo = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_TCPINFO, &mut sfd).is_ok();
-                crate::info::subflow_data_request(&mut sfd, 256);
-                let addrs = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_SUBFLOW_ADDRS, &mut sfd).is_ok();
-                let mut head = [0u8; 256];
-                let full = sys::getsockopt_full_info(fd, &mut head, &mut [], 0, &mut [], 0, 0).is_ok();
-                HostSupport {
-                    availability: Availability::Available,
-                    tcp_is_mptcp,
-                    mptcp_info: info_len.is_some(),
-                    mptcp_info_len: info_len,
-                    mptcp_tcpinfo: tcpinfo,
-                    mptcp_subflow_addrs: addrs,
-                    mptcp_full_info: full,
-                    inet_diag,
-                }
-            }
-            Err(e) => {
-                // MPTCP sockets cannot be made here; TCP_IS_MPTCP can still be
-                // probed on a TCP socket (0 on kernels that know it).
-                let tcp_is_mptcp = Socket::new(Domain::IPV4, Type::STREAM, None)
-                    .map(|t| sys::getsockopt_int(t.as_fd(), sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok())
-                    .unwrap_or(false);
-                HostSupport {
-                    availability: Availability::from_socket_error(&e),
-                    tcp_is_mptcp,
-                    mptcp_info: false,
-                    mptcp_info_len: None,
-                    mptcp_tcpinfo: false,
-                    mptcp_subflow_addrs: false,
-                    mptcp_full_info: false,
-                    inet_diag,
-                }
-            }
+        #[cfg(target_os = "linux")]
+        return probe_linux();
+        #[cfg(not(target_os = "linux"))]
+        HostSupport {
+            availability: Availability::Unsupported,
+            tcp_is_mptcp: false,
+            mptcp_info: false,
+            mptcp_info_len: None,
+            mptcp_tcpinfo: false,
+            mptcp_subflow_addrs: false,
+            mptcp_full_info: false,
+            inet_diag: false,
         }
     }
-
     /// Whether MPTCP sockets can be created.
     pub fn is_available(&self) -> bool {
         self.availability == Availability::Available
@@ -216,12 +169,12 @@ impl HostSupport {
     }
 }
 
-#[cfg(feature = "netlink")]
+#[cfg(all(feature = "netlink", target_os = "linux"))]
 fn probe_inet_diag() -> bool {
     crate::diag::probe().unwrap_or(false)
 }
 
-#[cfg(not(feature = "netlink"))]
+#[cfg(all(not(feature = "netlink"), target_os = "linux"))]
 fn probe_inet_diag() -> bool {
     false
 }
@@ -247,4 +200,56 @@ pub fn sysctls() -> Vec<(String, String)> {
     }
     v.sort();
     v
+}
+
+#[cfg(target_os = "linux")]
+fn probe_linux() -> HostSupport {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::AsFd;
+
+    use crate::sys;
+
+    let inet_diag = probe_inet_diag();
+    match Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::from(sys::IPPROTO_MPTCP))) {
+        Ok(s) => {
+            let fd = s.as_fd();
+            let tcp_is_mptcp = sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok();
+            let mut buf = [0u8; 256];
+            let info_len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf).ok();
+            let mut sfd = [0u8; 16 + 256];
+            crate::info::subflow_data_request(&mut sfd, 256);
+            let tcpinfo = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_TCPINFO, &mut sfd).is_ok();
+            crate::info::subflow_data_request(&mut sfd, 256);
+            let addrs = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_SUBFLOW_ADDRS, &mut sfd).is_ok();
+            let mut head = [0u8; 256];
+            let full = sys::getsockopt_full_info(fd, &mut head, &mut [], 0, &mut [], 0, 0).is_ok();
+            HostSupport {
+                availability: Availability::Available,
+                tcp_is_mptcp,
+                mptcp_info: info_len.is_some(),
+                mptcp_info_len: info_len,
+                mptcp_tcpinfo: tcpinfo,
+                mptcp_subflow_addrs: addrs,
+                mptcp_full_info: full,
+                inet_diag,
+            }
+        }
+        Err(e) => {
+            // MPTCP sockets cannot be made here; TCP_IS_MPTCP can still be
+            // probed on a TCP socket (0 on kernels that know it).
+            let tcp_is_mptcp = Socket::new(Domain::IPV4, Type::STREAM, None)
+                .map(|t| sys::getsockopt_int(t.as_fd(), sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok())
+                .unwrap_or(false);
+            HostSupport {
+                availability: Availability::from_socket_error(&e),
+                tcp_is_mptcp,
+                mptcp_info: false,
+                mptcp_info_len: None,
+                mptcp_tcpinfo: false,
+                mptcp_subflow_addrs: false,
+                mptcp_full_info: false,
+                inet_diag,
+            }
+        }
+    }
 }

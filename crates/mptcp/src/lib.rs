@@ -34,12 +34,14 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(target_os = "linux")]
 mod conn;
 mod ext;
 mod host;
 pub mod info;
 mod socket;
 mod status;
+#[cfg(target_os = "linux")]
 mod sys;
 
 #[cfg(all(feature = "netlink", target_os = "linux"))]
@@ -61,4 +63,4 @@ pub use socket::{new_socket, FallbackPolicy, MptcpBuilder, MptcpListenerExt, Mpt
 pub use status::{Mechanism, MptcpStatus};
 
 /// `IPPROTO_MPTCP`: the protocol number of MPTCP sockets.
-pub const IPPROTO_MPTCP: i32 = sys::IPPROTO_MPTCP;
+pub const IPPROTO_MPTCP: i32 = 262;

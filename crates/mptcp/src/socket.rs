@@ -7,7 +7,6 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::host::Availability;
-use crate::sys;
 
 /// What to do when the host cannot create MPTCP sockets.
 ///
@@ -45,7 +44,7 @@ pub fn new_socket(domain: Domain, policy: FallbackPolicy) -> io::Result<Socket> 
             FallbackPolicy::Fail => Err(io::Error::new(io::ErrorKind::Unsupported, "MPTCP exists only on Linux")),
         };
     }
-    match Socket::new(domain, Type::STREAM, Some(Protocol::from(sys::IPPROTO_MPTCP))) {
+    match Socket::new(domain, Type::STREAM, Some(Protocol::from(crate::IPPROTO_MPTCP))) {
         Ok(s) => Ok(s),
         Err(e) if Availability::means_unavailable(&e) => match policy {
             FallbackPolicy::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),

@@ -1,10 +1,7 @@
 //! Is this connection using MPTCP right now? Detection mechanisms, best first.
 
-use std::io;
-use std::os::fd::BorrowedFd;
-
-use crate::host::host_support;
-use crate::sys;
+#[cfg(target_os = "linux")]
+pub(crate) use self::linux::*;
 
 /// What a connection runs on right now.
 ///
@@ -129,126 +126,137 @@ impl std::str::FromStr for Mechanism {
     }
 }
 
-fn unsupported(msg: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, msg.into())
-}
+/// Detection: Linux only.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::os::fd::BorrowedFd;
 
-fn is_no_such_option(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
-}
+    use super::{Mechanism, MptcpStatus};
+    use crate::host::host_support;
+    use crate::sys;
 
-/// `SO_PROTOCOL`: 262 when the socket was created as MPTCP.
-pub(crate) fn created_as_mptcp(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    Ok(sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)? == sys::IPPROTO_MPTCP)
-}
-
-fn status_from_protocol(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-    Ok(if created_as_mptcp(fd)? { MptcpStatus::Fallback } else { MptcpStatus::Tcp })
-}
-
-/// `TCP_IS_MPTCP`: `Ok(Some(true))` MPTCP, `Ok(Some(false))` not,
-/// `Ok(None)` when the kernel lacks the option.
-fn tcp_is_mptcp(fd: BorrowedFd<'_>) -> io::Result<Option<bool>> {
-    match sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP) {
-        Ok(v) => Ok(Some(v != 0)),
-        Err(e) if is_no_such_option(&e) => Ok(None),
-        Err(e) => Err(e),
+    fn unsupported(msg: impl Into<String>) -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, msg.into())
     }
-}
 
-/// `MPTCP_INFO` with a tiny buffer: `Ok(true)` answered, `Ok(false)` refused.
-fn mptcp_info_answers(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    let mut buf = [0u8; 8];
-    match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
-        Ok(_) => Ok(true),
-        Err(e) if is_no_such_option(&e) => Ok(false),
-        Err(e) => Err(e),
+    fn is_no_such_option(e: &io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
     }
-}
 
-/// Status through one explicit mechanism.
-pub(crate) fn status_with(fd: BorrowedFd<'_>, mechanism: Mechanism) -> io::Result<MptcpStatus> {
-    match mechanism {
-        Mechanism::TcpIsMptcp => match tcp_is_mptcp(fd)? {
-            Some(true) => Ok(MptcpStatus::Mptcp),
-            Some(false) => status_from_protocol(fd),
-            None => Err(unsupported("TCP_IS_MPTCP is not supported by this kernel (added in Linux 6.10)")),
-        },
-        Mechanism::MptcpInfo => {
-            if !host_support().mptcp_info {
-                return Err(unsupported(
-                    "MPTCP_INFO cannot be trusted here: the host probe did not prove SOL_MPTCP works (Linux 5.16+)",
-                ));
-            }
-            if !created_as_mptcp(fd)? {
-                return Ok(MptcpStatus::Tcp);
-            }
-            Ok(if mptcp_info_answers(fd)? { MptcpStatus::Mptcp } else { MptcpStatus::Fallback })
-        }
-        Mechanism::InetDiag => {
-            if !created_as_mptcp(fd)? {
-                return Ok(MptcpStatus::Tcp);
-            }
-            diag_status(fd)
-        }
-        Mechanism::SoProtocol => {
-            if created_as_mptcp(fd)? {
-                Err(unsupported(
-                    "SO_PROTOCOL only shows the socket was created as MPTCP; it cannot confirm MPTCP is in use",
-                ))
-            } else {
-                Ok(MptcpStatus::Tcp)
-            }
+    /// `SO_PROTOCOL`: 262 when the socket was created as MPTCP.
+    pub(crate) fn created_as_mptcp(fd: BorrowedFd<'_>) -> io::Result<bool> {
+        Ok(sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)? == sys::IPPROTO_MPTCP)
+    }
+
+    fn status_from_protocol(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+        Ok(if created_as_mptcp(fd)? { MptcpStatus::Fallback } else { MptcpStatus::Tcp })
+    }
+
+    /// `TCP_IS_MPTCP`: `Ok(Some(true))` MPTCP, `Ok(Some(false))` not,
+    /// `Ok(None)` when the kernel lacks the option.
+    fn tcp_is_mptcp(fd: BorrowedFd<'_>) -> io::Result<Option<bool>> {
+        match sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP) {
+            Ok(v) => Ok(Some(v != 0)),
+            Err(e) if is_no_such_option(&e) => Ok(None),
+            Err(e) => Err(e),
         }
     }
-}
 
-#[cfg(feature = "netlink")]
-fn diag_status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-    match crate::diag::lookup_socket(fd)? {
-        Some(info) => match info.is_fallback() {
-            Some(true) => Ok(MptcpStatus::Fallback),
-            Some(false) => Ok(MptcpStatus::Mptcp),
-            None => Err(unsupported("inet_diag reported no MPTCP flags for this socket")),
-        },
-        None => Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            "inet_diag does not list this MPTCP socket (not connected, or mptcp_diag not loaded)",
-        )),
-    }
-}
-
-#[cfg(not(feature = "netlink"))]
-fn diag_status(_fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-    Err(unsupported("inet_diag needs the `netlink` feature of the mptcp crate"))
-}
-
-/// Status with the best mechanism available. On kernels with
-/// `TCP_IS_MPTCP` an MPTCP connection costs exactly one syscall.
-pub(crate) fn status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-    let support = host_support();
-    if support.tcp_is_mptcp {
-        match tcp_is_mptcp(fd)? {
-            Some(true) => return Ok(MptcpStatus::Mptcp),
-            Some(false) => return status_from_protocol(fd),
-            None => {}
+    /// `MPTCP_INFO` with a tiny buffer: `Ok(true)` answered, `Ok(false)` refused.
+    fn mptcp_info_answers(fd: BorrowedFd<'_>) -> io::Result<bool> {
+        let mut buf = [0u8; 8];
+        match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
+            Ok(_) => Ok(true),
+            Err(e) if is_no_such_option(&e) => Ok(false),
+            Err(e) => Err(e),
         }
     }
-    if !created_as_mptcp(fd)? {
-        return Ok(MptcpStatus::Tcp);
+
+    /// Status through one explicit mechanism.
+    pub(crate) fn status_with(fd: BorrowedFd<'_>, mechanism: Mechanism) -> io::Result<MptcpStatus> {
+        match mechanism {
+            Mechanism::TcpIsMptcp => match tcp_is_mptcp(fd)? {
+                Some(true) => Ok(MptcpStatus::Mptcp),
+                Some(false) => status_from_protocol(fd),
+                None => Err(unsupported("TCP_IS_MPTCP is not supported by this kernel (added in Linux 6.10)")),
+            },
+            Mechanism::MptcpInfo => {
+                if !host_support().mptcp_info {
+                    return Err(unsupported(
+                        "MPTCP_INFO cannot be trusted here: the host probe did not prove SOL_MPTCP works (Linux 5.16+)",
+                    ));
+                }
+                if !created_as_mptcp(fd)? {
+                    return Ok(MptcpStatus::Tcp);
+                }
+                Ok(if mptcp_info_answers(fd)? { MptcpStatus::Mptcp } else { MptcpStatus::Fallback })
+            }
+            Mechanism::InetDiag => {
+                if !created_as_mptcp(fd)? {
+                    return Ok(MptcpStatus::Tcp);
+                }
+                diag_status(fd)
+            }
+            Mechanism::SoProtocol => {
+                if created_as_mptcp(fd)? {
+                    Err(unsupported(
+                        "SO_PROTOCOL only shows the socket was created as MPTCP; it cannot confirm MPTCP is in use",
+                    ))
+                } else {
+                    Ok(MptcpStatus::Tcp)
+                }
+            }
+        }
     }
-    // A successful MPTCP_INFO always proves MPTCP is in use; its failure
-    // means fallback only where the probe proved SOL_MPTCP works.
-    if mptcp_info_answers(fd)? {
-        return Ok(MptcpStatus::Mptcp);
+
+    #[cfg(feature = "netlink")]
+    fn diag_status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+        match crate::diag::lookup_socket(fd)? {
+            Some(info) => match info.is_fallback() {
+                Some(true) => Ok(MptcpStatus::Fallback),
+                Some(false) => Ok(MptcpStatus::Mptcp),
+                None => Err(unsupported("inet_diag reported no MPTCP flags for this socket")),
+            },
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "inet_diag does not list this MPTCP socket (not connected, or mptcp_diag not loaded)",
+            )),
+        }
     }
-    if support.mptcp_info {
-        return Ok(MptcpStatus::Fallback);
+
+    #[cfg(not(feature = "netlink"))]
+    fn diag_status(_fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+        Err(unsupported("inet_diag needs the `netlink` feature of the mptcp crate"))
     }
-    if support.inet_diag {
-        return diag_status(fd);
+
+    /// Status with the best mechanism available. On kernels with
+    /// `TCP_IS_MPTCP` an MPTCP connection costs exactly one syscall.
+    pub(crate) fn status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+        let support = host_support();
+        if support.tcp_is_mptcp {
+            match tcp_is_mptcp(fd)? {
+                Some(true) => return Ok(MptcpStatus::Mptcp),
+                Some(false) => return status_from_protocol(fd),
+                None => {}
+            }
+        }
+        if !created_as_mptcp(fd)? {
+            return Ok(MptcpStatus::Tcp);
+        }
+        // A successful MPTCP_INFO always proves MPTCP is in use; its failure
+        // means fallback only where the probe proved SOL_MPTCP works.
+        if mptcp_info_answers(fd)? {
+            return Ok(MptcpStatus::Mptcp);
+        }
+        if support.mptcp_info {
+            return Ok(MptcpStatus::Fallback);
+        }
+        if support.inet_diag {
+            return diag_status(fd);
+        }
+        Err(unsupported(
+            "this kernel offers no way to confirm MPTCP on this socket (no TCP_IS_MPTCP, MPTCP_INFO or MPTCP inet_diag)",
+        ))
     }
-    Err(unsupported(
-        "this kernel offers no way to confirm MPTCP on this socket (no TCP_IS_MPTCP, MPTCP_INFO or MPTCP inet_diag)",
-    ))
 }

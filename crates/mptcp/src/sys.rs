@@ -8,7 +8,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// `IPPROTO_MPTCP` (linux/in.h).
-pub const IPPROTO_MPTCP: i32 = 262;
+pub const IPPROTO_MPTCP: i32 = crate::IPPROTO_MPTCP;
 /// `SOL_MPTCP` (linux/socket.h).
 pub const SOL_MPTCP: i32 = 284;
 /// `SOL_TCP`.
