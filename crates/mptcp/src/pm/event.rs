@@ -5,6 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::nl::{EventAttr, EventMessage};
 
+/// `MPTCP_PM_EV_FLAG_DENY_JOIN_ID0`: the peer refuses joins to its initial address.
+pub const EVENT_FLAG_DENY_JOIN_ID0: u16 = 1;
+/// `MPTCP_PM_EV_FLAG_SERVER_SIDE`: this host accepted the connection.
+pub const EVENT_FLAG_SERVER_SIDE: u16 = 2;
+
 /// What happened (`MPTCP_EVENT_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
@@ -215,6 +220,13 @@ impl Event {
             }
         }
         e
+    }
+
+    /// Whether this host is the server side: the `SERVER_SIDE` attribute or
+    /// bit [`EVENT_FLAG_SERVER_SIDE`] of `flags`. Linux 6.18 sends both only
+    /// on the server side, so absence means client.
+    pub fn is_server_side(&self) -> bool {
+        self.server_side == Some(true) || self.flags.is_some_and(|f| f & EVENT_FLAG_SERVER_SIDE != 0)
     }
 
     /// Local address and port, when both are present.

@@ -48,7 +48,7 @@ mod types;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_io::{AsyncPathManager, EventStream};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, EVENT_FLAG_DENY_JOIN_ID0, EVENT_FLAG_SERVER_SIDE};
 pub use types::{Endpoint, EndpointFlags, EndpointRef, Limits, LocalAddr, MAX_LIMIT};
 
 use nl::{PmAttr, PmMessage, Reply};

@@ -1,0 +1,503 @@
+//! Tests of `mptcp endpoint`, `mptcp limits`, `mptcp monitor`, `mptcp conns`
+//! and `mptcp pm` (issue 4), each checked against the kernel's own view
+//! (`ip -j mptcp endpoint show`, `ip mptcp limits show`, `ss -M`).
+//!
+//! Namespace tests need root (they print `SKIPPED: ...` otherwise, and fail
+//! under `CI=true`) and the apt packages iproute2 (`ip`, `ss`) and
+//! util-linux (`setpriv`, for the capability-dropped run).
+//! Addresses: 10.66.0.0/16, only inside namespaces created here.
+//!
+//! ```text
+//! cargo test -p mptcp-cli --test pm
+//! ```
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mptcp::{MptcpListenerExt, MptcpStreamExt};
+use mptcp_netns::{can_run, Netns, Path};
+use serde_json::Value;
+
+const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
+
+/// Runs `mptcp ARGS...` inside `ns`.
+fn mptcp(ns: &Netns, args: &[&str]) -> Output {
+    ns.command(MPTCP).args(args).stdin(Stdio::null()).output().expect("run mptcp")
+}
+
+/// Runs `mptcp ARGS...` inside `ns` and insists on success.
+fn mptcp_ok(ns: &Netns, args: &[&str]) -> String {
+    let o = mptcp(ns, args);
+    assert!(o.status.success(), "mptcp {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs `mptcp ARGS...`, expects exit status `code` and `needle` on stderr.
+fn mptcp_fails(ns: &Netns, args: &[&str], code: i32, needle: &str) {
+    let o = mptcp(ns, args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "mptcp {args:?}: stderr {err}");
+    assert!(err.contains(needle), "mptcp {args:?}: expected `{needle}` in: {err}");
+}
+
+/// `ip -j mptcp endpoint show`, sorted by id.
+fn ip_endpoints(ns: &Netns) -> Value {
+    let o = ns.run(&["ip", "-j", "mptcp", "endpoint", "show"]).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut v: Vec<Value> = if text.trim().is_empty() { vec![] } else { serde_json::from_str(&text).unwrap() };
+    v.sort_by_key(|e| e["id"].as_u64());
+    Value::Array(v)
+}
+
+/// `mptcp endpoint list --json`, which must equal the kernel's view.
+fn assert_endpoints_agree(ns: &Netns, expected_ids: &[u64]) {
+    let ours: Value = serde_json::from_str(&mptcp_ok(ns, &["endpoint", "list", "--json"])).unwrap();
+    let theirs = ip_endpoints(ns);
+    assert_eq!(ours, theirs, "mptcp endpoint list vs ip -j mptcp endpoint show");
+    let ids: Vec<u64> = theirs.as_array().unwrap().iter().filter_map(|e| e["id"].as_u64()).collect();
+    assert_eq!(ids, expected_ids);
+}
+
+/// `(add_addr_accepted, subflows)` from `ip mptcp limits show`.
+fn ip_limits(ns: &Netns) -> (u64, u64) {
+    let o = ns.run(&["ip", "mptcp", "limits", "show"]).unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let get = |k: &str| {
+        words.iter().position(|w| *w == k).and_then(|i| words.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    (get("add_addr_accepted"), get("subflows"))
+}
+
+fn assert_limits_agree(ns: &Netns, expected: (u64, u64)) {
+    let ours: Value = serde_json::from_str(&mptcp_ok(ns, &["limits", "--json"])).unwrap();
+    assert_eq!((ours["add_addr_accepted"].as_u64().unwrap(), ours["subflows"].as_u64().unwrap()), ip_limits(ns));
+    assert_eq!(ip_limits(ns), expected);
+}
+
+#[test]
+fn endpoints_and_limits_match_ip_mptcp() {
+    if !can_run("endpoints_and_limits_match_ip_mptcp") {
+        return;
+    }
+    let a = Netns::new("epa").unwrap();
+    let b = Netns::new("epb").unwrap();
+    let p = Path::new(&a, "10.66.1.1/24", &b, "10.66.1.2/24").unwrap();
+    a.ip(&["addr", "add", "10.66.1.3/24", "dev", &p.a_dev]).unwrap();
+    assert_endpoints_agree(&a, &[]);
+
+    mptcp_ok(&a, &["endpoint", "add", "10.66.1.1", "dev", &p.a_dev, "subflow"]);
+    assert_endpoints_agree(&a, &[1]);
+    mptcp_ok(&a, &["endpoint", "add", "10.66.9.9", "id", "7", "signal", "backup"]);
+    assert_endpoints_agree(&a, &[1, 7]);
+    mptcp_ok(&a, &["endpoint", "add", "10.66.1.3", "port", "12345", "signal"]);
+    mptcp_ok(&a, &["endpoint", "add", "fd66::1", "id", "9", "subflow", "fullmesh"]);
+    assert_endpoints_agree(&a, &[1, 7, 8, 9]);
+    let shown = mptcp_ok(&a, &["endpoint", "show", "id", "8"]);
+    assert_eq!(shown.trim(), "10.66.1.3 port 12345 id 8 signal");
+    // A duplicate is the kernel's refusal: exit 1, nothing changed.
+    mptcp_fails(&a, &["endpoint", "add", "10.66.1.1", "subflow"], 1, "add endpoint");
+    assert_endpoints_agree(&a, &[1, 7, 8, 9]);
+
+    // Flag changes keep the flags not named (ip replaces both).
+    mptcp_ok(&a, &["endpoint", "set", "id", "1", "backup"]);
+    mptcp_ok(&a, &["endpoint", "change", "10.66.1.1", "fullmesh"]);
+    assert_endpoints_agree(&a, &[1, 7, 8, 9]);
+    let e1 = &ip_endpoints(&a)[0];
+    assert_eq!((e1["backup"].as_bool(), e1["fullmesh"].as_bool()), (Some(true), Some(true)), "{e1}");
+    mptcp_ok(&a, &["endpoint", "set", "id", "1", "nobackup"]);
+    let e1 = &ip_endpoints(&a)[0];
+    assert_eq!((e1.get("backup"), e1["fullmesh"].as_bool()), (None, Some(true)), "{e1}");
+
+    mptcp_ok(&a, &["endpoint", "del", "id", "7"]);
+    assert_endpoints_agree(&a, &[1, 8, 9]);
+    mptcp_ok(&a, &["endpoint", "delete", "fd66::1"]);
+    assert_endpoints_agree(&a, &[1, 8]);
+    mptcp_fails(&a, &["endpoint", "del", "id", "77"], 1, "no endpoint with id 77");
+
+    // Bad input: exit 2, named, nothing sent.
+    mptcp_fails(&a, &["endpoint", "add", "10.66.1.300", "subflow"], 2, "invalid address `10.66.1.300`");
+    mptcp_fails(
+        &a,
+        &["endpoint", "add", "10.66.1.5", "dev", "nosuchdev0", "subflow"],
+        2,
+        "unknown interface `nosuchdev0`",
+    );
+    mptcp_fails(&a, &["endpoint", "add", "10.66.1.5", "id", "256"], 2, "id 256 out of range");
+    mptcp_fails(&a, &["endpoint", "add", "10.66.1.5", "port", "80", "subflow"], 2, "signal");
+    mptcp_fails(&a, &["limits", "set", "subflows", "9"], 2, "above the kernel's maximum of 8");
+    mptcp_fails(&a, &["limits", "set", "add_addr_accepted", "-1"], 2, "invalid add_addr_accepted");
+    assert_endpoints_agree(&a, &[1, 8]);
+
+    // Limits.
+    assert_limits_agree(&a, (0, 2));
+    mptcp_ok(&a, &["limits", "set", "subflows", "3", "add_addr_accepted", "5"]);
+    assert_limits_agree(&a, (5, 3));
+    mptcp_ok(&a, &["limits", "set", "subflows", "8"]);
+    assert_limits_agree(&a, (5, 8));
+    let text = mptcp_ok(&a, &["limits"]);
+    assert_eq!(text.trim(), "add_addr_accepted 5 subflows 8");
+
+    // Without CAP_NET_ADMIN: the clear permission error, nothing changed.
+    let dropped = |args: &[&str]| {
+        let mut v = vec!["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", MPTCP];
+        v.extend_from_slice(args);
+        a.run_status(&v).unwrap()
+    };
+    for args in [
+        &["endpoint", "add", "10.66.1.7", "subflow"][..],
+        &["limits", "set", "subflows", "1"],
+        &["endpoint", "flush"],
+        &["monitor"],
+    ] {
+        let o = dropped(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("needs CAP_NET_ADMIN in this network namespace"), "{args:?}: {err}");
+    }
+    // Reading needs no capability.
+    assert!(dropped(&["endpoint", "list"]).status.success());
+    assert_limits_agree(&a, (5, 8));
+
+    mptcp_ok(&a, &["endpoint", "flush"]);
+    assert_endpoints_agree(&a, &[]);
+}
+
+/// Two namespaces joined by two paths; the server listens on path 1.
+struct TwoPaths {
+    client: Netns,
+    server: Netns,
+    p1: Path,
+    p2: Path,
+}
+
+fn two_paths(tag: &str, net: u8) -> TwoPaths {
+    let client = Netns::new(&format!("{tag}c")).unwrap();
+    let server = Netns::new(&format!("{tag}s")).unwrap();
+    let p1 = Path::new(&client, &format!("10.66.{net}.1/24"), &server, &format!("10.66.{net}.2/24")).unwrap();
+    let n2 = net + 1;
+    let p2 = Path::new(&client, &format!("10.66.{n2}.1/24"), &server, &format!("10.66.{n2}.2/24")).unwrap();
+    TwoPaths { client, server, p1, p2 }
+}
+
+/// A server thread: accepts one connection, echoes until EOF.
+fn echo_server(ns: &Netns, addr: &str) -> std::thread::JoinHandle<()> {
+    let listener = ns.in_ns(|| TcpListener::bind_mptcp(addr)).unwrap().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 || s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}
+
+/// Connects from `ns` and moves 256 KiB both ways (the kernel PM adds
+/// subflows once the first data is acknowledged).
+fn connect_and_exchange(ns: &Netns, addr: &str) -> TcpStream {
+    let mut s = ns.in_ns(|| TcpStream::connect_mptcp(addr)).unwrap().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let data = vec![7u8; 256 * 1024];
+    let mut reader = s.try_clone().unwrap();
+    let rd = std::thread::spawn(move || {
+        let mut got = vec![0u8; 256 * 1024];
+        reader.read_exact(&mut got).map(|_| got)
+    });
+    s.write_all(&data).unwrap();
+    assert_eq!(rd.join().unwrap().unwrap(), data);
+    s
+}
+
+/// `mptcp conns --json --port P` in `ns`.
+fn conns(ns: &Netns, port: u16) -> Vec<Value> {
+    let out = mptcp_ok(ns, &["conns", "--json", "--port", &port.to_string()]);
+    serde_json::from_str::<Vec<Value>>(&out).unwrap()
+}
+
+/// Waits (bounded) until the only connection on `port` has `n` subflows.
+fn wait_subflows(ns: &Netns, port: u16, n: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = conns(ns, port);
+        if c.len() == 1 && c[0]["subflows"].as_array().map(|s| s.len()) == Some(n) {
+            return c[0].clone();
+        }
+        assert!(Instant::now() < deadline, "no connection with {n} subflows on port {port}: {c:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `mptcp monitor --json` running in `ns`, its lines sent to a channel.
+struct Monitor {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Monitor {
+    fn start(ns: &Netns) -> Monitor {
+        let mut child = ns
+            .command(MPTCP)
+            .args(["monitor", "--json", "--timeout", "30"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Subscribed once it says so on stderr.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let (rtx, rrx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = err.read_line(&mut line);
+            let _ = rtx.send(line);
+        });
+        let ready = rrx.recv_timeout(Duration::from_secs(5)).expect("monitor did not start");
+        assert!(ready.contains("monitoring"), "monitor: {ready}");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in out.lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&l) {
+                    if tx.send(v).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Monitor { child, lines }
+    }
+
+    /// Collects events until one of `kind` for `token` arrives (bounded).
+    fn until(&self, seen: &mut Vec<Value>, kind: &str, token: Option<u64>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let hit = |v: &Value| v["type"] == kind && (token.is_none() || v["token"].as_u64() == token);
+        while !seen.iter().any(hit) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => seen.push(v),
+                Err(_) => panic!("no `{kind}` event for token {token:?}; got {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn events_and_conns_of_a_two_path_connection() {
+    if !can_run("events_and_conns_of_a_two_path_connection") {
+        return;
+    }
+    let t = two_paths("ev", 11);
+    for ns in [&t.client, &t.server] {
+        mptcp_ok(ns, &["limits", "set", "subflows", "2", "add_addr_accepted", "2"]);
+    }
+    mptcp_ok(&t.client, &["endpoint", "add", &t.p2.a_addr, "dev", &t.p2.a_dev, "subflow"]);
+    let server_addr = format!("{}:5000", t.p1.b_addr);
+    let server = echo_server(&t.server, &server_addr);
+    let monitor = Monitor::start(&t.client);
+    let server_monitor = Monitor::start(&t.server);
+
+    let stream = connect_and_exchange(&t.client, &server_addr);
+    let conn = wait_subflows(&t.client, 5000, 2);
+    let token = conn["token"].as_u64().expect("token");
+    assert_eq!(conn["fallback"], Value::Bool(false));
+    assert_eq!(conn["mptcp_info"]["token"].as_u64(), Some(token));
+    let sfs = conn["subflows"].as_array().unwrap();
+    let locals: BTreeSet<String> =
+        sfs.iter().map(|s| s["local"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string()).collect();
+    assert_eq!(locals, BTreeSet::from([t.p1.a_addr.clone(), t.p2.a_addr.clone()]));
+    for s in sfs {
+        assert_eq!(s["remote"], server_addr.as_str());
+        assert_eq!(s["token_local"].as_u64(), Some(token));
+        assert_eq!(s["state"], "ESTAB");
+    }
+    assert_eq!(sfs[0]["join"], false);
+    assert_eq!(sfs[1]["join"], true);
+
+    // `ss -M` sees the same MPTCP connection, and `ss -ti` the same subflows.
+    let ss = t.client.run(&["ss", "-HMn", "state", "established"]).unwrap();
+    let ss = String::from_utf8_lossy(&ss.stdout).to_string();
+    assert_eq!(ss.lines().count(), 1, "ss -M: {ss}");
+    assert!(ss.contains(conn["local"].as_str().unwrap()) && ss.contains(&server_addr), "ss -M: {ss} vs {conn}");
+    let ss = t.client.run(&["ss", "-Htni", "state", "established", "dport", "5000"]).unwrap();
+    let ss = String::from_utf8_lossy(&ss.stdout).to_string();
+    for s in sfs {
+        let (ip, port) = s["local"].as_str().unwrap().rsplit_once(':').unwrap();
+        assert!(
+            ss.lines().any(|l| l.contains(ip) && l.contains(&format!(":{port} "))),
+            "ss -ti lacks {ip}:{port}: {ss}"
+        );
+    }
+    // ss prints `token:REMOTE(id:N)/LOCAL(id:M)` for each subflow.
+    assert_eq!(ss.matches(&format!("/{token:04x}(id:")).count(), 2, "ss -ti: {ss}");
+    // Filters.
+    assert!(conns(&t.client, 5001).is_empty());
+    let by_addr = mptcp_ok(&t.client, &["conns", "--json", "--addr", &t.p2.a_addr]);
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&by_addr).unwrap().len(), 1);
+    let text = mptcp_ok(&t.client, &["conns"]);
+    assert!(text.contains(&format!("token 0x{token:08x}")) && text.contains("subflows 2"), "{text}");
+
+    drop(stream);
+    server.join().unwrap();
+    let mut seen = Vec::new();
+    monitor.until(&mut seen, "closed", Some(token));
+    let mine: Vec<&Value> = seen.iter().filter(|v| v["token"].as_u64() == Some(token)).collect();
+    let pos =
+        |kind: &str| mine.iter().position(|v| v["type"] == kind).unwrap_or_else(|| panic!("no {kind}: {mine:#?}"));
+    let (created, established, sub, closed) =
+        (pos("created"), pos("established"), pos("sub_established"), pos("closed"));
+    assert!(created < established && established < sub && sub < closed, "order: {mine:#?}");
+    let c = mine[created];
+    eprintln!("events: {mine:#?}");
+    assert_eq!(c["saddr"], t.p1.a_addr.as_str());
+    assert_eq!(c["daddr"], t.p1.b_addr.as_str());
+    assert_eq!(c["dport"], 5000);
+    // 6.18 sends SERVER_SIDE (and FLAGS bit 1) only on the server side.
+    assert_ne!(c["server_side"], true);
+    let mut server_seen = Vec::new();
+    server_monitor.until(&mut server_seen, "created", None);
+    let sc = server_seen.iter().find(|v| v["type"] == "created").unwrap();
+    assert_eq!(sc["server_side"], true, "{sc}");
+    assert_eq!((sc["saddr"].as_str(), sc["sport"].as_u64()), (Some(t.p1.b_addr.as_str()), Some(5000)));
+    let s = mine[sub];
+    assert_eq!(s["saddr"], t.p2.a_addr.as_str());
+    assert_eq!(s["daddr"], t.p1.b_addr.as_str());
+    assert_eq!(s["dport"], 5000);
+    assert_eq!(s["backup"], false);
+    assert!(s["local_id"].as_u64().unwrap_or(0) >= 1, "{s}");
+}
+
+#[test]
+fn userspace_pm_creates_and_destroys_a_subflow() {
+    if !can_run("userspace_pm_creates_and_destroys_a_subflow") {
+        return;
+    }
+    let t = two_paths("us", 21);
+    if t.client.sysctl("net.mptcp.path_manager", "userspace").is_err() {
+        t.client.sysctl("net.mptcp.pm_type", "1").unwrap();
+    }
+    mptcp_ok(&t.server, &["limits", "set", "subflows", "2", "add_addr_accepted", "2"]);
+    let server_addr = format!("{}:5001", t.p1.b_addr);
+    let server = echo_server(&t.server, &server_addr);
+    let mut stream = connect_and_exchange(&t.client, &server_addr);
+    let conn = wait_subflows(&t.client, 5001, 1);
+    let token = conn["token"].as_u64().unwrap().to_string();
+
+    // A wrong token gets the clear error; bad input exit 2.
+    mptcp_fails(
+        &t.client,
+        &["pm", "subflow", "add", "--token", "1", "--local", &t.p2.a_addr, "--id", "5", "--remote", &server_addr],
+        1,
+        "no MPTCP connection with token 1",
+    );
+    mptcp_fails(
+        &t.client,
+        &["pm", "subflow", "add", "--token", &token, "--local", "10.66.22.999", "--remote", &server_addr],
+        2,
+        "invalid address",
+    );
+    mptcp_fails(
+        &t.client,
+        &["pm", "subflow", "add", "--token", &token, "--local", &t.p2.a_addr, "--remote", "10.66.21.2"],
+        2,
+        "invalid remote",
+    );
+
+    let hex = format!("0x{:x}", token.parse::<u32>().unwrap());
+    mptcp_ok(
+        &t.client,
+        &[
+            "pm",
+            "subflow",
+            "add",
+            "--token",
+            &hex,
+            "--local",
+            &t.p2.a_addr,
+            "--id",
+            "5",
+            "--dev",
+            &t.p2.a_dev,
+            "--remote",
+            &server_addr,
+        ],
+    );
+    let conn = wait_subflows(&t.client, 5001, 2);
+    let joined =
+        conn["subflows"].as_array().unwrap().iter().find(|s| s["join"] == true).expect("joined subflow").clone();
+    let local = joined["local"].as_str().unwrap().to_string();
+    assert!(local.starts_with(&format!("{}:", t.p2.a_addr)), "{joined}");
+    assert_eq!(joined["id_local"], 5);
+    // The kernel agrees: two established subflows to the server.
+    let ss = t.client.run(&["ss", "-Htn", "state", "established", "dport", "5001"]).unwrap();
+    assert_eq!(String::from_utf8_lossy(&ss.stdout).lines().count(), 2);
+    // The connection still carries data.
+    stream.write_all(b"ping").unwrap();
+    let mut b = [0u8; 4];
+    stream.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"ping");
+
+    mptcp_ok(
+        &t.client,
+        &["pm", "subflow", "set", "--token", &token, "--local", &local, "--remote", &server_addr, "--backup"],
+    );
+    mptcp_ok(&t.client, &["pm", "subflow", "del", "--token", &token, "--local", &local, "--remote", &server_addr]);
+    wait_subflows(&t.client, 5001, 1);
+
+    drop(stream);
+    server.join().unwrap();
+}
+
+#[test]
+fn tokio_api_and_event_stream() {
+    if !can_run("tokio_api_and_event_stream") {
+        return;
+    }
+    use mptcp::pm::{AsyncPathManager, Endpoint, EndpointFlags, EventKind, EventStream};
+    let a = Netns::new("tka").unwrap();
+    let b = Netns::new("tkb").unwrap();
+    let _p = Path::new(&a, "10.66.31.1/24", &b, "10.66.31.2/24").unwrap();
+    let ev = a
+        .in_ns(|| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let mut events = EventStream::new().await.unwrap();
+                let mut pm = AsyncPathManager::new().await.unwrap();
+                pm.set_limits(Some(4), Some(1)).await.unwrap();
+                let l = pm.limits().await.unwrap();
+                assert_eq!((l.subflows, l.add_addr_accepted), (4, 1));
+                // A signal endpoint with a port makes the kernel listen: LISTENER_CREATED.
+                let ep = Endpoint::new("10.66.31.1".parse().unwrap()).with_port(4567).with_flags(EndpointFlags::SIGNAL);
+                pm.add_endpoint(&ep).await.unwrap();
+                let eps = pm.endpoints().await.unwrap();
+                assert_eq!(eps.len(), 1);
+                assert_eq!(eps[0].port, Some(4567));
+                let ev = tokio::time::timeout(Duration::from_secs(5), events.next_event())
+                    .await
+                    .expect("no event")
+                    .unwrap()
+                    .unwrap();
+                pm.delete_endpoint(eps[0].id.into()).await.unwrap();
+                assert!(pm.endpoints().await.unwrap().is_empty());
+                ev
+            })
+        })
+        .unwrap();
+    assert_eq!(ev.kind, EventKind::ListenerCreated);
+    assert_eq!(ev.local(), Some("10.66.31.1:4567".parse().unwrap()));
+    assert_eq!(ip_limits(&a), (1, 4));
+}
