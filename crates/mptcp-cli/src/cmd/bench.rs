@@ -114,10 +114,7 @@ struct ClientArgs {
 /// 1024, an optional trailing `B` or `iB` is accepted).
 pub fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
+    let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
     let (num, mult) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
             let m: u64 = match c.to_ascii_lowercase() {
@@ -145,8 +142,7 @@ fn congestion_usable(name: &str) -> bool {
     let avail = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
     let allowed = read("/proc/sys/net/ipv4/tcp_allowed_congestion_control");
     let root = unsafe { libc::geteuid() } == 0;
-    avail.split_whitespace().any(|c| c == name)
-        && (root || allowed.split_whitespace().any(|c| c == name))
+    avail.split_whitespace().any(|c| c == name) && (root || allowed.split_whitespace().any(|c| c == name))
 }
 
 /// Turns the socket arguments into options (validating sizes).
@@ -162,25 +158,15 @@ pub fn socket_opts(a: &SockArgs) -> anyhow::Result<SocketOpts> {
     };
     let congestion = match a.congestion.as_deref() {
         Some("system") => None,
-        Some(n)
-            if n.is_empty()
-                || n.len() > 15
-                || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-        {
-            return Err(usage(format!(
-                "--congestion {n:?}: not a congestion control name"
-            )))
+        Some(n) if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            return Err(usage(format!("--congestion {n:?}: not a congestion control name")))
         }
         Some(n) => Some(n.to_string()),
         // The default only when the kernel lets us use it.
         None if congestion_usable(DEFAULT_CONGESTION) => Some(DEFAULT_CONGESTION.to_string()),
         None => None,
     };
-    Ok(SocketOpts {
-        congestion,
-        send_buffer: size(&a.sndbuf, "sndbuf")?,
-        recv_buffer: size(&a.rcvbuf, "rcvbuf")?,
-    })
+    Ok(SocketOpts { congestion, send_buffer: size(&a.sndbuf, "sndbuf")?, recv_buffer: size(&a.rcvbuf, "rcvbuf")? })
 }
 
 /// Adds the default port to a target without one.
@@ -189,18 +175,11 @@ pub fn with_port(target: &str) -> String {
         return target.to_string();
     }
     if target.parse::<std::net::IpAddr>().is_ok() {
-        return SocketAddr::new(
-            target
-                .parse()
-                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
-            DEFAULT_PORT,
-        )
-        .to_string();
+        return SocketAddr::new(target.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()), DEFAULT_PORT)
+            .to_string();
     }
     match target.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && !h.contains(':') && p.parse::<u16>().is_ok() => {
-            target.to_string()
-        }
+        Some((h, p)) if !h.is_empty() && !h.contains(':') && p.parse::<u16>().is_ok() => target.to_string(),
         _ => format!("{target}:{DEFAULT_PORT}"),
     }
 }
@@ -219,12 +198,7 @@ fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
         Ok(x) => vec![x],
         Err(_) => match a.bind.parse::<std::net::IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, DEFAULT_PORT)],
-            Err(_) => {
-                return Err(usage(format!(
-                    "--bind {:?}: expected ADDR:PORT or ADDR, e.g. 0.0.0.0:5201",
-                    a.bind
-                )))
-            }
+            Err(_) => return Err(usage(format!("--bind {:?}: expected ADDR:PORT or ADDR, e.g. 0.0.0.0:5201", a.bind))),
         },
     };
     let mut builder = MptcpBuilder::new();
@@ -235,13 +209,8 @@ fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
         Ok(l) => l,
         // No IPv6 on this host: the default [::] becomes 0.0.0.0.
         Err(e) if addrs[0].ip().is_unspecified() && addrs[0].is_ipv6() => builder
-            .bind_addr(&SocketAddr::new(
-                std::net::Ipv4Addr::UNSPECIFIED.into(),
-                addrs[0].port(),
-            ))
-            .map_err(|e2| {
-                anyhow::anyhow!("cannot listen on {}: {e}; nor on 0.0.0.0: {e2}", a.bind)
-            })?,
+            .bind_addr(&SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addrs[0].port()))
+            .map_err(|e2| anyhow::anyhow!("cannot listen on {}: {e}; nor on 0.0.0.0: {e2}", a.bind))?,
         Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {}", a.bind))),
     };
     let local = listener.local_addr()?;
@@ -251,21 +220,18 @@ fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
     serve(&listener, &opts, a.once, a.json)
 }
 
-fn serve(
-    listener: &TcpListener,
-    opts: &SocketOpts,
-    once: bool,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+fn serve(listener: &TcpListener, opts: &SocketOpts, once: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let mut fallback = engine::PassiveFallback::new();
     loop {
         let (conn, peer) = match listener.accept() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("accept failed"),
         };
+        let fell_back = fallback.check();
         let opts = opts.clone();
         let handle = std::thread::spawn(move || {
-            let r = engine::serve_connection(conn, &opts, Duration::from_millis(100), &mut |_| {});
+            let r = engine::serve_connection(conn, &opts, Duration::from_millis(100), fell_back, &mut |_| {});
             match &r {
                 Ok(rep) if json => {
                     let _ = print_json(rep);
@@ -277,11 +243,7 @@ fn serve(
         });
         if once {
             let ok = handle.join().unwrap_or(false);
-            return Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
     }
 }
@@ -292,47 +254,30 @@ fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
         None => 0,
         Some(s) => match parse_size(s) {
             Some(n) if n > 0 => n,
-            _ => {
-                return Err(usage(format!(
-                    "--bytes {s:?}: expected a positive size such as 100M"
-                )))
-            }
+            _ => return Err(usage(format!("--bytes {s:?}: expected a positive size such as 100M"))),
         },
     };
     let duration = match a.duration {
         Some(d) if !(d > 0.0 && d <= 86400.0) => {
-            return Err(usage(format!(
-                "--duration {d}: expected seconds in (0, 86400]"
-            )))
+            return Err(usage(format!("--duration {d}: expected seconds in (0, 86400]")))
         }
         Some(d) => Duration::from_secs_f64(d),
         None if bytes > 0 => Duration::ZERO,
         None => Duration::from_secs(10),
     };
     if !(10..=10_000).contains(&a.interval) {
-        return Err(usage(format!(
-            "--interval {}: expected 10 to 10000 ms",
-            a.interval
-        )));
+        return Err(usage(format!("--interval {}: expected 10 to 10000 ms", a.interval)));
     }
     if let Some(p) = &a.plot {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             if !dir.is_dir() {
-                return Err(usage(format!(
-                    "--plot {}: directory {} does not exist",
-                    p.display(),
-                    dir.display()
-                )));
+                return Err(usage(format!("--plot {}: directory {} does not exist", p.display(), dir.display())));
             }
         }
     }
     let cfg = ClientConfig {
         target: with_port(&a.target),
-        direction: if a.reverse {
-            Direction::Download
-        } else {
-            Direction::Upload
-        },
+        direction: if a.reverse { Direction::Download } else { Direction::Upload },
         bytes,
         duration,
         seed: a.seed.unwrap_or_else(random_seed),
@@ -341,11 +286,7 @@ fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
         interval: Duration::from_millis(a.interval),
         connect_timeout: Duration::from_secs(10),
     };
-    let title = format!(
-        "{} {}",
-        if a.tcp { "TCP" } else { "MPTCP" },
-        if a.reverse { "download" } else { "upload" }
-    );
+    let title = format!("{} {}", if a.tcp { "TCP" } else { "MPTCP" }, if a.reverse { "download" } else { "upload" });
     let mut live = live::Live::new(&title, a.quiet || a.json);
     let rep = engine::run_client(&cfg, &mut |s| {
         if let Some(l) = live.as_mut() {
@@ -369,18 +310,12 @@ fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", human(&rep, a.plot.as_deref()));
     }
-    Ok(if rep.integrity.verified {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if rep.integrity.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn random_seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+    let t =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
     proto::WyRand::new(t ^ (u64::from(std::process::id()) << 32)).next_u64()
 }
 
@@ -394,21 +329,9 @@ pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
         Direction::Download => format!("download to {}", r.peer),
     };
     s.push_str(&format!("mptcp bench {}: {dir}\n", r.role));
-    let peer = if r.peer_status == "unknown" {
-        String::new()
-    } else {
-        format!(" (peer: {})", r.peer_status)
-    };
-    s.push_str(&format!(
-        "  status       {}{peer}, congestion {}\n",
-        r.status,
-        r.congestion.as_deref().unwrap_or("?")
-    ));
-    s.push_str(&format!(
-        "  data         {} in {:.2} s\n",
-        fmt_bytes(r.bytes),
-        r.duration_s
-    ));
+    let peer = if r.peer_status == "unknown" { String::new() } else { format!(" (peer: {})", r.peer_status) };
+    s.push_str(&format!("  status       {}{peer}, congestion {}\n", r.status, r.congestion.as_deref().unwrap_or("?")));
+    s.push_str(&format!("  data         {} in {:.2} s\n", fmt_bytes(r.bytes), r.duration_s));
     s.push_str(&format!("  goodput      {}\n", fmt_rate(r.goodput_bps)));
     let i = &r.integrity;
     if i.verified {
@@ -422,21 +345,11 @@ pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
             i.sender_bytes, i.checksum, i.sender_hash, i.receiver_bytes, i.receiver_hash
         ));
     }
-    let mr = r
-        .mptcp_retransmits
-        .map(|m| format!(", MPTCP level {m}"))
-        .unwrap_or_default();
+    let mr = r.mptcp_retransmits.map(|m| format!(", MPTCP level {m}")).unwrap_or_default();
     s.push_str(&format!("  retransmits  {} segments{mr}\n", r.retransmits));
-    s.push_str(&format!(
-        "  subflows     {} seen, at most {} at once\n",
-        r.subflows.len(),
-        r.max_subflows
-    ));
+    s.push_str(&format!("  subflows     {} seen, at most {} at once\n", r.subflows.len(), r.max_subflows));
     for f in &r.subflows {
-        let rtt = f
-            .rtt_us
-            .map(|u| format!("rtt {:.1} ms", u as f64 / 1000.0))
-            .unwrap_or_default();
+        let rtt = f.rtt_us.map(|u| format!("rtt {:.1} ms", u as f64 / 1000.0)).unwrap_or_default();
         let closed = if f.open_at_end { "" } else { "  (closed)" };
         s.push_str(&format!(
             "    {:<44} {:>10} {:>6.1}% {:>12}  {rtt}  retrans {}{closed}\n",

@@ -13,9 +13,7 @@ use anyhow::{bail, Context};
 use mptcp::{MptcpBuilder, MptcpExt, MptcpStatus};
 use serde::Serialize;
 
-use super::proto::{
-    self, DataStream, Direction, Header, HoldbackHasher, Outcome, Trailer, Xxh64, CHUNK,
-};
+use super::proto::{self, DataStream, Direction, Header, HoldbackHasher, Outcome, Trailer, Xxh64, CHUNK};
 
 /// How long a connection may sit without progress before the session fails.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,13 +92,7 @@ pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64) -> Sample 
                 Side::Receiver => sf.tcp.bytes_received,
             }
             .unwrap_or(0);
-            FlowSample {
-                key,
-                bytes,
-                rtt_us: sf.tcp.rtt_us,
-                retrans: sf.tcp.total_retrans,
-                mss: sf.tcp.snd_mss,
-            }
+            FlowSample { key, bytes, rtt_us: sf.tcp.rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
         })
         .collect();
     let total = match side {
@@ -136,12 +128,7 @@ pub fn with_sampler<R>(
         s.spawn(|| {
             let mut next = Instant::now();
             while !stop.load(Ordering::Acquire) {
-                let smp = sample(
-                    fd,
-                    side,
-                    t0.elapsed().as_secs_f64(),
-                    progress.app_bytes.load(Ordering::Relaxed),
-                );
+                let smp = sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed));
                 let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
                 h.push(smp);
                 on_sample(&h);
@@ -166,12 +153,7 @@ pub fn with_sampler<R>(
         r
     });
     let mut h = history.into_inner().unwrap_or_else(|p| p.into_inner());
-    h.push(sample(
-        fd,
-        side,
-        t0.elapsed().as_secs_f64(),
-        progress.app_bytes.load(Ordering::Relaxed),
-    ));
+    h.push(sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed)));
     (r, h)
 }
 
@@ -196,22 +178,14 @@ pub fn send_data(
             break;
         }
         let chunk = data.next_chunk();
-        let n = if bytes > 0 {
-            (bytes - sent).min(CHUNK as u64) as usize
-        } else {
-            CHUNK
-        };
+        let n = if bytes > 0 { (bytes - sent).min(CHUNK as u64) as usize } else { CHUNK };
         let chunk = &chunk[..n];
         stream.write_all(chunk)?;
         hash.update(chunk);
         sent += n as u64;
         progress.app_bytes.store(sent, Ordering::Relaxed);
     }
-    let trailer = Trailer {
-        bytes: sent,
-        hash: hash.digest(),
-        elapsed_us: start.elapsed().as_micros() as u64,
-    };
+    let trailer = Trailer { bytes: sent, hash: hash.digest(), elapsed_us: start.elapsed().as_micros() as u64 };
     stream.write_all(&trailer.encode())?;
     stream.shutdown(Shutdown::Write)?;
     Ok(trailer)
@@ -238,11 +212,7 @@ impl Received {
 }
 
 /// Reads the data stream to its end, hashing it.
-pub fn recv_data(
-    mut stream: &TcpStream,
-    start: Instant,
-    progress: &Progress,
-) -> io::Result<Received> {
+pub fn recv_data(mut stream: &TcpStream, start: Instant, progress: &Progress) -> io::Result<Received> {
     let mut buf = vec![0u8; 4 * CHUNK];
     let mut h = HoldbackHasher::new();
     loop {
@@ -257,12 +227,7 @@ pub fn recv_data(
     }
     let elapsed = start.elapsed();
     let (bytes, hash, trailer) = h.finish();
-    Ok(Received {
-        bytes,
-        hash,
-        trailer,
-        elapsed,
-    })
+    Ok(Received { bytes, hash, trailer, elapsed })
 }
 
 /// Per-subflow line of the final report.
@@ -363,17 +328,10 @@ pub fn timeline(samples: &[Sample]) -> Vec<TimelinePoint> {
             let mut flows = BTreeMap::new();
             for f in &w[1].flows {
                 if let Some(p) = w[0].flows.iter().find(|p| p.key == f.key) {
-                    flows.insert(
-                        f.key.clone(),
-                        f.bytes.saturating_sub(p.bytes) as f64 * 8.0 / dt,
-                    );
+                    flows.insert(f.key.clone(), f.bytes.saturating_sub(p.bytes) as f64 * 8.0 / dt);
                 }
             }
-            Some(TimelinePoint {
-                t: w[1].t,
-                total_bps: w[1].total.saturating_sub(w[0].total) as f64 * 8.0 / dt,
-                flows,
-            })
+            Some(TimelinePoint { t: w[1].t, total_bps: w[1].total.saturating_sub(w[0].total) as f64 * 8.0 / dt, flows })
         })
         .collect()
 }
@@ -388,24 +346,15 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
             if !first.contains_key(&f.key) {
                 order.push(f.key.clone());
                 // A subflow seen first mid-session started from zero.
-                let base = if std::ptr::eq(s, &samples[0]) {
-                    f.bytes
-                } else {
-                    0
-                };
+                let base = if std::ptr::eq(s, &samples[0]) { f.bytes } else { 0 };
                 first.insert(f.key.clone(), base);
             }
             last.insert(f.key.clone(), f.clone());
         }
     }
-    let end_keys: Vec<&str> = samples
-        .last()
-        .map(|s| s.flows.iter().map(|f| f.key.as_str()).collect())
-        .unwrap_or_default();
-    let bytes: Vec<u64> = order
-        .iter()
-        .map(|k| last[k].bytes.saturating_sub(first[k]))
-        .collect();
+    let end_keys: Vec<&str> =
+        samples.last().map(|s| s.flows.iter().map(|f| f.key.as_str()).collect()).unwrap_or_default();
+    let bytes: Vec<u64> = order.iter().map(|k| last[k].bytes.saturating_sub(first[k])).collect();
     let sum: u64 = bytes.iter().sum();
     order
         .iter()
@@ -416,11 +365,7 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
                 path: k.clone(),
                 bytes: b,
                 share: if sum > 0 { b as f64 / sum as f64 } else { 0.0 },
-                rate_bps: if duration_s > 0.0 {
-                    b as f64 * 8.0 / duration_s
-                } else {
-                    0.0
-                },
+                rate_bps: if duration_s > 0.0 { b as f64 * 8.0 / duration_s } else { 0.0 },
                 rtt_us: l.rtt_us,
                 retransmits: l.retrans,
                 mss: l.mss,
@@ -439,8 +384,7 @@ fn status_of(s: &TcpStream) -> Option<MptcpStatus> {
 }
 
 fn status_str(s: Option<MptcpStatus>) -> String {
-    s.map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    s.map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
 /// Reads `TCP_CONGESTION` of a socket.
@@ -449,13 +393,7 @@ pub fn congestion_of(s: &impl AsRawFd) -> Option<String> {
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: buf is valid for len bytes, len is a valid socklen_t pointer.
     let rc = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
+        libc::getsockopt(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, buf.as_mut_ptr().cast(), &mut len)
     };
     if rc != 0 {
         return None;
@@ -479,10 +417,7 @@ pub fn set_congestion(s: &impl AsRawFd, name: &str) -> io::Result<()> {
     };
     if rc != 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("setting TCP_CONGESTION={name} failed: {e}"),
-        ));
+        return Err(io::Error::new(e.kind(), format!("setting TCP_CONGESTION={name} failed: {e}")));
     }
     Ok(())
 }
@@ -501,10 +436,7 @@ fn set_int_opt(s: &impl AsRawFd, level: i32, opt: i32, v: usize, name: &str) -> 
     };
     if rc != 0 {
         let e = io::Error::last_os_error();
-        return Err(io::Error::new(
-            e.kind(),
-            format!("setting {name} failed: {e}"),
-        ));
+        return Err(io::Error::new(e.kind(), format!("setting {name} failed: {e}")));
     }
     Ok(())
 }
@@ -547,11 +479,8 @@ pub struct ClientConfig {
 }
 
 fn connect(cfg: &ClientConfig) -> anyhow::Result<TcpStream> {
-    let addrs: Vec<SocketAddr> = cfg
-        .target
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve {}", cfg.target))?
-        .collect();
+    let addrs: Vec<SocketAddr> =
+        cfg.target.to_socket_addrs().with_context(|| format!("cannot resolve {}", cfg.target))?.collect();
     let mut last = None;
     for a in &addrs {
         let r = if cfg.mptcp {
@@ -567,8 +496,7 @@ fn connect(cfg: &ClientConfig) -> anyhow::Result<TcpStream> {
             }
             b.connect_addr(a)
         } else {
-            TcpStream::connect_timeout(a, cfg.connect_timeout)
-                .and_then(|s| apply_opts(&s, &cfg.opts).map(|_| s))
+            TcpStream::connect_timeout(a, cfg.connect_timeout).and_then(|s| apply_opts(&s, &cfg.opts).map(|_| s))
         };
         match r {
             Ok(s) => return Ok(s),
@@ -582,15 +510,9 @@ fn connect(cfg: &ClientConfig) -> anyhow::Result<TcpStream> {
 }
 
 /// Runs a client session against an `mptcp bench server`.
-pub fn run_client(
-    cfg: &ClientConfig,
-    on_sample: &mut (dyn FnMut(&[Sample]) + Send),
-) -> anyhow::Result<SessionReport> {
+pub fn run_client(cfg: &ClientConfig, on_sample: &mut (dyn FnMut(&[Sample]) + Send)) -> anyhow::Result<SessionReport> {
     let stream = connect(cfg)?;
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| cfg.target.clone());
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| cfg.target.clone());
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let header = Header {
@@ -599,28 +521,18 @@ pub fn run_client(
         bytes: cfg.bytes,
         duration_ms: cfg.duration.as_millis().min(u64::MAX as u128) as u64,
     };
-    (&stream)
-        .write_all(&header.encode())
-        .context("sending the request")?;
+    (&stream).write_all(&header.encode()).context("sending the request")?;
     let t0 = Instant::now();
     let progress = Progress::default();
     let congestion = congestion_of(&stream);
     match cfg.direction {
         Direction::Upload => {
-            let (r, samples) = with_sampler(
-                &stream,
-                Side::Sender,
-                t0,
-                cfg.interval,
-                &progress,
-                on_sample,
-                || {
-                    let trailer = send_data(&stream, cfg.seed, cfg.bytes, cfg.duration, &progress)?;
-                    let status = status_of(&stream);
-                    let outcome = Outcome::read_from(&mut &stream)?;
-                    Ok::<_, io::Error>((trailer, status, outcome))
-                },
-            );
+            let (r, samples) = with_sampler(&stream, Side::Sender, t0, cfg.interval, &progress, on_sample, || {
+                let trailer = send_data(&stream, cfg.seed, cfg.bytes, cfg.duration, &progress)?;
+                let status = status_of(&stream);
+                let outcome = Outcome::read_from(&mut &stream)?;
+                Ok::<_, io::Error>((trailer, status, outcome))
+            });
             let (trailer, status, outcome) = r.context("upload failed")?;
             let duration_s = outcome.elapsed_us as f64 / 1e6;
             Ok(build_report(
@@ -640,19 +552,11 @@ pub fn run_client(
             ))
         }
         Direction::Download => {
-            let (r, samples) = with_sampler(
-                &stream,
-                Side::Receiver,
-                t0,
-                cfg.interval,
-                &progress,
-                on_sample,
-                || {
-                    let rec = recv_data(&stream, t0, &progress)?;
-                    let status = status_of(&stream);
-                    Ok::<_, io::Error>((rec, status))
-                },
-            );
+            let (r, samples) = with_sampler(&stream, Side::Receiver, t0, cfg.interval, &progress, on_sample, || {
+                let rec = recv_data(&stream, t0, &progress)?;
+                let status = status_of(&stream);
+                Ok::<_, io::Error>((rec, status))
+            });
             let (rec, status) = r.context("download failed")?;
             let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
             let outcome = Outcome {
@@ -666,11 +570,7 @@ pub fn run_client(
             // The server learns the verdict; it closes after reading it.
             let _ = outcome.write_to(&mut &stream);
             let _ = stream.shutdown(Shutdown::Write);
-            let t = rec.trailer.unwrap_or(Trailer {
-                bytes: 0,
-                hash: 0,
-                elapsed_us: 0,
-            });
+            let t = rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 });
             Ok(build_report(
                 "client",
                 cfg.direction,
@@ -690,43 +590,77 @@ pub fn run_client(
     }
 }
 
+/// Reads a `/proc/net/netstat` counter of the calling thread's network
+/// namespace (`MPCapableFallbackACK`, ...).
+pub fn netstat_counter(name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/netstat").ok()?;
+    mptcp_netns::parse_netstat(&text, name)
+}
+
+/// Tells, on an MPTCP listener, whether a connection accepted as plain TCP
+/// fell back (the client sent MP_CAPABLE but the handshake lost it) rather
+/// than came from a plain-TCP client: the kernel then counts
+/// `MPCapableFallbackACK`. The socket itself cannot tell: the kernel hands
+/// such a connection over as a TCP socket.
+#[derive(Debug)]
+pub struct PassiveFallback {
+    last: Option<u64>,
+}
+
+impl PassiveFallback {
+    /// Starts tracking (call in the listener's network namespace).
+    pub fn new() -> PassiveFallback {
+        PassiveFallback { last: netstat_counter("MPCapableFallbackACK") }
+    }
+
+    /// Call right after each accept: whether the counter rose since the
+    /// previous accept (exact when connections arrive one at a time).
+    pub fn check(&mut self) -> bool {
+        let now = netstat_counter("MPCapableFallbackACK");
+        let rose = matches!((self.last, now), (Some(a), Some(b)) if b > a);
+        self.last = now;
+        rose
+    }
+}
+
+impl Default for PassiveFallback {
+    fn default() -> Self {
+        PassiveFallback::new()
+    }
+}
+
 /// Serves one accepted connection. `opts` are applied to it first.
+/// `passive_fallback` says the kernel counted a fallback for it (see
+/// [`PassiveFallback`]): a TCP socket is then reported as `fallback`.
 pub fn serve_connection(
     stream: TcpStream,
     opts: &SocketOpts,
     interval: Duration,
+    passive_fallback: bool,
     on_sample: &mut (dyn FnMut(&[Sample]) + Send),
 ) -> anyhow::Result<SessionReport> {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| "?".into());
+    let status_of = |s: &TcpStream| match status_of(s) {
+        Some(MptcpStatus::Tcp) if passive_fallback => Some(MptcpStatus::Fallback),
+        x => x,
+    };
+    let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
-    let header = Header::read_from(&mut &stream)
-        .with_context(|| format!("reading the request of {peer}"))?;
+    let header = Header::read_from(&mut &stream).with_context(|| format!("reading the request of {peer}"))?;
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     if let Err(e) = apply_opts(&stream, opts) {
         eprintln!("mptcp bench: warning: {e}");
     }
     let congestion = congestion_of(&stream);
-    let requested = stream.created_as_mptcp().unwrap_or(false);
+    let requested = stream.created_as_mptcp().unwrap_or(false) || passive_fallback;
     let t0 = Instant::now();
     let progress = Progress::default();
     match header.direction {
         Direction::Upload => {
-            let (r, samples) = with_sampler(
-                &stream,
-                Side::Receiver,
-                t0,
-                interval,
-                &progress,
-                on_sample,
-                || {
-                    let rec = recv_data(&stream, t0, &progress)?;
-                    Ok::<_, io::Error>((rec, status_of(&stream)))
-                },
-            );
+            let (r, samples) = with_sampler(&stream, Side::Receiver, t0, interval, &progress, on_sample, || {
+                let rec = recv_data(&stream, t0, &progress)?;
+                Ok::<_, io::Error>((rec, status_of(&stream)))
+            });
             let (rec, status) = r.with_context(|| format!("receiving from {peer}"))?;
             let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
             let outcome = Outcome {
@@ -739,11 +673,7 @@ pub fn serve_connection(
             };
             let _ = outcome.write_to(&mut &stream);
             let _ = stream.shutdown(Shutdown::Write);
-            let t = rec.trailer.unwrap_or(Trailer {
-                bytes: 0,
-                hash: 0,
-                elapsed_us: 0,
-            });
+            let t = rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 });
             Ok(build_report(
                 "server",
                 header.direction,
@@ -762,21 +692,12 @@ pub fn serve_connection(
         }
         Direction::Download => {
             let duration = Duration::from_millis(header.duration_ms);
-            let (r, samples) = with_sampler(
-                &stream,
-                Side::Sender,
-                t0,
-                interval,
-                &progress,
-                on_sample,
-                || {
-                    let trailer =
-                        send_data(&stream, header.seed, header.bytes, duration, &progress)?;
-                    let status = status_of(&stream);
-                    let outcome = Outcome::read_from(&mut &stream)?;
-                    Ok::<_, io::Error>((trailer, status, outcome))
-                },
-            );
+            let (r, samples) = with_sampler(&stream, Side::Sender, t0, interval, &progress, on_sample, || {
+                let trailer = send_data(&stream, header.seed, header.bytes, duration, &progress)?;
+                let status = status_of(&stream);
+                let outcome = Outcome::read_from(&mut &stream)?;
+                Ok::<_, io::Error>((trailer, status, outcome))
+            });
             let (trailer, status, outcome) = r.with_context(|| format!("sending to {peer}"))?;
             Ok(build_report(
                 "server",
@@ -814,16 +735,8 @@ fn build_report(
     samples: &[Sample],
 ) -> SessionReport {
     let subflows = flow_reports(samples, duration_s);
-    let retransmits = subflows
-        .iter()
-        .filter_map(|f| f.retransmits)
-        .map(u64::from)
-        .sum();
-    let mptcp_retransmits = stream
-        .mptcp_info()
-        .ok()
-        .flatten()
-        .and_then(|i| i.retransmits);
+    let retransmits = subflows.iter().filter_map(|f| f.retransmits).map(u64::from).sum();
+    let mptcp_retransmits = stream.mptcp_info().ok().flatten().and_then(|i| i.retransmits);
     let max_subflows = samples.iter().map(|s| s.flows.len()).max().unwrap_or(0);
     SessionReport {
         role,
@@ -835,11 +748,7 @@ fn build_report(
         peer_status,
         bytes: receiver.0,
         duration_s,
-        goodput_bps: if duration_s > 0.0 {
-            receiver.0 as f64 * 8.0 / duration_s
-        } else {
-            0.0
-        },
+        goodput_bps: if duration_s > 0.0 { receiver.0 as f64 * 8.0 / duration_s } else { 0.0 },
         integrity: Integrity {
             verified,
             checksum: "xxh64",

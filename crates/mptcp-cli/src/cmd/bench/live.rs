@@ -23,9 +23,7 @@ pub struct Live {
 
 fn bar(mp: &MultiProgress) -> ProgressBar {
     let pb = mp.add(ProgressBar::new_spinner());
-    pb.set_style(
-        ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+    pb.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     pb
 }
 
@@ -39,13 +37,7 @@ impl Live {
         let mp = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(8));
         let total = bar(&mp);
         total.set_message(format!("{title}: connecting..."));
-        Some(Live {
-            mp,
-            title: title.to_string(),
-            total,
-            flows: BTreeMap::new(),
-            last_draw: f64::NEG_INFINITY,
-        })
+        Some(Live { mp, title: title.to_string(), total, flows: BTreeMap::new(), last_draw: f64::NEG_INFINITY })
     }
 
     /// Redraws from the sample history (at most 4 times a second).
@@ -55,12 +47,7 @@ impl Live {
             return;
         }
         self.last_draw = last.t;
-        let base = samples
-            .iter()
-            .rev()
-            .find(|s| last.t - s.t >= WINDOW_S)
-            .or_else(|| samples.first())
-            .unwrap_or(last);
+        let base = samples.iter().rev().find(|s| last.t - s.t >= WINDOW_S).or_else(|| samples.first()).unwrap_or(last);
         let dt = (last.t - base.t).max(1e-3);
         let rate = last.total.saturating_sub(base.total) as f64 * 8.0 / dt;
         self.total.set_message(format!(
@@ -73,21 +60,10 @@ impl Live {
             if last.flows.len() == 1 { "" } else { "s" }
         ));
         for f in &last.flows {
-            let prev = base
-                .flows
-                .iter()
-                .find(|p| p.key == f.key)
-                .map(|p| p.bytes)
-                .unwrap_or(0);
+            let prev = base.flows.iter().find(|p| p.key == f.key).map(|p| p.bytes).unwrap_or(0);
             let r = f.bytes.saturating_sub(prev) as f64 * 8.0 / dt;
-            let rtt = f
-                .rtt_us
-                .map(|u| format!("rtt {:.1} ms", u as f64 / 1000.0))
-                .unwrap_or_default();
-            let pb = self
-                .flows
-                .entry(f.key.clone())
-                .or_insert_with(|| bar(&self.mp));
+            let rtt = f.rtt_us.map(|u| format!("rtt {:.1} ms", u as f64 / 1000.0)).unwrap_or_default();
+            let pb = self.flows.entry(f.key.clone()).or_insert_with(|| bar(&self.mp));
             pb.set_message(format!("    {:<44} {:>12}  {}", f.key, fmt_rate(r), rtt));
         }
         for (k, pb) in &self.flows {

@@ -22,15 +22,10 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 230.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 40.0;
-const COLORS: [&str; 8] = [
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-];
+const COLORS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A "nice" axis step for a range.
@@ -77,15 +72,9 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
         .fold(0.0, f64::max)
         .max(p.markers.iter().map(|m| m.0).fold(0.0, f64::max))
         .max(1.0);
-    let vmax_raw = p
-        .points
-        .iter()
-        .map(|q| {
-            q.total_bps
-                .max(q.flows.values().cloned().fold(0.0, f64::max))
-        })
-        .fold(0.0, f64::max)
-        / 1e6;
+    let vmax_raw =
+        p.points.iter().map(|q| q.total_bps.max(q.flows.values().cloned().fold(0.0, f64::max))).fold(0.0, f64::max)
+            / 1e6;
     let ystep = nice_step(vmax_raw.max(1.0), 5.0);
     let vmax = (vmax_raw / ystep).ceil().max(1.0) * ystep;
     let xstep = nice_step(tmax, 8.0);
@@ -101,18 +90,9 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
     let mut v = 0.0;
     while v <= vmax + 1e-9 {
         let yy = y(v);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/>"##,
-            LEFT + pw
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
-            LEFT - 6.0,
-            yy + 4.0,
-            trim_num(v)
-        );
+        let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/>"##, LEFT + pw);
+        let _ =
+            writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, yy + 4.0, trim_num(v));
         v += ystep;
     }
     let mut t = 0.0;
@@ -124,18 +104,12 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
             y0 + ph,
             y0 + ph + 5.0
         );
-        let _ = writeln!(
-            s,
-            r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            y0 + ph + 18.0,
-            trim_num(t)
-        );
+        let _ =
+            writeln!(s, r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, y0 + ph + 18.0, trim_num(t));
         t += xstep;
     }
-    let _ = writeln!(
-        s,
-        r##"<rect x="{LEFT}" y="{y0:.1}" width="{pw:.1}" height="{ph:.1}" fill="none" stroke="#444"/>"##
-    );
+    let _ =
+        writeln!(s, r##"<rect x="{LEFT}" y="{y0:.1}" width="{pw:.1}" height="{ph:.1}" fill="none" stroke="#444"/>"##);
     let _ = writeln!(
         s,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">time (s)</text>"#,
@@ -156,13 +130,7 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
             r##"<line x1="{xx:.1}" y1="{y0:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#c00" stroke-dasharray="5,4"/>"##,
             y0 + ph
         );
-        let _ = writeln!(
-            s,
-            r##"<text x="{:.1}" y="{:.1}" fill="#c00">{}</text>"##,
-            xx + 4.0,
-            y0 + 14.0,
-            esc(label)
-        );
+        let _ = writeln!(s, r##"<text x="{:.1}" y="{:.1}" fill="#c00">{}</text>"##, xx + 4.0, y0 + 14.0, esc(label));
     }
     // Series: every subflow in order of appearance, then the total.
     let mut keys: Vec<&String> = Vec::new();
@@ -200,17 +168,10 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
         }
         legend.push((color, k.to_string(), 1.5));
     }
-    let total: String = p
-        .points
-        .iter()
-        .map(|q| format!("{:.1},{:.1}", x(q.t), y(q.total_bps / 1e6)))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let total: String =
+        p.points.iter().map(|q| format!("{:.1},{:.1}", x(q.t), y(q.total_bps / 1e6))).collect::<Vec<_>>().join(" ");
     if !total.is_empty() {
-        let _ = writeln!(
-            s,
-            r##"<polyline points="{total}" fill="none" stroke="#000" stroke-width="2.5"/>"##
-        );
+        let _ = writeln!(s, r##"<polyline points="{total}" fill="none" stroke="#000" stroke-width="2.5"/>"##);
     }
     legend.push(("#000", "total".to_string(), 2.5));
     for (i, (color, label, wdt)) in legend.iter().enumerate() {
@@ -221,13 +182,7 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
             r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="{wdt}"/>"#,
             lx + 20.0
         );
-        let _ = writeln!(
-            s,
-            r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
-            lx + 25.0,
-            ly + 4.0,
-            esc(label)
-        );
+        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#, lx + 25.0, ly + 4.0, esc(label));
     }
 }
 
@@ -251,22 +206,10 @@ mod tests {
         let mut flows = BTreeMap::new();
         flows.insert("10.0.0.1:1 -> 10.0.0.2:2".to_string(), 40e6);
         let pts = vec![
-            TimelinePoint {
-                t: 0.1,
-                total_bps: 40e6,
-                flows: flows.clone(),
-            },
-            TimelinePoint {
-                t: 0.2,
-                total_bps: 45e6,
-                flows,
-            },
+            TimelinePoint { t: 0.1, total_bps: 40e6, flows: flows.clone() },
+            TimelinePoint { t: 0.2, total_bps: 45e6, flows },
         ];
-        let svg = render(&[Panel {
-            title: "a <b>".into(),
-            points: pts,
-            markers: vec![(0.15, "down".into())],
-        }]);
+        let svg = render(&[Panel { title: "a <b>".into(), points: pts, markers: vec![(0.15, "down".into())] }]);
         assert!(svg.starts_with("<svg"));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
@@ -277,11 +220,7 @@ mod tests {
 
     #[test]
     fn empty_panel_is_still_valid() {
-        let svg = render(&[Panel {
-            title: "empty".into(),
-            points: vec![],
-            markers: vec![],
-        }]);
+        let svg = render(&[Panel { title: "empty".into(), points: vec![], markers: vec![] }]);
         assert!(svg.contains("total"));
     }
 

@@ -80,12 +80,7 @@ impl Header {
             1 => Direction::Download,
             _ => return None,
         };
-        Some(Header {
-            direction,
-            seed: le64(&b[16..24]),
-            bytes: le64(&b[24..32]),
-            duration_ms: le64(&b[32..40]),
-        })
+        Some(Header { direction, seed: le64(&b[16..24]), bytes: le64(&b[24..32]), duration_ms: le64(&b[32..40]) })
     }
 
     /// Reads a header from `r`.
@@ -123,11 +118,7 @@ impl Trailer {
         if b.len() != TRAILER_LEN || &b[..8] != TRAILER_MAGIC {
             return None;
         }
-        Some(Trailer {
-            bytes: le64(&b[8..16]),
-            hash: le64(&b[16..24]),
-            elapsed_us: le64(&b[24..32]),
-        })
+        Some(Trailer { bytes: le64(&b[8..16]), hash: le64(&b[16..24]), elapsed_us: le64(&b[24..32]) })
     }
 }
 
@@ -255,11 +246,7 @@ impl DataStream {
         for w in buf.chunks_exact_mut(8) {
             w.copy_from_slice(&rng.next_u64().to_le_bytes());
         }
-        DataStream {
-            seed,
-            buf,
-            next_chunk: 0,
-        }
+        DataStream { seed, buf, next_chunk: 0 }
     }
 
     /// The next chunk (always [`CHUNK`] bytes; the caller may send a prefix
@@ -295,9 +282,7 @@ impl Default for Xxh64 {
 
 #[inline(always)]
 fn round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2))
-        .rotate_left(31)
-        .wrapping_mul(P1)
+    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
 }
 
 #[inline(always)]
@@ -313,12 +298,7 @@ fn read64(b: &[u8]) -> u64 {
 impl Xxh64 {
     /// A fresh hasher.
     pub fn new() -> Xxh64 {
-        Xxh64 {
-            v: [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)],
-            total: 0,
-            mem: [0u8; 32],
-            mem_len: 0,
-        }
+        Xxh64 { v: [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)], total: 0, mem: [0u8; 32], mem_len: 0 }
     }
 
     fn stripes(v: &mut [u64; 4], data: &[u8]) {
@@ -407,11 +387,7 @@ pub struct HoldbackHasher {
 impl HoldbackHasher {
     /// A fresh receiver-side hasher.
     pub fn new() -> HoldbackHasher {
-        HoldbackHasher {
-            hash: Xxh64::new(),
-            tail: Vec::with_capacity(2 * TRAILER_LEN),
-            bytes: 0,
-        }
+        HoldbackHasher { hash: Xxh64::new(), tail: Vec::with_capacity(2 * TRAILER_LEN), bytes: 0 }
     }
 
     /// Adds bytes just read.
@@ -464,10 +440,7 @@ mod tests {
         assert_eq!(xxh(b""), 0xEF46_DB37_51D8_E999);
         assert_eq!(xxh(b"a"), 0xD24E_C4F1_A98C_6E5B);
         assert_eq!(xxh(b"abc"), 0x44BC_2CF5_AD77_0999);
-        assert_eq!(
-            xxh(b"Nobody inspects the spammish repetition"),
-            0xFBCE_A83C_8A37_8BF1
-        );
+        assert_eq!(xxh(b"Nobody inspects the spammish repetition"), 0xFBCE_A83C_8A37_8BF1);
     }
 
     #[test]
@@ -488,11 +461,7 @@ mod tests {
         let mut ds = DataStream::new(42);
         let mut stream = Vec::new();
         stream.extend_from_slice(&ds.next_chunk()[..1000]);
-        let t = Trailer {
-            bytes: 1000,
-            hash: xxh(&stream),
-            elapsed_us: 5,
-        };
+        let t = Trailer { bytes: 1000, hash: xxh(&stream), elapsed_us: 5 };
         stream.extend_from_slice(&t.encode());
         for step in [1, 7, 32, 33, 500, 2000] {
             let mut h = HoldbackHasher::new();
@@ -519,22 +488,10 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_reject_garbage() {
-        let h = Header {
-            direction: Direction::Download,
-            seed: 9,
-            bytes: 10,
-            duration_ms: 11,
-        };
+        let h = Header { direction: Direction::Download, seed: 9, bytes: 10, duration_ms: 11 };
         assert_eq!(Header::decode(&h.encode()), Some(h));
         assert_eq!(Header::decode(&[0u8; HEADER_LEN]), None);
-        let o = Outcome {
-            bytes: 1,
-            hash: 2,
-            elapsed_us: 3,
-            verified: true,
-            status: 1,
-            subflows: 2,
-        };
+        let o = Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: true, status: 1, subflows: 2 };
         assert_eq!(Outcome::decode(&o.encode()), Some(o));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
     }

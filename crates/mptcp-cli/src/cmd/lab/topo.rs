@@ -1,0 +1,172 @@
+//! The lab's network: a client and a server namespace joined by N veth
+//! paths, each optionally shaped with `tbf`, and the path manager set up so
+//! that MPTCP opens one subflow per path.
+
+use anyhow::Context;
+use mptcp_netns::{Netns, Path};
+
+/// Bytes of MPTCP options in a data segment on Linux (DSS with a 32-bit
+/// data ACK and a 64-bit mapping, padded): what MPTCP takes from the MSS.
+pub const MPTCP_DSS_BYTES: u32 = 24;
+
+/// A path's shaping: `None` is an unshaped veth.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rate {
+    /// Rate in bits per second.
+    pub bps: u64,
+}
+
+impl Rate {
+    /// The `tc` spelling (`50000000bit`).
+    pub fn tc(&self) -> String {
+        format!("{}bit", self.bps)
+    }
+}
+
+/// Parses a `tc`-style rate: `50mbit`, `1.5gbit`, `800kbit`, `64000bit`;
+/// `unshaped` (or `none`) for no shaping.
+pub fn parse_rate(s: &str) -> Result<Option<Rate>, String> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "unshaped" || t == "none" {
+        return Ok(None);
+    }
+    let (num, mult) = if let Some(n) = t.strip_suffix("gbit") {
+        (n, 1e9)
+    } else if let Some(n) = t.strip_suffix("mbit") {
+        (n, 1e6)
+    } else if let Some(n) = t.strip_suffix("kbit") {
+        (n, 1e3)
+    } else if let Some(n) = t.strip_suffix("bit") {
+        (n, 1.0)
+    } else {
+        return Err(format!("rate {s:?}: expected a number with kbit, mbit or gbit (e.g. 50mbit), or `unshaped`"));
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v * mult >= 100_000.0 && v * mult <= 100e9 => {
+            Ok(Some(Rate { bps: (v * mult) as u64 }))
+        }
+        Ok(_) => Err(format!("rate {s:?}: expected between 100kbit and 100gbit")),
+        Err(_) => Err(format!("rate {s:?}: {num:?} is not a number")),
+    }
+}
+
+/// Address of the client (`end` 1) or server (`end` 2) on path `i`.
+pub fn addr(i: usize, end: u8) -> String {
+    format!("10.{}.0.{end}", 100 + i)
+}
+
+/// The lab network. Dropping it removes both namespaces and all in them.
+#[derive(Debug)]
+pub struct Topology {
+    /// Client side.
+    pub client: Netns,
+    /// Server side.
+    pub server: Netns,
+    /// The paths, in order; path 0 carries the initial subflow.
+    pub paths: Vec<Path>,
+    /// Shaping of each path.
+    pub rates: Vec<Option<Rate>>,
+    /// How the path manager was configured (`netlink` or `ip`).
+    pub pm_via: &'static str,
+}
+
+impl Topology {
+    /// Builds the namespaces, the paths and the path manager configuration.
+    pub fn build(rates: &[Option<Rate>]) -> anyhow::Result<Topology> {
+        let client = Netns::new("client").context("creating the client namespace")?;
+        let server = Netns::new("server").context("creating the server namespace")?;
+        let mut paths = Vec::new();
+        for (i, r) in rates.iter().enumerate() {
+            let p = Path::new(&client, &format!("{}/24", addr(i, 1)), &server, &format!("{}/24", addr(i, 2)))
+                .with_context(|| format!("creating path {}", i + 1))?;
+            if let Some(r) = r {
+                p.shape(&r.tc()).with_context(|| format!("shaping path {} to {}", i + 1, r.tc()))?;
+            }
+            paths.push(p);
+        }
+        let extra = rates.len().saturating_sub(1) as u32;
+        // The server announces its other addresses; the client accepts them
+        // and opens one subflow to each, routed over the matching path.
+        let announce: Vec<(String, String)> =
+            paths.iter().skip(1).map(|p| (p.b_addr.clone(), p.b_dev.clone())).collect();
+        let pm_via = configure_pm(&server, &announce, extra, 0)?;
+        configure_pm(&client, &[], extra, extra)?;
+        Ok(Topology { client, server, paths, rates: rates.to_vec(), pm_via })
+    }
+
+    /// Sum of the rates of the paths in `which`; `None` if one is unshaped.
+    pub fn rate_sum(&self, which: impl Iterator<Item = usize>) -> Option<f64> {
+        let mut sum = 0.0;
+        for i in which {
+            sum += self.rates.get(i)?.as_ref()?.bps as f64;
+        }
+        Some(sum)
+    }
+}
+
+/// Path manager setup of one namespace: `signal` endpoints for `announce`
+/// (address, device) and the limits. The one place that knows how: through
+/// `mptcp::pm` (netlink) inside the namespace, else `ip mptcp`.
+/// Returns which of the two did it.
+pub fn configure_pm(
+    ns: &Netns,
+    announce: &[(String, String)],
+    subflows: u32,
+    add_addr_accepted: u32,
+) -> anyhow::Result<&'static str> {
+    let via_netlink = ns.in_ns(|| -> Result<(), String> {
+        let mut pm = mptcp::pm::PathManager::new().map_err(|e| e.to_string())?;
+        for (a, dev) in announce {
+            let ip: std::net::IpAddr = a.parse().map_err(|e| format!("{a}: {e}"))?;
+            let mut ep = mptcp::pm::Endpoint::new(ip).with_flags(mptcp::pm::EndpointFlags::SIGNAL);
+            if let Ok(idx) = mptcp::pm::interface_index(dev) {
+                ep = ep.with_ifindex(idx);
+            }
+            pm.add_endpoint(&ep).map_err(|e| e.to_string())?;
+        }
+        pm.set_limits(Some(subflows), Some(add_addr_accepted)).map_err(|e| e.to_string())
+    });
+    match via_netlink {
+        Ok(Ok(())) => return Ok("netlink"),
+        Ok(Err(e)) => eprintln!("mptcp lab: path manager over netlink failed ({e}); using `ip mptcp`"),
+        Err(e) => eprintln!("mptcp lab: {e}; using `ip mptcp`"),
+    }
+    let _ = ns.ip(&["mptcp", "endpoint", "flush"]);
+    for (a, dev) in announce {
+        ns.ip(&["mptcp", "endpoint", "add", a, "dev", dev, "signal"])?;
+    }
+    ns.ip(&[
+        "mptcp",
+        "limits",
+        "set",
+        "subflows",
+        &subflows.to_string(),
+        "add_addr_accepted",
+        &add_addr_accepted.to_string(),
+    ])?;
+    Ok("ip")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("50mbit"), Ok(Some(Rate { bps: 50_000_000 })));
+        assert_eq!(parse_rate("1.5Gbit"), Ok(Some(Rate { bps: 1_500_000_000 })));
+        assert_eq!(parse_rate("800kbit"), Ok(Some(Rate { bps: 800_000 })));
+        assert_eq!(parse_rate("unshaped"), Ok(None));
+        assert!(parse_rate("50mbps").is_err());
+        assert!(parse_rate("mbit").is_err());
+        assert!(parse_rate("1kbit").is_err());
+        assert!(parse_rate("-5mbit").is_err());
+        assert_eq!(Rate { bps: 10 }.tc(), "10bit");
+    }
+
+    #[test]
+    fn addresses_stay_inside_the_lab() {
+        assert_eq!(addr(0, 1), "10.100.0.1");
+        assert_eq!(addr(7, 2), "10.107.0.2");
+    }
+}
