@@ -562,17 +562,18 @@ pub(crate) fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// `ip mptcp endpoint add 10.0.1.2 id 3 subflow dev <ifindex 4>` as the
-    /// kernel reports it in a GET_ADDR reply (genl header + attributes),
-    /// captured on 6.18.
-    const GET_ADDR_REPLY: [u8; 48] = [
+    /// `ip mptcp endpoint add 10.0.1.2 id 3 subflow dev d0` (ifindex 3):
+    /// the GET_ADDR reply (genl header + attributes) captured on 6.18.
+    /// The kernel always sends PORT (0 when unset).
+    const GET_ADDR_REPLY: [u8; 56] = [
         3, 1, 0, 0, // genlmsghdr: cmd GET_ADDR, version 1
-        44, 0, 1, 0x80, // MPTCP_PM_ATTR_ADDR | NLA_F_NESTED, len 44
+        52, 0, 1, 128, // MPTCP_PM_ATTR_ADDR | NLA_F_NESTED, len 52
         6, 0, 1, 0, 2, 0, 0, 0, // FAMILY = AF_INET
+        6, 0, 5, 0, 0, 0, 0, 0, // PORT = 0
         5, 0, 2, 0, 3, 0, 0, 0, // ID = 3
-        8, 0, 3, 0, 10, 0, 1, 2, // ADDR4 = 10.0.1.2
         8, 0, 6, 0, 2, 0, 0, 0, // FLAGS = SUBFLOW
-        8, 0, 7, 0, 4, 0, 0, 0, // IF_IDX = 4
+        8, 0, 7, 0, 3, 0, 0, 0, // IF_IDX = 3
+        8, 0, 3, 0, 10, 0, 1, 2, // ADDR4 = 10.0.1.2
     ];
 
     fn genl_parse<T: ParseableParametrized<[u8], GenlHeader>>(b: &[u8]) -> Result<T, DecodeError> {
@@ -588,15 +589,18 @@ mod tests {
             m.attrs,
             vec![PmAttr::Addr(vec![
                 AddrAttr::Family(2),
+                AddrAttr::Port(0),
                 AddrAttr::Id(3),
-                AddrAttr::Addr4(Ipv4Addr::new(10, 0, 1, 2)),
                 AddrAttr::Flags(2),
-                AddrAttr::IfIdx(4),
+                AddrAttr::IfIdx(3),
+                AddrAttr::Addr4(Ipv4Addr::new(10, 0, 1, 2)),
             ])]
         );
         let mut out = vec![0u8; m.buffer_len()];
         m.emit(&mut out);
         assert_eq!(out, &GET_ADDR_REPLY[4..]);
+        let ep = crate::pm::ops::decode_endpoint(&m).unwrap();
+        assert_eq!((ep.id, ep.port, ep.ifindex), (3, None, Some(3)));
     }
 
     #[test]
@@ -609,7 +613,8 @@ mod tests {
         assert_eq!(out, raw);
     }
 
-    /// A SUB_ESTABLISHED event (6.18): token, family, addresses, ports,
+    /// A SUB_ESTABLISHED event in the attribute order of 6.18 (token,
+    /// then net/mptcp/pm_netlink.c:mptcp_event_add_subflow): family, addresses, ports,
     /// ids, backup.
     const SUB_ESTABLISHED: [u8; 72] = [
         8, 0, 1, 0, 0x78, 0x56, 0x34, 0x12, // TOKEN 0x12345678
