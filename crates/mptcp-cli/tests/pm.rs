@@ -390,9 +390,11 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
     if t.client.sysctl("net.mptcp.path_manager", "userspace").is_err() {
         t.client.sysctl("net.mptcp.pm_type", "1").unwrap();
     }
-    mptcp_ok(&t.server, &["limits", "set", "subflows", "2", "add_addr_accepted", "2"]);
+    // The server ignores announced addresses (it only reports them).
+    mptcp_ok(&t.server, &["limits", "set", "subflows", "2", "add_addr_accepted", "0"]);
     let server_addr = format!("{}:5001", t.p1.b_addr);
     let server = echo_server(&t.server, &server_addr);
+    let server_monitor = Monitor::start(&t.server);
     let mut stream = connect_and_exchange(&t.client, &server_addr);
     let conn = wait_subflows(&t.client, 5001, 1);
     let token = conn["token"].as_u64().unwrap().to_string();
@@ -457,6 +459,17 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
     );
     mptcp_ok(&t.client, &["pm", "subflow", "del", "--token", &token, "--local", &local, "--remote", &server_addr]);
     wait_subflows(&t.client, 5001, 1);
+
+    // ADD_ADDR and RM_ADDR reach the peer: its monitor reports them.
+    mptcp_ok(&t.client, &["pm", "announce", "--token", &token, "--id", "7", &t.p2.a_addr]);
+    let mut seen = Vec::new();
+    server_monitor.until(&mut seen, "announced", None);
+    let ann = seen.iter().find(|v| v["type"] == "announced").unwrap();
+    assert_eq!((ann["daddr"].as_str(), ann["remote_id"].as_u64()), (Some(t.p2.a_addr.as_str()), Some(7)), "{ann}");
+    mptcp_ok(&t.client, &["pm", "remove", "--token", &token, "--id", "7"]);
+    server_monitor.until(&mut seen, "removed", None);
+    let rm = seen.iter().find(|v| v["type"] == "removed").unwrap();
+    assert_eq!(rm["remote_id"].as_u64(), Some(7), "{rm}");
 
     drop(stream);
     server.join().unwrap();
