@@ -351,10 +351,34 @@ fn events_and_conns_of_a_two_path_connection() {
     let text = mptcp_ok(&t.client, &["conns"]);
     assert!(text.contains(&format!("token 0x{token:08x}")) && text.contains("subflows 2"), "{text}");
 
+    // Marking the endpoint backup re-prioritises the live subflow (MP_PRIO):
+    // inet_diag shows the flag, the library reports it, an event says so.
+    mptcp_ok(&t.client, &["endpoint", "set", "id", "1", "backup"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let flags = loop {
+        let f = t.client.in_ns(|| mptcp::diag::subflow_backup_flags(token as u32)).unwrap().unwrap();
+        if f.iter().any(|(_, _, b)| *b) || Instant::now() > deadline {
+            break f;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(flags.len(), 2, "{flags:?}");
+    for (local, remote, backup) in &flags {
+        assert_eq!(remote.to_string(), server_addr);
+        assert_eq!(*backup, local.ip().to_string() == t.p2.a_addr, "{flags:?}");
+    }
+    let conn = wait_subflows(&t.client, 5000, 2);
+    assert!(conn["subflows"].as_array().unwrap().iter().any(|s| s["backup"] == true), "{conn}");
+
     drop(stream);
     server.join().unwrap();
     let mut seen = Vec::new();
     monitor.until(&mut seen, "closed", Some(token));
+    // SUB_PRIORITY is reported where the MP_PRIO arrives: on the server.
+    let mut server_seen = Vec::new();
+    server_monitor.until(&mut server_seen, "sub_priority", None);
+    let prio = server_seen.iter().find(|v| v["type"] == "sub_priority").unwrap();
+    assert_eq!((prio["daddr"].as_str(), prio["backup"].as_bool()), (Some(t.p2.a_addr.as_str()), Some(true)), "{prio}");
     let mine: Vec<&Value> = seen.iter().filter(|v| v["token"].as_u64() == Some(token)).collect();
     let pos =
         |kind: &str| mine.iter().position(|v| v["type"] == kind).unwrap_or_else(|| panic!("no {kind}: {mine:#?}"));
@@ -362,13 +386,11 @@ fn events_and_conns_of_a_two_path_connection() {
         (pos("created"), pos("established"), pos("sub_established"), pos("closed"));
     assert!(created < established && established < sub && sub < closed, "order: {mine:#?}");
     let c = mine[created];
-    eprintln!("events: {mine:#?}");
     assert_eq!(c["saddr"], t.p1.a_addr.as_str());
     assert_eq!(c["daddr"], t.p1.b_addr.as_str());
     assert_eq!(c["dport"], 5000);
     // 6.18 sends SERVER_SIDE (and FLAGS bit 1) only on the server side.
     assert_ne!(c["server_side"], true);
-    let mut server_seen = Vec::new();
     server_monitor.until(&mut server_seen, "created", None);
     let sc = server_seen.iter().find(|v| v["type"] == "created").unwrap();
     assert_eq!(sc["server_side"], true, "{sc}");
