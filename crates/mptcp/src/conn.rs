@@ -53,6 +53,32 @@ pub(crate) fn subflows(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     if !created_as_mptcp(fd)? {
         return single_flow(fd);
     }
+    let mut flows = subflows_from_sockopts(fd)?;
+    fill_backup(fd, &mut flows);
+    Ok(flows)
+}
+
+/// The socket options do not carry the backup flag; inet_diag does. One
+/// exact lookup per subflow; left `None` where that is not possible
+/// (feature `netlink` off, `mptcp_diag` missing, no permission).
+#[cfg(feature = "netlink")]
+fn fill_backup(fd: BorrowedFd<'_>, flows: &mut [SubflowInfo]) {
+    if !host_support().inet_diag {
+        return;
+    }
+    let pairs: Option<Vec<_>> = flows.iter().map(|f| Some((f.local?, f.remote?))).collect();
+    let Some(pairs) = pairs else { return };
+    if let Ok(flags) = crate::diag::subflow_backup_exact(fd, &pairs) {
+        for (f, b) in flows.iter_mut().zip(flags) {
+            f.backup = b;
+        }
+    }
+}
+
+#[cfg(not(feature = "netlink"))]
+fn fill_backup(_fd: BorrowedFd<'_>, _flows: &mut [SubflowInfo]) {}
+
+fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let support = host_support();
     let res = if support.mptcp_full_info || !support.mptcp_tcpinfo {
         match full_info(fd) {

@@ -520,6 +520,77 @@ pub(crate) fn group(msks: Vec<DiagSocket>, mut sfs: Vec<Subflow>) -> Vec<Connect
     out
 }
 
+/// Builds an exact (non-dump) `SOCK_DIAG_BY_FAMILY` request for the TCP
+/// socket with this 4-tuple, asking for `INET_DIAG_INFO` (and with it the
+/// ULP info that carries the MPTCP subflow flags).
+pub(crate) fn exact_tcp_request(local: SocketAddr, remote: SocketAddr, seq: u32) -> Vec<u8> {
+    let mut req =
+        dump_request(if local.is_ipv4() { libc::AF_INET as u8 } else { libc::AF_INET6 as u8 }, IPPROTO_TCP, None, seq);
+    req[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    let id = &mut req[24..72];
+    id[0..2].copy_from_slice(&local.port().to_be_bytes());
+    id[2..4].copy_from_slice(&remote.port().to_be_bytes());
+    let put = |dst: &mut [u8], ip: IpAddr| match ip {
+        IpAddr::V4(a) => dst[..4].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => dst[..16].copy_from_slice(&a.octets()),
+    };
+    put(&mut id[4..20], local.ip());
+    put(&mut id[20..36], remote.ip());
+    // INET_DIAG_NOCOOKIE: match on the tuple only.
+    id[40..48].copy_from_slice(&[0xff; 8]);
+    req
+}
+
+/// Sends one exact request and returns the single reply, or `None` when the
+/// kernel has no such socket (`ENOENT`).
+fn get_one(sock: &Socket, request: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    sock.send(request, 0)?;
+    let mut buf = vec![0u8; 16 * 1024];
+    let n = sock.recv(&mut &mut buf[..], 0)?;
+    let len = buf.get(0..4).map(|b| u32::from_ne_bytes(b.try_into().expect("4 bytes")) as usize).unwrap_or(0);
+    if n < 16 || len < 16 || len > n {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "malformed netlink reply"));
+    }
+    match u16::from_ne_bytes([buf[4], buf[5]]) {
+        NLMSG_ERROR => {
+            let code = buf.get(16..20).map(|b| i32::from_ne_bytes(b.try_into().expect("4 bytes"))).unwrap_or(0);
+            if code == -libc::ENOENT || code == 0 {
+                Ok(None)
+            } else {
+                Err(io::Error::from_raw_os_error(-code))
+            }
+        }
+        _ => Ok(Some(buf[16..len].to_vec())),
+    }
+}
+
+/// Backup flags of the given subflows of the MPTCP socket `fd`, looked up
+/// one by one (an exact inet_diag get per subflow, in the socket's own
+/// network namespace). `None` where the kernel did not report flags.
+pub(crate) fn subflow_backup_exact(
+    fd: BorrowedFd<'_>,
+    pairs: &[(SocketAddr, SocketAddr)],
+) -> io::Result<Vec<Option<bool>>> {
+    let sock = open_in_netns_of(fd)?;
+    let mut out = Vec::with_capacity(pairs.len());
+    for (i, (l, r)) in pairs.iter().enumerate() {
+        let reply = get_one(&sock, &exact_tcp_request(*l, *r, i as u32 + 1))?;
+        out.push(reply.as_deref().and_then(parse_subflow_msg).and_then(|s| s.flags.map(|_| s.is_backup())));
+    }
+    // An exact lookup misses subflows bound to a device (the kernel matches
+    // the interface too, and the socket options do not tell it): one dump
+    // of the TCP sockets finds those.
+    if out.iter().any(Option::is_none) {
+        let all = dump_all(&sock, IPPROTO_TCP, None, parse_subflow_msg)?;
+        for (o, (l, r)) in out.iter_mut().zip(pairs) {
+            if o.is_none() {
+                *o = all.iter().find(|s| s.local == *l && s.remote == *r).and_then(|s| s.flags.map(|_| s.is_backup()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// For the core's `SubflowInfo.backup`: the subflows of the connection with
 /// local token `token`, as `(local, remote, backup)`.
 ///
@@ -545,6 +616,15 @@ mod tests {
 
     #[test]
     fn request_layout() {
+        let r = exact_tcp_request("10.0.0.1:1000".parse().unwrap(), "10.0.0.2:80".parse().unwrap(), 3);
+        assert_eq!(u16::from_ne_bytes([r[6], r[7]]), NLM_F_REQUEST);
+        assert_eq!(r[16], libc::AF_INET as u8);
+        assert_eq!(r[17], IPPROTO_TCP);
+        assert_eq!(&r[24..26], &1000u16.to_be_bytes());
+        assert_eq!(&r[26..28], &80u16.to_be_bytes());
+        assert_eq!(&r[28..32], &[10, 0, 0, 1]);
+        assert_eq!(&r[44..48], &[10, 0, 0, 2]);
+        assert_eq!(&r[64..72], &[0xff; 8]);
         let r = mptcp_dump_request(2, 7);
         assert_eq!(r.len(), 80);
         assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 80);

@@ -421,6 +421,22 @@ fn two_paths_info_and_subflows() {
         Some(sent) => assert!(sent >= 20 * 64 * 1024, "{sent}"),
         None => assert!(info.reported_len < 64, "bytes_sent absent only on kernels with a short mptcp_info"),
     }
+    // inet_diag fills in what the socket options cannot: the backup flag.
+    if host_support().inet_diag {
+        assert!(subflows.iter().all(|f| f.backup == Some(false)), "{subflows:#?}");
+        n.client.ip(&["mptcp", "endpoint", "change", "id", "1", "backup"]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let backup_of = |c: &TcpStream| -> Vec<(String, Option<bool>)> {
+            let mut v: Vec<_> =
+                c.subflows().unwrap().iter().map(|f| (f.local.unwrap().ip().to_string(), f.backup)).collect();
+            v.sort();
+            v
+        };
+        while backup_of(&c)[1].1 != Some(true) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(backup_of(&c), [("10.31.0.1".to_string(), Some(false)), ("10.32.0.1".to_string(), Some(true))]);
+    }
     // The server sees the same connection, with both subflows.
     assert!(s.mptcp_info().unwrap().unwrap().token.is_some());
     assert_eq!(s.subflows().unwrap().len(), 2);
