@@ -27,7 +27,7 @@ cargo build --workspace --all-features
 echo "== tests"
 # Namespace tests build and tear down their own namespaces; two at a time
 # keeps the shaped-link measurements of one from starving another.
-cargo test --workspace --all-features -- --test-threads=2
+cargo test --workspace --all-features --no-fail-fast -- --test-threads=2
 echo "== leftovers"
 left=$(ip netns list 2>/dev/null | grep -c '^mptcp-' || true)
 if [ "$left" != 0 ]; then
