@@ -61,7 +61,8 @@ pub struct SockArgs {
 
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
-    /// Address to listen on.
+    /// Address to listen on. Keep the wildcard (the default) when the server
+    /// announces other addresses: subflows joining them need a listener there.
     #[arg(long, value_name = "ADDR", default_value = "[::]:5201")]
     bind: String,
     /// Serve one client, then exit (status 1 if its data did not verify).

@@ -8,6 +8,7 @@ pub mod topo;
 
 use std::io::Read;
 use std::net::TcpListener;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -313,6 +314,7 @@ struct Server {
     /// Receiver samples of the current session: (when, bytes so far).
     marks: Arc<Mutex<Vec<(Instant, u64)>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    listen_fd: std::os::fd::RawFd,
 }
 
 impl Server {
@@ -328,7 +330,9 @@ impl Server {
                 b.bind(("0.0.0.0", PORT))
             })?
             .context("starting the bench server in the server namespace")?;
-        listener.set_nonblocking(true)?;
+        // Blocking accept, so the receiver's clock starts as the client
+        // connects; `stop` wakes it with shutdown(2).
+        let listen_fd = listener.as_raw_fd();
         let stop = Arc::new(AtomicBool::new(false));
         let marks = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
@@ -341,7 +345,6 @@ impl Server {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         let fell_back = fallback.check();
-                        let _ = conn.set_nonblocking(false);
                         if let Ok(mut m) = marks2.lock() {
                             m.clear();
                         }
@@ -359,14 +362,12 @@ impl Server {
                         );
                         let _ = tx.send(r);
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(10))
-                    }
+                    Err(_) if stop2.load(Ordering::Acquire) => break,
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        Ok(Server { stop, rx, marks, thread: Some(thread?) })
+        Ok(Server { stop, rx, marks, thread: Some(thread?), listen_fd })
     }
 
     /// The server's report of the session that just ended.
@@ -376,8 +377,17 @@ impl Server {
 
     fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
+        // SAFETY: the listener is alive until the thread ends; shutdown(2)
+        // only wakes its blocked accept(2).
+        unsafe { libc::shutdown(self.listen_fd, libc::SHUT_RDWR) };
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }

@@ -168,8 +168,18 @@ fn panel(s: &mut String, p: &Panel, y0: f64) {
         }
         legend.push((color, k.to_string(), 1.5));
     }
-    let total: String =
-        p.points.iter().map(|q| format!("{:.1},{:.1}", x(q.t), y(q.total_bps / 1e6))).collect::<Vec<_>>().join(" ");
+    // The total (MPTCP-level data acked, or bytes read) comes in bursts:
+    // draw it as a centred 3-point moving average.
+    let n = p.points.len();
+    let total: String = (0..n)
+        .map(|i| {
+            let lo = i.saturating_sub(1);
+            let hi = (i + 1).min(n - 1);
+            let avg = p.points[lo..=hi].iter().map(|q| q.total_bps).sum::<f64>() / (hi - lo + 1) as f64;
+            format!("{:.1},{:.1}", x(p.points[i].t), y(avg / 1e6))
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     if !total.is_empty() {
         let _ = writeln!(s, r##"<polyline points="{total}" fill="none" stroke="#000" stroke-width="2.5"/>"##);
     }

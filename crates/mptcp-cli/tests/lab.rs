@@ -1,0 +1,267 @@
+//! Integration tests of `mptcp lab` and `mptcp bench` in network namespaces.
+//!
+//! They run the built binary and check its JSON: data integrity, MPTCP on
+//! two subflows when two paths exist, fallback when a middlebox strips the
+//! option, and no namespace left behind. They never assert a speed.
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use mptcp_netns::{can_run, Netns, Path};
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mptcp")
+}
+
+fn netns_list() -> String {
+    let o = Command::new("ip").args(["netns", "list"]).output().expect("ip netns list");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs the binary; returns its output and its pid.
+fn run(args: &[&str]) -> (Output, u32) {
+    let child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mptcp");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait mptcp"), pid)
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+fn assert_no_namespace_of(pid: u32) {
+    let list = netns_list();
+    let prefix = format!("mptcp-{pid}-");
+    assert!(!list.lines().any(|l| l.starts_with(&prefix)), "namespaces of pid {pid} left behind:\n{list}");
+}
+
+fn phase<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["phases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("no phase {name} in {v}"))
+}
+
+#[test]
+fn lab_shows_mptcp_failover_and_fallback() {
+    if !can_run("lab_shows_mptcp_failover_and_fallback") {
+        return;
+    }
+    let plot = std::env::temp_dir().join(format!("mptcp-lab-test-{}.svg", std::process::id()));
+    let plot_s = plot.to_str().unwrap();
+    let (o, pid) = run(&["lab", "--duration", "2", "--json", "--plot", plot_s]);
+    let v = json(&o);
+    assert_no_namespace_of(pid);
+    assert_eq!(v["namespaces_removed"], true);
+
+    let tcp = phase(&v, "tcp");
+    assert_eq!(tcp["verified"], true, "{tcp}");
+    assert_eq!(tcp["client_status"], "tcp");
+    assert_eq!(tcp["subflows"], 1);
+
+    let m = phase(&v, "mptcp");
+    assert_eq!(m["verified"], true, "{m}");
+    assert_eq!(m["client_status"], "mptcp");
+    assert_eq!(m["server_status"], "mptcp");
+    assert!(m["subflows"].as_u64().unwrap() >= 2, "MPTCP used fewer than 2 subflows: {m}");
+    assert!(m["limit_bps"].as_f64().unwrap() > 0.0);
+    assert!(m["mss"].as_u64().unwrap() > 0);
+
+    let f = phase(&v, "failover");
+    assert_eq!(f["verified"], true, "failover lost or corrupted data: {f}");
+    assert!(f["down_at_s"].as_f64().is_some(), "the path never went down: {f}");
+    assert_eq!(f["failed_path"], 1);
+
+    let fb = phase(&v, "fallback");
+    assert_eq!(fb["verified"], true, "{fb}");
+    assert_eq!(fb["client_status"], "fallback", "{fb}");
+    assert_eq!(fb["server_status"], "fallback", "{fb}");
+
+    assert_eq!(v["ok"], true, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success());
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    let _ = std::fs::remove_file(&plot);
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "bad SVG");
+}
+
+#[test]
+fn lab_with_unequal_rates_uses_every_path() {
+    if !can_run("lab_with_unequal_rates_uses_every_path") {
+        return;
+    }
+    let (o, pid) =
+        run(&["lab", "--rates", "10mbit,20mbit,30mbit", "--phases", "mptcp", "--duration", "2", "--json", "--no-plot"]);
+    let v = json(&o);
+    assert_no_namespace_of(pid);
+    let m = phase(&v, "mptcp");
+    assert_eq!(m["verified"], true, "{m}");
+    assert_eq!(m["subflows"], 3, "{m}");
+    assert_eq!(v["paths"].as_array().unwrap().len(), 3);
+    assert!(o.status.success());
+}
+
+#[test]
+fn lab_rejects_bad_input_before_creating_anything() {
+    for args in [
+        &["lab", "--paths", "9"][..],
+        &["lab", "--rates", "10mbps"],
+        &["lab", "--phases", "nope"],
+        &["lab", "--duration", "0"],
+    ] {
+        let (o, pid) = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_no_namespace_of(pid);
+    }
+}
+
+#[test]
+fn lab_without_root_says_why() {
+    if Command::new("setpriv").arg("--version").output().is_err() || !mptcp_netns::is_root() {
+        println!("SKIPPED: lab_without_root_says_why: needs root and setpriv to drop to nobody");
+        return;
+    }
+    let o = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", bin(), "lab", "--no-plot"])
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("Permission denied") && !err.contains("mptcp") {
+        println!("SKIPPED: lab_without_root_says_why: nobody cannot execute the test binary here");
+        return;
+    }
+    assert!(!o.status.success());
+    assert!(err.contains("needs root"), "{err}");
+}
+
+/// A client and a server namespace joined by two 50 Mbit/s paths, the server
+/// announcing its second address.
+fn two_paths() -> (Netns, Netns, Vec<Path>) {
+    let c = Netns::new("bcli").unwrap();
+    let s = Netns::new("bsrv").unwrap();
+    let p1 = Path::new(&c, "10.120.0.1/24", &s, "10.120.0.2/24").unwrap();
+    let p2 = Path::new(&c, "10.121.0.1/24", &s, "10.121.0.2/24").unwrap();
+    p1.shape("50mbit").unwrap();
+    p2.shape("50mbit").unwrap();
+    s.ip(&["mptcp", "endpoint", "add", "10.121.0.2", "dev", &p2.b_dev, "signal"]).unwrap();
+    s.ip(&["mptcp", "limits", "set", "subflows", "1", "add_addr_accepted", "0"]).unwrap();
+    c.ip(&["mptcp", "limits", "set", "subflows", "1", "add_addr_accepted", "1"]).unwrap();
+    (c, s, vec![p1, p2])
+}
+
+/// Runs `mptcp bench server --once` in `s` and a client in `c` with `args`.
+fn bench_pair(c: &Netns, s: &Netns, args: &[&str]) -> (Value, Value) {
+    let server = s
+        .command(bin())
+        .args(["bench", "server", "--bind", "0.0.0.0:5201", "--once", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut cmd = c.command(bin());
+    cmd.args(["bench", "client", "10.120.0.2:5201", "--json"]).args(args);
+    let co = cmd.output().unwrap();
+    let so = server.wait_with_output().unwrap();
+    assert!(co.status.success(), "client: {}", String::from_utf8_lossy(&co.stderr));
+    assert!(so.status.success(), "server: {}", String::from_utf8_lossy(&so.stderr));
+    (json(&co), json(&so))
+}
+
+#[test]
+fn bench_upload_download_and_tcp_in_namespaces() {
+    if !can_run("bench_upload_download_and_tcp_in_namespaces") {
+        return;
+    }
+    let (c, s, _paths) = two_paths();
+    let names = (c.name().to_string(), s.name().to_string());
+
+    let plot = std::env::temp_dir().join(format!("mptcp-bench-test-{}.svg", std::process::id()));
+    let (cl, sv) = bench_pair(&c, &s, &["-t", "2", "--plot", plot.to_str().unwrap()]);
+    assert_eq!(cl["integrity"]["verified"], true, "{cl}");
+    assert_eq!(sv["integrity"]["verified"], true, "{sv}");
+    assert_eq!(cl["integrity"]["sender_hash"], sv["integrity"]["receiver_hash"]);
+    assert_eq!(cl["status"], "mptcp");
+    assert_eq!(cl["peer_status"], "mptcp");
+    assert!(cl["max_subflows"].as_u64().unwrap() >= 2, "{cl}");
+    assert!(cl["subflows"].as_array().unwrap().len() >= 2);
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+    let _ = std::fs::remove_file(&plot);
+
+    // Download with an exact byte count (not a multiple of the chunk size).
+    let (cl, sv) = bench_pair(&c, &s, &["--reverse", "--bytes", "3000001"]);
+    assert_eq!(cl["direction"], "download");
+    assert_eq!(cl["bytes"], 3_000_001);
+    assert_eq!(cl["integrity"]["verified"], true, "{cl}");
+    assert_eq!(sv["integrity"]["verified"], true, "{sv}");
+    assert_eq!(sv["status"], "mptcp");
+
+    // Plain TCP: one flow, the server says tcp.
+    let (cl, sv) = bench_pair(&c, &s, &["--tcp", "-t", "1"]);
+    assert_eq!(cl["status"], "tcp");
+    assert_eq!(sv["status"], "tcp");
+    assert_eq!(cl["max_subflows"], 1);
+    assert_eq!(cl["integrity"]["verified"], true);
+
+    drop(c);
+    drop(s);
+    let list = netns_list();
+    assert!(!list.contains(&names.0) && !list.contains(&names.1), "left behind: {list}");
+}
+
+#[test]
+fn bench_reports_fallback_through_a_middlebox() {
+    if !can_run("bench_reports_fallback_through_a_middlebox") {
+        return;
+    }
+    let (c, s, _paths) = two_paths();
+    s.iptables(
+        false,
+        &[
+            "-t",
+            "mangle",
+            "-A",
+            "OUTPUT",
+            "-p",
+            "tcp",
+            "--tcp-flags",
+            "SYN,ACK",
+            "SYN,ACK",
+            "-j",
+            "TCPOPTSTRIP",
+            "--strip-options",
+            "30",
+        ],
+    )
+    .unwrap();
+    let (cl, sv) = bench_pair(&c, &s, &["--bytes", "1M"]);
+    assert_eq!(cl["status"], "fallback", "{cl}");
+    assert_eq!(sv["status"], "fallback", "{sv}");
+    assert_eq!(cl["peer_status"], "fallback");
+    assert_eq!(cl["integrity"]["verified"], true);
+}
+
+#[test]
+fn bench_rejects_bad_input() {
+    for args in [
+        &["bench", "client", "127.0.0.1:9", "--bytes", "lots"][..],
+        &["bench", "client", "127.0.0.1:9", "--duration", "-1"],
+        &["bench", "client", "127.0.0.1:9", "--congestion", "no such"],
+        &["bench", "server", "--bind", "not an address"],
+    ] {
+        let (o, _) = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
