@@ -7,7 +7,7 @@
 # Needs root (apt-get, and the guest runs the suite as root). Exit status:
 # 0 every kernel passed, 1 a kernel failed (or printed no result marker),
 # 2 the setup failed (missing package, build error, ...).
-set -euo pipefail
+set -Eeuo pipefail
 trap 'echo "kernels: error: unexpected failure at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -460,14 +460,12 @@ boot_kernel() {
     for try in 1 2; do
         log "$label: booting $KVER (qemu -accel $ACCEL, timeout ${TIMEOUT}s)"
         start=$(date +%s.%N)
-        set +e
         timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" -smp 2 \
             -nographic -no-reboot -nic none \
             -kernel "$kdir/vmlinuz" -initrd "$WORK/$label/initrd.gz" \
             -append "console=ttyS0 panic=-1 quiet" < /dev/null 2>&1 |
-            tee "$console" | tr -d '\r' | sed -u "s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/[$label] /"
-        rc=${PIPESTATUS[0]}
-        set -e
+            tee "$console" | tr -d '\r' | sed -u "s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/[$label] /" &&
+            rc=0 || rc=${PIPESTATUS[0]}
         end=$(date +%s.%N)
         # A kernel that died before running /init says nothing about the crate
         # (emulation hiccup): boot it once more. Anything later counts.
