@@ -728,7 +728,7 @@ fn summary(r: &LabReport) -> String {
     let mut s = String::new();
     s.push_str("\nSummary\n");
     s.push_str(&format!(
-        "  {:<9} {:>13} {:>13} {:>9} {:>8}  {:<19} {:<9} {}\n",
+        "  {:<9} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}\n",
         "phase", "goodput", "limit", "of limit", "subflows", "status client/server", "integrity", "notes"
     ));
     for p in &r.phases {
@@ -768,6 +768,10 @@ fn summary(r: &LabReport) -> String {
             notes
         ));
     }
+    s.push_str(
+        "  limit: sum of the path rates x payload per frame / frame size, from the MSS used; tbf lets a 32 KB burst \
+         through at the start, so short runs can end slightly above it\n",
+    );
     if let Some(pl) = &r.plot {
         s.push_str(&format!("  plot: {pl}\n"));
     }
