@@ -4,7 +4,7 @@
 # veth paths), same duration, same congestion control (cubic).
 #
 #   sudo bench/run.sh                 # 10 s per transfer, release build
-#   DURATION=20 sudo -E bench/run.sh
+#   DURATION=20 RUNS=5 sudo -E bench/run.sh   # median of RUNS runs per row
 #   MPTCP=target/release/mptcp sudo -E bench/run.sh
 #
 # Needs root, iperf3 and mptcpize (Debian: apt-get install iperf3 mptcpize),
@@ -13,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
 OUT=${OUT:-${TMPDIR:-/tmp}/mptcp-bench}
 MPTCP=${MPTCP:-target/release/mptcp}
 
@@ -27,6 +28,7 @@ if [ ! -x "$MPTCP" ] || [ -z "${NO_BUILD:-}" ]; then
     cargo build --release -q -p mptcp-cli
 fi
 mkdir -p "$OUT"
+rm -f "$OUT/runs.txt"
 
 # name | --rates | target fraction of the physical limit ("" = none)
 SCENARIOS=(
@@ -38,36 +40,45 @@ SCENARIOS=(
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git status --porcelain -- crates bench 2>/dev/null | grep -q . && echo "+local changes" || true)
-echo "commit $commit$dirty, kernel $(uname -r), $(nproc) CPUs, ${DURATION} s per transfer, congestion cubic"
+echo "commit $commit$dirty, kernel $(uname -r), $(nproc) CPUs, ${DURATION} s per transfer, congestion cubic, median of $RUNS runs"
 echo
 echo "| paths | mptcp bench | mptcpize iperf3 | ours / iperf3 | ours / limit | iperf3 / limit | subflows | integrity | targets |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 fail=0
 for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r name rates target <<<"$s"
-    file="$OUT/$(echo "$rates" | tr ',' '_').json"
-    if ! "$MPTCP" lab --rates "$rates" --phases mptcp,iperf3 --duration "$DURATION" --congestion cubic --json --no-plot >"$file"; then
-        echo "| $name | lab failed, see $file | | | | | | | no |"
-        fail=1
-        continue
-    fi
-    row=$(jq -r --arg target "$target" '
-        def mbit: if . == null or . == 0 then "-" else (. / 1e6 * 10 | round / 10 | tostring) + " Mbit/s" end;
-        def fr: if . == null then "-" else (. * 1000 | round / 1000 | tostring) end;
-        (.phases[] | select(.name == "mptcp")) as $m
-        | (.phases[] | select(.name == "iperf3")) as $i
-        | ($m.goodput_bps / (if $i.goodput_bps > 0 then $i.goodput_bps else null end)) as $ratio
-        | (if $m.limit_bps then $i.goodput_bps / $m.limit_bps else null end) as $ifr
-        | ($ratio != null and $ratio >= 1) as $beat
-        | (if $target == "" then true else ($m.fraction_of_limit // 0) >= ($target | tonumber) end) as $lim
-        | [ ($m.goodput_bps | mbit), ($i.goodput_bps | mbit), ($ratio | fr), ($m.fraction_of_limit | fr), ($ifr | fr),
-            ($m.subflows | tostring), (if $m.verified then "verified" else "MISMATCH" end),
-            ((if $beat then ">= iperf3: yes" else ">= iperf3: NO" end)
-             + (if $target == "" then "" else (if $lim then ", >= " + $target + " of limit: yes" else ", >= " + $target + " of limit: NO" end) end)) ]
-        | join(" | ")' "$file")
+    ours=(); theirs=(); limit=0; subflows=9; integrity=verified
+    for run in $(seq 1 "$RUNS"); do
+        file="$OUT/$(echo "$rates" | tr ',' '_')-$run.json"
+        if ! "$MPTCP" lab --rates "$rates" --phases mptcp,iperf3 --duration "$DURATION" --congestion cubic --json --no-plot >"$file"; then
+            integrity="lab failed ($file)"
+        fi
+        read -r g l sf v i < <(jq -r '(.phases[] | select(.name == "mptcp")) as $m | (.phases[] | select(.name == "iperf3")) as $i
+            | [$m.goodput_bps, ($m.limit_bps // 0), $m.subflows, $m.verified, $i.goodput_bps] | @tsv' "$file" 2>/dev/null || echo "0 0 0 false 0")
+        ours+=("$g"); theirs+=("$i"); limit=$l
+        [ "$sf" -lt "$subflows" ] && subflows=$sf
+        [ "$v" = true ] || integrity=MISMATCH
+    done
+    o=$(printf '%s\n' "${ours[@]}" | median); t=$(printf '%s\n' "${theirs[@]}" | median)
+    row=$(awk -v o="$o" -v t="$t" -v l="$limit" -v target="$target" -v sf="$subflows" -v integ="$integrity" -v runs="$RUNS" \
+        -v all_o="$(printf '%s ' "${ours[@]}")" -v all_t="$(printf '%s ' "${theirs[@]}")" 'BEGIN {
+        ratio = (t > 0) ? o / t : 0
+        fo = (l > 0) ? sprintf("%.3f", o / l) : "-"; ft = (l > 0) ? sprintf("%.3f", t / l) : "-"
+        verdict = (ratio >= 1) ? ">= iperf3: yes" : ">= iperf3: NO"
+        if (target != "") verdict = verdict ", >= " target " of limit: " ((l > 0 && o / l >= target) ? "yes" : "NO")
+        printf "%.1f Mbit/s | %.1f Mbit/s | %.3f | %s | %s | %d | %s | %s", o / 1e6, t / 1e6, ratio, fo, ft, sf, integ, verdict
+    }')
     echo "| $name | $row |"
-    case "$row" in *NO*|*MISMATCH*) fail=1 ;; esac
+    runs_o=""; for g in "${ours[@]}"; do runs_o+="$(awk -v g="$g" 'BEGIN{printf "%.1f ", g/1e6}')"; done
+    runs_t=""; for g in "${theirs[@]}"; do runs_t+="$(awk -v g="$g" 'BEGIN{printf "%.1f ", g/1e6}')"; done
+    echo "$name: ours [ $runs_o] iperf3 [ $runs_t] Mbit/s" >>"$OUT/runs.txt"
+    case "$row" in *NO*|*MISMATCH*|*failed*) fail=1 ;; esac
 done
 echo
-echo "limit = sum of path rates x payload per frame / frame size (MSS minus 24 bytes of MPTCP DSS option over MTU + 14); raw results in $OUT/"
+echo "Every run (Mbit/s):"
+sed 's/^/    /' "$OUT/runs.txt"
+echo
+echo "limit = sum of path rates x payload per frame / frame size (MSS minus 24 bytes of MPTCP DSS option, over MTU + 14)."
+echo "Raw JSON of every run: $OUT/"
 exit $fail

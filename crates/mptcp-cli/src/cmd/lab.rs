@@ -489,7 +489,7 @@ fn phase_transfer(
     let mut p = PhaseReport { name: kind.to_string(), ..Default::default() };
     fill(&mut p, &c, Some(&s), topo, paths, mptcp);
     let verified = p.verified == Some(true);
-    p.notes.push(if verified { "every byte verified (xxh64)".into() } else { "DATA MISMATCH".into() });
+    p.notes.push(if verified { "every byte verified (checksum)".into() } else { "DATA MISMATCH".into() });
     if mptcp {
         let want = topo.paths.len().min(2);
         let status_ok = c.status == "mptcp" && s.status == "mptcp";
@@ -572,7 +572,7 @@ fn phase_failover(
     p.fraction_of_limit = None;
     let down = down_at.lock().ok().and_then(|d| *d);
     let verified = p.verified == Some(true);
-    p.notes.push(if verified { "every byte arrived intact (xxh64)".into() } else { "DATA MISMATCH".into() });
+    p.notes.push(if verified { "every byte arrived intact (checksum)".into() } else { "DATA MISMATCH".into() });
     let mut markers = vec![];
     match down {
         Some(d) => {
@@ -647,7 +647,7 @@ fn phase_fallback(
     let mut p = PhaseReport { name: "fallback".into(), ..Default::default() };
     fill(&mut p, &c, Some(&s), topo, vec![0], false);
     let verified = p.verified == Some(true);
-    p.notes.push(if verified { "every byte verified (xxh64)".into() } else { "DATA MISMATCH".into() });
+    p.notes.push(if verified { "every byte verified (checksum)".into() } else { "DATA MISMATCH".into() });
     let both = c.status == "fallback" && s.status == "fallback";
     p.notes.push(format!("client reports {}, server reports {}", c.status, s.status));
     p.ok = verified && both;
@@ -793,15 +793,15 @@ mod tests {
     fn stall_is_measured_from_the_failure() {
         let t = Instant::now();
         let ms = |m: u64| t + Duration::from_millis(m);
-        // 10 Mbit/s = 125 bytes/ms; nothing moves from 1000 to 1300 ms.
-        let mut marks = vec![];
+        // 10 Mbit/s = 125,000 bytes per 100 ms; nothing moves from 1000 to 1300 ms.
+        let mut marks = vec![(ms(0), 0u64)];
         let mut bytes = 0u64;
-        for i in 0..=20u64 {
-            let at = i * 100;
-            if !(1000..1300).contains(&(at.saturating_sub(100))) || at < 1000 {
-                bytes += 12_500;
+        for i in 1..=20u64 {
+            let start = (i - 1) * 100;
+            if !(1000..1300).contains(&start) {
+                bytes += 125_000;
             }
-            marks.push((ms(at), bytes));
+            marks.push((ms(i * 100), bytes));
         }
         let s = stall_ms(&marks, ms(1000), Some(10e6)).unwrap();
         assert!((290.0..=310.0).contains(&s), "{s}");

@@ -6,7 +6,7 @@
 //!    time limit;
 //! 2. sender -> receiver (client in an upload, server in a download): the
 //!    data stream, then a 32-byte [`Trailer`] with the sender's byte count and
-//!    XXH64 of the stream, then `shutdown(SHUT_WR)`;
+//!    [`Checksum`] of the stream, then `shutdown(SHUT_WR)`;
 //! 3. receiver -> sender: a 48-byte [`Outcome`] (what the receiver counted
 //!    and whether it matched), then the connection closes.
 //!
@@ -14,8 +14,9 @@
 //! last 32 bytes it has read and, at end of stream, those are the trailer.
 //!
 //! The data is a deterministic pseudo-random stream: 128 KiB chunks of
-//! wyrand output generated once from the seed, each stamped with its chunk
-//! number, so a misplaced, lost or duplicated segment changes the checksum.
+//! wyrand output generated once from the seed, with a per-chunk key added
+//! to every word, so a misplaced, lost or duplicated segment changes the
+//! checksum.
 
 use std::io::{self, Read, Write};
 
@@ -96,7 +97,7 @@ impl Header {
 pub struct Trailer {
     /// Bytes of data sent.
     pub bytes: u64,
-    /// XXH64 of those bytes.
+    /// [`Checksum`] of those bytes.
     pub hash: u64,
     /// Sender's time from first to last byte written, microseconds.
     pub elapsed_us: u64,
@@ -127,7 +128,7 @@ impl Trailer {
 pub struct Outcome {
     /// Bytes of data received (trailer excluded).
     pub bytes: u64,
-    /// XXH64 of the received data.
+    /// [`Checksum`] of the received data.
     pub hash: u64,
     /// Receiver's time from the header to end of stream, microseconds.
     pub elapsed_us: u64,
@@ -229,65 +230,24 @@ impl WyRand {
     }
 }
 
-/// The deterministic data stream of a seed: chunk `k` is a fixed 128 KiB
-/// block of wyrand output whose first 8 bytes are replaced by `k ^ seed`.
-#[derive(Debug)]
-pub struct DataStream {
-    seed: u64,
-    buf: Vec<u8>,
-    next_chunk: u64,
-}
+/// Bytes per checksum block (four little-endian u64 lanes).
+pub const BLOCK: usize = 32;
+const LANES: usize = 4;
+/// Blocks per chunk.
+const CHUNK_BLOCKS: u64 = (CHUNK / BLOCK) as u64;
 
-impl DataStream {
-    /// The stream of `seed`.
-    pub fn new(seed: u64) -> DataStream {
-        let mut rng = WyRand::new(seed);
-        let mut buf = vec![0u8; CHUNK];
-        for w in buf.chunks_exact_mut(8) {
-            w.copy_from_slice(&rng.next_u64().to_le_bytes());
-        }
-        DataStream { seed, buf, next_chunk: 0 }
-    }
-
-    /// The next chunk (always [`CHUNK`] bytes; the caller may send a prefix
-    /// of the last one).
-    pub fn next_chunk(&mut self) -> &[u8] {
-        let stamp = self.next_chunk ^ self.seed;
-        self.buf[..8].copy_from_slice(&stamp.to_le_bytes());
-        self.next_chunk += 1;
-        &self.buf
-    }
-}
-
-const P1: u64 = 0x9E37_79B1_85EB_CA87;
-const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-const P3: u64 = 0x1656_67B1_9E37_79F9;
-const P4: u64 = 0x85EB_CA77_C2B2_AE63;
-const P5: u64 = 0x27D4_EB2F_1656_67C5;
-
-/// Streaming XXH64 (seed 0), the checksum of the data stream.
-#[derive(Debug, Clone)]
-pub struct Xxh64 {
-    v: [u64; 4],
+/// The stream checksum: Fletcher over four 64-bit lanes (`a += word`,
+/// `b += a`, wrapping), so it sees changed, lost, duplicated and reordered
+/// bytes, finished with the byte count through a 64-bit mixer. It
+/// vectorizes well (tens of GB/s), and it is linear, so a sender can add the
+/// checksum of a chunk it knows without reading it again.
+#[derive(Debug, Clone, Default)]
+pub struct Checksum {
+    a: [u64; LANES],
+    b: [u64; LANES],
     total: u64,
-    mem: [u8; 32],
+    mem: [u8; BLOCK],
     mem_len: usize,
-}
-
-impl Default for Xxh64 {
-    fn default() -> Self {
-        Xxh64::new()
-    }
-}
-
-#[inline(always)]
-fn round(acc: u64, input: u64) -> u64 {
-    acc.wrapping_add(input.wrapping_mul(P2)).rotate_left(31).wrapping_mul(P1)
-}
-
-#[inline(always)]
-fn merge(acc: u64, val: u64) -> u64 {
-    (acc ^ round(0, val)).wrapping_mul(P1).wrapping_add(P4)
 }
 
 #[inline(always)]
@@ -295,83 +255,134 @@ fn read64(b: &[u8]) -> u64 {
     le64(b)
 }
 
-impl Xxh64 {
-    /// A fresh hasher.
-    pub fn new() -> Xxh64 {
-        Xxh64 { v: [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)], total: 0, mem: [0u8; 32], mem_len: 0 }
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+impl Checksum {
+    /// Name of the algorithm, as reports give it.
+    pub const NAME: &'static str = "fletcher-4x64";
+
+    /// A fresh checksum.
+    pub fn new() -> Checksum {
+        Checksum::default()
     }
 
-    fn stripes(v: &mut [u64; 4], data: &[u8]) {
-        let [mut a, mut b, mut c, mut d] = *v;
-        for s in data.chunks_exact(32) {
-            a = round(a, read64(&s[0..8]));
-            b = round(b, read64(&s[8..16]));
-            c = round(c, read64(&s[16..24]));
-            d = round(d, read64(&s[24..32]));
+    fn blocks(&mut self, data: &[u8]) {
+        let (mut a, mut b) = (self.a, self.b);
+        for blk in data.chunks_exact(BLOCK) {
+            for j in 0..LANES {
+                a[j] = a[j].wrapping_add(read64(&blk[j * 8..j * 8 + 8]));
+                b[j] = b[j].wrapping_add(a[j]);
+            }
         }
-        *v = [a, b, c, d];
+        self.a = a;
+        self.b = b;
     }
 
     /// Adds bytes.
     pub fn update(&mut self, mut data: &[u8]) {
         self.total += data.len() as u64;
         if self.mem_len > 0 {
-            let take = (32 - self.mem_len).min(data.len());
+            let take = (BLOCK - self.mem_len).min(data.len());
             self.mem[self.mem_len..self.mem_len + take].copy_from_slice(&data[..take]);
             self.mem_len += take;
             data = &data[take..];
-            if self.mem_len < 32 {
+            if self.mem_len < BLOCK {
                 return;
             }
             let mem = self.mem;
-            Self::stripes(&mut self.v, &mem);
+            self.blocks(&mem);
             self.mem_len = 0;
         }
-        let whole = data.len() / 32 * 32;
-        Self::stripes(&mut self.v, &data[..whole]);
+        let whole = data.len() / BLOCK * BLOCK;
+        self.blocks(&data[..whole]);
         let rest = &data[whole..];
         self.mem[..rest.len()].copy_from_slice(rest);
         self.mem_len = rest.len();
     }
 
-    /// The hash of everything added so far.
+    /// Adds `m` whole blocks whose sums, computed from a zero state, are
+    /// `(sa, sb)`. Only at a block boundary (else it returns `false` and
+    /// does nothing).
+    pub fn append_sums(&mut self, m: u64, sa: &[u64; LANES], sb: &[u64; LANES]) -> bool {
+        if self.mem_len != 0 {
+            return false;
+        }
+        for j in 0..LANES {
+            self.b[j] = self.b[j].wrapping_add(m.wrapping_mul(self.a[j])).wrapping_add(sb[j]);
+            self.a[j] = self.a[j].wrapping_add(sa[j]);
+        }
+        self.total += m * BLOCK as u64;
+        true
+    }
+
+    /// The checksum of everything added so far.
     pub fn digest(&self) -> u64 {
-        let [a, b, c, d] = self.v;
-        let mut h = if self.total >= 32 {
-            let mut h = a
-                .rotate_left(1)
-                .wrapping_add(b.rotate_left(7))
-                .wrapping_add(c.rotate_left(12))
-                .wrapping_add(d.rotate_left(18));
-            h = merge(h, a);
-            h = merge(h, b);
-            h = merge(h, c);
-            merge(h, d)
-        } else {
-            P5
-        };
-        h = h.wrapping_add(self.total);
-        let mut rest = &self.mem[..self.mem_len];
-        while rest.len() >= 8 {
-            h ^= round(0, read64(rest));
-            h = h.rotate_left(27).wrapping_mul(P1).wrapping_add(P4);
-            rest = &rest[8..];
+        let mut c = self.clone();
+        if c.mem_len > 0 {
+            let mut last = [0u8; BLOCK];
+            last[..c.mem_len].copy_from_slice(&c.mem[..c.mem_len]);
+            c.blocks(&last);
         }
-        if rest.len() >= 4 {
-            let k = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as u64;
-            h ^= k.wrapping_mul(P1);
-            h = h.rotate_left(23).wrapping_mul(P2).wrapping_add(P3);
-            rest = &rest[4..];
+        let mut h = mix(c.total ^ 0x6d70_7463_7062_656e);
+        for j in 0..LANES {
+            h = mix(h ^ c.a[j]).rotate_left(17);
+            h = mix(h ^ c.b[j]).rotate_left(31);
         }
-        for &byte in rest {
-            h ^= (byte as u64).wrapping_mul(P5);
-            h = h.rotate_left(11).wrapping_mul(P1);
+        mix(h)
+    }
+}
+
+/// The deterministic data stream of a seed: chunk `k` is a fixed 128 KiB
+/// block of wyrand output with a per-chunk key added to every 64-bit word,
+/// so no two chunks are alike and a misplaced segment changes the checksum.
+#[derive(Debug)]
+pub struct DataStream {
+    seed: u64,
+    body: Vec<u64>,
+    body_a: [u64; LANES],
+    body_b: [u64; LANES],
+    out: Vec<u8>,
+    next_chunk: u64,
+}
+
+impl DataStream {
+    /// The stream of `seed`.
+    pub fn new(seed: u64) -> DataStream {
+        let mut rng = WyRand::new(seed);
+        let body: Vec<u64> = (0..CHUNK / 8).map(|_| rng.next_u64()).collect();
+        let bytes: Vec<u8> = body.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut c = Checksum::new();
+        c.blocks(&bytes);
+        DataStream { seed, body, body_a: c.a, body_b: c.b, out: vec![0u8; CHUNK], next_chunk: 0 }
+    }
+
+    fn key(&self, k: u64) -> u64 {
+        WyRand::new(self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
+    }
+
+    /// The next chunk ([`CHUNK`] bytes; the caller may send a prefix of the
+    /// last one), and the checksum sums of the whole chunk.
+    pub fn next_chunk(&mut self) -> (&[u8], [u64; LANES], [u64; LANES]) {
+        let key = self.key(self.next_chunk);
+        self.next_chunk += 1;
+        for (o, w) in self.out.chunks_exact_mut(8).zip(&self.body) {
+            o.copy_from_slice(&w.wrapping_add(key).to_le_bytes());
         }
-        h ^= h >> 33;
-        h = h.wrapping_mul(P2);
-        h ^= h >> 29;
-        h = h.wrapping_mul(P3);
-        h ^ (h >> 32)
+        // Every word of every block grew by `key`: the sums grow by
+        // m*key (a) and key*m*(m+1)/2 (b) in each lane.
+        let m = CHUNK_BLOCKS;
+        let (mut sa, mut sb) = (self.body_a, self.body_b);
+        for j in 0..LANES {
+            sa[j] = sa[j].wrapping_add(m.wrapping_mul(key));
+            sb[j] = sb[j].wrapping_add(key.wrapping_mul(m * (m + 1) / 2));
+        }
+        (&self.out, sa, sb)
     }
 }
 
@@ -379,7 +390,7 @@ impl Xxh64 {
 /// [`TRAILER_LEN`] bytes seen, which are kept back as the trailer candidate.
 #[derive(Debug, Default)]
 pub struct HoldbackHasher {
-    hash: Xxh64,
+    hash: Checksum,
     tail: Vec<u8>,
     bytes: u64,
 }
@@ -387,7 +398,7 @@ pub struct HoldbackHasher {
 impl HoldbackHasher {
     /// A fresh receiver-side hasher.
     pub fn new() -> HoldbackHasher {
-        HoldbackHasher { hash: Xxh64::new(), tail: Vec::with_capacity(2 * TRAILER_LEN), bytes: 0 }
+        HoldbackHasher { hash: Checksum::new(), tail: Vec::with_capacity(2 * TRAILER_LEN), bytes: 0 }
     }
 
     /// Adds bytes just read.
@@ -429,39 +440,76 @@ impl HoldbackHasher {
 mod tests {
     use super::*;
 
-    fn xxh(d: &[u8]) -> u64 {
-        let mut h = Xxh64::new();
+    fn sum(d: &[u8]) -> u64 {
+        let mut h = Checksum::new();
         h.update(d);
         h.digest()
     }
 
     #[test]
-    fn xxh64_matches_reference_vectors() {
-        assert_eq!(xxh(b""), 0xEF46_DB37_51D8_E999);
-        assert_eq!(xxh(b"a"), 0xD24E_C4F1_A98C_6E5B);
-        assert_eq!(xxh(b"abc"), 0x44BC_2CF5_AD77_0999);
-        assert_eq!(xxh(b"Nobody inspects the spammish repetition"), 0xFBCE_A83C_8A37_8BF1);
-    }
-
-    #[test]
-    fn xxh64_streaming_equals_one_shot() {
+    fn streaming_equals_one_shot() {
         let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        let whole = xxh(&data);
+        let whole = sum(&data);
         for step in [1, 3, 31, 32, 33, 100, 999] {
-            let mut h = Xxh64::new();
+            let mut h = Checksum::new();
             for c in data.chunks(step) {
                 h.update(c);
             }
             assert_eq!(h.digest(), whole, "step {step}");
         }
+        assert_ne!(sum(b""), sum(b"\0"));
+        assert_ne!(sum(b"a"), sum(b"a\0"));
+    }
+
+    #[test]
+    fn sender_shortcut_equals_reading_the_bytes() {
+        let mut ds = DataStream::new(7);
+        let mut fast = Checksum::new();
+        let mut slow = Checksum::new();
+        for _ in 0..3 {
+            let (chunk, sa, sb) = ds.next_chunk();
+            slow.update(chunk);
+            assert!(fast.append_sums(CHUNK_BLOCKS, &sa, &sb));
+        }
+        let (chunk, _, _) = ds.next_chunk();
+        slow.update(&chunk[..1001]);
+        fast.update(&chunk[..1001]);
+        assert_eq!(fast.digest(), slow.digest());
+        let (_, sa, sb) = ds.next_chunk();
+        assert!(!fast.append_sums(CHUNK_BLOCKS, &sa, &sb), "mid-block append must be refused");
+    }
+
+    #[test]
+    fn changes_are_seen() {
+        let mut ds = DataStream::new(1);
+        let a = ds.next_chunk().0.to_vec();
+        let b = ds.next_chunk().0.to_vec();
+        let ab = [a.clone(), b.clone()].concat();
+        // Chunks differ everywhere, not only in a header.
+        assert_ne!(a[5000..5100], b[5000..5100]);
+        // Reordered chunks, a segment moved to the other chunk, a flipped bit,
+        // a lost segment.
+        assert_ne!(sum(&ab), sum(&[b.clone(), a.clone()].concat()));
+        let mut moved = ab.clone();
+        moved[CHUNK + 1448..CHUNK + 2896].copy_from_slice(&a[1448..2896]);
+        assert_ne!(sum(&ab), sum(&moved));
+        let mut swapped = ab.clone();
+        swapped[0..1448].copy_from_slice(&ab[1448..2896]);
+        swapped[1448..2896].copy_from_slice(&ab[0..1448]);
+        assert_ne!(sum(&ab), sum(&swapped));
+        let mut flipped = ab.clone();
+        flipped[77_777] ^= 1;
+        assert_ne!(sum(&ab), sum(&flipped));
+        let lost = [&ab[..1448], &ab[2896..]].concat();
+        assert_ne!(sum(&ab), sum(&lost));
     }
 
     #[test]
     fn holdback_finds_the_trailer_whatever_the_read_sizes() {
         let mut ds = DataStream::new(42);
         let mut stream = Vec::new();
-        stream.extend_from_slice(&ds.next_chunk()[..1000]);
-        let t = Trailer { bytes: 1000, hash: xxh(&stream), elapsed_us: 5 };
+        stream.extend_from_slice(&ds.next_chunk().0[..1000]);
+        let t = Trailer { bytes: 1000, hash: sum(&stream), elapsed_us: 5 };
         stream.extend_from_slice(&t.encode());
         for step in [1, 7, 32, 33, 500, 2000] {
             let mut h = HoldbackHasher::new();
@@ -474,19 +522,6 @@ mod tests {
     }
 
     #[test]
-    fn corrupted_stream_changes_the_hash() {
-        let mut ds = DataStream::new(1);
-        let a = ds.next_chunk().to_vec();
-        let b = ds.next_chunk().to_vec();
-        assert_ne!(a[..8], b[..8]);
-        let mut ab = a.clone();
-        ab.extend_from_slice(&b);
-        let mut ba = b.clone();
-        ba.extend_from_slice(&a);
-        assert_ne!(xxh(&ab), xxh(&ba));
-    }
-
-    #[test]
     fn messages_round_trip_and_reject_garbage() {
         let h = Header { direction: Direction::Download, seed: 9, bytes: 10, duration_ms: 11 };
         assert_eq!(Header::decode(&h.encode()), Some(h));
@@ -494,5 +529,25 @@ mod tests {
         let o = Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: true, status: 1, subflows: 2 };
         assert_eq!(Outcome::decode(&o.encode()), Some(o));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
+    }
+
+    #[test]
+    #[ignore]
+    fn checksum_speed() {
+        let d = vec![7u8; 1 << 20];
+        let t = std::time::Instant::now();
+        let mut h = Checksum::new();
+        for _ in 0..4000 {
+            h.update(&d);
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!("checksum: {:.1} GB/s ({:x})", 4000.0 * (1 << 20) as f64 / s / 1e9, h.digest());
+        let mut ds = DataStream::new(3);
+        let t = std::time::Instant::now();
+        for _ in 0..8000 {
+            let _ = ds.next_chunk();
+        }
+        let s = t.elapsed().as_secs_f64();
+        println!("generator: {:.1} GB/s", 8000.0 * CHUNK as f64 / s / 1e9);
     }
 }
