@@ -60,9 +60,7 @@ impl Guard {
     /// SIGKILL after `timeout`).
     fn terminate(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
         let mut child = self.0.take().expect("child");
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let status = wait_timeout(&mut child, timeout);
         let mut err = String::new();
         if let Some(mut e) = child.stderr.take() {
@@ -113,12 +111,7 @@ impl Out {
 /// Runs `cmd` to completion within `timeout` (killed after it), collecting
 /// its output on reader threads so a full pipe never blocks it.
 fn output(mut cmd: Command, timeout: Duration) -> Out {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut so = child.stdout.take().expect("stdout");
     let mut se = child.stderr.take().expect("stderr");
     let t1 = std::thread::spawn(move || {
@@ -132,11 +125,7 @@ fn output(mut cmd: Command, timeout: Duration) -> Out {
         s
     });
     let status = wait_timeout(&mut child, timeout);
-    Out {
-        status,
-        stdout: t1.join().unwrap_or_default(),
-        stderr: t2.join().unwrap_or_default(),
-    }
+    Out { status, stdout: t1.join().unwrap_or_default(), stderr: t2.join().unwrap_or_default() }
 }
 
 /// `mptcp ARGS...` inside `ns`.
@@ -156,11 +145,7 @@ fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
         if String::from_utf8_lossy(&out.stdout).contains(&needle) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "nothing listens on port {port} in {}",
-            ns.name()
-        );
+        assert!(Instant::now() < deadline, "nothing listens on port {port} in {}", ns.name());
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -168,13 +153,7 @@ fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
 fn two_namespaces(net: u8) -> (Netns, Netns, Path) {
     let client = Netns::new("client").expect("netns");
     let server = Netns::new("server").expect("netns");
-    let path = Path::new(
-        &client,
-        &format!("10.55.{net}.1/24"),
-        &server,
-        &format!("10.55.{net}.2/24"),
-    )
-    .expect("path");
+    let path = Path::new(&client, &format!("10.55.{net}.1/24"), &server, &format!("10.55.{net}.2/24")).expect("path");
     (client, server, path)
 }
 
@@ -189,43 +168,19 @@ fn web_root(tag: &str) -> PathBuf {
 /// Starts `mptcp run --report -- python3 -m http.server` in `server`.
 fn http_server(server: &Netns, addr: &str, port: u16, root: &FsPath) -> Guard {
     let port_s = port.to_string();
-    let mut cmd = mptcp_in(
-        server,
-        &[
-            "run",
-            "--report",
-            "--",
-            python(),
-            "-m",
-            "http.server",
-            "-b",
-            addr,
-            port_s.as_str(),
-        ],
-    );
-    cmd.current_dir(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut cmd =
+        mptcp_in(server, &["run", "--report", "--", python(), "-m", "http.server", "-b", addr, port_s.as_str()]);
+    cmd.current_dir(root).stdout(Stdio::null()).stderr(Stdio::piped());
     let g = Guard::spawn(cmd);
     wait_listening(server, port, Duration::from_secs(10));
     g
 }
 
 fn curl_args(url: &str) -> Vec<String> {
-    [
-        "curl",
-        "-sS",
-        "--max-time",
-        "10",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code} %{size_download}",
-        url,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[test]
@@ -241,10 +196,7 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
     // inet_diag: the listener is an MPTCP socket.
     let ss = server.run(&["ss", "-MHln"]).expect("ss -M");
     let listeners = String::from_utf8_lossy(&ss.stdout).to_string();
-    assert!(
-        listeners.contains("10.55.1.2:8080"),
-        "no MPTCP listener in `ss -MHln`: {listeners:?}"
-    );
+    assert!(listeners.contains("10.55.1.2:8080"), "no MPTCP listener in `ss -MHln`: {listeners:?}");
 
     let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
     args.extend(curl_args("http://10.55.1.2:8080/blob"));
@@ -268,16 +220,9 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
 
     // The server side's own report, printed when it is stopped.
     let (_, err) = srv.terminate(Duration::from_secs(5));
-    let summary = err
-        .lines()
-        .find(|l| l.starts_with("mptcp run:"))
-        .unwrap_or_default()
-        .to_string();
+    let summary = err.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default().to_string();
     println!("server: {summary}");
-    assert!(
-        summary.contains("1 MPTCP, 0 fallback"),
-        "server report: {err}"
-    );
+    assert!(summary.contains("1 MPTCP, 0 fallback"), "server report: {err}");
     let _ = std::fs::remove_dir_all(root);
 }
 
@@ -292,9 +237,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     // An MPTCP server (mptcp run) on 8080 and a plain TCP one on 8081.
     let srv = http_server(&server, "10.55.5.2", 8080, &root);
     let mut plain = server.command(python());
-    plain
-        .args(["-m", "http.server", "-b", "10.55.5.2", "8081"])
-        .current_dir(&root);
+    plain.args(["-m", "http.server", "-b", "10.55.5.2", "8081"]).current_dir(&root);
     plain.stdout(Stdio::null()).stderr(Stdio::null());
     let _plain = Guard::spawn(plain);
     wait_listening(&server, 8081, Duration::from_secs(10));
@@ -304,12 +247,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     args.extend(curl_args("http://10.55.5.2:8081/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
-    assert!(
-        out.ok() && out.stdout.trim() == "200 1048576",
-        "{} {}",
-        out.stdout,
-        out.stderr
-    );
+    assert!(out.ok() && out.stdout.trim() == "200 1048576", "{} {}", out.stdout, out.stderr);
     assert!(out.stderr.contains("0 MPTCP, 1 fallback"), "{}", out.stderr);
     let fb = client.counter("MPCapableFallbackSYNACK").expect("counter");
     assert!(fb >= 1, "kernel saw no fallback on the client");
@@ -318,35 +256,18 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     let mut cmd = client.command("curl");
     cmd.args(&curl_args("http://10.55.5.2:8080/blob")[1..]);
     let out = output(cmd, Duration::from_secs(20));
-    assert!(
-        out.ok() && out.stdout.trim() == "200 1048576",
-        "{} {}",
-        out.stdout,
-        out.stderr
-    );
+    assert!(out.ok() && out.stdout.trim() == "200 1048576", "{} {}", out.stdout, out.stderr);
     let (_, err) = srv.terminate(Duration::from_secs(5));
-    let summary = err
-        .lines()
-        .find(|l| l.starts_with("mptcp run:"))
-        .unwrap_or_default()
-        .to_string();
+    let summary = err.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default().to_string();
     println!("MPCapableFallbackSYNACK(client)={fb}; server: {summary}");
-    assert!(
-        summary.contains("0 MPTCP, 1 fallback"),
-        "server report: {err}"
-    );
+    assert!(summary.contains("0 MPTCP, 1 fallback"), "server report: {err}");
     let _ = std::fs::remove_dir_all(root);
 }
 
 /// Bytes sent on `dev` in `ns` (kernel interface counters).
 fn tx_bytes(ns: &Netns, dev: &str) -> u64 {
-    let out = ns
-        .run(&["cat", &format!("/sys/class/net/{dev}/statistics/tx_bytes")])
-        .expect("tx_bytes");
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or(0)
+    let out = ns.run(&["cat", &format!("/sys/class/net/{dev}/statistics/tx_bytes")]).expect("tx_bytes");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
 #[test]
@@ -363,28 +284,9 @@ fn iperf3_uses_two_subflows_over_two_paths() {
         p.shape("50mbit").expect("tbf");
     }
     for ns in [&client, &server] {
-        ns.ip(&[
-            "mptcp",
-            "limits",
-            "set",
-            "subflows",
-            "2",
-            "add_addr_accepted",
-            "2",
-        ])
-        .expect("limits");
+        ns.ip(&["mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"]).expect("limits");
     }
-    client
-        .ip(&[
-            "mptcp",
-            "endpoint",
-            "add",
-            "10.55.3.1",
-            "dev",
-            &p2.a_dev,
-            "subflow",
-        ])
-        .expect("endpoint");
+    client.ip(&["mptcp", "endpoint", "add", "10.55.3.1", "dev", &p2.a_dev, "subflow"]).expect("endpoint");
 
     let mut cmd = mptcp_in(&server, &["run", "--", "iperf3", "-s", "-1", "-p", "5201"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -393,34 +295,14 @@ fn iperf3_uses_two_subflows_over_two_paths() {
 
     let before = (tx_bytes(&client, &p1.a_dev), tx_bytes(&client, &p2.a_dev));
     let out = output(
-        mptcp_in(
-            &client,
-            &[
-                "run",
-                "--report",
-                "--",
-                "iperf3",
-                "-c",
-                "10.55.2.2",
-                "-p",
-                "5201",
-                "-t",
-                "3",
-                "-J",
-            ],
-        ),
+        mptcp_in(&client, &["run", "--report", "--", "iperf3", "-c", "10.55.2.2", "-p", "5201", "-t", "3", "-J"]),
         Duration::from_secs(25),
     );
     assert!(out.ok(), "iperf3 failed: {}\n{}", out.stdout, out.stderr);
-    let sent = (
-        tx_bytes(&client, &p1.a_dev) - before.0,
-        tx_bytes(&client, &p2.a_dev) - before.1,
-    );
+    let sent = (tx_bytes(&client, &p1.a_dev) - before.0, tx_bytes(&client, &p2.a_dev) - before.1);
 
     let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("iperf3 -J output");
-    let bps = json["end"]["sum_received"]["bits_per_second"]
-        .as_f64()
-        .unwrap_or(0.0);
+    let bps = json["end"]["sum_received"]["bits_per_second"].as_f64().unwrap_or(0.0);
     let joins = client.counter("MPJoinSynAckRx").expect("counter");
     let server_joins = server.counter("MPJoinAckRx").expect("counter");
     println!(
@@ -433,20 +315,9 @@ fn iperf3_uses_two_subflows_over_two_paths() {
     assert!(joins >= 1 && server_joins >= 1, "no MP_JOIN subflow");
     // Both subflows carried data: each path sent a good share of it, and the
     // total is more than one 50 Mbit/s path can carry.
-    assert!(
-        sent.0 > 4_000_000 && sent.1 > 4_000_000,
-        "a path carried little data: {sent:?}"
-    );
-    assert!(
-        bps > 60e6,
-        "throughput {:.1} Mbit/s is not above one path's",
-        bps / 1e6
-    );
-    assert!(
-        out.stderr.contains("fallback to TCP") && out.stderr.contains(" 0 fallback"),
-        "{}",
-        out.stderr
-    );
+    assert!(sent.0 > 4_000_000 && sent.1 > 4_000_000, "a path carried little data: {sent:?}");
+    assert!(bps > 60e6, "throughput {:.1} Mbit/s is not above one path's", bps / 1e6);
+    assert!(out.stderr.contains("fallback to TCP") && out.stderr.contains(" 0 fallback"), "{}", out.stderr);
 }
 
 /// Python program in the style of Go's runtime: every socket created with
@@ -501,10 +372,7 @@ fn nonblock_cloexec_sockets_threads_and_fork() {
     }
     preload_lib();
     let ns = Netns::new("gostyle").expect("netns");
-    let out = output(
-        mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]),
-        Duration::from_secs(20),
-    );
+    let out = output(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     assert_eq!(v["listener"], 262);
@@ -520,11 +388,7 @@ fn nonblock_cloexec_sockets_threads_and_fork() {
         assert_eq!(r["is_mptcp"], 1, "{r}");
     }
     let syn_rx = ns.counter("MPCapableSYNRX").expect("counter");
-    let summary = out
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("mptcp run:"))
-        .unwrap_or_default();
+    let summary = out.stderr.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default();
     println!("MPCapableSYNRX={syn_rx}; {summary}");
     assert!(syn_rx >= 10);
     // 11 sockets created as MPTCP; 10 client + 10 accepted connections, all
@@ -546,27 +410,13 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
     let root = web_root("disabled");
     let srv = http_server(&server, "10.55.4.2", 8080, &root);
 
-    let mut args = vec![
-        "run".to_string(),
-        "--report".into(),
-        "--verbose".into(),
-        "--".into(),
-    ];
+    let mut args = vec!["run".to_string(), "--report".into(), "--verbose".into(), "--".into()];
     args.extend(curl_args("http://10.55.4.2:8080/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
-    assert!(
-        out.ok(),
-        "curl under mptcp run failed: {} {}",
-        out.stdout,
-        out.stderr
-    );
+    assert!(out.ok(), "curl under mptcp run failed: {} {}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "200 1048576");
-    assert!(
-        out.stderr.contains("MPTCP unavailable (ENOPROTOOPT"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("MPTCP unavailable (ENOPROTOOPT"), "{}", out.stderr);
     assert!(
         out.stderr.contains("0 socket(s) converted") && out.stderr.contains("1 socket(s) kept TCP"),
         "{}",
@@ -580,34 +430,13 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
     let mut cmd = client.command("mptcpize");
     cmd.args(&margs);
     let m = output(cmd, Duration::from_secs(20));
-    println!(
-        "mptcpize run curl: {:?} {} {}",
-        m.status,
-        m.stdout.trim(),
-        m.stderr.trim()
-    );
+    println!("mptcpize run curl: {:?} {} {}", m.status, m.stdout.trim(), m.stderr.trim());
     assert!(!m.ok(), "mptcpize run curl unexpectedly worked");
     let mut cmd = server.command("mptcpize");
-    cmd.args([
-        "run",
-        python(),
-        "-m",
-        "http.server",
-        "-b",
-        "10.55.4.2",
-        "8081",
-    ]);
+    cmd.args(["run", python(), "-m", "http.server", "-b", "10.55.4.2", "8081"]);
     let m = output(cmd, Duration::from_secs(10));
-    println!(
-        "mptcpize run python3 -m http.server: {:?} {}",
-        m.status,
-        m.stderr.lines().last().unwrap_or_default()
-    );
-    assert!(
-        m.status.is_some_and(|s| !s.success()),
-        "mptcpize http.server did not fail: {:?}",
-        m.status
-    );
+    println!("mptcpize run python3 -m http.server: {:?} {}", m.status, m.stderr.lines().last().unwrap_or_default());
+    assert!(m.status.is_some_and(|s| !s.success()), "mptcpize http.server did not fail: {:?}", m.status);
 
     let (_, err) = srv.terminate(Duration::from_secs(5));
     assert!(err.contains("1 socket(s) kept TCP"), "server report: {err}");
@@ -648,10 +477,7 @@ fn udp_unix_and_raw_sockets_are_untouched() {
     }
     preload_lib();
     let ns = Netns::new("others").expect("netns");
-    let out = output(
-        mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]),
-        Duration::from_secs(20),
-    );
+    let out = output(mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     let expect = [
@@ -667,21 +493,9 @@ fn udp_unix_and_raw_sockets_are_untouched() {
     for (k, proto, ty) in expect {
         assert_eq!(v[k], serde_json::json!([proto, ty]), "{k}: {v}");
     }
-    assert_eq!(
-        v["exhausted"],
-        serde_json::json!([libc_emfile(), true]),
-        "{v}"
-    );
-    assert!(
-        out.stderr.matches("-> MPTCP").count() > 10,
-        "{}",
-        out.stderr
-    );
-    assert!(
-        !out.stderr.contains("unavailable"),
-        "EMFILE must not be taken for 'no MPTCP': {}",
-        out.stderr
-    );
+    assert_eq!(v["exhausted"], serde_json::json!([libc_emfile(), true]), "{v}");
+    assert!(out.stderr.matches("-> MPTCP").count() > 10, "{}", out.stderr);
+    assert!(!out.stderr.contains("unavailable"), "EMFILE must not be taken for 'no MPTCP': {}", out.stderr);
 }
 
 /// EMFILE on Linux.
@@ -692,41 +506,26 @@ fn libc_emfile() -> i32 {
 #[test]
 fn existing_ld_preload_and_godebug_are_kept() {
     let lib = preload_lib();
-    let zlib = [
-        "/lib/x86_64-linux-gnu/libz.so.1",
-        "/usr/lib/x86_64-linux-gnu/libz.so.1",
-        "/lib/aarch64-linux-gnu/libz.so.1",
-    ]
-    .into_iter()
-    .find(|p| FsPath::new(p).exists());
+    let zlib =
+        ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/aarch64-linux-gnu/libz.so.1"]
+            .into_iter()
+            .find(|p| FsPath::new(p).exists());
     let Some(zlib) = zlib else {
         println!("SKIPPED: existing_ld_preload_and_godebug_are_kept: no libz.so.1 (apt-get install zlib1g)");
         return;
     };
     let mut cmd = Command::new(MPTCP);
-    cmd.args([
-        "run",
-        "--",
-        "sh",
-        "-c",
-        "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps",
-    ])
-    .env("LD_PRELOAD", zlib)
-    .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
+    cmd.args(["run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps"])
+        .env("LD_PRELOAD", zlib)
+        .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
     let out = output(cmd, Duration::from_secs(10));
     assert!(out.ok(), "{}", out.stderr);
     let mut lines = out.stdout.lines();
     let canonical = std::fs::canonicalize(&lib).expect("canonicalize");
-    assert_eq!(
-        lines.next(),
-        Some(format!("{zlib}:{}", canonical.display()).as_str())
-    );
+    assert_eq!(lines.next(), Some(format!("{zlib}:{}", canonical.display()).as_str()));
     assert_eq!(lines.next(), Some("http2client=0,gctrace=0,multipathtcp=1"));
     let maps = lines.collect::<Vec<_>>().join("\n");
-    assert!(
-        maps.contains("libz.so.1") && maps.contains("libmptcp_preload.so"),
-        "both libraries must be loaded"
-    );
+    assert!(maps.contains("libz.so.1") && maps.contains("libmptcp_preload.so"), "both libraries must be loaded");
 }
 
 #[test]
@@ -734,16 +533,9 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The child's exit status becomes ours, with and without --report.
     for extra in [&[][..], &["--report"][..]] {
         let mut cmd = Command::new(MPTCP);
-        cmd.arg("run")
-            .args(extra)
-            .args(["--", "sh", "-c", "exit 7"]);
+        cmd.arg("run").args(extra).args(["--", "sh", "-c", "exit 7"]);
         let out = output(cmd, Duration::from_secs(10));
-        assert_eq!(
-            out.status.and_then(|s| s.code()),
-            Some(7),
-            "{extra:?}: {}",
-            out.stderr
-        );
+        assert_eq!(out.status.and_then(|s| s.code()), Some(7), "{extra:?}: {}", out.stderr);
     }
     let dir = std::env::temp_dir().join(format!("mptcp-run-setid-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
@@ -755,38 +547,22 @@ fn exit_status_setid_refusal_and_missing_library() {
     cmd.args(["run", "--"]).arg(&prog);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
-    assert!(
-        out.stderr.contains("setuid") && out.stderr.contains("LD_PRELOAD"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("setuid") && out.stderr.contains("LD_PRELOAD"), "{}", out.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut cmd = Command::new(MPTCP);
-    cmd.args([
-        "run",
-        "--preload",
-        "/nonexistent/libmptcp_preload.so",
-        "--",
-        "true",
-    ]);
+    cmd.args(["run", "--preload", "/nonexistent/libmptcp_preload.so", "--", "true"]);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
     assert!(
-        out.stderr.contains("/nonexistent/libmptcp_preload.so")
-            && out.stderr.contains("does not exist"),
+        out.stderr.contains("/nonexistent/libmptcp_preload.so") && out.stderr.contains("does not exist"),
         "{}",
         out.stderr
     );
     let mut cmd = Command::new(MPTCP);
-    cmd.args(["run", "--", "true"])
-        .env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
+    cmd.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
     let out = output(cmd, Duration::from_secs(10));
-    assert!(
-        out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(), "{}", out.stderr);
 }
 
 #[test]
@@ -809,46 +585,18 @@ fn systemd_dropin_keeps_unit_environment() {
     assert!(dry.ok(), "{}", dry.stderr);
     assert!(!dropin.exists());
     let lib = std::fs::canonicalize(preload_lib()).expect("canonicalize");
-    assert!(
-        dry.stdout.contains(&format!(
-            "Environment=\"LD_PRELOAD=/opt/a.so:{}\"",
-            lib.display()
-        )),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout
-            .contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\""),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        !dry.stdout.contains("KEEP"),
-        "only LD_PRELOAD and GODEBUG are set: {}",
-        dry.stdout
-    );
+    assert!(dry.stdout.contains(&format!("Environment=\"LD_PRELOAD=/opt/a.so:{}\"", lib.display())), "{}", dry.stdout);
+    assert!(dry.stdout.contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\""), "{}", dry.stdout);
+    assert!(!dry.stdout.contains("KEEP"), "only LD_PRELOAD and GODEBUG are set: {}", dry.stdout);
 
     let en = mptcp(&["enable", "web.service"]);
     assert!(en.ok(), "{}", en.stderr);
     let written = std::fs::read_to_string(&dropin).expect("drop-in written");
-    assert!(
-        dry.stdout.contains(&written),
-        "dry run shows what enable writes"
-    );
-    assert_eq!(
-        std::fs::read_to_string(unit_dir.join("web.service")).expect("unit"),
-        unit_text,
-        "unit file untouched"
-    );
+    assert!(dry.stdout.contains(&written), "dry run shows what enable writes");
+    assert_eq!(std::fs::read_to_string(unit_dir.join("web.service")).expect("unit"), unit_text, "unit file untouched");
 
     let missing = mptcp(&["enable", "nosuch"]);
-    assert_eq!(
-        missing.status.and_then(|s| s.code()),
-        Some(2),
-        "{}",
-        missing.stderr
-    );
+    assert_eq!(missing.status.and_then(|s| s.code()), Some(2), "{}", missing.stderr);
     let bad = mptcp(&["enable", "../../etc/passwd"]);
     assert_eq!(bad.status.and_then(|s| s.code()), Some(2));
 

@@ -181,14 +181,10 @@ fn conclude(fd: c_int, accepted: bool, when: &[u8]) {
     });
     if VERBOSE.load(Ordering::Relaxed) {
         let mut m = Msg::new();
-        m.push(b"fd ")
-            .num(fd as u64)
-            .push(b": connection ")
-            .push(when)
-            .push(match outcome {
-                Outcome::Mptcp => b", used MPTCP".as_slice(),
-                Outcome::Fallback => b", fell back to TCP".as_slice(),
-            });
+        m.push(b"fd ").num(fd as u64).push(b": connection ").push(when).push(match outcome {
+            Outcome::Mptcp => b", used MPTCP".as_slice(),
+            Outcome::Fallback => b", fell back to TCP".as_slice(),
+        });
         m.emit();
     }
 }
@@ -237,17 +233,11 @@ fn outcome(fd: c_int, accepted: bool) -> Option<Outcome> {
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
-    b.get(off..off + 4)
-        .and_then(|s| s.try_into().ok())
-        .map(u32::from_ne_bytes)
-        .unwrap_or(0)
+    b.get(off..off + 4).and_then(|s| s.try_into().ok()).map(u32::from_ne_bytes).unwrap_or(0)
 }
 
 fn u64_at(b: &[u8], off: usize) -> u64 {
-    b.get(off..off + 8)
-        .and_then(|s| s.try_into().ok())
-        .map(u64::from_ne_bytes)
-        .unwrap_or(0)
+    b.get(off..off + 8).and_then(|s| s.try_into().ok()).map(u64::from_ne_bytes).unwrap_or(0)
 }
 
 /// Appends `<kind> <pid>\n` to the report file, if any.
@@ -257,25 +247,15 @@ fn record(kind: u8) {
         return;
     }
     let mut line = Buf::new();
-    line.push(&[kind, b' '])
-        .num(u64::from(sys::pid()))
-        .push(b"\n");
+    line.push(&[kind, b' ']).num(u64::from(sys::pid())).push(b"\n");
     sys::append_line(path, line.as_bytes());
 }
 
 fn log_converted(domain: c_int, fd: c_int) {
     if VERBOSE.load(Ordering::Relaxed) {
-        let family: &[u8] = if domain == libc::AF_INET6 {
-            b"AF_INET6"
-        } else {
-            b"AF_INET"
-        };
+        let family: &[u8] = if domain == libc::AF_INET6 { b"AF_INET6" } else { b"AF_INET" };
         let mut m = Msg::new();
-        m.push(b"fd ")
-            .num(fd as u64)
-            .push(b": ")
-            .push(family)
-            .push(b" stream socket -> MPTCP");
+        m.push(b"fd ").num(fd as u64).push(b": ").push(family).push(b" stream socket -> MPTCP");
         m.emit();
     }
 }
@@ -288,9 +268,7 @@ fn log_unavailable(errno: c_int) {
             _ => b"ENOPROTOOPT: net.mptcp.enabled=0",
         };
         let mut m = Msg::new();
-        m.push(b"MPTCP unavailable (")
-            .push(name)
-            .push(b"), using TCP");
+        m.push(b"MPTCP unavailable (").push(name).push(b"), using TCP");
         m.emit();
     }
 }
@@ -303,10 +281,7 @@ struct Buf {
 
 impl Buf {
     fn new() -> Buf {
-        Buf {
-            bytes: [0; 160],
-            len: 0,
-        }
+        Buf { bytes: [0; 160], len: 0 }
     }
 
     fn push(&mut self, s: &[u8]) -> &mut Buf {
@@ -346,9 +321,7 @@ struct Msg(Buf);
 impl Msg {
     fn new() -> Msg {
         let mut b = Buf::new();
-        b.push(b"mptcp-preload[")
-            .num(u64::from(sys::pid()))
-            .push(b"]: ");
+        b.push(b"mptcp-preload[").num(u64::from(sys::pid())).push(b"]: ");
         Msg(b)
     }
 
@@ -372,8 +345,7 @@ impl Msg {
 /// functions. Runs before `main` (and again in every exec'd program).
 pub(crate) extern "C" fn init() {
     sys::resolve_all();
-    let verbose =
-        std::env::var_os("MPTCP_PRELOAD_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0");
+    let verbose = std::env::var_os("MPTCP_PRELOAD_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0");
     VERBOSE.store(verbose, Ordering::Relaxed);
     if let Some(path) = std::env::var_os("MPTCP_PRELOAD_REPORT") {
         use std::os::unix::ffi::OsStringExt;
@@ -409,33 +381,13 @@ mod tests {
     #[test]
     fn classifies_requests() {
         assert!(is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, 0));
-        assert!(is_tcp_request(
-            libc::AF_INET6,
-            libc::SOCK_STREAM,
-            libc::IPPROTO_TCP
-        ));
-        assert!(is_tcp_request(
-            libc::AF_INET,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0
-        ));
+        assert!(is_tcp_request(libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP));
+        assert!(is_tcp_request(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0));
         assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_DGRAM, 0));
         assert!(!is_tcp_request(libc::AF_UNIX, libc::SOCK_STREAM, 0));
-        assert!(!is_tcp_request(
-            libc::AF_INET,
-            libc::SOCK_RAW,
-            libc::IPPROTO_TCP
-        ));
-        assert!(!is_tcp_request(
-            libc::AF_INET,
-            libc::SOCK_STREAM,
-            libc::IPPROTO_SCTP
-        ));
-        assert!(!is_tcp_request(
-            libc::AF_INET,
-            libc::SOCK_STREAM,
-            IPPROTO_MPTCP
-        ));
+        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP));
+        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP));
+        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, IPPROTO_MPTCP));
         assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_SEQPACKET, 0));
     }
 
@@ -451,12 +403,7 @@ mod tests {
     #[test]
     fn buffer_formats_numbers_and_truncates() {
         let mut b = Buf::new();
-        b.push(b"S ")
-            .num(0)
-            .push(b" ")
-            .num(4294967295)
-            .push(b" ")
-            .num(u64::MAX);
+        b.push(b"S ").num(0).push(b" ").num(4294967295).push(b" ").num(u64::MAX);
         assert_eq!(b.as_bytes(), b"S 0 4294967295 18446744073709551615");
         let mut b = Buf::new();
         for _ in 0..100 {

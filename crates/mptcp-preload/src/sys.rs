@@ -140,15 +140,7 @@ pub(crate) fn getsockopt_int(fd: c_int, level: c_int, name: c_int) -> Result<c_i
     let mut value: c_int = 0;
     let mut len = std::mem::size_of::<c_int>() as socklen_t;
     // SAFETY: `value` and `len` are valid, writable and sized as declared.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            level,
-            name,
-            (&mut value as *mut c_int).cast::<c_void>(),
-            &mut len,
-        )
-    };
+    let rc = unsafe { libc::getsockopt(fd, level, name, (&mut value as *mut c_int).cast::<c_void>(), &mut len) };
     if rc == 0 {
         Ok(value)
     } else {
@@ -158,16 +150,10 @@ pub(crate) fn getsockopt_int(fd: c_int, level: c_int, name: c_int) -> Result<c_i
 
 /// `getsockopt(fd, level, name)` into `buf`: the length the kernel
 /// returned, or the errno.
-pub(crate) fn getsockopt_buf(
-    fd: c_int,
-    level: c_int,
-    name: c_int,
-    buf: &mut [u8],
-) -> Result<usize, c_int> {
+pub(crate) fn getsockopt_buf(fd: c_int, level: c_int, name: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
     let mut len = socklen_t::try_from(buf.len()).unwrap_or(socklen_t::MAX);
     // SAFETY: `buf` is writable for `len` bytes; the kernel writes at most that.
-    let rc =
-        unsafe { libc::getsockopt(fd, level, name, buf.as_mut_ptr().cast::<c_void>(), &mut len) };
+    let rc = unsafe { libc::getsockopt(fd, level, name, buf.as_mut_ptr().cast::<c_void>(), &mut len) };
     if rc == 0 {
         Ok((len as usize).min(buf.len()))
     } else {
@@ -181,13 +167,7 @@ pub(crate) fn has_peer(fd: c_int) -> bool {
     let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as socklen_t;
     // SAFETY: `ss` is writable for `len` bytes.
-    unsafe {
-        libc::getpeername(
-            fd,
-            (&mut ss as *mut libc::sockaddr_storage).cast::<sockaddr>(),
-            &mut len,
-        ) == 0
-    }
+    unsafe { libc::getpeername(fd, (&mut ss as *mut libc::sockaddr_storage).cast::<sockaddr>(), &mut len) == 0 }
 }
 
 /// This process's id.
@@ -285,12 +265,7 @@ pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut sockle
 /// # Safety
 /// Same contract as libc's `accept4`: `addr`/`len` null or valid.
 #[no_mangle]
-pub unsafe extern "C" fn accept4(
-    fd: c_int,
-    addr: *mut sockaddr,
-    len: *mut socklen_t,
-    flags: c_int,
-) -> c_int {
+pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t, flags: c_int) -> c_int {
     // SAFETY: the caller's pointers are passed through unchanged.
     let new_fd = unsafe { real_accept4(fd, addr, len, flags) };
     crate::after_accept(fd, new_fd);
