@@ -227,25 +227,7 @@ fn bench_reports_fallback_through_a_middlebox() {
         return;
     }
     let (c, s, _paths) = two_paths();
-    s.iptables(
-        false,
-        &[
-            "-t",
-            "mangle",
-            "-A",
-            "OUTPUT",
-            "-p",
-            "tcp",
-            "--tcp-flags",
-            "SYN,ACK",
-            "SYN,ACK",
-            "-j",
-            "TCPOPTSTRIP",
-            "--strip-options",
-            "30",
-        ],
-    )
-    .unwrap();
+    s.strip_mptcp(false, mptcp_netns::Strip::SynAck).unwrap();
     let (cl, sv) = bench_pair(&c, &s, &["--bytes", "1M"]);
     assert_eq!(cl["status"], "fallback", "{cl}");
     assert_eq!(sv["status"], "fallback", "{sv}");

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mptcp::{
     host_support, FallbackPolicy, Mechanism, MptcpBuilder, MptcpExt, MptcpListenerExt, MptcpStatus, MptcpStreamExt,
 };
-use mptcp_netns::{can_run, Netns, Path};
+use mptcp_netns::{can_run, Netns, Path, Strip};
 
 /// Two namespaces joined by `paths` veth pairs (10.<base+i>.0.1 client, .2
 /// server; fd<base+i>::1/2 for IPv6, base in hex).
@@ -212,26 +212,7 @@ fn middlebox_strips_syn_ack() {
         return;
     }
     let n = net(1, 26);
-    n.server
-        .iptables(
-            false,
-            &[
-                "-t",
-                "mangle",
-                "-A",
-                "OUTPUT",
-                "-p",
-                "tcp",
-                "--tcp-flags",
-                "SYN,ACK",
-                "SYN,ACK",
-                "-j",
-                "TCPOPTSTRIP",
-                "--strip-options",
-                "30",
-            ],
-        )
-        .expect("TCPOPTSTRIP rule");
+    n.server.strip_mptcp(false, Strip::SynAck).expect("TCPOPTSTRIP rule");
     let (c, s) = connect(&n, "10.26.0.2:7006", true, true);
     assert_status("client", &c, MptcpStatus::Fallback);
     assert_eq!(n.client.counter("MPCapableSYNACKRX").unwrap(), 0, "the client saw no MP_CAPABLE SYN-ACK");
@@ -258,11 +239,7 @@ fn late_fallback_after_data() {
     assert_eq!(c.mptcp_status().unwrap(), MptcpStatus::Mptcp);
     // A middlebox now strips the option from every non-SYN packet.
     for ns in [&n.client, &n.server] {
-        ns.iptables(
-            false,
-            &["-t", "mangle", "-A", "OUTPUT", "-p", "tcp", "!", "--syn", "-j", "TCPOPTSTRIP", "--strip-options", "30"],
-        )
-        .unwrap();
+        ns.strip_mptcp(false, Strip::NonSyn).unwrap();
     }
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

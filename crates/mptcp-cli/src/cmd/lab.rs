@@ -621,27 +621,12 @@ fn phase_fallback(
     title: &str,
     quiet: bool,
 ) -> anyhow::Result<(PhaseReport, Option<plot::Panel>)> {
-    let rule = [
-        "-t",
-        "mangle",
-        "-A",
-        "OUTPUT",
-        "-p",
-        "tcp",
-        "--tcp-flags",
-        "SYN,ACK",
-        "SYN,ACK",
-        "-j",
-        "TCPOPTSTRIP",
-        "--strip-options",
-        "30",
-    ];
-    topo.server.iptables(false, &rule).context("adding the middlebox rule (iptables TCPOPTSTRIP)")?;
+    topo.server
+        .strip_mptcp(false, mptcp_netns::Strip::SynAck)
+        .context("adding the middlebox rule (iptables TCPOPTSTRIP)")?;
     let label = format!("{title}: a middlebox strips the MPTCP option");
     let res = client_session(topo, plan, true, &label, quiet);
-    let mut del = rule;
-    del[2] = "-D";
-    let _ = topo.server.iptables(false, &del);
+    let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);
     let (c, _) = res?;
     let s = server.report()?;
     let mut p = PhaseReport { name: "fallback".into(), ..Default::default() };

@@ -214,6 +214,24 @@ impl Received {
     }
 }
 
+/// The receiver's side of the end of a transfer: tells the sender what
+/// arrived ([`Outcome`]), closes our half, and returns the sender's trailer
+/// (zeros when the stream ended without one).
+fn send_outcome(stream: &TcpStream, rec: &Received, status: Option<MptcpStatus>) -> Trailer {
+    let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
+    let outcome = Outcome {
+        bytes: rec.bytes,
+        hash: rec.hash,
+        elapsed_us: rec.elapsed.as_micros() as u64,
+        verified: rec.verified(),
+        status: proto::status_code(status),
+        subflows: sf.min(255) as u8,
+    };
+    let _ = outcome.write_to(&mut &*stream);
+    let _ = stream.shutdown(Shutdown::Write);
+    rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 })
+}
+
 /// Reads the data stream to its end, hashing it.
 pub fn recv_data(mut stream: &TcpStream, start: Instant, progress: &Progress) -> io::Result<Received> {
     let mut buf = vec![0u8; 4 * CHUNK];
@@ -561,19 +579,8 @@ pub fn run_client(cfg: &ClientConfig, on_sample: &mut (dyn FnMut(&[Sample]) + Se
                 Ok::<_, io::Error>((rec, status))
             });
             let (rec, status) = r.context("download failed")?;
-            let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
-            let outcome = Outcome {
-                bytes: rec.bytes,
-                hash: rec.hash,
-                elapsed_us: rec.elapsed.as_micros() as u64,
-                verified: rec.verified(),
-                status: proto::status_code(status),
-                subflows: sf.min(255) as u8,
-            };
-            // The server learns the verdict; it closes after reading it.
-            let _ = outcome.write_to(&mut &stream);
-            let _ = stream.shutdown(Shutdown::Write);
-            let t = rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 });
+            // The sender learns the verdict; it closes after reading it.
+            let t = send_outcome(&stream, &rec, status);
             Ok(build_report(
                 "client",
                 cfg.direction,
@@ -665,18 +672,8 @@ pub fn serve_connection(
                 Ok::<_, io::Error>((rec, status_of(&stream)))
             });
             let (rec, status) = r.with_context(|| format!("receiving from {peer}"))?;
-            let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
-            let outcome = Outcome {
-                bytes: rec.bytes,
-                hash: rec.hash,
-                elapsed_us: rec.elapsed.as_micros() as u64,
-                verified: rec.verified(),
-                status: proto::status_code(status),
-                subflows: sf.min(255) as u8,
-            };
-            let _ = outcome.write_to(&mut &stream);
-            let _ = stream.shutdown(Shutdown::Write);
-            let t = rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 });
+            // The sender learns the verdict; it closes after reading it.
+            let t = send_outcome(&stream, &rec, status);
             Ok(build_report(
                 "server",
                 header.direction,
