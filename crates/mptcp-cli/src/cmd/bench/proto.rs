@@ -530,24 +530,4 @@ mod tests {
         assert_eq!(Outcome::decode(&o.encode()), Some(o));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
     }
-
-    #[test]
-    #[ignore]
-    fn checksum_speed() {
-        let d = vec![7u8; 1 << 20];
-        let t = std::time::Instant::now();
-        let mut h = Checksum::new();
-        for _ in 0..4000 {
-            h.update(&d);
-        }
-        let s = t.elapsed().as_secs_f64();
-        println!("checksum: {:.1} GB/s ({:x})", 4000.0 * (1 << 20) as f64 / s / 1e9, h.digest());
-        let mut ds = DataStream::new(3);
-        let t = std::time::Instant::now();
-        for _ in 0..8000 {
-            let _ = ds.next_chunk();
-        }
-        let s = t.elapsed().as_secs_f64();
-        println!("generator: {:.1} GB/s", 8000.0 * CHUNK as f64 / s / 1e9);
-    }
 }
