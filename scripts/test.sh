@@ -22,6 +22,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== the library's code paths for other operating systems (no other target's std here)"
+MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo clippy -p mptcp --all-features --all-targets -- -D warnings
+MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo test -p mptcp --all-features --lib
 echo "== build (the preload library must sit next to the mptcp binary)"
 cargo build --workspace --all-features
 echo "== tests"

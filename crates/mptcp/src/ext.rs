@@ -115,14 +115,14 @@ pub trait MptcpExt {
     fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>>;
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 mod imp {
     pub(super) use crate::conn::{mptcp_info, subflows, subflows_legacy};
     pub(super) use crate::status::{created_as_mptcp, status, status_with};
 }
 
 /// Elsewhere MPTCP does not exist: sockets are plain TCP.
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(mptcp_linux))]
 mod imp {
     use super::*;
 
@@ -185,3 +185,40 @@ impl_ext!(
     #[cfg(feature = "tokio")]
     tokio::net::TcpListener
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MptcpStreamExt;
+
+    /// On other operating systems (and on Linux with
+    /// `MPTCP_PORTABLE_CHECK=1`): plain TCP sockets, status `Tcp`.
+    #[cfg(not(mptcp_linux))]
+    #[test]
+    fn elsewhere_sockets_are_plain_tcp() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect_mptcp(l.local_addr().unwrap()).unwrap();
+        let sock = socket2::SockRef::from(&s);
+        assert_eq!(sock.protocol().unwrap(), Some(socket2::Protocol::TCP));
+        assert_eq!(s.mptcp_status().unwrap(), MptcpStatus::Tcp);
+        assert!(!s.created_as_mptcp().unwrap());
+        assert_eq!(s.mptcp_info().unwrap(), None);
+        assert_eq!(crate::host_support().availability, crate::Availability::Unsupported);
+        let strict = crate::MptcpBuilder::new().fallback(crate::FallbackPolicy::Fail).connect(l.local_addr().unwrap());
+        assert_eq!(strict.unwrap_err().kind(), io::ErrorKind::Unsupported);
+    }
+
+    #[cfg(mptcp_linux)]
+    #[test]
+    fn on_linux_sockets_are_created_as_mptcp() {
+        if !crate::host_support().is_available() {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs a kernel with MPTCP");
+            println!("SKIPPED: on_linux_sockets_are_created_as_mptcp: MPTCP unavailable here");
+            return;
+        }
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = std::net::TcpStream::connect_mptcp(l.local_addr().unwrap()).unwrap();
+        assert!(s.created_as_mptcp().unwrap());
+        assert_eq!(s.mptcp_status().unwrap(), MptcpStatus::Fallback, "a plain TCP listener");
+    }
+}

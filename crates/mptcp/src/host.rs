@@ -116,9 +116,9 @@ pub fn host_support() -> &'static HostSupport {
 impl HostSupport {
     /// Probes the kernel now (a handful of syscalls on fresh sockets).
     pub fn probe() -> HostSupport {
-        #[cfg(target_os = "linux")]
+        #[cfg(mptcp_linux)]
         return probe_linux();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(not(mptcp_linux))]
         HostSupport {
             availability: Availability::Unsupported,
             tcp_is_mptcp: false,
@@ -169,12 +169,12 @@ impl HostSupport {
     }
 }
 
-#[cfg(all(feature = "netlink", target_os = "linux"))]
+#[cfg(all(feature = "netlink", mptcp_linux))]
 fn probe_inet_diag() -> bool {
     crate::diag::probe().unwrap_or(false)
 }
 
-#[cfg(all(not(feature = "netlink"), target_os = "linux"))]
+#[cfg(all(not(feature = "netlink"), mptcp_linux))]
 fn probe_inet_diag() -> bool {
     false
 }
@@ -202,7 +202,7 @@ pub fn sysctls() -> Vec<(String, String)> {
     v
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 fn probe_linux() -> HostSupport {
     use socket2::{Domain, Protocol, Socket, Type};
     use std::os::fd::AsFd;

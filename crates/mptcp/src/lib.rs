@@ -34,21 +34,21 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 mod conn;
 mod ext;
 mod host;
 pub mod info;
 mod socket;
 mod status;
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 mod sys;
 
-#[cfg(all(feature = "netlink", target_os = "linux"))]
+#[cfg(all(feature = "netlink", mptcp_linux))]
 #[cfg_attr(docsrs, doc(cfg(feature = "netlink")))]
 pub mod diag;
 
-#[cfg(all(feature = "netlink", target_os = "linux"))]
+#[cfg(all(feature = "netlink", mptcp_linux))]
 #[cfg_attr(docsrs, doc(cfg(feature = "netlink")))]
 pub mod pm;
 

@@ -38,7 +38,7 @@ pub enum FallbackPolicy {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn new_socket(domain: Domain, policy: FallbackPolicy) -> io::Result<Socket> {
-    if !cfg!(target_os = "linux") {
+    if !cfg!(mptcp_linux) {
         return match policy {
             FallbackPolicy::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),
             FallbackPolicy::Fail => Err(io::Error::new(io::ErrorKind::Unsupported, "MPTCP exists only on Linux")),

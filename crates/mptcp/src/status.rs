@@ -1,6 +1,6 @@
 //! Is this connection using MPTCP right now? Detection mechanisms, best first.
 
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 pub(crate) use self::linux::*;
 
 /// What a connection runs on right now.
@@ -127,7 +127,7 @@ impl std::str::FromStr for Mechanism {
 }
 
 /// Detection: Linux only.
-#[cfg(target_os = "linux")]
+#[cfg(mptcp_linux)]
 mod linux {
     use std::io;
     use std::os::fd::BorrowedFd;

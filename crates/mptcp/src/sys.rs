@@ -117,7 +117,7 @@ pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// Registers a netlink socket with tokio's reactor (for `pm`'s async API).
-#[cfg(all(feature = "tokio", feature = "netlink", target_os = "linux"))]
+#[cfg(all(feature = "tokio", feature = "netlink", mptcp_linux))]
 pub fn register_netlink(sock: netlink_sys::Socket) -> io::Result<tokio::io::unix::AsyncFd<netlink_sys::Socket>> {
     // SAFETY: `AsyncFd::register` needs the descriptor to stay open and
     // unreplaced while registered. `netlink_sys::Socket` owns its descriptor,
