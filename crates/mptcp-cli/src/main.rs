@@ -5,6 +5,7 @@
 //! success, 1 when the work failed, 2 on bad input (nothing was changed).
 
 mod cmd;
+mod sys;
 mod util;
 
 use std::process::ExitCode;

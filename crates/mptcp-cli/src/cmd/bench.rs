@@ -142,7 +142,7 @@ fn congestion_usable(name: &str) -> bool {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let avail = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
     let allowed = read("/proc/sys/net/ipv4/tcp_allowed_congestion_control");
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = mptcp_netns::is_root();
     avail.split_whitespace().any(|c| c == name) && (root || allowed.split_whitespace().any(|c| c == name))
 }
 

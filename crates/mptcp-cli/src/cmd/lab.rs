@@ -8,7 +8,6 @@ pub mod topo;
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -314,7 +313,8 @@ struct Server {
     /// Receiver samples of the current session: (when, bytes so far).
     marks: Arc<Mutex<Vec<(Instant, u64)>>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    listen_fd: std::os::fd::RawFd,
+    /// A second handle on the listening socket, to wake its accept.
+    wake: TcpListener,
 }
 
 impl Server {
@@ -332,7 +332,7 @@ impl Server {
             .context("starting the bench server in the server namespace")?;
         // Blocking accept, so the receiver's clock starts as the client
         // connects; `stop` wakes it with shutdown(2).
-        let listen_fd = listener.as_raw_fd();
+        let wake = listener.try_clone().context("duplicating the listener")?;
         let stop = Arc::new(AtomicBool::new(false));
         let marks = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
@@ -367,7 +367,7 @@ impl Server {
                 }
             }
         });
-        Ok(Server { stop, rx, marks, thread: Some(thread?), listen_fd })
+        Ok(Server { stop, rx, marks, thread: Some(thread?), wake })
     }
 
     /// The server's report of the session that just ended.
@@ -377,9 +377,8 @@ impl Server {
 
     fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
-        // SAFETY: the listener is alive until the thread ends; shutdown(2)
-        // only wakes its blocked accept(2).
-        unsafe { libc::shutdown(self.listen_fd, libc::SHUT_RDWR) };
+        // shutdown(2) on the same socket only wakes the blocked accept(2).
+        let _ = socket2::SockRef::from(&self.wake).shutdown(std::net::Shutdown::Both);
         if let Some(t) = self.thread.take() {
             let deadline = Instant::now() + Duration::from_secs(2);
             while !t.is_finished() && Instant::now() < deadline {

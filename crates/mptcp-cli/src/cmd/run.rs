@@ -20,7 +20,6 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::Context;
 
@@ -301,33 +300,12 @@ impl Report {
     }
 }
 
-static CHILD: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward(sig: libc::c_int) {
-    let pid = CHILD.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe and takes integers only.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
 /// While waiting for the child: SIGINT/SIGQUIT from the terminal already
 /// reach it (same process group), so ignore them here; forward SIGTERM and
 /// SIGHUP sent to us alone. Set after spawning, so the child keeps its own
 /// dispositions.
 fn forward_signals(child: u32) {
-    CHILD.store(i32::try_from(child).unwrap_or(0), Ordering::Relaxed);
-    let handler = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installing SIG_IGN or a handler that only calls an
-    // async-signal-safe function is sound; no other code here uses these signals.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-        libc::signal(libc::SIGTERM, handler);
-        libc::signal(libc::SIGHUP, handler);
-    }
+    crate::sys::forward_signals_to(i32::try_from(child).unwrap_or(0));
 }
 
 #[cfg(test)]

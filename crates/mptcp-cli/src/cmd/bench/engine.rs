@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -409,69 +409,28 @@ fn status_str(s: Option<MptcpStatus>) -> String {
 }
 
 /// Reads `TCP_CONGESTION` of a socket.
-pub fn congestion_of(s: &impl AsRawFd) -> Option<String> {
-    let mut buf = [0u8; 16];
-    let mut len = buf.len() as libc::socklen_t;
-    // SAFETY: buf is valid for len bytes, len is a valid socklen_t pointer.
-    let rc = unsafe {
-        libc::getsockopt(s.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_CONGESTION, buf.as_mut_ptr().cast(), &mut len)
-    };
-    if rc != 0 {
-        return None;
-    }
-    let b = &buf[..(len as usize).min(buf.len())];
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    Some(String::from_utf8_lossy(&b[..end]).into_owned())
+pub fn congestion_of(s: &TcpStream) -> Option<String> {
+    let name = socket2::SockRef::from(s).tcp_congestion().ok()?;
+    let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+    Some(String::from_utf8_lossy(&name[..end]).into_owned())
 }
 
-/// Sets `TCP_CONGESTION` on a connected socket.
-pub fn set_congestion(s: &impl AsRawFd, name: &str) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `name`'s bytes.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            name.as_ptr().cast(),
-            name.len() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("setting TCP_CONGESTION={name} failed: {e}")));
-    }
-    Ok(())
-}
-
-fn set_int_opt(s: &impl AsRawFd, level: i32, opt: i32, v: usize, name: &str) -> io::Result<()> {
-    let v = v.min(i32::MAX as usize) as libc::c_int;
-    // SAFETY: the pointer and length describe a c_int.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("setting {name} failed: {e}")));
-    }
-    Ok(())
+/// Names the option in the error the kernel gave for it.
+fn named(opt: &str, r: io::Result<()>) -> io::Result<()> {
+    r.map_err(|e| io::Error::new(e.kind(), format!("setting {opt} failed: {e}")))
 }
 
 /// Applies `opts` to an accepted or connected socket.
 pub fn apply_opts(s: &TcpStream, opts: &SocketOpts) -> io::Result<()> {
+    let sock = socket2::SockRef::from(s);
     if let Some(cc) = &opts.congestion {
-        set_congestion(s, cc)?;
+        named(&format!("TCP_CONGESTION={cc}"), sock.set_tcp_congestion(cc.as_bytes()))?;
     }
     if let Some(b) = opts.send_buffer {
-        set_int_opt(s, libc::SOL_SOCKET, libc::SO_SNDBUF, b, "SO_SNDBUF")?;
+        named("SO_SNDBUF", sock.set_send_buffer_size(b))?;
     }
     if let Some(b) = opts.recv_buffer {
-        set_int_opt(s, libc::SOL_SOCKET, libc::SO_RCVBUF, b, "SO_RCVBUF")?;
+        named("SO_RCVBUF", sock.set_recv_buffer_size(b))?;
     }
     Ok(())
 }
