@@ -59,6 +59,16 @@ pub const SUBFLOW_FLAG_CONNECTED: u32 = 1 << 7;
 pub const SUBFLOW_FLAG_MAPVALID: u32 = 1 << 8;
 
 /// One MPTCP socket as inet_diag reports it.
+///
+/// # Examples
+///
+/// ```no_run
+/// for s in mptcp::diag::mptcp_sockets(libc::AF_INET as u8)? {
+///     let fallback = s.info.as_ref().and_then(|i| i.is_fallback());
+///     println!("{} -> {} state {} cookie {:#x} fallback {fallback:?}", s.local, s.remote, s.state, s.cookie);
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -280,6 +290,16 @@ pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>>
 
 /// One MPTCP subflow: a TCP socket whose ULP is `mptcp`, as inet_diag
 /// reports it (`ss -tni` shows the same as `tcp-ulp-mptcp`).
+///
+/// # Examples
+///
+/// ```no_run
+/// for sf in mptcp::diag::subflows()? {
+///     let rtt = sf.tcp.as_ref().and_then(|t| t.rtt_us);
+///     println!("{} -> {} ids {:?}/{:?} rtt {rtt:?}us", sf.local, sf.remote, sf.id_local, sf.id_remote);
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -308,11 +328,28 @@ pub struct Subflow {
 
 impl Subflow {
     /// Whether this subflow is a backup path (asked by either side).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let backups = mptcp::diag::subflows()?.into_iter().filter(|sf| sf.is_backup()).count();
+    /// println!("{backups} backup subflows");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_backup(&self) -> bool {
         self.flags.is_some_and(|f| f & (SUBFLOW_FLAG_BKUP_LOC | SUBFLOW_FLAG_BKUP_REM) != 0)
     }
 
     /// Whether this subflow was added with MP_JOIN (not the initial one).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// for sf in mptcp::diag::subflows()?.iter().filter(|sf| sf.is_join()) {
+    ///     println!("joined subflow {} -> {} of token {:?}", sf.local, sf.remote, sf.token_local);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_join(&self) -> bool {
         self.flags.is_some_and(|f| f & (SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_JOIN_REM) != 0)
     }
@@ -366,6 +403,18 @@ pub(crate) fn parse_subflow_msg(payload: &[u8]) -> Option<Subflow> {
 }
 
 /// An MPTCP connection with its subflows.
+///
+/// # Examples
+///
+/// ```no_run
+/// use mptcp::diag::{connections, Filter};
+///
+/// for c in connections(&Filter::default())? {
+///     let initial = c.subflows.first().map(|sf| sf.local);
+///     println!("token {:?} fallback {:?}: {} subflows, initial {initial:?}", c.token, c.fallback, c.subflows.len());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -401,16 +450,45 @@ pub struct Filter {
 
 impl Filter {
     /// Keeps connections with `port` as local or remote port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::diag::Filter;
+    ///
+    /// let f = Filter::default().port(443);
+    /// assert_eq!(f.port, Some(443));
+    /// assert_eq!(f.addr, None);
+    /// ```
     pub fn port(mut self, port: u16) -> Filter {
         self.port = Some(port);
         self
     }
     /// Keeps connections with `addr` on either side of any subflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::IpAddr;
+    /// use mptcp::diag::Filter;
+    ///
+    /// let peer: IpAddr = "10.0.1.2".parse().unwrap();
+    /// assert_eq!(Filter::default().addr(peer).addr, Some(peer));
+    /// ```
     pub fn addr(mut self, addr: IpAddr) -> Filter {
         self.addr = Some(addr);
         self
     }
     /// Includes listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::diag::Filter;
+    ///
+    /// assert!(!Filter::default().listening); // listeners are left out by default
+    /// assert!(Filter::default().listening(true).listening);
+    /// ```
     pub fn listening(mut self, on: bool) -> Filter {
         self.listening = on;
         self

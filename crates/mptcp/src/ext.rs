@@ -10,6 +10,21 @@ use crate::status::{Mechanism, MptcpStatus};
 /// for `socket2::Socket` (and listeners).
 ///
 /// Every call asks the kernel now: fallback can happen late, after data.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use mptcp::{MptcpExt, MptcpListenerExt, MptcpStreamExt};
+///
+/// let listener = TcpListener::bind_mptcp("127.0.0.1:0")?;
+/// let stream = TcpStream::connect_mptcp(listener.local_addr()?)?;
+/// // MPTCP sockets where the host has MPTCP, plain TCP elsewhere.
+/// assert_eq!(stream.created_as_mptcp()?, mptcp::host_support().is_available());
+/// assert_eq!(listener.created_as_mptcp()?, mptcp::host_support().is_available());
+/// println!("status: {:?}", stream.mptcp_status());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait MptcpExt {
     /// Whether the connection uses MPTCP right now, with the best mechanism
     /// the kernel offers (see [`Mechanism`]). On Linux 6.10+ an MPTCP
@@ -55,6 +70,8 @@ pub trait MptcpExt {
 
     /// Whether the socket was created as MPTCP (`SO_PROTOCOL == IPPROTO_MPTCP`).
     /// Says nothing about the connection: see [`mptcp_status`](MptcpExt::mptcp_status).
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// use std::net::TcpStream;
@@ -104,6 +121,8 @@ pub trait MptcpExt {
 
     /// Subflows through `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` even where
     /// `MPTCP_FULL_INFO` exists (ids are `None` then).
+    ///
+    /// # Examples
     ///
     /// ```no_run
     /// use std::net::TcpStream;

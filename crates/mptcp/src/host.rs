@@ -7,6 +7,17 @@ use std::sync::OnceLock;
 use crate::status::Mechanism;
 
 /// Whether MPTCP sockets can be created here.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::Availability;
+///
+/// match mptcp::host_support().availability {
+///     Availability::Available => println!("MPTCP sockets work here"),
+///     other => println!("no MPTCP: {}", other.describe()),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
@@ -28,6 +39,18 @@ pub enum Availability {
 
 impl Availability {
     /// Classifies the error of `socket(..., IPPROTO_MPTCP)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Error;
+    /// use mptcp::Availability;
+    ///
+    /// let e = Error::from_raw_os_error(libc::ENOPROTOOPT);
+    /// assert_eq!(Availability::from_socket_error(&e), Availability::DisabledBySysctl);
+    /// let e = Error::from_raw_os_error(libc::EMFILE);
+    /// assert_eq!(Availability::from_socket_error(&e), Availability::Error(libc::EMFILE));
+    /// ```
     pub fn from_socket_error(e: &io::Error) -> Availability {
         match e.raw_os_error() {
             Some(libc::ENOPROTOOPT) => Availability::DisabledBySysctl,
@@ -40,11 +63,31 @@ impl Availability {
 
     /// Whether this error means "MPTCP is unavailable here", the only case
     /// where falling back to TCP is right.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Error;
+    /// use mptcp::Availability;
+    ///
+    /// assert!(Availability::means_unavailable(&Error::from_raw_os_error(libc::EPROTONOSUPPORT)));
+    /// // Out of descriptors is not "no MPTCP": no fallback to TCP.
+    /// assert!(!Availability::means_unavailable(&Error::from_raw_os_error(libc::EMFILE)));
+    /// ```
     pub fn means_unavailable(e: &io::Error) -> bool {
         matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EINVAL))
     }
 
     /// A sentence for people.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::Availability;
+    ///
+    /// assert_eq!(Availability::Available.describe(), "available");
+    /// assert!(Availability::DisabledBySysctl.describe().contains("net.mptcp.enabled=1"));
+    /// ```
     pub fn describe(&self) -> String {
         match self {
             Availability::Available => "available".into(),
@@ -115,6 +158,16 @@ pub fn host_support() -> &'static HostSupport {
 
 impl HostSupport {
     /// Probes the kernel now (a handful of syscalls on fresh sockets).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::HostSupport;
+    ///
+    /// // A fresh answer, e.g. after `sysctl net.mptcp.enabled` changed.
+    /// let now = HostSupport::probe();
+    /// println!("MPTCP: {}", now.availability.describe());
+    /// ```
     pub fn probe() -> HostSupport {
         #[cfg(mptcp_linux)]
         return probe_linux();
@@ -131,11 +184,28 @@ impl HostSupport {
         }
     }
     /// Whether MPTCP sockets can be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let host = mptcp::host_support();
+    /// assert_eq!(host.is_available(), host.availability == mptcp::Availability::Available);
+    /// ```
     pub fn is_available(&self) -> bool {
         self.availability == Availability::Available
     }
 
     /// Detection mechanisms this kernel offers, best first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::Mechanism;
+    ///
+    /// let mechanisms = mptcp::host_support().mechanisms();
+    /// // `SO_PROTOCOL` always works, and comes last.
+    /// assert_eq!(mechanisms.last(), Some(&Mechanism::SoProtocol));
+    /// ```
     pub fn mechanisms(&self) -> Vec<Mechanism> {
         let mut v = Vec::new();
         if self.tcp_is_mptcp {
@@ -153,11 +223,31 @@ impl HostSupport {
 
     /// The mechanism [`MptcpExt::mptcp_status`](crate::MptcpExt::mptcp_status)
     /// relies on, or `None` when nothing can confirm MPTCP here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::Mechanism;
+    ///
+    /// match mptcp::host_support().best_mechanism() {
+    ///     Some(m) => assert_ne!(m, Mechanism::SoProtocol), // it cannot confirm MPTCP
+    ///     None => println!("this kernel cannot confirm MPTCP on a connection"),
+    /// }
+    /// ```
     pub fn best_mechanism(&self) -> Option<Mechanism> {
         self.mechanisms().into_iter().find(|m| *m != Mechanism::SoProtocol)
     }
 
     /// How per-subflow details are read on this kernel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// match mptcp::host_support().subflow_source() {
+    ///     Some(source) => println!("subflows read through {source}"),
+    ///     None => println!("no per-subflow details on this kernel"),
+    /// }
+    /// ```
     pub fn subflow_source(&self) -> Option<&'static str> {
         if self.mptcp_full_info {
             Some("MPTCP_FULL_INFO")

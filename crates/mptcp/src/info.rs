@@ -110,6 +110,19 @@ pub struct MptcpInfo {
 impl MptcpInfo {
     /// Parses the bytes the kernel returned (exactly the returned length).
     /// Never fails: a short buffer yields `None` for the missing fields.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::MptcpInfo;
+    ///
+    /// let mut raw = [0u8; 96];
+    /// raw[12..16].copy_from_slice(&0xabcd_1234u32.to_ne_bytes()); // mptcpi_token
+    /// let info = MptcpInfo::parse(&raw);
+    /// assert_eq!((info.token, info.reported_len), (Some(0xabcd_1234), 96));
+    /// // Cut short: the token is absent, not zero.
+    /// assert_eq!(MptcpInfo::parse(&raw[..12]).token, None);
+    /// ```
     pub fn parse(buf: &[u8]) -> MptcpInfo {
         let b = Bytes(buf);
         MptcpInfo {
@@ -143,6 +156,17 @@ impl MptcpInfo {
     }
 
     /// Whether the kernel flagged the connection as fallen back to TCP.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::info::{MptcpInfo, MPTCP_INFO_FLAG_FALLBACK};
+    ///
+    /// let mut raw = [0u8; 48];
+    /// raw[8..12].copy_from_slice(&MPTCP_INFO_FLAG_FALLBACK.to_ne_bytes()); // mptcpi_flags
+    /// assert_eq!(MptcpInfo::parse(&raw).is_fallback(), Some(true));
+    /// assert_eq!(MptcpInfo::parse(&raw[..8]).is_fallback(), None); // flags not reported
+    /// ```
     pub fn is_fallback(&self) -> Option<bool> {
         self.flags.map(|f| f & MPTCP_INFO_FLAG_FALLBACK != 0)
     }
@@ -214,6 +238,18 @@ pub struct TcpInfo {
 
 impl TcpInfo {
     /// Parses a `struct tcp_info` of the length the kernel returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::TcpInfo;
+    ///
+    /// let mut raw = [0u8; 232];
+    /// raw[80..84].copy_from_slice(&10u32.to_ne_bytes()); // tcpi_snd_cwnd
+    /// let t = TcpInfo::parse(&raw);
+    /// assert_eq!((t.snd_cwnd, t.reported_len), (Some(10), 232));
+    /// assert_eq!(TcpInfo::parse(&raw[..80]).snd_cwnd, None);
+    /// ```
     pub fn parse(buf: &[u8]) -> TcpInfo {
         let b = Bytes(buf);
         TcpInfo {
@@ -242,12 +278,32 @@ impl TcpInfo {
     }
 
     /// The TCP state as the name `ss` prints (`ESTAB`, `SYN-SENT`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::TcpInfo;
+    ///
+    /// let raw = [10u8; 8]; // tcpi_state = TCP_LISTEN
+    /// assert_eq!(TcpInfo::parse(&raw).state_name(), Some("LISTEN"));
+    /// assert_eq!(TcpInfo::parse(&[]).state_name(), None);
+    /// ```
     pub fn state_name(&self) -> Option<&'static str> {
         self.state.map(tcp_state_name)
     }
 }
 
 /// Name of a TCP state number, as `ss` prints it.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::tcp_state_name;
+///
+/// assert_eq!(tcp_state_name(1), "ESTAB");
+/// assert_eq!(tcp_state_name(2), "SYN-SENT");
+/// assert_eq!(tcp_state_name(200), "UNKNOWN");
+/// ```
 pub fn tcp_state_name(state: u8) -> &'static str {
     match state {
         1 => "ESTAB",
@@ -268,6 +324,20 @@ pub fn tcp_state_name(state: u8) -> &'static str {
 
 /// One subflow of an MPTCP connection (or the single TCP flow of a
 /// connection that is not using MPTCP).
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::net::TcpStream;
+/// use mptcp::{MptcpExt, MptcpStreamExt};
+///
+/// let stream = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+/// for sf in stream.subflows()? {
+///     let state = sf.tcp.state_name().unwrap_or("?");
+///     println!("#{:?} {:?} -> {:?} {state} backup {:?}", sf.id, sf.local, sf.remote, sf.backup);
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
@@ -287,6 +357,19 @@ pub struct SubflowInfo {
 
 /// Parses a `sockaddr_in` / `sockaddr_in6` (family at offset 0, port in
 /// network order at 2). `None` for other families or short buffers.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::parse_sockaddr;
+///
+/// let mut sin = [0u8; 16]; // struct sockaddr_in
+/// sin[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+/// sin[2..4].copy_from_slice(&443u16.to_be_bytes());
+/// sin[4..8].copy_from_slice(&[10, 0, 0, 1]);
+/// assert_eq!(parse_sockaddr(&sin), Some("10.0.0.1:443".parse().unwrap()));
+/// assert_eq!(parse_sockaddr(&[0u8; 16]), None); // AF_UNSPEC
+/// ```
 pub fn parse_sockaddr(buf: &[u8]) -> Option<SocketAddr> {
     let b = Bytes(buf);
     let family = b.u16(0)? as i32;
@@ -314,6 +397,18 @@ pub const SUBFLOW_INFO_SIZE: usize = 8 + SUBFLOW_ADDRS_SIZE;
 pub const SUBFLOW_DATA_SIZE: usize = 16;
 
 /// Parses one `struct mptcp_subflow_addrs`: (local, remote).
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::{parse_subflow_addrs, SUBFLOW_ADDRS_SIZE};
+///
+/// let mut raw = [0u8; SUBFLOW_ADDRS_SIZE];
+/// raw[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes()); // local sockaddr_in
+/// raw[2..4].copy_from_slice(&40000u16.to_be_bytes());
+/// raw[4..8].copy_from_slice(&[10, 0, 0, 1]);
+/// assert_eq!(parse_subflow_addrs(&raw), (Some("10.0.0.1:40000".parse().unwrap()), None));
+/// ```
 pub fn parse_subflow_addrs(buf: &[u8]) -> (Option<SocketAddr>, Option<SocketAddr>) {
     let local = buf.get(..128).and_then(parse_sockaddr);
     let remote = buf.get(128..256).and_then(parse_sockaddr);
@@ -322,6 +417,16 @@ pub fn parse_subflow_addrs(buf: &[u8]) -> (Option<SocketAddr>, Option<SocketAddr
 
 /// The answer to `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`: a
 /// `struct mptcp_subflow_data` header and the elements that fit.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::SubflowData;
+///
+/// let element = [0u8; 8];
+/// let data = SubflowData { num_subflows: 3, size_kernel: 256, elements: vec![&element[..]] };
+/// assert!(data.truncated()); // room for 1 of the 3 subflows
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubflowData<'a> {
     /// Real number of subflows; more than `elements.len()` means truncated.
@@ -334,6 +439,17 @@ pub struct SubflowData<'a> {
 
 impl SubflowData<'_> {
     /// Whether the buffer was too small for every subflow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::info::{parse_subflow_data, subflow_data_request, SUBFLOW_DATA_SIZE};
+    ///
+    /// let mut buf = [0u8; SUBFLOW_DATA_SIZE + 8]; // room for one 8-byte element
+    /// subflow_data_request(&mut buf, 8);
+    /// buf[4..8].copy_from_slice(&3u32.to_ne_bytes()); // the kernel: 3 subflows
+    /// assert!(parse_subflow_data(&buf, buf.len()).unwrap().truncated());
+    /// ```
     pub fn truncated(&self) -> bool {
         self.elements.len() < self.num_subflows as usize
     }
@@ -341,6 +457,17 @@ impl SubflowData<'_> {
 
 /// Builds the input header of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS` into
 /// the start of `buf`, asking for elements of `elem_size` bytes.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::{subflow_data_request, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE};
+///
+/// let mut buf = vec![0u8; SUBFLOW_DATA_SIZE + 4 * SUBFLOW_ADDRS_SIZE];
+/// subflow_data_request(&mut buf, SUBFLOW_ADDRS_SIZE as u32);
+/// assert_eq!(buf[0..4], (SUBFLOW_DATA_SIZE as u32).to_ne_bytes()); // size_subflow_data
+/// assert_eq!(buf[12..16], (SUBFLOW_ADDRS_SIZE as u32).to_ne_bytes()); // size_user
+/// ```
 pub fn subflow_data_request(buf: &mut [u8], elem_size: u32) {
     buf.fill(0);
     buf[0..4].copy_from_slice(&(SUBFLOW_DATA_SIZE as u32).to_ne_bytes());
@@ -349,6 +476,19 @@ pub fn subflow_data_request(buf: &mut [u8], elem_size: u32) {
 
 /// Parses the answer of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`; `len` is
 /// the length the kernel returned. `None` when the header is malformed.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::{parse_subflow_data, subflow_data_request, SUBFLOW_DATA_SIZE};
+///
+/// let mut buf = [0u8; SUBFLOW_DATA_SIZE + 2 * 8];
+/// subflow_data_request(&mut buf, 8);
+/// buf[4..8].copy_from_slice(&2u32.to_ne_bytes()); // num_subflows, as the kernel writes it
+/// let data = parse_subflow_data(&buf, buf.len()).unwrap();
+/// assert_eq!((data.num_subflows, data.elements.len()), (2, 2));
+/// assert!(parse_subflow_data(&buf, 8).is_none()); // header cut short
+/// ```
 pub fn parse_subflow_data(buf: &[u8], len: usize) -> Option<SubflowData<'_>> {
     let buf = buf.get(..len)?;
     let b = Bytes(buf);
@@ -372,6 +512,18 @@ pub fn parse_subflow_data(buf: &[u8], len: usize) -> Option<SubflowData<'_>> {
 }
 
 /// Header fields of `struct mptcp_full_info` as returned by the kernel.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::parse_full_info_header;
+///
+/// let mut raw = [0u8; 40];
+/// raw[8..12].copy_from_slice(&264u32.to_ne_bytes()); // size_sfinfo_kernel
+/// raw[16..20].copy_from_slice(&2u32.to_ne_bytes()); // num_subflows
+/// let h = parse_full_info_header(&raw).unwrap();
+/// assert_eq!((h.size_sfinfo_kernel, h.num_subflows), (264, 2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FullInfoHeader {
     /// Kernel `struct tcp_info` size.
@@ -387,6 +539,15 @@ pub struct FullInfoHeader {
 }
 
 /// Parses the fixed header of `struct mptcp_full_info`.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::parse_full_info_header;
+///
+/// assert_eq!(parse_full_info_header(&[0u8; 40]).unwrap().num_subflows, 0);
+/// assert!(parse_full_info_header(&[0u8; 16]).is_none()); // num_subflows missing
+/// ```
 pub fn parse_full_info_header(buf: &[u8]) -> Option<FullInfoHeader> {
     let b = Bytes(buf);
     Some(FullInfoHeader {
@@ -399,6 +560,19 @@ pub fn parse_full_info_header(buf: &[u8]) -> Option<FullInfoHeader> {
 }
 
 /// Parses one `struct mptcp_subflow_info`: (id, local, remote).
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::{parse_subflow_info, SUBFLOW_INFO_SIZE};
+///
+/// let mut raw = [0u8; SUBFLOW_INFO_SIZE];
+/// raw[0..4].copy_from_slice(&3u32.to_ne_bytes()); // id
+/// raw[8..10].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes()); // local sockaddr_in
+/// raw[10..12].copy_from_slice(&5201u16.to_be_bytes());
+/// raw[12..16].copy_from_slice(&[10, 0, 0, 1]);
+/// assert_eq!(parse_subflow_info(&raw), (Some(3), Some("10.0.0.1:5201".parse().unwrap()), None));
+/// ```
 pub fn parse_subflow_info(buf: &[u8]) -> (Option<u32>, Option<SocketAddr>, Option<SocketAddr>) {
     let id = Bytes(buf).u32(0);
     let (l, r) = buf.get(8..).map(parse_subflow_addrs).unwrap_or((None, None));

@@ -14,6 +14,19 @@ use crate::host::Availability;
 /// (`EPROTONOSUPPORT`, `EINVAL`, `ENOPROTOOPT`) trigger the policy. Errors
 /// from `connect`, `bind` or `listen` (refused, timed out, address in use)
 /// are always returned as they are, after exactly one attempt.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::{FallbackPolicy, MptcpBuilder};
+///
+/// assert_eq!(FallbackPolicy::default(), FallbackPolicy::Tcp);
+/// // `Fail`: an error that says why, rather than a plain TCP socket.
+/// match MptcpBuilder::new().fallback(FallbackPolicy::Fail).socket(socket2::Domain::IPV4) {
+///     Ok(_) => println!("an MPTCP socket"),
+///     Err(e) => println!("{e}"),
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FallbackPolicy {
     /// Create a plain TCP socket instead (the default, like Go).
@@ -94,83 +107,206 @@ pub struct MptcpBuilder {
 impl MptcpBuilder {
     /// A builder with the defaults: fall back to TCP, kernel defaults for
     /// every option, `SO_REUSEADDR` on listeners.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::MptcpBuilder;
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// assert!(socket2::SockRef::from(&listener).reuse_address()?); // the listener default
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new() -> MptcpBuilder {
         MptcpBuilder::default()
     }
 
     /// Sets the fallback policy.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::{FallbackPolicy, MptcpBuilder};
+    ///
+    /// let strict = MptcpBuilder::new().fallback(FallbackPolicy::Fail).socket(socket2::Domain::IPV4);
+    /// assert_eq!(strict.is_ok(), mptcp::host_support().is_available());
+    /// ```
     pub fn fallback(mut self, policy: FallbackPolicy) -> Self {
         self.policy = policy;
         self
     }
 
     /// `TCP_NODELAY`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let stream = mptcp::MptcpBuilder::new().nodelay(true).connect("127.0.0.1:5201")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn nodelay(mut self, on: bool) -> Self {
         self.nodelay = Some(on);
         self
     }
 
     /// `SO_REUSEADDR` (default on for listeners).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = mptcp::MptcpBuilder::new().reuse_address(true).socket(socket2::Domain::IPV4)?;
+    /// assert!(socket.reuse_address()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reuse_address(mut self, on: bool) -> Self {
         self.reuse_address = Some(on);
         self
     }
 
     /// `SO_REUSEPORT`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = mptcp::MptcpBuilder::new().reuse_port(true).socket(socket2::Domain::IPV4)?;
+    /// assert!(socket.reuse_port()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn reuse_port(mut self, on: bool) -> Self {
         self.reuse_port = Some(on);
         self
     }
 
     /// `TCP_CONGESTION` (propagates to every subflow), e.g. `cubic`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let stream = mptcp::MptcpBuilder::new().congestion("bbr").connect("127.0.0.1:5201")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn congestion(mut self, name: &str) -> Self {
         self.congestion = Some(name.to_string());
         self
     }
 
     /// `SO_SNDBUF` in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = mptcp::MptcpBuilder::new().send_buffer(64 * 1024).socket(socket2::Domain::IPV4)?;
+    /// assert!(socket.send_buffer_size()? >= 64 * 1024); // Linux doubles the value
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn send_buffer(mut self, bytes: usize) -> Self {
         self.send_buffer = Some(bytes);
         self
     }
 
     /// `SO_RCVBUF` in bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let socket = mptcp::MptcpBuilder::new().recv_buffer(64 * 1024).socket(socket2::Domain::IPV4)?;
+    /// assert!(socket.recv_buffer_size()? >= 64 * 1024); // Linux doubles the value
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn recv_buffer(mut self, bytes: usize) -> Self {
         self.recv_buffer = Some(bytes);
         self
     }
 
     /// `SO_BINDTODEVICE`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // Only through eth1 (needs CAP_NET_RAW on kernels before 5.7).
+    /// let stream = mptcp::MptcpBuilder::new().bind_device("eth1").connect("10.0.1.2:5201")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_device(mut self, ifname: &str) -> Self {
         self.bind_device = Some(ifname.to_string());
         self
     }
 
     /// `IPV6_V6ONLY` for IPv6 sockets.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // IPv6 clients only; IPv4 ones are not accepted through mapped addresses.
+    /// let listener = mptcp::MptcpBuilder::new().only_v6(true).bind("[::]:5201")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn only_v6(mut self, on: bool) -> Self {
         self.only_v6 = Some(on);
         self
     }
 
     /// Binds the client socket to this local address before connecting.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// // The initial subflow leaves from 10.0.2.1, any port.
+    /// let local = "10.0.2.1:0".parse().unwrap();
+    /// let stream = mptcp::MptcpBuilder::new().local_addr(local).connect("10.0.1.2:5201")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn local_addr(mut self, addr: SocketAddr) -> Self {
         self.local_addr = Some(addr);
         self
     }
 
     /// Bounds each connect attempt.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mptcp::MptcpBuilder;
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// let stream = MptcpBuilder::new().connect_timeout(Duration::from_secs(2)).connect(listener.local_addr()?)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
         self
     }
 
     /// Listen backlog (default 1024).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = mptcp::MptcpBuilder::new().backlog(16).bind("127.0.0.1:0")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn backlog(mut self, backlog: i32) -> Self {
         self.backlog = Some(backlog);
         self
     }
 
     /// Creates the socket for `domain` with every option applied.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpStream;
+    /// use mptcp::MptcpBuilder;
+    /// use socket2::Domain;
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// let socket = MptcpBuilder::new().socket(Domain::IPV4)?;
+    /// socket.set_keepalive(true)?; // an option the builder lacks
+    /// socket.connect(&listener.local_addr()?.into())?;
+    /// let stream: TcpStream = socket.into();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn socket(&self, domain: Domain) -> io::Result<Socket> {
         let s = new_socket(domain, self.policy)?;
         self.apply(&s, domain)?;
@@ -216,11 +352,38 @@ impl MptcpBuilder {
     /// Connects to `addr` (each resolved address tried once, in order, as
     /// `std` does). No second dial over TCP: a refused or timed-out connect
     /// is returned as is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use mptcp::MptcpBuilder;
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// let stream = MptcpBuilder::new().connect(listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// // A refused connect is returned, not retried over TCP.
+    /// let closed = listener.local_addr()?;
+    /// drop(listener);
+    /// assert_eq!(MptcpBuilder::new().connect(closed).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
         each_addr(addr, |a| self.connect_addr(a))
     }
 
     /// Connects to one address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::MptcpBuilder;
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// let stream = MptcpBuilder::new().connect_addr(&listener.local_addr()?)?;
+    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
         let s = self.socket(Domain::for_address(*addr))?;
         if let Some(local) = self.local_addr {
@@ -234,11 +397,30 @@ impl MptcpBuilder {
     }
 
     /// Binds and listens on `addr` (each resolved address tried once).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let listener = mptcp::MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// assert_ne!(listener.local_addr()?.port(), 0); // the kernel picked a port
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpListener> {
         each_addr(addr, |a| self.bind_addr(a))
     }
 
     /// Binds and listens on one address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    ///
+    /// let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    /// let listener = mptcp::MptcpBuilder::new().bind_addr(&addr)?;
+    /// assert_eq!(listener.local_addr()?.ip(), addr.ip());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn bind_addr(&self, addr: &SocketAddr) -> io::Result<TcpListener> {
         let s = self.listen_socket(addr)?;
         Ok(s.into())
@@ -277,6 +459,18 @@ pub(crate) fn each_addr<A: ToSocketAddrs, T>(
 
 /// `TcpStream::connect_mptcp`: connect with MPTCP, falling back to TCP
 /// only when the host cannot create MPTCP sockets.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use mptcp::{MptcpListenerExt, MptcpStreamExt};
+///
+/// let listener = TcpListener::bind_mptcp("127.0.0.1:0")?;
+/// let stream = TcpStream::connect_mptcp(listener.local_addr()?)?;
+/// assert_eq!(listener.accept()?.1, stream.local_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait MptcpStreamExt: Sized {
     /// Connects to `addr` over MPTCP (plain TCP where the host has no MPTCP).
     ///
@@ -305,6 +499,19 @@ impl MptcpStreamExt for TcpStream {
 
 /// `TcpListener::bind_mptcp`: listen with MPTCP, falling back to TCP only
 /// when the host cannot create MPTCP sockets.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use mptcp::MptcpListenerExt;
+///
+/// let listener = TcpListener::bind_mptcp("127.0.0.1:0")?;
+/// // Plain TCP clients are accepted too.
+/// let client = TcpStream::connect(listener.local_addr()?)?;
+/// assert_eq!(listener.accept()?.1, client.local_addr()?);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub trait MptcpListenerExt: Sized {
     /// Binds an MPTCP listener to `addr`. It accepts MPTCP and plain TCP
     /// clients alike.

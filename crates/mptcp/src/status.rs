@@ -36,6 +36,8 @@ pub enum MptcpStatus {
 impl MptcpStatus {
     /// `true` only for [`MptcpStatus::Mptcp`].
     ///
+    /// # Examples
+    ///
     /// ```
     /// assert!(mptcp::MptcpStatus::Mptcp.is_mptcp());
     /// assert!(!mptcp::MptcpStatus::Fallback.is_mptcp());
@@ -45,6 +47,8 @@ impl MptcpStatus {
     }
 
     /// Lower-case name: `mptcp`, `fallback` or `tcp`.
+    ///
+    /// # Examples
     ///
     /// ```
     /// assert_eq!(mptcp::MptcpStatus::Fallback.as_str(), "fallback");
@@ -101,6 +105,16 @@ impl Mechanism {
         [Mechanism::TcpIsMptcp, Mechanism::MptcpInfo, Mechanism::InetDiag, Mechanism::SoProtocol];
 
     /// Kebab-case name (`tcp-is-mptcp`, `mptcp-info`, `inet-diag`, `so-protocol`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::Mechanism;
+    ///
+    /// assert_eq!(Mechanism::InetDiag.as_str(), "inet-diag");
+    /// // The names round-trip through `FromStr`.
+    /// assert!(Mechanism::ALL.iter().all(|m| m.as_str().parse::<Mechanism>() == Ok(*m)));
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Mechanism::TcpIsMptcp => "tcp-is-mptcp",

@@ -96,6 +96,21 @@ pub struct AsyncPathManager {
 impl AsyncPathManager {
     /// Opens a netlink socket and resolves the `mptcp_pm` family. Must be
     /// called within a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{AsyncPathManager, Error};
+    ///
+    /// let mut pm = match AsyncPathManager::new().await {
+    ///     Err(Error::FamilyNotFound) => return Ok(()), // no MPTCP path manager in this kernel
+    ///     r => r?,
+    /// };
+    /// println!("{:?}", pm.limits().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn new() -> Result<AsyncPathManager> {
         let (fd, family, buf) = open_async().await?;
         Ok(AsyncPathManager { fd, seq: 1, family, buf })
@@ -108,11 +123,34 @@ impl AsyncPathManager {
     }
 
     /// Lists the endpoints. See [`PathManager::endpoints`](super::PathManager::endpoints).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// for ep in pm.endpoints().await? {
+    ///     println!("{} id {} {}", ep.addr, ep.id, ep.flags);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn endpoints(&mut self) -> Result<Vec<Endpoint>> {
         Ok(ops::decode_list(self.run(ops::list()).await?))
     }
 
     /// The endpoint with id `id`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// let ep = pm.endpoint(1).await?;
+    /// println!("endpoint 1: {} {}", ep.addr, ep.flags);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn endpoint(&mut self, id: u8) -> Result<Endpoint> {
         let r = match self.run(ops::get(id)?).await {
             Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => {
@@ -124,11 +162,38 @@ impl AsyncPathManager {
     }
 
     /// Adds an endpoint. See [`PathManager::add_endpoint`](super::PathManager::add_endpoint).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{AsyncPathManager, Endpoint, EndpointFlags};
+    ///
+    /// let mut pm = AsyncPathManager::new().await?;
+    /// let ep = Endpoint::new("10.0.2.1".parse().unwrap()).with_flags(EndpointFlags::SUBFLOW);
+    /// pm.add_endpoint(&ep).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn add_endpoint(&mut self, ep: &Endpoint) -> Result<()> {
         self.run(ops::add(ep)?).await.map(drop)
     }
 
     /// Deletes an endpoint by id or address.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use std::net::IpAddr;
+    /// use mptcp::pm::AsyncPathManager;
+    ///
+    /// let mut pm = AsyncPathManager::new().await?;
+    /// pm.delete_endpoint(2.into()).await?; // by id
+    /// pm.delete_endpoint(IpAddr::from([10, 0, 2, 1]).into()).await?; // by address
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_endpoint(&mut self, target: EndpointRef) -> Result<()> {
         let id = match target {
             EndpointRef::Id(id) => id,
@@ -147,11 +212,34 @@ impl AsyncPathManager {
     }
 
     /// Deletes every endpoint.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// pm.flush_endpoints().await?;
+    /// assert!(pm.endpoints().await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn flush_endpoints(&mut self) -> Result<()> {
         self.run(ops::flush()).await.map(drop)
     }
 
     /// Sets `backup` / `fullmesh` of an endpoint (both are replaced).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{AsyncPathManager, EndpointFlags};
+    ///
+    /// let mut pm = AsyncPathManager::new().await?;
+    /// pm.set_endpoint_flags(2.into(), EndpointFlags::BACKUP).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_endpoint_flags(&mut self, target: EndpointRef, flags: EndpointFlags) -> Result<()> {
         match self.run(ops::set_flags(target, flags)?).await {
             Err(Error::Kernel { errno: libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
@@ -160,6 +248,17 @@ impl AsyncPathManager {
     }
 
     /// Marks one subflow of connection `token` as backup or not.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// let (local, remote) = ("10.0.2.1:40000".parse().unwrap(), "10.0.1.2:80".parse().unwrap());
+    /// pm.set_subflow_backup(0x1234, local, remote, true).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_subflow_backup(
         &mut self,
         token: u32,
@@ -171,31 +270,98 @@ impl AsyncPathManager {
     }
 
     /// The limits.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// let l = pm.limits().await?;
+    /// println!("subflows {} add_addr_accepted {}", l.subflows, l.add_addr_accepted);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn limits(&mut self) -> Result<Limits> {
         ops::decode_limits(self.run(ops::get_limits()).await?)
     }
 
     /// Sets one or both limits; `None` keeps the current value.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// pm.set_limits(Some(4), None).await?; // add_addr_accepted unchanged
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> Result<()> {
         self.run(ops::set_limits(subflows, add_addr_accepted)?).await.map(drop)
     }
 
     /// Userspace PM: announces `ep` on connection `token`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{AsyncPathManager, Endpoint};
+    ///
+    /// let mut pm = AsyncPathManager::new().await?;
+    /// pm.announce(0x1234, &Endpoint::new("10.0.2.1".parse().unwrap()).with_id(5)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn announce(&mut self, token: u32, ep: &Endpoint) -> Result<()> {
         self.run(ops::announce(token, ep)?).await.map(drop)
     }
 
     /// Userspace PM: withdraws address `id` from connection `token`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// pm.remove(0x1234, 5).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn remove(&mut self, token: u32, id: u8) -> Result<()> {
         self.run(ops::remove(token, id)?).await.map(drop)
     }
 
     /// Userspace PM: opens a subflow of connection `token`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{AsyncPathManager, LocalAddr};
+    ///
+    /// let mut pm = AsyncPathManager::new().await?;
+    /// let local = LocalAddr::new("10.0.2.1".parse().unwrap()).with_id(5);
+    /// pm.create_subflow(0x1234, local, "10.0.1.2:80".parse().unwrap()).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn create_subflow(&mut self, token: u32, local: LocalAddr, remote: SocketAddr) -> Result<()> {
         self.run(ops::subflow_create(token, local, remote)?).await.map(drop)
     }
 
     /// Userspace PM: closes a subflow of connection `token`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
+    /// let (local, remote) = ("10.0.2.1:40000".parse().unwrap(), "10.0.1.2:80".parse().unwrap());
+    /// pm.destroy_subflow(0x1234, local, remote).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn destroy_subflow(&mut self, token: u32, local: SocketAddr, remote: SocketAddr) -> Result<()> {
         self.run(ops::subflow_destroy(token, local, remote)?).await.map(drop)
     }
@@ -223,6 +389,18 @@ pub struct EventStream {
 
 impl EventStream {
     /// Subscribes to the events group. Needs `CAP_NET_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// let mut events = mptcp::pm::EventStream::new().await?;
+    /// if let Some(ev) = events.next_event().await? {
+    ///     println!("{ev}");
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn new() -> Result<EventStream> {
         let (fd, family, buf) = open_async().await?;
         subscribe(fd.get_ref(), family)?;
@@ -234,6 +412,22 @@ impl EventStream {
     /// # Cancel safety
     ///
     /// Cancel safe: an event is only taken out of the queue when returned.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
+    /// use mptcp::pm::{EventKind, EventStream};
+    ///
+    /// let mut events = EventStream::new().await?;
+    /// while let Some(ev) = events.next_event().await? {
+    ///     if ev.kind == EventKind::SubEstablished {
+    ///         println!("new subflow {:?} -> {:?}", ev.local(), ev.remote());
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn next_event(&mut self) -> Result<Option<Event>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await.transpose()
     }

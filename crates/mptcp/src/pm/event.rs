@@ -11,6 +11,17 @@ pub const EVENT_FLAG_DENY_JOIN_ID0: u16 = 1;
 pub const EVENT_FLAG_SERVER_SIDE: u16 = 2;
 
 /// What happened (`MPTCP_EVENT_*`).
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::pm::EventKind;
+///
+/// let kind = EventKind::from_raw(10);
+/// assert_eq!(kind, EventKind::SubEstablished);
+/// assert_eq!(kind.to_string(), "sf_established");
+/// assert_eq!(EventKind::from_raw(200).to_string(), "unknown(200)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 #[non_exhaustive]
@@ -41,6 +52,15 @@ pub enum EventKind {
 
 impl EventKind {
     /// From the kernel's event number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EventKind;
+    ///
+    /// assert_eq!(EventKind::from_raw(1), EventKind::Created); // MPTCP_EVENT_CREATED
+    /// assert_eq!(EventKind::from_raw(99), EventKind::Unknown(99));
+    /// ```
     pub fn from_raw(v: u8) -> EventKind {
         match v {
             1 => EventKind::Created,
@@ -58,6 +78,15 @@ impl EventKind {
     }
 
     /// The kernel's event number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EventKind;
+    ///
+    /// assert_eq!(EventKind::Closed.raw(), 3); // MPTCP_EVENT_CLOSED
+    /// assert_eq!(EventKind::from_raw(99).raw(), 99);
+    /// ```
     pub fn raw(self) -> u8 {
         match self {
             EventKind::Created => 1,
@@ -76,6 +105,15 @@ impl EventKind {
 
     /// Lower-case name, as `ip mptcp monitor` prints it (`created`,
     /// `sf_established`, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EventKind;
+    ///
+    /// assert_eq!(EventKind::SubPriority.name(), "sf_priority");
+    /// assert_eq!(EventKind::Unknown(99).name(), "unknown");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             EventKind::Created => "created",
@@ -225,16 +263,50 @@ impl Event {
     /// Whether this host is the server side: the `SERVER_SIDE` attribute or
     /// bit [`EVENT_FLAG_SERVER_SIDE`] of `flags`. Linux 6.18 sends both only
     /// on the server side, so absence means client.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use mptcp::pm::{EventKind, EventListener};
+    ///
+    /// for ev in EventListener::new()? {
+    ///     let ev = ev?;
+    ///     if ev.kind == EventKind::Established && ev.is_server_side() {
+    ///         println!("accepted connection {:?} from {:?}", ev.token, ev.remote());
+    ///     }
+    /// }
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn is_server_side(&self) -> bool {
         self.server_side == Some(true) || self.flags.is_some_and(|f| f & EVENT_FLAG_SERVER_SIDE != 0)
     }
 
     /// Local address and port, when both are present.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let ev = mptcp::pm::EventListener::new()?.recv()?;
+    /// if let Some(local) = ev.local() {
+    ///     println!("{}: local {local}", ev.kind);
+    /// }
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn local(&self) -> Option<SocketAddr> {
         Some(SocketAddr::new(self.saddr?, self.sport?))
     }
 
     /// Remote address and port, when both are present.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let ev = mptcp::pm::EventListener::new()?.recv()?;
+    /// if let Some(remote) = ev.remote() {
+    ///     println!("{}: remote {remote}", ev.kind);
+    /// }
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn remote(&self) -> Option<SocketAddr> {
         Some(SocketAddr::new(self.daddr?, self.dport?))
     }

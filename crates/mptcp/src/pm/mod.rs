@@ -54,6 +54,16 @@ pub use types::{Endpoint, EndpointFlags, EndpointRef, Limits, LocalAddr, MAX_LIM
 use nl::{PmAttr, PmMessage, Reply};
 
 /// Errors of the path manager API.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::pm::{Error, Limits};
+///
+/// let err = Limits { subflows: 9, add_addr_accepted: 0 }.validate().unwrap_err();
+/// assert!(matches!(err, Error::InvalidArgument { .. })); // refused before sending
+/// assert_eq!(err.errno(), None);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -92,6 +102,16 @@ impl Error {
     }
 
     /// The errno behind this error, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::Error;
+    ///
+    /// let e = Error::Kernel { op: "add endpoint", errno: libc::EEXIST, token: None, detail: None };
+    /// assert_eq!(e.errno(), Some(libc::EEXIST));
+    /// assert_eq!(Error::FamilyNotFound.errno(), None);
+    /// ```
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
@@ -101,6 +121,16 @@ impl Error {
     }
 
     /// Whether the kernel refused for lack of `CAP_NET_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::Error;
+    ///
+    /// let e = Error::Kernel { op: "flush endpoints", errno: libc::EPERM, token: None, detail: None };
+    /// assert!(e.is_permission_denied());
+    /// assert!(e.to_string().contains("CAP_NET_ADMIN"));
+    /// ```
     pub fn is_permission_denied(&self) -> bool {
         matches!(self.errno(), Some(libc::EPERM) | Some(libc::EACCES))
     }
@@ -153,6 +183,16 @@ pub fn interface_index(name: &str) -> Result<u32> {
 }
 
 /// Name of interface `index`, if it exists.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::pm::{interface_index, interface_name};
+///
+/// let lo = interface_index("lo")?;
+/// assert_eq!(interface_name(lo).as_deref(), Some("lo"));
+/// # Ok::<(), mptcp::pm::Error>(())
+/// ```
 pub fn interface_name(index: u32) -> Option<String> {
     nix::net::if_::if_indextoname(index).ok().map(|c| c.to_string_lossy().into_owned())
 }
@@ -500,6 +540,22 @@ impl PathManager {
     /// # Errors
     ///
     /// [`Error::FamilyNotFound`] when the kernel has no MPTCP path manager.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use mptcp::pm::{Error, PathManager};
+    ///
+    /// let mut pm = match PathManager::new() {
+    ///     Err(Error::FamilyNotFound) => {
+    ///         eprintln!("this kernel has no MPTCP path manager");
+    ///         return Ok(());
+    ///     }
+    ///     r => r?,
+    /// };
+    /// println!("{:?}", pm.limits()?);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new() -> Result<PathManager> {
         let sock = open_socket()?;
         let mut buf = vec![0u8; RECV_BUF];
@@ -783,6 +839,19 @@ impl EventListener {
     /// # Errors
     ///
     /// [`Error::Kernel`] with `EPERM` without `CAP_NET_ADMIN`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use mptcp::pm::EventListener;
+    ///
+    /// let mut events = match EventListener::new() {
+    ///     Err(e) if e.is_permission_denied() => panic!("run with CAP_NET_ADMIN: {e}"),
+    ///     r => r?,
+    /// };
+    /// println!("{}", events.recv()?);
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn new() -> Result<EventListener> {
         let sock = open_socket()?;
         let mut buf = vec![0u8; RECV_BUF];
@@ -792,6 +861,22 @@ impl EventListener {
     }
 
     /// Waits for the next event.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use mptcp::pm::{EventKind, EventListener};
+    ///
+    /// let mut events = EventListener::new()?;
+    /// let closed = loop {
+    ///     let ev = events.recv()?;
+    ///     if ev.kind == EventKind::Closed {
+    ///         break ev.token;
+    ///     }
+    /// };
+    /// println!("connection {closed:?} closed");
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn recv(&mut self) -> Result<Event> {
         loop {
             if let Some(e) = self.pending.pop_front() {

@@ -51,22 +51,60 @@ impl EndpointFlags {
     ];
 
     /// Whether every bit of `other` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EndpointFlags;
+    ///
+    /// let f = EndpointFlags::SIGNAL | EndpointFlags::BACKUP;
+    /// assert!(f.contains(EndpointFlags::SIGNAL));
+    /// assert!(!f.contains(EndpointFlags::SIGNAL | EndpointFlags::SUBFLOW)); // every bit
+    /// ```
     pub fn contains(self, other: EndpointFlags) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// The flag named as `ip mptcp` names it (`signal`, `subflow`, `backup`,
     /// `fullmesh`, `implicit`, `laminar`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EndpointFlags;
+    ///
+    /// assert_eq!(EndpointFlags::from_name("backup"), Some(EndpointFlags::BACKUP));
+    /// assert_eq!(EndpointFlags::from_name("Backup"), None);
+    /// ```
     pub fn from_name(name: &str) -> Option<EndpointFlags> {
         Self::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }
 
     /// Names of the set flags, in `ip mptcp` order; unknown bits are left out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EndpointFlags;
+    ///
+    /// assert_eq!((EndpointFlags::BACKUP | EndpointFlags::SIGNAL).names(), ["signal", "backup"]);
+    /// assert!(EndpointFlags(0x100).names().is_empty());
+    /// ```
     pub fn names(self) -> Vec<&'static str> {
         Self::NAMES.iter().filter(|(_, f)| self.contains(*f)).map(|(n, _)| *n).collect()
     }
 
     /// Bits this crate has no name for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::EndpointFlags;
+    ///
+    /// let f = EndpointFlags(EndpointFlags::SUBFLOW.0 | 0x100);
+    /// assert_eq!(f.unknown_bits(), 0x100);
+    /// assert_eq!(f.to_string(), "subflow 0x100");
+    /// ```
     pub fn unknown_bits(self) -> u32 {
         self.0 & !Self::NAMES.iter().fold(0, |a, (_, f)| a | f.0)
     }
@@ -135,29 +173,76 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// An endpoint for `addr` with no flags, no id, no port, no interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{Endpoint, EndpointFlags};
+    ///
+    /// let ep = Endpoint::new("10.0.2.1".parse().unwrap());
+    /// assert_eq!((ep.id, ep.port, ep.flags, ep.ifindex), (0, None, EndpointFlags::EMPTY, None));
+    /// ```
     pub fn new(addr: IpAddr) -> Endpoint {
         Endpoint { id: 0, addr, port: None, flags: EndpointFlags::EMPTY, ifindex: None }
     }
 
     /// Sets the id (1-255; 0 lets the kernel choose).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::Endpoint;
+    ///
+    /// assert_eq!(Endpoint::new("10.0.2.1".parse().unwrap()).with_id(3).id, 3);
+    /// ```
     pub fn with_id(mut self, id: u8) -> Endpoint {
         self.id = id;
         self
     }
 
     /// Sets the port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{Endpoint, EndpointFlags};
+    ///
+    /// // A `signal` endpoint the kernel listens on, port 10000.
+    /// let ep = Endpoint::new("10.0.2.1".parse().unwrap()).with_flags(EndpointFlags::SIGNAL).with_port(10000);
+    /// assert_eq!(ep.port, Some(10000));
+    /// ```
     pub fn with_port(mut self, port: u16) -> Endpoint {
         self.port = Some(port);
         self
     }
 
     /// Sets the flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{Endpoint, EndpointFlags};
+    ///
+    /// let ep = Endpoint::new("10.0.2.1".parse().unwrap()).with_flags(EndpointFlags::SUBFLOW | EndpointFlags::BACKUP);
+    /// assert_eq!(ep.flags.to_string(), "subflow backup");
+    /// ```
     pub fn with_flags(mut self, flags: EndpointFlags) -> Endpoint {
         self.flags = flags;
         self
     }
 
     /// Binds the endpoint to an interface (see [`interface_index`](super::interface_index)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{interface_index, Endpoint};
+    ///
+    /// let lo = interface_index("lo")?;
+    /// let ep = Endpoint::new("127.0.0.1".parse().unwrap()).with_ifindex(lo);
+    /// assert_eq!(ep.ifindex, Some(lo));
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn with_ifindex(mut self, ifindex: u32) -> Endpoint {
         self.ifindex = Some(ifindex);
         self
@@ -237,6 +322,17 @@ pub(crate) fn sockaddr_attrs(sa: SocketAddr) -> Vec<AddrAttr> {
 }
 
 /// Selects an endpoint by id or by address.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::IpAddr;
+/// use mptcp::pm::EndpointRef;
+///
+/// assert_eq!(EndpointRef::from(2), EndpointRef::Id(2));
+/// let by_addr = EndpointRef::from("10.0.2.1".parse::<IpAddr>().unwrap());
+/// assert_eq!(by_addr.to_string(), "10.0.2.1");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointRef {
     /// By endpoint id (1-255).
@@ -297,6 +393,16 @@ pub struct Limits {
 
 impl Limits {
     /// Checks both values against the kernel's maximum ([`MAX_LIMIT`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{Limits, MAX_LIMIT};
+    ///
+    /// assert!(Limits { subflows: MAX_LIMIT, add_addr_accepted: MAX_LIMIT }.validate().is_ok());
+    /// let err = Limits { subflows: 0, add_addr_accepted: MAX_LIMIT + 1 }.validate().unwrap_err();
+    /// assert!(err.to_string().contains("add_addr_accepted"));
+    /// ```
     pub fn validate(&self) -> Result<(), Error> {
         for (name, v) in [("subflows", self.subflows), ("add_addr_accepted", self.add_addr_accepted)] {
             if v > MAX_LIMIT {
@@ -344,20 +450,55 @@ pub struct LocalAddr {
 
 impl LocalAddr {
     /// `addr`, any port, id chosen by the kernel, no interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::LocalAddr;
+    ///
+    /// let l = LocalAddr::new("10.0.2.1".parse().unwrap());
+    /// assert_eq!((l.port, l.id, l.ifindex), (0, 0, None)); // any port, kernel-chosen id
+    /// ```
     pub fn new(addr: IpAddr) -> LocalAddr {
         LocalAddr { addr, port: 0, id: 0, ifindex: None }
     }
     /// Sets the id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::LocalAddr;
+    ///
+    /// assert_eq!(LocalAddr::new("10.0.2.1".parse().unwrap()).with_id(5).id, 5);
+    /// ```
     pub fn with_id(mut self, id: u8) -> LocalAddr {
         self.id = id;
         self
     }
     /// Sets the local port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::LocalAddr;
+    ///
+    /// assert_eq!(LocalAddr::new("10.0.2.1".parse().unwrap()).with_port(40000).port, 40000);
+    /// ```
     pub fn with_port(mut self, port: u16) -> LocalAddr {
         self.port = port;
         self
     }
     /// Binds the subflow to an interface.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::pm::{interface_index, LocalAddr};
+    ///
+    /// let lo = interface_index("lo")?;
+    /// assert_eq!(LocalAddr::new("127.0.0.1".parse().unwrap()).with_ifindex(lo).ifindex, Some(lo));
+    /// # Ok::<(), mptcp::pm::Error>(())
+    /// ```
     pub fn with_ifindex(mut self, ifindex: u32) -> LocalAddr {
         self.ifindex = Some(ifindex);
         self
