@@ -449,7 +449,8 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Keeps connections with `port` as local or remote port.
+    /// Keeps connections with `port` as a local or remote port of any of
+    /// their subflows.
     ///
     /// # Examples
     ///

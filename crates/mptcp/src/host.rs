@@ -222,7 +222,9 @@ impl HostSupport {
     }
 
     /// The mechanism [`MptcpExt::mptcp_status`](crate::MptcpExt::mptcp_status)
-    /// relies on, or `None` when nothing can confirm MPTCP here.
+    /// relies on, or `None` when the probe proved none. (`mptcp_status` still
+    /// takes a successful `MPTCP_INFO` on the socket itself as proof, so it
+    /// can confirm MPTCP on a socket from another network namespace even then.)
     ///
     /// # Examples
     ///

@@ -35,7 +35,12 @@ pub const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED: u32 = 2;
 /// (`getsockopt(SOL_MPTCP, MPTCP_INFO)` or inet_diag).
 ///
 /// Fields the running kernel does not report are `None`; the kernel version
-/// that added each field is given in its doc.
+/// that added each field is given in its doc. A field counts as reported
+/// only when the returned length covers the struct of the kernel that added
+/// it (the kernel also copies its padding, which must not pass for a zero).
+/// Not parsed: `endp_laminar_max`/`endp_fullmesh_max` (6.18/6.19), which
+/// live in bytes that older kernels with the same 96-byte struct reserve as
+/// zero, so their presence cannot be told from the length.
 ///
 /// # Examples
 ///
@@ -93,10 +98,6 @@ pub struct MptcpInfo {
     pub bytes_acked: Option<u64>,
     /// All subflows, including the initial one (6.7).
     pub subflows_total: Option<u8>,
-    /// Limit of laminar endpoints (6.18).
-    pub endp_laminar_max: Option<u8>,
-    /// Limit of fullmesh endpoints (6.19).
-    pub endp_fullmesh_max: Option<u8>,
     /// Milliseconds since data was last sent (6.10).
     pub last_data_sent_ms: Option<u32>,
     /// Milliseconds since data was last received (6.10).
@@ -125,6 +126,12 @@ impl MptcpInfo {
     /// ```
     pub fn parse(buf: &[u8]) -> MptcpInfo {
         let b = Bytes(buf);
+        // The kernel copies its whole struct, padding included, so a field
+        // counts as reported only when the struct of the kernel that added
+        // it fits: 40 bytes (5.9), 48 (5.12/5.14), 80 (6.5), 88 (6.7), 96
+        // (6.10). Anything shorter is a truncated copy of one of those.
+        let since = |size: usize| buf.len() >= size;
+        let gate = |size: usize, v: Option<u64>| v.filter(|_| since(size));
         MptcpInfo {
             subflows: b.u8(0),
             add_addr_signal: b.u8(1),
@@ -137,20 +144,18 @@ impl MptcpInfo {
             write_seq: b.u64(16),
             snd_una: b.u64(24),
             rcv_nxt: b.u64(32),
-            local_addr_used: b.u8(40),
-            local_addr_max: b.u8(41),
-            csum_enabled: b.u8(42).map(|v| v != 0),
-            retransmits: b.u32(44),
-            bytes_retrans: b.u64(48),
-            bytes_sent: b.u64(56),
-            bytes_received: b.u64(64),
-            bytes_acked: b.u64(72),
-            subflows_total: b.u8(80),
-            endp_laminar_max: b.u8(81),
-            endp_fullmesh_max: b.u8(82),
-            last_data_sent_ms: b.u32(84),
-            last_data_recv_ms: b.u32(88),
-            last_ack_recv_ms: b.u32(92),
+            local_addr_used: b.u8(40).filter(|_| since(48)),
+            local_addr_max: b.u8(41).filter(|_| since(48)),
+            csum_enabled: b.u8(42).filter(|_| since(48)).map(|v| v != 0),
+            retransmits: b.u32(44).filter(|_| since(80)),
+            bytes_retrans: gate(80, b.u64(48)),
+            bytes_sent: gate(80, b.u64(56)),
+            bytes_received: gate(80, b.u64(64)),
+            bytes_acked: gate(80, b.u64(72)),
+            subflows_total: b.u8(80).filter(|_| since(88)),
+            last_data_sent_ms: b.u32(84).filter(|_| since(96)),
+            last_data_recv_ms: b.u32(88).filter(|_| since(96)),
+            last_ack_recv_ms: b.u32(92).filter(|_| since(96)),
             reported_len: buf.len(),
         }
     }
@@ -468,6 +473,10 @@ impl SubflowData<'_> {
 /// assert_eq!(buf[0..4], (SUBFLOW_DATA_SIZE as u32).to_ne_bytes()); // size_subflow_data
 /// assert_eq!(buf[12..16], (SUBFLOW_ADDRS_SIZE as u32).to_ne_bytes()); // size_user
 /// ```
+///
+/// # Panics
+///
+/// When `buf` is shorter than the 16-byte header ([`SUBFLOW_DATA_SIZE`]).
 pub fn subflow_data_request(buf: &mut [u8], elem_size: u32) {
     buf.fill(0);
     buf[0..4].copy_from_slice(&(SUBFLOW_DATA_SIZE as u32).to_ne_bytes());
@@ -502,11 +511,11 @@ pub fn parse_subflow_data(buf: &[u8], len: usize) -> Option<SubflowData<'_>> {
     let mut elements = Vec::new();
     let mut off = hdr;
     while elements.len() < num as usize {
-        match buf.get(off..off + size_user) {
+        match off.checked_add(size_user).and_then(|end| buf.get(off..end)) {
             Some(e) => elements.push(e),
             None => break,
         }
-        off += size_user;
+        off = off.saturating_add(size_user);
     }
     Some(SubflowData { num_subflows: num, size_kernel, elements })
 }
@@ -616,10 +625,12 @@ mod tests {
 
     #[test]
     fn mptcp_info_short_6_1() {
-        // 6.1 returns 48 bytes: fields from 6.5 on are absent, not zero.
+        // 6.1 returns 48 bytes: fields from 6.5 on are absent, not zero,
+        // even `retransmits`, whose bytes 44..48 are padding there.
         let i = MptcpInfo::parse(&info_bytes(48));
         assert_eq!(i.token, Some(0xdead_beef));
-        assert_eq!(i.retransmits, Some(3));
+        assert_eq!(i.csum_enabled, Some(true));
+        assert_eq!(i.retransmits, None);
         assert_eq!(i.bytes_retrans, None);
         assert_eq!(i.bytes_sent, None);
         assert_eq!(i.subflows_total, None);
@@ -628,10 +639,21 @@ mod tests {
 
     #[test]
     fn mptcp_info_truncated_mid_field() {
-        // 50 bytes: bytes_retrans (48..56) is cut, so absent.
+        // 50 bytes: a cut copy of the 6.5+ struct; bytes_retrans (48..56)
+        // is cut, and nothing of 6.5 counts without its whole struct.
         let i = MptcpInfo::parse(&info_bytes(50));
         assert_eq!(i.bytes_retrans, None);
+        assert_eq!(i.retransmits, None);
+        assert_eq!(i.csum_enabled, Some(true));
+        // 88 bytes (6.7-6.9): subflows_total yes, the 6.10 timers no.
+        let i = MptcpInfo::parse(&info_bytes(88));
+        assert_eq!(i.subflows_total, Some(2));
         assert_eq!(i.retransmits, Some(3));
+        assert_eq!(i.last_data_sent_ms, None);
+        // 40 bytes (5.9-5.11): no local_addr_* yet.
+        let i = MptcpInfo::parse(&info_bytes(40));
+        assert_eq!(i.rcv_nxt, Some(0));
+        assert_eq!(i.local_addr_used, None);
         let empty = MptcpInfo::parse(&[]);
         assert_eq!(empty.subflows, None);
         assert_eq!(empty.flags, None);

@@ -191,10 +191,13 @@ pub fn interface_index(name: &str) -> Result<u32> {
 ///
 /// let lo = interface_index("lo")?;
 /// assert_eq!(interface_name(lo).as_deref(), Some("lo"));
+/// assert_eq!(interface_name(u32::MAX), None); // no such interface
 /// # Ok::<(), mptcp::pm::Error>(())
 /// ```
 pub fn interface_name(index: u32) -> Option<String> {
-    nix::net::if_::if_indextoname(index).ok().map(|c| c.to_string_lossy().into_owned())
+    // nix 0.29 checks if_indextoname's result against -1 instead of NULL,
+    // so an unknown index comes back as an empty name: treat it as unknown.
+    nix::net::if_::if_indextoname(index).ok().map(|c| c.to_string_lossy().into_owned()).filter(|n| !n.is_empty())
 }
 
 // ---------------------------------------------------------------------------
