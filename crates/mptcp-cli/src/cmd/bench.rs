@@ -350,7 +350,7 @@ pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
     s.push_str(&format!("  retransmits  {} segments{mr}\n", r.retransmits));
     s.push_str(&format!("  subflows     {} seen, at most {} at once\n", r.subflows.len(), r.max_subflows));
     for f in &r.subflows {
-        let rtt = f.rtt_us.map(|u| format!("rtt {:.1} ms", u as f64 / 1000.0)).unwrap_or_default();
+        let rtt = f.rtt_us.map(|u| format!("rtt {}", fmt_rtt(u))).unwrap_or_default();
         let closed = if f.open_at_end { "" } else { "  (closed)" };
         s.push_str(&format!(
             "    {:<44} {:>10} {:>6.1}% {:>12}  {rtt}  retrans {}{closed}\n",
@@ -367,9 +367,24 @@ pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
     s
 }
 
+/// An RTT in microseconds for people: `42 us` below a millisecond, else `12.3 ms`.
+fn fmt_rtt(us: u32) -> String {
+    if us < 1000 {
+        format!("{us} us")
+    } else {
+        format!("{:.1} ms", f64::from(us) / 1000.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rtt_is_readable_on_loopback_and_wan() {
+        assert_eq!(fmt_rtt(42), "42 us");
+        assert_eq!(fmt_rtt(12_345), "12.3 ms");
+    }
 
     #[test]
     fn sizes() {
