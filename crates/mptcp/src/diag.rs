@@ -219,20 +219,10 @@ fn open() -> io::Result<Socket> {
     Ok(s)
 }
 
-/// Opens a sock_diag socket in the network namespace of `fd` (which may
-/// differ from the calling thread's): a short-lived thread enters it.
-fn open_in_netns_of(fd: BorrowedFd<'_>) -> io::Result<Socket> {
-    let ns = match sys::socket_netns(fd) {
-        Ok(ns) => ns,
-        Err(_) => return open(),
-    };
-    let same = {
-        use std::os::unix::fs::MetadataExt;
-        let theirs = std::fs::File::from(ns.try_clone()?).metadata()?;
-        let ours = std::fs::metadata("/proc/thread-self/ns/net")?;
-        theirs.ino() == ours.ino() && theirs.dev() == ours.dev()
-    };
-    if same {
+/// Opens a sock_diag socket in the network namespace `ns`, which may differ
+/// from the calling thread's: a short-lived thread enters it.
+fn open_in(ns: &std::os::fd::OwnedFd, same_as_ours: bool) -> io::Result<Socket> {
+    if same_as_ours {
         return open();
     }
     std::thread::scope(|s| {
@@ -242,6 +232,49 @@ fn open_in_netns_of(fd: BorrowedFd<'_>) -> io::Result<Socket> {
         })
         .join()
         .map_err(|_| io::Error::other("netns helper thread panicked"))?
+    })
+}
+
+thread_local! {
+    /// This thread's sock_diag socket and the namespace (dev, inode) it
+    /// lives in, kept between calls (opening one costs far more than a
+    /// request). Only a socket in the thread's own namespace is kept, so a
+    /// cached socket never keeps a deleted namespace alive.
+    static CACHED: std::cell::RefCell<Option<((u64, u64), Socket)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with a sock_diag socket in the network namespace of `fd`.
+/// Reused by later calls from this thread when that is the thread's own
+/// namespace; dropped after any error (it may hold unread replies).
+fn with_socket_for<R>(fd: BorrowedFd<'_>, f: impl FnOnce(&Socket) -> io::Result<R>) -> io::Result<R> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(ns) = sys::socket_netns(fd) else {
+        // No SIOCGSKNS: the calling thread's namespace, uncached.
+        return f(&open()?);
+    };
+    let meta = std::fs::File::from(ns.try_clone()?).metadata()?;
+    let key = (meta.dev(), meta.ino());
+    CACHED.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if let Some((k, sock)) = slot.take() {
+            if k == key {
+                let res = f(&sock);
+                if res.is_ok() {
+                    *slot = Some((k, sock));
+                }
+                return res;
+            }
+        }
+        let ours = std::fs::metadata("/proc/thread-self/ns/net")?;
+        if (ours.dev(), ours.ino()) != key {
+            return f(&open_in(&ns, false)?);
+        }
+        let sock = open()?;
+        let res = f(&sock);
+        if res.is_ok() {
+            *slot = Some((key, sock));
+        }
+        res
     })
 }
 
@@ -284,8 +317,8 @@ pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>>
     sys::getsockopt_buf(fd, libc::SOL_SOCKET, libc::SO_COOKIE, &mut c)?;
     let cookie = u64::from_ne_bytes(c);
     let family = socket2::SockRef::from(&fd).local_addr()?.family() as u8;
-    let sock = open_in_netns_of(fd)?;
-    Ok(list_on(&sock, family)?.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
+    let all = with_socket_for(fd, |sock| list_on(sock, family))?;
+    Ok(all.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
 }
 
 /// One MPTCP subflow: a TCP socket whose ULP is `mptcp`, as inet_diag
@@ -650,17 +683,20 @@ pub(crate) fn subflow_backup_exact(
     fd: BorrowedFd<'_>,
     pairs: &[(SocketAddr, SocketAddr)],
 ) -> io::Result<Vec<Option<bool>>> {
-    let sock = open_in_netns_of(fd)?;
+    with_socket_for(fd, |sock| backup_flags_on(sock, pairs))
+}
+
+fn backup_flags_on(sock: &Socket, pairs: &[(SocketAddr, SocketAddr)]) -> io::Result<Vec<Option<bool>>> {
     let mut out = Vec::with_capacity(pairs.len());
     for (i, (l, r)) in pairs.iter().enumerate() {
-        let reply = get_one(&sock, &exact_tcp_request(*l, *r, i as u32 + 1))?;
+        let reply = get_one(sock, &exact_tcp_request(*l, *r, i as u32 + 1))?;
         out.push(reply.as_deref().and_then(parse_subflow_msg).and_then(|s| s.flags.map(|_| s.is_backup())));
     }
     // An exact lookup misses subflows bound to a device (the kernel matches
     // the interface too, and the socket options do not tell it): one dump
     // of the TCP sockets finds those.
     if out.iter().any(Option::is_none) {
-        let all = dump_all(&sock, IPPROTO_TCP, None, parse_subflow_msg)?;
+        let all = dump_all(sock, IPPROTO_TCP, None, parse_subflow_msg)?;
         for (o, (l, r)) in out.iter_mut().zip(pairs) {
             if o.is_none() {
                 *o = all.iter().find(|s| s.local == *l && s.remote == *r).and_then(|s| s.flags.map(|_| s.is_backup()));
