@@ -86,27 +86,13 @@ enum SubflowAction {
     /// Destroy a subflow.
     #[command(alias = "destroy", alias = "delete")]
     Del {
-        /// Connection token.
-        #[arg(long)]
-        token: String,
-        /// Local address and port.
-        #[arg(long)]
-        local: String,
-        /// Remote address and port.
-        #[arg(long)]
-        remote: String,
+        #[command(flatten)]
+        subflow: SubflowRef,
     },
     /// Mark a subflow as backup or not (MP_PRIO).
     Set {
-        /// Connection token.
-        #[arg(long)]
-        token: String,
-        /// Local address and port.
-        #[arg(long)]
-        local: String,
-        /// Remote address and port.
-        #[arg(long)]
-        remote: String,
+        #[command(flatten)]
+        subflow: SubflowRef,
         /// Make it a backup subflow.
         #[arg(long, conflicts_with = "nobackup", required_unless_present = "nobackup")]
         backup: bool,
@@ -114,6 +100,27 @@ enum SubflowAction {
         #[arg(long)]
         nobackup: bool,
     },
+}
+
+/// An existing subflow: its connection and its two ends.
+#[derive(Debug, clap::Args)]
+struct SubflowRef {
+    /// Connection token.
+    #[arg(long)]
+    token: String,
+    /// Local address and port.
+    #[arg(long)]
+    local: String,
+    /// Remote address and port.
+    #[arg(long)]
+    remote: String,
+}
+
+impl SubflowRef {
+    /// (token, local, remote), each checked; bad input is a usage error.
+    fn parse(&self) -> anyhow::Result<(u32, SocketAddr, SocketAddr)> {
+        Ok((parse_token(&self.token)?, parse_sockaddr(&self.local, "local")?, parse_sockaddr(&self.remote, "remote")?))
+    }
 }
 
 /// Parses a token: decimal, or hexadecimal with `0x`.
@@ -175,16 +182,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let remote = parse_sockaddr(&remote, "remote")?;
                 PathManager::new().and_then(|mut pm| pm.create_subflow(token, l, remote)).map_err(pm_err)?;
             }
-            SubflowAction::Del { token, local, remote } => {
-                let token = parse_token(&token)?;
-                let local = parse_sockaddr(&local, "local")?;
-                let remote = parse_sockaddr(&remote, "remote")?;
+            SubflowAction::Del { subflow } => {
+                let (token, local, remote) = subflow.parse()?;
                 PathManager::new().and_then(|mut pm| pm.destroy_subflow(token, local, remote)).map_err(pm_err)?;
             }
-            SubflowAction::Set { token, local, remote, backup, nobackup } => {
-                let token = parse_token(&token)?;
-                let local = parse_sockaddr(&local, "local")?;
-                let remote = parse_sockaddr(&remote, "remote")?;
+            SubflowAction::Set { subflow, backup, nobackup } => {
+                let (token, local, remote) = subflow.parse()?;
                 let backup = backup && !nobackup;
                 PathManager::new()
                     .and_then(|mut pm| pm.set_subflow_backup(token, local, remote, backup))
