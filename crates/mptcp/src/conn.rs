@@ -5,12 +5,8 @@ use std::os::fd::BorrowedFd;
 
 use crate::host::host_support;
 use crate::info::{self, MptcpInfo, SubflowInfo, TcpInfo};
-use crate::status::created_as_mptcp;
+use crate::status::{created_as_mptcp, is_no_such_option};
 use crate::sys;
-
-fn is_no_such_option(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
-}
 
 /// Size we ask for per `tcp_info` element in the subflow arrays: every field
 /// we parse (up to `tcpi_bytes_retrans`), and no larger than the struct of any

@@ -154,7 +154,9 @@ mod linux {
         io::Error::new(io::ErrorKind::Unsupported, msg.into())
     }
 
-    fn is_no_such_option(e: &io::Error) -> bool {
+    /// The errors an MPTCP socket option gives where it does not apply:
+    /// the kernel lacks it, or the connection fell back to TCP.
+    pub(crate) fn is_no_such_option(e: &io::Error) -> bool {
         matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
     }
 
