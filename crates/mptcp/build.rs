@@ -1,6 +1,6 @@
 //! Sets `cfg(mptcp_linux)` on Linux targets: the kernel-facing code.
 //!
-//! `MPTCP_PORTABLE_CHECK=1 cargo check -p mptcp` leaves it unset on Linux
+//! `MPTCP_PORTABLE_CHECK=1 cargo check -p multipath-tcp` leaves it unset on Linux
 //! too, so the code paths of other operating systems (plain TCP, status
 //! `Tcp`) are compiled and checked here, where no other target's std exists.
 

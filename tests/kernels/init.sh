@@ -100,9 +100,9 @@ failed=0
 status=PASS
 cd /tmp || status=FAIL
 for s in $SUITES; do
-    echo "---- suite $s: CI=true MPTCP_EXPECT=\"$MPTCP_EXPECT\" ./$s --test-threads=1 ----"
+    echo "---- suite $s: CI=true MPTCP_EXPECT=\"$MPTCP_EXPECT\" ./$s --test-threads=1 --include-ignored ----"
     rm -f /tmp/rc
-    { CI=true MPTCP_EXPECT="$MPTCP_EXPECT" RUST_BACKTRACE=1 "/suite/$s" --test-threads=1 2>&1; echo $? > /tmp/rc; } | tee "/tmp/$s.log"
+    { CI=true MPTCP_EXPECT="$MPTCP_EXPECT" RUST_BACKTRACE=1 "/suite/$s" --test-threads=1 --include-ignored 2>&1; echo $? > /tmp/rc; } | tee "/tmp/$s.log"
     rc=$(cat /tmp/rc 2>/dev/null || echo 255)
     # libtest: "test result: ok. 3 passed; 0 failed; 0 ignored; ..."
     counts=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } n++ }

@@ -48,7 +48,7 @@ kernel failed.
   --keep         reuse the cached kernel packages in $WORK without asking apt
                  for newer ones (also KEEP_WORK=1)
   --suite NAME   what to run in the guest (repeatable; default: $SUITES):
-                   scenarios  cargo test -p mptcp --test scenarios
+                   scenarios  cargo test -p multipath-tcp --test scenarios
                    netns      cargo test -p mptcp-netns --lib (smoke test)
                    none       only the probe (probe.c)
 Environment: KERNEL_TIMEOUT (s, per kernel, default $TIMEOUT), KERNEL_MEM (MiB),
@@ -313,7 +313,7 @@ build_suites() {
                 [ -f "$REPO/crates/mptcp/tests/scenarios.rs" ] ||
                     die "crates/mptcp/tests/scenarios.rs does not exist: nothing to run (use --suite netns or --suite none to check the VMs)"
                 # --all-features: the target needs `tokio` (required-features).
-                args=(-p mptcp --all-features --test scenarios)
+                args=(-p multipath-tcp --all-features --test scenarios)
                 target=scenarios
                 ;;
             netns)

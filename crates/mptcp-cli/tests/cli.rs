@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
 
 use mptcp::MptcpListenerExt;
-use mptcp_netns::{can_run, Netns, Path};
+use mptcp_netns::{Netns, Path};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mptcp");
 
@@ -31,10 +31,9 @@ fn status_json_reports_probe() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn status_shows_limits_the_kernel_has() {
-    if !can_run("status_shows_limits_the_kernel_has") {
-        return;
-    }
+    mptcp_netns::require_root();
     let ns = Netns::new("st").unwrap();
     ns.ip(&["mptcp", "limits", "set", "subflows", "3", "add_addr_accepted", "4"]).unwrap();
     ns.ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]).unwrap();
@@ -79,10 +78,9 @@ fn serve(ns: &Netns, addr: SocketAddr, mptcp: bool, n: usize) -> Server {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn check_reports_mptcp_fallback_and_refused() {
-    if !can_run("check_reports_mptcp_fallback_and_refused") {
-        return;
-    }
+    mptcp_netns::require_root();
     let client = Netns::new("cli").unwrap();
     let server = Netns::new("srv").unwrap();
     Path::new(&client, "10.41.0.1/24", &server, "10.41.0.2/24").unwrap();

@@ -7,7 +7,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mptcp_netns::{can_run, Netns, Path};
+use mptcp_netns::{Netns, Path};
 use serde_json::Value;
 
 fn bin() -> &'static str {
@@ -56,10 +56,9 @@ fn phase<'a>(v: &'a Value, name: &str) -> &'a Value {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn lab_shows_mptcp_failover_and_fallback() {
-    if !can_run("lab_shows_mptcp_failover_and_fallback") {
-        return;
-    }
+    mptcp_netns::require_root();
     let plot = std::env::temp_dir().join(format!("mptcp-lab-test-{}.svg", std::process::id()));
     let plot_s = plot.to_str().unwrap();
     let (o, pid) = run(&["lab", "--duration", "2", "--json", "--plot", plot_s]);
@@ -98,10 +97,9 @@ fn lab_shows_mptcp_failover_and_fallback() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn lab_with_unequal_rates_uses_every_path() {
-    if !can_run("lab_with_unequal_rates_uses_every_path") {
-        return;
-    }
+    mptcp_netns::require_root();
     let (o, pid) =
         run(&["lab", "--rates", "10mbit,20mbit,30mbit", "--phases", "mptcp", "--duration", "2", "--json", "--no-plot"]);
     let v = json(&o);
@@ -128,20 +126,26 @@ fn lab_rejects_bad_input_before_creating_anything() {
 }
 
 #[test]
+#[ignore = "needs root: drops to user nobody with setpriv (scripts/test.sh runs it)"]
 fn lab_without_root_says_why() {
-    if Command::new("setpriv").arg("--version").output().is_err() || !mptcp_netns::is_root() {
-        println!("SKIPPED: lab_without_root_says_why: needs root and setpriv to drop to nobody");
-        return;
-    }
+    mptcp_netns::require_root();
+    // A copy nobody can execute, wherever the build directory is.
+    let dir = std::env::temp_dir().join(format!("mptcp-lab-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let exe = dir.join("mptcp");
+    std::fs::copy(bin(), &exe).expect("copy the binary");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).expect("chmod exe");
     let o = Command::new("setpriv")
-        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups", bin(), "lab", "--no-plot"])
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(&exe)
+        .args(["lab", "--no-plot"])
+        .current_dir(&dir)
         .output()
-        .expect("setpriv");
+        .expect("setpriv (util-linux) must be installed");
+    let _ = std::fs::remove_dir_all(&dir);
     let err = String::from_utf8_lossy(&o.stderr);
-    if err.contains("Permission denied") && !err.contains("mptcp") {
-        println!("SKIPPED: lab_without_root_says_why: nobody cannot execute the test binary here");
-        return;
-    }
     assert!(!o.status.success());
     assert!(err.contains("needs root"), "{err}");
 }
@@ -181,10 +185,9 @@ fn bench_pair(c: &Netns, s: &Netns, args: &[&str]) -> (Value, Value) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn bench_upload_download_and_tcp_in_namespaces() {
-    if !can_run("bench_upload_download_and_tcp_in_namespaces") {
-        return;
-    }
+    mptcp_netns::require_root();
     let (c, s, _paths) = two_paths();
     let names = (c.name().to_string(), s.name().to_string());
 
@@ -222,10 +225,9 @@ fn bench_upload_download_and_tcp_in_namespaces() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn bench_reports_fallback_through_a_middlebox() {
-    if !can_run("bench_reports_fallback_through_a_middlebox") {
-        return;
-    }
+    mptcp_netns::require_root();
     let (c, s, _paths) = two_paths();
     s.strip_mptcp(false, mptcp_netns::Strip::SynAck).unwrap();
     let (cl, sv) = bench_pair(&c, &s, &["--bytes", "1M"]);

@@ -2,13 +2,14 @@
 //! and `mptcp pm` (issue 4), each checked against the kernel's own view
 //! (`ip -j mptcp endpoint show`, `ip mptcp limits show`, `ss -M`).
 //!
-//! Namespace tests need root (they print `SKIPPED: ...` otherwise, and fail
-//! under `CI=true`) and the apt packages iproute2 (`ip`, `ss`) and
+//! Namespace tests need root: they are `#[ignore]`d, so a plain `cargo test`
+//! counts them as ignored; run them with `-- --include-ignored` as root
+//! (scripts/test.sh does) and the apt packages iproute2 (`ip`, `ss`) and
 //! util-linux (`setpriv`, for the capability-dropped run).
 //! Addresses: 10.66.0.0/16, only inside namespaces created here.
 //!
 //! ```text
-//! cargo test -p mptcp-cli --test pm
+//! cargo test -p mptcp-cli --test pm -- --include-ignored
 //! ```
 
 use std::collections::BTreeSet;
@@ -19,7 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mptcp::{MptcpListenerExt, MptcpStreamExt};
-use mptcp_netns::{can_run, Netns, Path};
+use mptcp_netns::{Netns, Path};
 use serde_json::Value;
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
@@ -80,10 +81,9 @@ fn assert_limits_agree(ns: &Netns, expected: (u64, u64)) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn endpoints_and_limits_match_ip_mptcp() {
-    if !can_run("endpoints_and_limits_match_ip_mptcp") {
-        return;
-    }
+    mptcp_netns::require_root();
     let a = Netns::new("epa").unwrap();
     let b = Netns::new("epb").unwrap();
     let p = Path::new(&a, "10.66.1.1/24", &b, "10.66.1.2/24").unwrap();
@@ -297,10 +297,9 @@ impl Drop for Monitor {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn events_and_conns_of_a_two_path_connection() {
-    if !can_run("events_and_conns_of_a_two_path_connection") {
-        return;
-    }
+    mptcp_netns::require_root();
     let t = two_paths("ev", 11);
     for ns in [&t.client, &t.server] {
         mptcp_ok(ns, &["limits", "set", "subflows", "2", "add_addr_accepted", "2"]);
@@ -404,10 +403,9 @@ fn events_and_conns_of_a_two_path_connection() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn userspace_pm_creates_and_destroys_a_subflow() {
-    if !can_run("userspace_pm_creates_and_destroys_a_subflow") {
-        return;
-    }
+    mptcp_netns::require_root();
     let t = two_paths("us", 21);
     if t.client.sysctl("net.mptcp.path_manager", "userspace").is_err() {
         t.client.sysctl("net.mptcp.pm_type", "1").unwrap();
@@ -498,10 +496,9 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn tokio_api_and_event_stream() {
-    if !can_run("tokio_api_and_event_stream") {
-        return;
-    }
+    mptcp_netns::require_root();
     use mptcp::pm::{AsyncPathManager, Endpoint, EndpointFlags, EventKind, EventStream};
     let a = Netns::new("tka").unwrap();
     let b = Netns::new("tkb").unwrap();

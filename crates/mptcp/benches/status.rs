@@ -2,7 +2,7 @@
 //! `TCPConn.MultipathTCP()` makes (`getsockopt(SOL_MPTCP, MPTCP_INFO)` with an
 //! int-sized buffer), measured in the same run on a loopback MPTCP connection.
 //!
-//! Run with `cargo bench -p mptcp --bench status`.
+//! Run with `cargo bench -p multipath-tcp --bench status`.
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

@@ -1,7 +1,7 @@
 //! Prints what the host probe found and the status of a loopback MPTCP
 //! connection through every mechanism.
 //!
-//! Run with `cargo run -p mptcp --example probe`.
+//! Run with `cargo run -p multipath-tcp --example probe`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use mptcp::{
     host_support, FallbackPolicy, Mechanism, MptcpBuilder, MptcpExt, MptcpListenerExt, MptcpStatus, MptcpStreamExt,
 };
-use mptcp_netns::{can_run, Netns, Path, Strip};
+use mptcp_netns::{Netns, Path, Strip};
 
 /// Two namespaces joined by `paths` veth pairs (10.<base+i>.0.1 client, .2
 /// server; fd<base+i>::1/2 for IPv6, base in hex).
@@ -102,10 +102,9 @@ fn assert_status(what: &str, sock: &TcpStream, expected: MptcpStatus) {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn probe_matches_kernel() {
-    if !can_run("probe_matches_kernel") {
-        return;
-    }
+    mptcp_netns::require_root();
     let h = host_support();
     println!("{h:?}");
     assert!(h.is_available(), "MPTCP must be available on the test kernel");
@@ -136,10 +135,9 @@ fn probe_matches_kernel() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_to_mptcp_ipv4() {
-    if !can_run("mptcp_to_mptcp_ipv4") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 21);
     let (c, s) = connect(&n, "10.21.0.2:7001", true, true);
     assert_status("client", &c, MptcpStatus::Mptcp);
@@ -153,10 +151,9 @@ fn mptcp_to_mptcp_ipv4() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_to_mptcp_ipv6() {
-    if !can_run("mptcp_to_mptcp_ipv6") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 22);
     let (c, s) = connect(&n, "[fd16::2]:7002", true, true);
     assert_status("client", &c, MptcpStatus::Mptcp);
@@ -167,10 +164,9 @@ fn mptcp_to_mptcp_ipv6() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_client_to_tcp_listener() {
-    if !can_run("mptcp_client_to_tcp_listener") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 23);
     let (c, s) = connect(&n, "10.23.0.2:7003", true, false);
     assert_status("client", &c, MptcpStatus::Fallback);
@@ -183,10 +179,9 @@ fn mptcp_client_to_tcp_listener() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_client_to_tcp_listener_ipv6() {
-    if !can_run("mptcp_client_to_tcp_listener_ipv6") {
-        return;
-    }
+    mptcp_netns::require_root();
     // IPv6 fallback answers MPTCP_INFO with ENOPROTOOPT, not EOPNOTSUPP.
     let n = net(1, 24);
     let (c, s) = connect(&n, "[fd18::2]:7004", true, false);
@@ -195,10 +190,9 @@ fn mptcp_client_to_tcp_listener_ipv6() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn tcp_client_to_mptcp_listener() {
-    if !can_run("tcp_client_to_mptcp_listener") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 25);
     let (c, s) = connect(&n, "10.25.0.2:7005", false, true);
     assert_status("client", &c, MptcpStatus::Tcp);
@@ -207,10 +201,9 @@ fn tcp_client_to_mptcp_listener() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn middlebox_strips_syn_ack() {
-    if !can_run("middlebox_strips_syn_ack") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 26);
     n.server.strip_mptcp(false, Strip::SynAck).expect("TCPOPTSTRIP rule");
     let (c, s) = connect(&n, "10.26.0.2:7006", true, true);
@@ -226,10 +219,9 @@ fn middlebox_strips_syn_ack() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn late_fallback_after_data() {
-    if !can_run("late_fallback_after_data") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 27);
     let addr: SocketAddr = "10.27.0.2:7007".parse().unwrap();
     let listener = n.server.in_ns(|| TcpListener::bind_mptcp(addr)).unwrap().unwrap();
@@ -254,10 +246,9 @@ fn late_fallback_after_data() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn disabled_by_sysctl_policy() {
-    if !can_run("disabled_by_sysctl_policy") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 28);
     n.client.sysctl("net.mptcp.enabled", "0").unwrap();
     let addr: SocketAddr = "10.28.0.2:7008".parse().unwrap();
@@ -288,10 +279,9 @@ fn active_opens(ns: &Netns) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn closed_port_is_one_attempt() {
-    if !can_run("closed_port_is_one_attempt") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 29);
     let syn_before = n.client.counter("MPCapableSYNTX").unwrap();
     let opens_before = active_opens(&n.client);
@@ -314,10 +304,9 @@ fn closed_port_is_one_attempt() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn tokio_connect_and_status() {
-    if !can_run("tokio_connect_and_status") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(1, 30);
     let addr: SocketAddr = "10.30.0.2:7010".parse().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -343,10 +332,9 @@ fn tokio_connect_and_status() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn two_paths_info_and_subflows() {
-    if !can_run("two_paths_info_and_subflows") {
-        return;
-    }
+    mptcp_netns::require_root();
     let n = net(2, 31);
     // Kernel path manager: the client's second address is a subflow
     // endpoint; both sides allow 2 extra subflows.
