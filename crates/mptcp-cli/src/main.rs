@@ -6,6 +6,7 @@
 
 mod cmd;
 mod sys;
+mod transfer;
 mod util;
 
 use std::process::ExitCode;

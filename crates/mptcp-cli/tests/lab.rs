@@ -89,6 +89,14 @@ fn lab_shows_mptcp_failover_and_fallback() {
     assert_eq!(fb["client_status"], "fallback", "{fb}");
     assert_eq!(fb["server_status"], "fallback", "{fb}");
 
+    // The server sets the congestion control on its listener only: the
+    // MPTCP connection and the plain-TCP one it accepted both use it.
+    if let Some(cc) = v["congestion"].as_str() {
+        assert_eq!(m["server"]["congestion"], cc, "{m}");
+        assert_eq!(fb["server"]["congestion"], cc, "{fb}");
+        assert_eq!(m["client"]["congestion"], cc, "{m}");
+    }
+
     assert_eq!(v["ok"], true, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success());
     let svg = std::fs::read_to_string(&plot).expect("plot written");

@@ -36,6 +36,7 @@
 
 #[cfg(mptcp_linux)]
 mod conn;
+pub mod counters;
 mod ext;
 mod host;
 pub mod info;

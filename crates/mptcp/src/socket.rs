@@ -91,6 +91,7 @@ pub fn new_socket(domain: Domain, policy: FallbackPolicy) -> io::Result<Socket> 
 #[derive(Debug, Clone, Default)]
 pub struct MptcpBuilder {
     policy: FallbackPolicy,
+    plain_tcp: bool,
     nodelay: Option<bool>,
     reuse_address: Option<bool>,
     reuse_port: Option<bool>,
@@ -133,6 +134,24 @@ impl MptcpBuilder {
     /// ```
     pub fn fallback(mut self, policy: FallbackPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// Whether to ask for MPTCP at all (default `true`). With `false` the
+    /// builder makes plain TCP sockets with the same options: a baseline to
+    /// compare MPTCP against.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::MptcpBuilder;
+    ///
+    /// let socket = MptcpBuilder::new().mptcp(false).socket(socket2::Domain::IPV4)?;
+    /// assert_eq!(socket.protocol()?, Some(socket2::Protocol::TCP));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mptcp(mut self, on: bool) -> Self {
+        self.plain_tcp = !on;
         self
     }
 
@@ -308,7 +327,11 @@ impl MptcpBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn socket(&self, domain: Domain) -> io::Result<Socket> {
-        let s = new_socket(domain, self.policy)?;
+        let s = if self.plain_tcp {
+            Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?
+        } else {
+            new_socket(domain, self.policy)?
+        };
         self.apply(&s, domain)?;
         Ok(s)
     }

@@ -5,13 +5,8 @@
 //! deterministic pseudo-random stream for a time or a byte count, shows the
 //! aggregate and per-subflow rates live, and reports goodput, per-subflow
 //! share, the connection's MPTCP status, retransmits and whether the
-//! receiver's checksum of the stream equals the sender's. The wire protocol
-//! is described in [`proto`].
-
-pub mod engine;
-pub mod live;
-pub mod plot;
-pub mod proto;
+//! receiver's checksum of the stream equals the sender's. The transfer
+//! itself, and its wire protocol, are in [`crate::transfer`].
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -19,11 +14,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use mptcp::MptcpBuilder;
 
+use crate::transfer::opts::{SockArgs, SocketOpts};
+use crate::transfer::proto::{self, Direction};
+use crate::transfer::report::{Role, SessionReport, Status};
+use crate::transfer::session::{self, ClientConfig, FallbackWatch};
+use crate::transfer::units::{fmt_bytes, fmt_rate, fmt_rtt, parse_size};
+use crate::transfer::{live, plot};
 use crate::util::{print_json, usage};
-use engine::{fmt_bytes, fmt_rate, ClientConfig, SessionReport, SocketOpts, DEFAULT_CONGESTION};
-use proto::Direction;
 
 /// Default port, as iperf3's.
 pub const DEFAULT_PORT: u16 = 5201;
@@ -41,22 +39,6 @@ enum Mode {
     Server(ServerArgs),
     /// Connect to a bench server and measure throughput.
     Client(ClientArgs),
-}
-
-/// Socket options shared by client and server.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SockArgs {
-    /// Congestion control (TCP_CONGESTION), e.g. cubic, bbr, reno, or
-    /// `system` for the host's default. Default: cubic, which aggregates
-    /// paths of unequal capacity well.
-    #[arg(long, value_name = "NAME")]
-    pub congestion: Option<String>,
-    /// Send buffer (SO_SNDBUF), e.g. 4M. Default: kernel autotuning.
-    #[arg(long, value_name = "SIZE")]
-    pub sndbuf: Option<String>,
-    /// Receive buffer (SO_RCVBUF), e.g. 4M. Default: kernel autotuning.
-    #[arg(long, value_name = "SIZE")]
-    pub rcvbuf: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,65 +93,6 @@ struct ClientArgs {
     sock: SockArgs,
 }
 
-/// Parses a size: digits with an optional K, M, G or T suffix (powers of
-/// 1024, an optional trailing `B` or `iB` is accepted).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let t = s.trim();
-    let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m: u64 = match c.to_ascii_lowercase() {
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                _ => return None,
-            };
-            (&t[..i], m)
-        }
-        _ => (t, 1),
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    if !v.is_finite() || v < 0.0 {
-        return None;
-    }
-    let r = v * mult as f64;
-    (r <= u64::MAX as f64).then_some(r as u64)
-}
-
-/// Whether `name` can be used as congestion control here.
-fn congestion_usable(name: &str) -> bool {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let avail = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
-    let allowed = read("/proc/sys/net/ipv4/tcp_allowed_congestion_control");
-    let root = mptcp_netns::is_root();
-    avail.split_whitespace().any(|c| c == name) && (root || allowed.split_whitespace().any(|c| c == name))
-}
-
-/// Turns the socket arguments into options (validating sizes).
-pub fn socket_opts(a: &SockArgs) -> anyhow::Result<SocketOpts> {
-    let size = |v: &Option<String>, what: &str| -> anyhow::Result<Option<usize>> {
-        match v {
-            None => Ok(None),
-            Some(s) => match parse_size(s) {
-                Some(n) if n > 0 && n <= i32::MAX as u64 => Ok(Some(n as usize)),
-                _ => Err(usage(format!("--{what} {s:?}: expected a size such as 4M"))),
-            },
-        }
-    };
-    let congestion = match a.congestion.as_deref() {
-        Some("system") => None,
-        Some(n) if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            return Err(usage(format!("--congestion {n:?}: not a congestion control name")))
-        }
-        Some(n) => Some(n.to_string()),
-        // The default only when the kernel lets us use it.
-        None if congestion_usable(DEFAULT_CONGESTION) => Some(DEFAULT_CONGESTION.to_string()),
-        None => None,
-    };
-    Ok(SocketOpts { congestion, send_buffer: size(&a.sndbuf, "sndbuf")?, recv_buffer: size(&a.rcvbuf, "rcvbuf")? })
-}
-
 /// Adds the default port to a target without one.
 pub fn with_port(target: &str) -> String {
     if target.parse::<SocketAddr>().is_ok() {
@@ -194,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
-    let opts = socket_opts(&a.sock)?;
+    let opts = SocketOpts::from_args(&a.sock)?;
     let addrs: Vec<SocketAddr> = match a.bind.parse::<SocketAddr>() {
         Ok(x) => vec![x],
         Err(_) => match a.bind.parse::<std::net::IpAddr>() {
@@ -202,10 +125,8 @@ fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
             Err(_) => return Err(usage(format!("--bind {:?}: expected ADDR:PORT or ADDR, e.g. 0.0.0.0:5201", a.bind))),
         },
     };
-    let mut builder = MptcpBuilder::new();
-    if let Some(cc) = &opts.congestion {
-        builder = builder.congestion(cc);
-    }
+    // Options set on the listener reach every socket it accepts.
+    let builder = opts.builder();
     let listener = match builder.bind_addr(&addrs[0]) {
         Ok(l) => l,
         // No IPv6 on this host: the default [::] becomes 0.0.0.0.
@@ -218,21 +139,20 @@ fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
     if !a.json {
         eprintln!("mptcp bench: listening on {local} (MPTCP and TCP clients)");
     }
-    serve(&listener, &opts, a.once, a.json)
+    serve(&listener, a.once, a.json)
 }
 
-fn serve(listener: &TcpListener, opts: &SocketOpts, once: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let mut fallback = engine::PassiveFallback::new();
+fn serve(listener: &TcpListener, once: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let mut fallbacks = FallbackWatch::new();
     loop {
         let (conn, peer) = match listener.accept() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).context("accept failed"),
         };
-        let fell_back = fallback.check();
-        let opts = opts.clone();
+        let fell_back = fallbacks.check(&conn);
         let handle = std::thread::spawn(move || {
-            let r = engine::serve_connection(conn, &opts, Duration::from_millis(100), fell_back, &mut |_| {});
+            let r = session::serve_connection(conn, Duration::from_millis(100), fell_back, &mut |_| {});
             match &r {
                 Ok(rep) if json => {
                     let _ = print_json(rep);
@@ -250,7 +170,7 @@ fn serve(listener: &TcpListener, opts: &SocketOpts, once: bool, json: bool) -> a
 }
 
 fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
-    let opts = socket_opts(&a.sock)?;
+    let opts = SocketOpts::from_args(&a.sock)?;
     let bytes = match &a.bytes {
         None => 0,
         Some(s) => match parse_size(s) {
@@ -289,7 +209,7 @@ fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
     };
     let title = format!("{} {}", if a.tcp { "TCP" } else { "MPTCP" }, if a.reverse { "download" } else { "upload" });
     let mut live = live::Live::new(&title, a.quiet || a.json);
-    let rep = engine::run_client(&cfg, &mut |s| {
+    let rep = session::run_client(&cfg, &mut |s| {
         if let Some(l) = live.as_mut() {
             l.update(s)
         }
@@ -323,14 +243,14 @@ fn random_seed() -> u64 {
 /// The human-readable report.
 pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
     let mut s = String::new();
-    let dir = match r.direction {
-        Direction::Upload if r.role == "client" => format!("upload to {}", r.peer),
-        Direction::Upload => format!("upload from {}", r.peer),
-        Direction::Download if r.role == "client" => format!("download from {}", r.peer),
-        Direction::Download => format!("download to {}", r.peer),
+    let dir = match (r.direction, r.role) {
+        (Direction::Upload, Role::Client) => format!("upload to {}", r.peer),
+        (Direction::Upload, Role::Server) => format!("upload from {}", r.peer),
+        (Direction::Download, Role::Client) => format!("download from {}", r.peer),
+        (Direction::Download, Role::Server) => format!("download to {}", r.peer),
     };
     s.push_str(&format!("mptcp bench {}: {dir}\n", r.role));
-    let peer = if r.peer_status == "unknown" { String::new() } else { format!(" (peer: {})", r.peer_status) };
+    let peer = if r.peer_status == Status::Unknown { String::new() } else { format!(" (peer: {})", r.peer_status) };
     s.push_str(&format!("  status       {}{peer}, congestion {}\n", r.status, r.congestion.as_deref().unwrap_or("?")));
     s.push_str(&format!("  data         {} in {:.2} s\n", fmt_bytes(r.bytes), r.duration_s));
     s.push_str(&format!("  goodput      {}\n", fmt_rate(r.goodput_bps)));
@@ -367,37 +287,9 @@ pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
     s
 }
 
-/// An RTT in microseconds for people: `42 us` below a millisecond, else `12.3 ms`.
-fn fmt_rtt(us: u32) -> String {
-    if us < 1000 {
-        format!("{us} us")
-    } else {
-        format!("{:.1} ms", f64::from(us) / 1000.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rtt_is_readable_on_loopback_and_wan() {
-        assert_eq!(fmt_rtt(42), "42 us");
-        assert_eq!(fmt_rtt(12_345), "12.3 ms");
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size("4K"), Some(4096));
-        assert_eq!(parse_size("1.5M"), Some(1_572_864));
-        assert_eq!(parse_size("2GiB"), Some(2 << 30));
-        assert_eq!(parse_size("3MB"), Some(3 << 20));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("-1"), None);
-        assert_eq!(parse_size("5Q"), None);
-        assert_eq!(parse_size(""), None);
-    }
 
     #[test]
     fn ports() {

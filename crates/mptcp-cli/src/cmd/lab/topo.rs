@@ -9,6 +9,18 @@ use mptcp_netns::{Netns, Path};
 /// data ACK and a 64-bit mapping, padded): what MPTCP takes from the MSS.
 pub const MPTCP_DSS_BYTES: u32 = 24;
 
+/// IPv4 and TCP headers with the timestamps option (20 + 20 + 12 bytes):
+/// what a full segment carries besides its MSS of payload.
+pub const IP_TCP_HEADERS: u32 = 20 + 20 + 12;
+
+/// Payload and frame bytes of a full segment of `mss`: tbf counts whole
+/// Ethernet frames (the MTU plus the Ethernet header), and MPTCP data
+/// segments give [`MPTCP_DSS_BYTES`] of the MSS to options.
+pub fn frame_budget(mss: u32, mptcp: bool) -> (u32, u32) {
+    let payload = if mptcp { mss.saturating_sub(MPTCP_DSS_BYTES) } else { mss };
+    (payload, mss + IP_TCP_HEADERS + libc::ETH_HLEN as u32)
+}
+
 /// A path's shaping: `None` is an unshaped veth.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rate {
@@ -162,6 +174,16 @@ mod tests {
         assert!(parse_rate("1kbit").is_err());
         assert!(parse_rate("-5mbit").is_err());
         assert_eq!(Rate { bps: 10 }.tc(), "10bit");
+    }
+
+    #[test]
+    fn frames_on_a_1500_byte_mtu() {
+        // MSS 1448 with timestamps: 1500-byte packets, 1514-byte frames.
+        assert_eq!(frame_budget(1448, false), (1448, 1514));
+        assert_eq!(frame_budget(1448, true), (1424, 1514));
+        let (p, f) = frame_budget(1448, true);
+        assert!((f64::from(p) / f64::from(f) - 0.9406).abs() < 1e-4);
+        assert_eq!(frame_budget(10, true).0, 0);
     }
 
     #[test]

@@ -20,6 +20,8 @@
 
 use std::io::{self, Read, Write};
 
+use super::report::Status;
+
 /// Size of one data chunk written at a time.
 pub const CHUNK: usize = 128 * 1024;
 /// Size of the encoded [`Header`].
@@ -134,8 +136,9 @@ pub struct Outcome {
     pub elapsed_us: u64,
     /// Whether count and checksum matched the sender's trailer.
     pub verified: bool,
-    /// The receiver's MPTCP status: 0 mptcp, 1 fallback, 2 tcp, 255 unknown.
-    pub status: u8,
+    /// The receiver's MPTCP status (on the wire: 0 mptcp, 1 fallback, 2 tcp,
+    /// 255 unknown).
+    pub status: Status,
     /// Subflows the receiver saw at the end.
     pub subflows: u8,
 }
@@ -149,7 +152,7 @@ impl Outcome {
         b[16..24].copy_from_slice(&self.hash.to_le_bytes());
         b[24..32].copy_from_slice(&self.elapsed_us.to_le_bytes());
         b[32] = self.verified as u8;
-        b[33] = self.status;
+        b[33] = status_code(self.status);
         b[34] = self.subflows;
         b
     }
@@ -164,7 +167,7 @@ impl Outcome {
             hash: le64(&b[16..24]),
             elapsed_us: le64(&b[24..32]),
             verified: b[32] == 1,
-            status: b[33],
+            status: status_from_code(b[33]),
             subflows: b[34],
         })
     }
@@ -182,23 +185,21 @@ impl Outcome {
     }
 }
 
-/// Encodes an MPTCP status for [`Outcome::status`].
-pub fn status_code(s: Option<mptcp::MptcpStatus>) -> u8 {
+fn status_code(s: Status) -> u8 {
     match s {
-        Some(mptcp::MptcpStatus::Mptcp) => 0,
-        Some(mptcp::MptcpStatus::Fallback) => 1,
-        Some(mptcp::MptcpStatus::Tcp) => 2,
-        None => 255,
+        Status::Mptcp => 0,
+        Status::Fallback => 1,
+        Status::Tcp => 2,
+        Status::Unknown => 255,
     }
 }
 
-/// Decodes [`Outcome::status`] to the status name.
-pub fn status_name(code: u8) -> &'static str {
+fn status_from_code(code: u8) -> Status {
     match code {
-        0 => "mptcp",
-        1 => "fallback",
-        2 => "tcp",
-        _ => "unknown",
+        0 => Status::Mptcp,
+        1 => Status::Fallback,
+        2 => Status::Tcp,
+        _ => Status::Unknown,
     }
 }
 
@@ -526,8 +527,14 @@ mod tests {
         let h = Header { direction: Direction::Download, seed: 9, bytes: 10, duration_ms: 11 };
         assert_eq!(Header::decode(&h.encode()), Some(h));
         assert_eq!(Header::decode(&[0u8; HEADER_LEN]), None);
-        let o = Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: true, status: 1, subflows: 2 };
-        assert_eq!(Outcome::decode(&o.encode()), Some(o));
+        for status in [Status::Mptcp, Status::Fallback, Status::Tcp, Status::Unknown] {
+            let o = Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: true, status, subflows: 2 };
+            assert_eq!(Outcome::decode(&o.encode()), Some(o));
+        }
+        let mut odd =
+            Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: false, status: Status::Tcp, subflows: 1 }.encode();
+        odd[33] = 7;
+        assert_eq!(Outcome::decode(&odd).map(|o| o.status), Some(Status::Unknown));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
     }
 }

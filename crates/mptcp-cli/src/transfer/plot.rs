@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::engine::TimelinePoint;
+use super::report::TimelinePoint;
 
 /// One chart: a title, the timeline and vertical markers (time, label).
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::engine::{fmt_bytes, fmt_rate, Sample};
+use super::sampler::Sample;
+use super::units::{fmt_bytes, fmt_rate, fmt_rtt};
 
 /// Rates are averaged over this window (seconds).
 const WINDOW_S: f64 = 1.0;
@@ -62,7 +63,7 @@ impl Live {
         for f in &last.flows {
             let prev = base.flows.iter().find(|p| p.key == f.key).map(|p| p.bytes).unwrap_or(0);
             let r = f.bytes.saturating_sub(prev) as f64 * 8.0 / dt;
-            let rtt = f.rtt_us.map(|u| format!("rtt {}", super::fmt_rtt(u))).unwrap_or_default();
+            let rtt = f.rtt_us.map(|u| format!("rtt {}", fmt_rtt(u))).unwrap_or_default();
             let pb = self.flows.entry(f.key.clone()).or_insert_with(|| bar(&self.mp));
             pb.set_message(format!("    {:<44} {:>12}  {}", f.key, fmt_rate(r), rtt));
         }

@@ -1,0 +1,39 @@
+//! The `fallback` phase: a middlebox strips MPTCP from the server's
+//! SYN-ACK; the transfer completes over TCP and both ends say `fallback`
+//! (the server through the kernel's counters, see `FallbackWatch`).
+
+use anyhow::Context;
+
+use super::peers::{client_session, Server};
+use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
+use super::topo::Topology;
+use super::Plan;
+use crate::transfer::plot::Panel;
+use crate::transfer::report::Status;
+
+/// Runs the phase; the middlebox rule is removed before it returns.
+pub fn run(
+    topo: &Topology,
+    server: &Server,
+    plan: &Plan,
+    title: &str,
+    quiet: bool,
+) -> anyhow::Result<(PhaseReport, Panel)> {
+    topo.server
+        .strip_mptcp(false, mptcp_netns::Strip::SynAck)
+        .context("adding the middlebox rule (iptables TCPOPTSTRIP)")?;
+    let label = format!("{title}: a middlebox strips the MPTCP option");
+    let res = client_session(topo, plan, true, &label, quiet);
+    let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);
+    let (c, _) = res?;
+    let s = server.report()?;
+    let (client, server) = (c.status, s.status);
+    let panel = Panel { title: format!("fallback: {client} / {server}"), points: c.timeline.clone(), markers: vec![] };
+    // The limit is that of path 1, for plain TCP segments.
+    let mut p = PhaseReport::from_transfer(Phase::Fallback, c, s, topo, &[0], false);
+    let verified = p.verified();
+    p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
+    p.notes.push(format!("client reports {client}, server reports {server}"));
+    p.ok = verified && client == Status::Fallback && server == Status::Fallback;
+    Ok((p, panel))
+}

@@ -1,0 +1,70 @@
+//! The `iperf3` phase (opt-in): `mptcpize run iperf3` on the same topology,
+//! for comparison with the lab's own transfers.
+
+use std::io::Read;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::phase::{Phase, PhaseReport};
+use super::topo::{self, Topology};
+use super::Plan;
+
+/// The iperf3 port inside the lab (next to the bench's).
+const PORT: u16 = 5202;
+
+/// Runs the phase; without iperf3 and mptcpize it is skipped with a note.
+pub fn run(topo: &Topology, plan: &Plan) -> anyhow::Result<PhaseReport> {
+    let mut p = PhaseReport::new(Phase::Iperf3);
+    p.paths_used = (1..=topo.paths.len()).collect();
+    if mptcp_netns::cmd_status(&["mptcpize", "--help"]).is_err()
+        || mptcp_netns::cmd_status(&["iperf3", "--version"]).is_err()
+    {
+        p.notes.push("skipped: needs iperf3 and mptcpize (apt-get install iperf3 mptcpize)".into());
+        return Ok(p);
+    }
+    let port = PORT.to_string();
+    let mut srv = topo
+        .server
+        .command("mptcpize")
+        .args(["run", "iperf3", "-s", "-1", "-p", &port])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting iperf3 -s")?;
+    std::thread::sleep(Duration::from_millis(500));
+    let secs = format!("{}", plan.duration.as_secs_f64().round().max(1.0));
+    let mut cmd = topo.client.command("mptcpize");
+    cmd.args(["run", "iperf3", "-c", &topo::addr(0, 2), "-p", &port, "-t", &secs, "--json"]);
+    if let Some(cc) = &plan.opts.congestion {
+        cmd.args(["-C", cc]);
+    }
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("starting iperf3 -c")?;
+    let mut out = String::new();
+    if let Some(mut so) = child.stdout.take() {
+        let _ = so.read_to_string(&mut out);
+    }
+    let _ = child.wait();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+    let recv = &v["end"]["sum_received"];
+    match recv["bits_per_second"].as_f64() {
+        Some(bps) => {
+            p.goodput_bps = bps;
+            p.bytes = recv["bytes"].as_u64().unwrap_or(0);
+            p.duration_s = recv["seconds"].as_f64().unwrap_or(0.0);
+            p.retransmits = v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0);
+            p.notes.push("mptcpize run iperf3 (receiver's goodput)".into());
+            p.ok = true;
+        }
+        None => {
+            let err = v["error"].as_str().unwrap_or("no result").to_string();
+            p.notes.push(format!("iperf3 failed: {err}"));
+        }
+    }
+    Ok(p)
+}

@@ -1,0 +1,250 @@
+//! The lab's phases and the report of each.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::topo::{frame_budget, Topology};
+use crate::transfer::report::{SessionReport, Status};
+
+/// One experiment of the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Plain TCP on path 1.
+    Tcp,
+    /// MPTCP over every path.
+    Mptcp,
+    /// `mptcpize run iperf3` on the same topology, for comparison.
+    Iperf3,
+    /// A path goes down in the middle of an MPTCP transfer.
+    Failover,
+    /// A middlebox strips MPTCP from the server's SYN-ACK.
+    Fallback,
+}
+
+impl Phase {
+    /// Every phase, in the order they run.
+    pub const ALL: [Phase; 5] = [Phase::Tcp, Phase::Mptcp, Phase::Iperf3, Phase::Failover, Phase::Fallback];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Tcp => "tcp",
+            Phase::Mptcp => "mptcp",
+            Phase::Iperf3 => "iperf3",
+            Phase::Failover => "failover",
+            Phase::Fallback => "fallback",
+        }
+    }
+
+    /// Parses a comma-separated list (`tcp,mptcp`); the result is in the
+    /// order the phases run, each once.
+    pub fn parse_list(list: &str) -> Result<Vec<Phase>, String> {
+        let wanted = list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<Phase>, String>>()?;
+        if wanted.is_empty() {
+            return Err("no phase given".into());
+        }
+        Ok(Phase::ALL.into_iter().filter(|p| wanted.contains(p)).collect())
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl FromStr for Phase {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Phase, String> {
+        Phase::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| {
+            let all: Vec<&str> = Phase::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown phase {s:?}; expected some of {}", all.join(", "))
+        })
+    }
+}
+
+/// The note of a transfer whose every byte verified.
+pub const VERIFIED: &str = "every byte verified (checksum)";
+/// The note of a failover transfer whose every byte verified.
+pub const INTACT: &str = "every byte arrived intact (checksum)";
+/// The note of a transfer whose data did not verify.
+pub const MISMATCH: &str = "DATA MISMATCH";
+
+/// The result of one phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseReport {
+    /// `tcp`, `mptcp`, `iperf3`, `failover` or `fallback`.
+    pub name: Phase,
+    /// Whether the phase showed what it should.
+    pub ok: bool,
+    /// What was checked, and anything odd.
+    pub notes: Vec<String>,
+    /// Receiver's goodput, bits per second.
+    pub goodput_bps: f64,
+    /// Bytes delivered.
+    pub bytes: u64,
+    /// Receiver's duration, seconds.
+    pub duration_s: f64,
+    /// Whether the receiver's checksum equalled the sender's.
+    pub verified: Option<bool>,
+    /// MPTCP status on the client.
+    pub client_status: Option<Status>,
+    /// MPTCP status on the server.
+    pub server_status: Option<Status>,
+    /// Most subflows at once.
+    pub subflows: usize,
+    /// Paths the transfer could use (1-based).
+    pub paths_used: Vec<usize>,
+    /// Sender MSS.
+    pub mss: Option<u32>,
+    /// Payload bytes per frame on the wire.
+    pub payload_per_frame: Option<u32>,
+    /// Frame size counted by tbf (MTU + 14).
+    pub frame_bytes: Option<u32>,
+    /// Physical goodput limit: sum of rates x payload / frame.
+    pub limit_bps: Option<f64>,
+    /// `goodput_bps / limit_bps`.
+    pub fraction_of_limit: Option<f64>,
+    /// Retransmitted segments (sender).
+    pub retransmits: u64,
+    /// Failover: the path taken down (1-based).
+    pub failed_path: Option<usize>,
+    /// Failover: seconds into the transfer when it went down.
+    pub down_at_s: Option<f64>,
+    /// Failover: time until the receiver got >= 90% of the remaining paths' limit.
+    pub stall_ms: Option<f64>,
+    /// Failover: the remaining paths' limit.
+    pub remaining_limit_bps: Option<f64>,
+    /// The client's full bench report.
+    pub client: Option<SessionReport>,
+    /// The server's full bench report.
+    pub server: Option<SessionReport>,
+}
+
+impl PhaseReport {
+    /// An empty report of `phase`: not ok, nothing measured.
+    pub fn new(phase: Phase) -> PhaseReport {
+        PhaseReport {
+            name: phase,
+            ok: false,
+            notes: Vec::new(),
+            goodput_bps: 0.0,
+            bytes: 0,
+            duration_s: 0.0,
+            verified: None,
+            client_status: None,
+            server_status: None,
+            subflows: 0,
+            paths_used: Vec::new(),
+            mss: None,
+            payload_per_frame: None,
+            frame_bytes: None,
+            limit_bps: None,
+            fraction_of_limit: None,
+            retransmits: 0,
+            failed_path: None,
+            down_at_s: None,
+            stall_ms: None,
+            remaining_limit_bps: None,
+            client: None,
+            server: None,
+        }
+    }
+
+    /// A transfer phase's report from the two ends' reports: goodput,
+    /// verdict, statuses, and the physical limit of `paths` (0-based) for
+    /// the MSS the client used.
+    pub fn from_transfer(
+        phase: Phase,
+        c: SessionReport,
+        s: SessionReport,
+        topo: &Topology,
+        paths: &[usize],
+        mptcp: bool,
+    ) -> PhaseReport {
+        let mut p = PhaseReport::new(phase);
+        p.goodput_bps = c.goodput_bps;
+        p.bytes = c.bytes;
+        p.duration_s = c.duration_s;
+        p.verified = Some(c.integrity.verified && s.integrity.verified);
+        p.client_status = Some(c.status);
+        p.server_status = Some(s.status);
+        p.subflows = c.max_subflows;
+        p.retransmits = c.retransmits;
+        p.mss = c.subflows.iter().filter_map(|f| f.mss).max();
+        if let Some(mss) = p.mss {
+            let (payload, frame) = frame_budget(mss, mptcp);
+            p.payload_per_frame = Some(payload);
+            p.frame_bytes = Some(frame);
+            if let Some(limit) = p.limit_of(topo, paths) {
+                p.limit_bps = Some(limit);
+                p.fraction_of_limit = Some(c.goodput_bps / limit);
+            }
+        }
+        p.paths_used = paths.iter().map(|i| i + 1).collect();
+        p.client = Some(c);
+        p.server = Some(s);
+        p
+    }
+
+    /// The goodput limit of `paths` (0-based) for this report's frame
+    /// budget; `None` when a path is unshaped or no MSS was seen.
+    pub fn limit_of(&self, topo: &Topology, paths: &[usize]) -> Option<f64> {
+        let sum = topo.rate_sum(paths.iter().copied())?;
+        Some(sum * f64::from(self.payload_per_frame?) / f64::from(self.frame_bytes?))
+    }
+
+    /// Whether both ends verified the data.
+    pub fn verified(&self) -> bool {
+        self.verified == Some(true)
+    }
+
+    /// The client's and the server's status.
+    pub fn statuses(&self) -> (Status, Status) {
+        (self.client_status.unwrap_or(Status::Unknown), self.server_status.unwrap_or(Status::Unknown))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_parse_and_print_by_name() {
+        for p in Phase::ALL {
+            assert_eq!(p.to_string().parse::<Phase>(), Ok(p));
+            assert_eq!(serde_json::to_value(p).unwrap(), p.name());
+        }
+        assert_eq!(Phase::Iperf3.to_string(), "iperf3");
+        let err = "nope".parse::<Phase>().unwrap_err();
+        assert_eq!(err, "unknown phase \"nope\"; expected some of tcp, mptcp, iperf3, failover, fallback");
+    }
+
+    #[test]
+    fn a_list_runs_in_the_lab_s_order_each_once() {
+        assert_eq!(Phase::parse_list("fallback, tcp,tcp"), Ok(vec![Phase::Tcp, Phase::Fallback]));
+        assert_eq!(
+            Phase::parse_list(super::super::DEFAULT_PHASES),
+            Ok(vec![Phase::Tcp, Phase::Mptcp, Phase::Failover, Phase::Fallback])
+        );
+        assert!(Phase::parse_list(" , ").unwrap_err().contains("no phase"));
+        assert!(Phase::parse_list("tcp,udp").unwrap_err().contains("\"udp\""));
+    }
+
+    #[test]
+    fn an_empty_report_serializes_with_the_phase_name() {
+        let v = serde_json::to_value(PhaseReport::new(Phase::Failover)).unwrap();
+        assert_eq!(v["name"], "failover");
+        assert_eq!(v["ok"], false);
+        assert!(v["client_status"].is_null());
+    }
+}

@@ -1,0 +1,210 @@
+//! What the lab prints: one line per phase as it ends, the summary table,
+//! and the whole report for `--json`.
+
+use serde::Serialize;
+
+use super::phase::{Phase, PhaseReport, INTACT, VERIFIED};
+use super::plan::Plan;
+use crate::transfer::units::fmt_rate;
+
+/// One path as the report shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathInfo {
+    /// 1-based.
+    pub path: usize,
+    /// The client's address on it.
+    pub client: String,
+    /// The server's address on it.
+    pub server: String,
+    /// Its rate for people, or `unshaped`.
+    pub rate: String,
+    /// Its rate, bits per second (`None`: unshaped).
+    pub rate_bps: Option<u64>,
+}
+
+/// The whole lab report (`--json`).
+#[derive(Debug, Serialize)]
+pub struct LabReport {
+    /// Every phase ok and every namespace removed.
+    pub ok: bool,
+    /// The paths.
+    pub paths: Vec<PathInfo>,
+    /// Congestion control of the transfers (`None`: the system's).
+    pub congestion: Option<String>,
+    /// How the path manager was set up (`netlink` or `ip`).
+    pub path_manager_via: &'static str,
+    /// Seconds per transfer.
+    pub duration_s: f64,
+    /// The phases, in the order they ran.
+    pub phases: Vec<PhaseReport>,
+    /// The chart written, if any.
+    pub plot: Option<String>,
+    /// The namespaces the lab made.
+    pub namespaces: Vec<String>,
+    /// Whether they are gone.
+    pub namespaces_removed: bool,
+    /// Seconds the whole lab took.
+    pub elapsed_s: f64,
+}
+
+/// The lines printed before the first phase: the namespaces, the paths, the
+/// path manager and the transfers' settings.
+pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan) -> String {
+    let n = paths.len();
+    let list: Vec<String> = paths.iter().map(|p| format!("{} <-> {} ({})", p.client, p.server, p.rate)).collect();
+    format!(
+        "mptcp lab: client and server in namespaces {}, joined by {n} path{}: {}\n  path manager: server \
+         announces {} address{}, limits subflows {} (via {pm_via}); congestion {}; {} s per transfer\n",
+        names.join(" and "),
+        if n == 1 { "" } else { "s" },
+        list.join(", "),
+        n - 1,
+        if n == 2 { "" } else { "es" },
+        n - 1,
+        plan.opts.congestion.as_deref().unwrap_or("system default"),
+        plan.duration.as_secs_f64()
+    )
+}
+
+/// The line printed when a phase ends.
+pub fn phase_line(p: &PhaseReport) -> String {
+    let mark = if p.ok { "ok " } else { "FAIL" };
+    format!("  {mark} {:<9} {}", p.name.name(), p.notes.join("; "))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|f| format!("{:.1}%", f * 100.0)).unwrap_or_else(|| "-".into())
+}
+
+/// The notes column: the failover's outcome, else the notes that the
+/// integrity column does not already say.
+fn notes(p: &PhaseReport) -> String {
+    let path = p.failed_path.unwrap_or(0);
+    match (p.name, p.down_at_s, p.stall_ms) {
+        (Phase::Failover, Some(d), Some(st)) => {
+            format!("path {path} down at {d:.1} s; stall {st:.0} ms (limit = remaining paths)")
+        }
+        (Phase::Failover, Some(d), None) => format!("path {path} down at {d:.1} s; rate never recovered to 90%"),
+        (Phase::Failover, None, _) => p.notes.join("; "),
+        _ => {
+            p.notes.iter().filter(|n| ![VERIFIED, INTACT].contains(&n.as_str())).cloned().collect::<Vec<_>>().join("; ")
+        }
+    }
+}
+
+/// The summary table and the closing lines.
+pub fn summary(r: &LabReport) -> String {
+    let mut s = String::new();
+    s.push_str("\nSummary\n");
+    s.push_str(&format!(
+        "  {:<9} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}\n",
+        "phase", "goodput", "limit", "of limit", "subflows", "status client/server", "integrity", "notes"
+    ));
+    for p in &r.phases {
+        let status = match (&p.client_status, &p.server_status) {
+            (Some(c), Some(sv)) => format!("{c}/{sv}"),
+            (Some(c), None) => c.to_string(),
+            _ => "-".into(),
+        };
+        let integrity = match p.verified {
+            Some(true) => "verified",
+            Some(false) => "MISMATCH",
+            None => "-",
+        };
+        let limit = p.limit_bps.or(p.remaining_limit_bps).map(fmt_rate).unwrap_or_else(|| "-".into());
+        s.push_str(&format!(
+            "  {:<9} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}\n",
+            p.name.name(),
+            if p.goodput_bps > 0.0 { fmt_rate(p.goodput_bps) } else { "-".into() },
+            limit,
+            pct(p.fraction_of_limit),
+            if p.subflows > 0 { p.subflows.to_string() } else { "-".into() },
+            status,
+            integrity,
+            notes(p)
+        ));
+    }
+    s.push_str(
+        "  limit: sum of the path rates x payload per frame / frame size, from the MSS used; tbf lets a 32 KB burst \
+         through at the start, so short runs can end slightly above it\n",
+    );
+    if let Some(pl) = &r.plot {
+        s.push_str(&format!("  plot: {pl}\n"));
+    }
+    s.push_str(&format!(
+        "  namespaces {}: {}; {:.1} s in all. {}\n",
+        r.namespaces.join(", "),
+        if r.namespaces_removed { "removed" } else { "NOT removed" },
+        r.elapsed_s,
+        if r.ok { "All checks passed." } else { "Some checks FAILED." }
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::report::Status;
+
+    fn report(phases: Vec<PhaseReport>) -> LabReport {
+        LabReport {
+            ok: phases.iter().all(|p| p.ok),
+            paths: vec![],
+            congestion: Some("cubic".into()),
+            path_manager_via: "netlink",
+            duration_s: 2.0,
+            phases,
+            plot: None,
+            namespaces: vec!["mptcp-1-0-client".into(), "mptcp-1-1-server".into()],
+            namespaces_removed: true,
+            elapsed_s: 9.5,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_each_phase_and_hides_what_columns_say() {
+        let mut m = PhaseReport::new(Phase::Mptcp);
+        m.ok = true;
+        m.goodput_bps = 93.9e6;
+        m.limit_bps = Some(94.1e6);
+        m.fraction_of_limit = Some(0.998);
+        m.subflows = 2;
+        m.verified = Some(true);
+        m.client_status = Some(Status::Mptcp);
+        m.server_status = Some(Status::Mptcp);
+        m.notes = vec![VERIFIED.into(), "2 subflows for 3 paths".into()];
+        let mut f = PhaseReport::new(Phase::Failover);
+        f.ok = true;
+        f.verified = Some(true);
+        f.failed_path = Some(1);
+        f.down_at_s = Some(2.61);
+        f.stall_ms = Some(196.4);
+        f.remaining_limit_bps = Some(47.0e6);
+        f.notes = vec![INTACT.into()];
+        let mut i = PhaseReport::new(Phase::Iperf3);
+        i.notes = vec!["skipped: needs iperf3".into()];
+        let text = summary(&report(vec![m, f, i]));
+        let line = |name: &str| text.lines().find(|l| l.trim_start().starts_with(name)).unwrap().to_string();
+        let mptcp = line("mptcp ");
+        assert!(mptcp.contains("93.9 Mbit/s") && mptcp.contains("99.8%") && mptcp.contains("mptcp/mptcp"), "{mptcp}");
+        assert!(mptcp.contains("verified") && mptcp.ends_with("2 subflows for 3 paths"), "{mptcp}");
+        let failover = line("failover");
+        assert!(failover.contains("47.0 Mbit/s"), "the remaining paths' limit: {failover}");
+        assert!(failover.ends_with("path 1 down at 2.6 s; stall 196 ms (limit = remaining paths)"), "{failover}");
+        let iperf = line("iperf3");
+        assert!(iperf.contains(" - ") && iperf.ends_with("skipped: needs iperf3"), "{iperf}");
+        assert!(text.contains("removed; 9.5 s in all. Some checks FAILED."));
+    }
+
+    #[test]
+    fn a_failover_without_recovery_or_failure_says_so() {
+        let mut f = PhaseReport::new(Phase::Failover);
+        f.failed_path = Some(2);
+        f.down_at_s = Some(1.0);
+        assert_eq!(notes(&f), "path 2 down at 1.0 s; rate never recovered to 90%");
+        f.down_at_s = None;
+        f.notes = vec![INTACT.into(), "the transfer ended before the path went down".into()];
+        assert_eq!(notes(&f), format!("{INTACT}; the transfer ended before the path went down"));
+        assert_eq!(phase_line(&f), format!("  FAIL failover  {INTACT}; the transfer ended before the path went down"));
+    }
+}

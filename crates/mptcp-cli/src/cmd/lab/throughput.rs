@@ -1,0 +1,57 @@
+//! The `tcp` and `mptcp` phases: plain TCP on path 1 against MPTCP over
+//! every path, each against its physical limit.
+
+use super::peers::{client_session, Server};
+use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
+use super::topo::Topology;
+use super::Plan;
+use crate::transfer::plot::Panel;
+use crate::transfer::report::Status;
+use crate::transfer::units::fmt_rate;
+
+/// Runs `phase` (`tcp` or `mptcp`).
+pub fn run(
+    phase: Phase,
+    topo: &Topology,
+    server: &Server,
+    plan: &Plan,
+    title: &str,
+    quiet: bool,
+) -> anyhow::Result<(PhaseReport, Panel)> {
+    let mptcp = phase == Phase::Mptcp;
+    let npaths = topo.paths.len();
+    let label =
+        if mptcp { format!("{title}: MPTCP over {npaths} paths") } else { format!("{title}: plain TCP on path 1") };
+    let (c, _) = client_session(topo, plan, mptcp, &label, quiet)?;
+    let s = server.report()?;
+    let paths: Vec<usize> = if mptcp { (0..npaths).collect() } else { vec![0] };
+    let panel =
+        Panel { title: format!("{phase}: {}", fmt_rate(c.goodput_bps)), points: c.timeline.clone(), markers: vec![] };
+    let mut p = PhaseReport::from_transfer(phase, c, s, topo, &paths, mptcp);
+    let verified = p.verified();
+    p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
+    let subflows = p.subflows;
+    match p.statuses() {
+        (client, server) if mptcp => {
+            let want = npaths.min(2);
+            let status_ok = client == Status::Mptcp && server == Status::Mptcp;
+            if !status_ok {
+                p.notes.push(format!("expected MPTCP on both ends, got client {client} server {server}"));
+            }
+            if subflows < want {
+                p.notes.push(format!("only {subflows} subflow(s) for {npaths} paths"));
+            } else if subflows < npaths {
+                p.notes.push(format!("{subflows} subflows for {npaths} paths"));
+            }
+            p.ok = verified && status_ok && subflows >= want;
+        }
+        (client, _) => {
+            let status_ok = client == Status::Tcp;
+            if !status_ok {
+                p.notes.push(format!("expected plain TCP, client says {client}"));
+            }
+            p.ok = verified && status_ok;
+        }
+    }
+    Ok((p, panel))
+}

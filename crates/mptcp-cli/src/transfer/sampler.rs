@@ -1,0 +1,135 @@
+//! The sampler: a thread that reads a connection's per-subflow counters
+//! (`MPTCP_FULL_INFO`/`TCP_INFO` through the library) at a fixed interval
+//! while the data loop runs.
+
+use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use mptcp::MptcpExt;
+
+/// Which end of the data stream a socket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Writes the data: per-subflow progress is `bytes_acked`.
+    Sender,
+    /// Reads the data: per-subflow progress is `bytes_received`.
+    Receiver,
+}
+
+/// One reading of a subflow.
+#[derive(Debug, Clone)]
+pub struct FlowSample {
+    /// `local -> remote`.
+    pub key: String,
+    /// Bytes acked (sender) or received (receiver) on this subflow.
+    pub bytes: u64,
+    /// Smoothed RTT.
+    pub rtt_us: Option<u32>,
+    /// Retransmitted segments.
+    pub retrans: Option<u32>,
+    /// Sender MSS.
+    pub mss: Option<u32>,
+}
+
+/// One reading of the connection.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    /// Seconds since the session started.
+    pub t: f64,
+    /// Data delivered so far: MPTCP-level bytes acked (sender) or bytes
+    /// read by the application (receiver).
+    pub total: u64,
+    /// Every subflow present at that moment.
+    pub flows: Vec<FlowSample>,
+}
+
+/// Counters the data loop shares with the sampler.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Bytes written (sender) or read (receiver) by the application.
+    pub app_bytes: AtomicU64,
+}
+
+/// Reads the counters of `fd` now.
+pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64) -> Sample {
+    let flows: Vec<FlowSample> = fd
+        .subflows()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|sf| {
+            let key = match (sf.local, sf.remote) {
+                (Some(l), Some(r)) => format!("{l} -> {r}"),
+                _ => format!("subflow {}", sf.id.unwrap_or(0)),
+            };
+            let bytes = match side {
+                Side::Sender => sf.tcp.bytes_acked,
+                Side::Receiver => sf.tcp.bytes_received,
+            }
+            .unwrap_or(0);
+            FlowSample { key, bytes, rtt_us: sf.tcp.rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
+        })
+        .collect();
+    let total = match side {
+        Side::Receiver => app_bytes,
+        Side::Sender => {
+            let acked = fd.mptcp_info().ok().flatten().and_then(|i| i.bytes_acked);
+            match acked {
+                Some(a) => a,
+                None if !flows.is_empty() => flows.iter().map(|f| f.bytes).sum(),
+                None => app_bytes,
+            }
+        }
+    };
+    Sample { t, total, flows }
+}
+
+/// Runs `work` while a thread samples `stream` every `interval`, calling
+/// `on_sample` with the history after each sample. Returns the work's result
+/// and the history (with a last sample taken when the work ended).
+pub fn with_sampler<R>(
+    stream: &TcpStream,
+    side: Side,
+    t0: Instant,
+    interval: Duration,
+    progress: &Progress,
+    on_sample: &mut (dyn FnMut(&[Sample]) + Send),
+    work: impl FnOnce() -> R,
+) -> (R, Vec<Sample>) {
+    let stop = AtomicBool::new(false);
+    let history = Mutex::new(Vec::<Sample>::new());
+    let fd = stream.as_fd();
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut next = Instant::now();
+            while !stop.load(Ordering::Acquire) {
+                let smp = sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed));
+                let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
+                h.push(smp);
+                on_sample(&h);
+                drop(h);
+                next += interval;
+                let now = Instant::now();
+                if next > now {
+                    // Sleep in small steps so the end of the work is seen quickly.
+                    let mut left = next - now;
+                    while left > Duration::ZERO && !stop.load(Ordering::Acquire) {
+                        let step = left.min(Duration::from_millis(20));
+                        std::thread::sleep(step);
+                        left = left.saturating_sub(step);
+                    }
+                } else {
+                    next = now;
+                }
+            }
+        });
+        let r = work();
+        stop.store(true, Ordering::Release);
+        r
+    });
+    let mut h = history.into_inner().unwrap_or_else(|p| p.into_inner());
+    h.push(sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed)));
+    (r, h)
+}
