@@ -25,6 +25,10 @@ struct Net {
     client: Netns,
     server: Netns,
     paths: Vec<Path>,
+    /// Listeners stay open as long as the network: MP_JOIN SYNs are
+    /// accepted through the listening socket, so closing it after accept()
+    /// makes later joins fail with a RST (client: TcpAttemptFails).
+    listeners: std::sync::Mutex<Vec<TcpListener>>,
 }
 
 fn net(paths: usize, base: u8) -> Net {
@@ -39,7 +43,7 @@ fn net(paths: usize, base: u8) -> Net {
         }
         v.push(p);
     }
-    Net { client, server, paths: v }
+    Net { client, server, paths: v, listeners: Default::default() }
 }
 
 fn exchange(c: &mut TcpStream, s: &mut TcpStream, n: usize) {
@@ -75,6 +79,7 @@ fn connect(net: &Net, addr: &str, client_mptcp: bool, server_mptcp: bool) -> (Tc
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     exchange(&mut c, &mut s, 4096);
+    net.listeners.lock().unwrap().push(listener);
     (c, s)
 }
 
