@@ -943,3 +943,29 @@ fn report_counts_go_connections_from_the_kernels_view() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
+    let alone = Alone::new("stale");
+    let next = alone.mptcp.with_file_name("libmptcp_preload.so");
+    let run = || {
+        let mut c = Command::new(&alone.mptcp);
+        c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
+        output(c, Duration::from_secs(10))
+    };
+    let ld_preload =
+        |stderr: &str| stderr.split("LD_PRELOAD=").nth(1).and_then(|r| r.split_whitespace().next()).map(String::from);
+
+    // An old library without this version's protocol marker is skipped.
+    std::fs::write(&next, b"\x7fELF an old library").expect("write");
+    let out = run();
+    assert!(out.ok() && out.stderr.contains("(preload library: built into mptcp)"), "{}", out.stderr);
+    let built_in = ld_preload(&out.stderr).expect("LD_PRELOAD in -v output");
+
+    // A library of this version next to the binary comes first.
+    std::fs::copy(&built_in, &next).expect("copy");
+    let out = run();
+    assert!(out.ok() && out.stderr.contains("(preload library: next to the mptcp binary)"), "{}", out.stderr);
+    let canonical = std::fs::canonicalize(&next).expect("canonicalize");
+    assert_eq!(ld_preload(&out.stderr), Some(canonical.to_string_lossy().to_string()));
+}

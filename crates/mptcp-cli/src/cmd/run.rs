@@ -38,16 +38,20 @@ pub use preload::{find_preload, Store};
 /// Arguments of `mptcp run`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  mptcp run -- curl http://example.com/\n  mptcp run --report -- iperf3 -s\n\n\
-The preload library is looked up in this order: --preload PATH; $MPTCP_PRELOAD_LIB; the path set when mptcp was \
-built (MPTCP_PRELOAD_PATH, for distribution packages); libmptcp_preload.so next to the mptcp binary, then \
-../lib/mptcp/ relative to it; /usr/lib/<multiarch triplet>/mptcp/; finally the copy built into mptcp, written \
-to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp, else a 0700 directory mptcp-<uid> in the temporary \
-directory (checked before each use: owner, mode, content). Installed files are used only if they are of this \
-mptcp's version of the library protocol.\n\n\
---report counts connections from two sources: the library's records, written when a connection's outcome is \
-known (also for processes that leave with _exit), and samples of the kernel's socket table every 50 ms \
-(MPTCP sockets of the program's processes, e.g. Go programs, which make system calls directly and never \
-reach the library). A connection shorter than a sample that the library did not see is not counted.")]
+The preload library is looked up in this order:\n  \
+1. --preload PATH\n  \
+2. $MPTCP_PRELOAD_LIB\n  \
+3. the path set when mptcp was built (MPTCP_PRELOAD_PATH, for distribution packages)\n  \
+4. libmptcp_preload.so next to the mptcp binary, then ../lib/mptcp/ relative to it\n  \
+5. /usr/lib/<multiarch triplet>/mptcp/libmptcp_preload.so\n  \
+6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp, else a\n     \
+0700 directory mptcp-<uid> in the temporary directory; checked before each use (owner, mode, content)\n\
+Files of steps 3 to 5 are used only if they speak this mptcp's library protocol.\n\n\
+--report counts each connection once, from two sources: the library's records, written when a \
+connection's outcome is known (also in processes that leave with _exit), and samples of the kernel's \
+socket table every 50 ms (MPTCP sockets of the program's processes: this counts Go programs, which make \
+system calls directly and never reach the library). A connection the library did not see and that \
+lasted less than a sample is not counted.")]
 pub struct Args {
     /// Log each converted socket and each connection's outcome on stderr
     /// (this stderr only, never into a file or socket the program later
@@ -79,7 +83,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let godebug = godebug_value(std::env::var_os("GODEBUG").as_deref());
     let mut cmd = Command::new(&path);
     cmd.arg0(program).args(rest).env("LD_PRELOAD", &ld_preload).env("GODEBUG", &godebug);
-    cmd.env_remove("MPTCP_PRELOAD_VERBOSE").env_remove("MPTCP_PRELOAD_REPORT");
     if args.verbose {
         if let Some(id) = stderr_identity() {
             cmd.env("MPTCP_PRELOAD_VERBOSE", id);
