@@ -10,7 +10,8 @@
 //!
 //! Outputs, as compile-time environment of the binary:
 //! - `$OUT_DIR/libmptcp_preload.so` (empty where the library cannot be
-//!   built: not Linux, or MIPS/SPARC whose socket numbers it does not know);
+//!   built: not Linux with glibc, or MIPS/SPARC whose socket numbers it
+//!   does not declare);
 //! - `MPTCP_PRELOAD_HASH`: 16 hex digits naming that content;
 //! - `MPTCP_PRELOAD_PROTOCOL_MARK`: the protocol marker found in it;
 //! - `MPTCP_MULTIARCH`: Debian's multiarch triplet of the target, or empty.
@@ -42,8 +43,13 @@ fn main() {
 
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    if os != "linux" || arch.starts_with("mips") || arch.starts_with("sparc") {
-        println!("cargo:warning=no preload library for {os}/{arch}: `mptcp run` will need --preload");
+    let libc = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    // glibc only: a musl (static) build cannot make the shared library that
+    // glibc programs, the ones LD_PRELOAD reaches, would load.
+    if os != "linux" || libc != "gnu" || arch.starts_with("mips") || arch.starts_with("sparc") {
+        println!(
+            "cargo:warning=no preload library built into mptcp for {os}/{libc}/{arch}: `mptcp run` will need --preload"
+        );
         fs::write(&lib, b"").expect("write empty preload");
         println!("cargo:rustc-env=MPTCP_PRELOAD_HASH=none");
         println!("cargo:rustc-env=MPTCP_PRELOAD_PROTOCOL_MARK=");

@@ -40,6 +40,18 @@ impl Alone {
         std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
         let mptcp = dir.join("bin/mptcp");
         std::fs::copy(MPTCP, &mptcp).expect("copy the mptcp binary");
+        // A process forked by another test thread while the copy was open
+        // for writing holds it until that process execs: running the copy
+        // fails with ETXTBSY meanwhile (26). Wait until it runs.
+        for _ in 0..100 {
+            match Command::new(&mptcp).arg("--version").stdout(Stdio::null()).status() {
+                Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(20)),
+                other => {
+                    assert!(other.expect("run the copy").success());
+                    break;
+                }
+            }
+        }
         Alone { dir, mptcp }
     }
 }
@@ -897,6 +909,7 @@ fn build_go_peer(dir: &FsPath) -> PathBuf {
 fn report_counts_go_connections_from_the_kernels_view() {
     mptcp_netns::require_root();
     let dir = std::env::temp_dir().join(format!("mptcp-run-go-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(dir.clone());
     let peer = build_go_peer(&dir);
     let peer_s = peer.to_string_lossy().to_string();
     let (client, server, _path) = two_namespaces(8);
@@ -941,7 +954,15 @@ fn report_counts_go_connections_from_the_kernels_view() {
             "{report}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Removes a directory on drop (also when a test panics).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[test]
