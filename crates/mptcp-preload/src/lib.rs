@@ -9,50 +9,64 @@
 //! made, so it sees exactly what it would have seen without this library.
 //! Every other socket (UDP, Unix, raw, ...) is left alone.
 //!
-//! Environment, read once when the library is loaded:
-//! - `MPTCP_PRELOAD_VERBOSE=1`: one line on stderr per converted socket and
-//!   per connection closed (MPTCP or fallback to TCP);
+//! The `mptcp` command carries this library inside its binary (it compiles
+//! this source with `rustc` alone, which is why the library depends on
+//! nothing but `std`); the `mptcp-preload` package builds the same source
+//! as a standalone `.so` for distributions.
+//!
+//! Environment, read once when the library is loaded (`mptcp run` sets it):
+//! - `MPTCP_PRELOAD_VERBOSE=<dev>:<ino>`: one line per converted socket and
+//!   per connection outcome, written to the stderr of `mptcp run`, whose
+//!   device and inode these are; never to anything else that fd 2 may be
+//!   (see the `out` module);
 //! - `MPTCP_PRELOAD_REPORT=/path`: one line appended to that (existing) file
-//!   per event: `S <pid>` socket converted, `U <pid>` MPTCP unavailable
-//!   (socket kept TCP), `M <pid>` / `F <pid>` a connection ended (closed, or
-//!   still open at exit) using MPTCP / fallen back to TCP.
+//!   per event: `S <pid> <inode>` socket converted, `U <pid>` MPTCP
+//!   unavailable (socket kept TCP), `M <pid> <inode>` / `F <pid> <inode>`
+//!   the connection on socket `<inode>` uses MPTCP / has fallen back to TCP.
+//!   A connection's outcome is written as soon as it is known (connect
+//!   returned, `SO_ERROR` read 0 after a non-blocking connect, accept
+//!   returned) and again when it is closed or still open at exit; the last
+//!   record of an inode is the final one. A process that leaves with
+//!   `_exit` has thus recorded its connections already.
 //!
-//! A connection is a converted socket that has a peer when it is closed, or a
-//! socket accepted on a converted listener. Whether it uses MPTCP is asked
-//! the kernel at that moment: `TCP_IS_MPTCP` (Linux 6.10), else `MPTCP_INFO`.
+//! Whether a connection uses MPTCP is asked the kernel at that moment:
+//! `TCP_IS_MPTCP` (Linux 6.10), else `MPTCP_INFO`.
 //!
-//! The hooks never allocate, lock or use Rust std I/O, so they are safe on
-//! any thread, before `main`, and in children forked from threaded parents.
-//! All `unsafe` code is in the `sys` module.
+//! The hooks never allocate, lock or use Rust std I/O on shared state, so
+//! they are safe on any thread, before `main`, and in children forked from
+//! threaded parents. All `unsafe` code and every kernel constant is in the
+//! `sys` module.
 
-use std::ffi::{c_char, c_int};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::ffi::c_int;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+mod out;
 mod sys;
 
-/// Protocol number of Multipath TCP.
-const IPPROTO_MPTCP: c_int = 262;
-/// `SOL_TCP`.
-const SOL_TCP: c_int = 6;
-/// `TCP_IS_MPTCP` (Linux 6.10).
-const TCP_IS_MPTCP: c_int = 43;
-/// `SOL_MPTCP`.
-const SOL_MPTCP: c_int = 284;
-/// `MPTCP_INFO`.
-const MPTCP_INFO: c_int = 1;
+use out::Msg;
+use sys::{
+    AF_INET, AF_INET6, EINPROGRESS, EINVAL, ENOPROTOOPT, EPROTONOSUPPORT, IPPROTO_MPTCP, IPPROTO_TCP, MPTCP_INFO,
+    SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SOL_MPTCP, SOL_SOCKET, SOL_TCP, SO_ACCEPTCONN, SO_DOMAIN, SO_PROTOCOL,
+    SO_TYPE, TCP_INFO, TCP_IS_MPTCP,
+};
 
-/// `TCP_INFO`.
-const TCP_INFO: c_int = 11;
+/// The protocol (environment and records) this library speaks, exported as
+/// the `MPTCP_PRELOAD_PROTOCOL` symbol. `mptcp run` uses a library found on
+/// disk only when the file contains these bytes.
+pub const PROTOCOL: [u8; 25] = *b"mptcp-preload protocol 2\0";
 
-/// Owner word: bit 31 marks a socket accepted on a converted listener, the
-/// other bits hold the owner's pid (at most 2^22 on Linux).
+/// Owner word: bit 31 marks a socket accepted on a converted listener, bit
+/// 30 a non-blocking connect in progress, the other bits hold the owner's
+/// pid (at most 2^22 on Linux).
 const ACCEPTED: u32 = 1 << 31;
+const CONNECTING: u32 = 1 << 30;
+const PID_MASK: u32 = CONNECTING - 1;
 
 /// Fds below this number are tracked for the report; conversion itself
 /// works for every fd.
 const TRACKED_FDS: usize = 1 << 16;
 
-/// Owner (pid, plus [`ACCEPTED`]) of each converted socket or accepted
+/// Owner (pid, plus flags) of each converted socket or accepted
 /// connection, 0 = none.
 /// The pid keeps a forked child from counting its copies of the parent's
 /// connections.
@@ -60,27 +74,30 @@ static OWNER: [AtomicU32; TRACKED_FDS] = [const { AtomicU32::new(0) }; TRACKED_F
 
 /// Set once the kernel said MPTCP is not available.
 static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
-/// `MPTCP_PRELOAD_VERBOSE` is set to something other than `0`.
-static VERBOSE: AtomicBool = AtomicBool::new(false);
-/// `MPTCP_PRELOAD_REPORT`, NUL-terminated, leaked on purpose (lives as long
-/// as the process); null = no report.
-static REPORT_PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Whether `socket(domain, ty, protocol)` asks for a TCP socket we convert.
 fn is_tcp_request(domain: c_int, ty: c_int, protocol: c_int) -> bool {
-    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    (domain == libc::AF_INET || domain == libc::AF_INET6)
-        && (ty & !flags) == libc::SOCK_STREAM
-        && (protocol == 0 || protocol == libc::IPPROTO_TCP)
+    (domain == AF_INET || domain == AF_INET6)
+        && (ty & !(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM
+        && (protocol == 0 || protocol == IPPROTO_TCP)
 }
 
 /// Errors of `socket(..., IPPROTO_MPTCP)` meaning "no MPTCP on this host".
 fn means_unavailable(errno: c_int) -> bool {
-    errno == libc::EPROTONOSUPPORT || errno == libc::EINVAL || errno == libc::ENOPROTOOPT
+    errno == EPROTONOSUPPORT || errno == EINVAL || errno == ENOPROTOOPT
 }
 
 fn slot(fd: c_int) -> Option<&'static AtomicU32> {
     usize::try_from(fd).ok().and_then(|i| OWNER.get(i))
+}
+
+fn me() -> u32 {
+    std::process::id() & PID_MASK
+}
+
+/// The inode of socket `fd`, the key of its records.
+fn inode(fd: c_int) -> Option<u64> {
+    sys::identity(fd).map(|(_, ino)| ino)
 }
 
 /// The `socket` hook.
@@ -95,10 +112,13 @@ pub(crate) fn on_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
         let fd = sys::real_socket(domain, ty, IPPROTO_MPTCP);
         if fd >= 0 {
             if let Some(s) = slot(fd) {
-                s.store(sys::pid(), Ordering::Release);
+                s.store(me(), Ordering::Release);
             }
             log_converted(domain, fd);
-            record(b'S');
+            if out::reporting() {
+                out::record(b'S', inode(fd));
+            }
+            sys::set_errno(saved);
             return fd;
         }
         let err = sys::errno();
@@ -113,7 +133,9 @@ pub(crate) fn on_socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int {
     let fd = sys::real_socket(domain, ty, protocol);
     forget(fd);
     if fd >= 0 && UNAVAILABLE.load(Ordering::Relaxed) {
-        record(b'U');
+        let saved = sys::errno();
+        out::record(b'U', None);
+        sys::set_errno(saved);
     }
     fd
 }
@@ -128,18 +150,54 @@ fn forget(fd: c_int) {
     }
 }
 
-/// The `accept`/`accept4` hook, after the real call returned `new_fd`.
+/// The `accept`/`accept4` hook, after the real call returned `new_fd`: the
+/// handshake is done, so the outcome is known (recorded now).
 pub(crate) fn after_accept(listener: c_int, new_fd: c_int) {
     if new_fd < 0 {
         return;
     }
     let ours = slot(listener).is_some_and(|s| s.load(Ordering::Acquire) != 0);
-    if ours {
-        if let Some(s) = slot(new_fd) {
-            s.store(sys::pid() | ACCEPTED, Ordering::Release);
-        }
-    } else {
+    if !ours {
         forget(new_fd);
+        return;
+    }
+    if let Some(s) = slot(new_fd) {
+        s.store(me() | ACCEPTED, Ordering::Release);
+    }
+    let saved = sys::errno();
+    conclude(new_fd, true, b"accepted");
+    sys::set_errno(saved);
+}
+
+/// The `connect` hook, after the real call returned `rc`: a blocking
+/// connect that succeeded has its outcome now; a non-blocking one is marked
+/// in progress (concluded when `SO_ERROR` reads 0, at close, or at exit).
+pub(crate) fn after_connect(fd: c_int, rc: c_int) {
+    let Some(s) = slot(fd) else { return };
+    let owner = s.load(Ordering::Acquire);
+    if owner == 0 || owner & ACCEPTED != 0 || owner & PID_MASK != me() {
+        return;
+    }
+    let saved = sys::errno();
+    if rc == 0 {
+        conclude(fd, false, b"connected");
+    } else if saved == EINPROGRESS {
+        let _ = s.compare_exchange(owner, owner | CONNECTING, Ordering::AcqRel, Ordering::Relaxed);
+    }
+    sys::set_errno(saved);
+}
+
+/// The `getsockopt(SOL_SOCKET, SO_ERROR)` hook, after it read `so_error`.
+pub(crate) fn after_so_error(fd: c_int, so_error: c_int) {
+    let Some(s) = slot(fd) else { return };
+    let owner = s.load(Ordering::Acquire);
+    if owner & CONNECTING == 0 || owner & PID_MASK != me() {
+        return;
+    }
+    if s.compare_exchange(owner, owner & !CONNECTING, Ordering::AcqRel, Ordering::Relaxed).is_ok() && so_error == 0 {
+        let saved = sys::errno();
+        conclude(fd, false, b"connected");
+        sys::set_errno(saved);
     }
 }
 
@@ -155,13 +213,13 @@ pub(crate) fn before_close(fd: c_int) {
         return;
     }
     let saved = sys::errno();
-    if owner & !ACCEPTED == sys::pid() {
+    if owner & PID_MASK == me() {
         conclude(fd, owner & ACCEPTED != 0, b"closed");
     }
     sys::set_errno(saved);
 }
 
-/// How a connection ended.
+/// How a connection is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
     /// MPTCP on the wire.
@@ -172,18 +230,22 @@ enum Outcome {
 
 /// Records the outcome of tracked `fd` if it is (still) a connection.
 fn conclude(fd: c_int, accepted: bool, when: &[u8]) {
+    if !out::reporting() && !out::logging() {
+        return;
+    }
     let Some(outcome) = outcome(fd, accepted) else {
         return;
     };
-    record(match outcome {
+    let kind = match outcome {
         Outcome::Mptcp => b'M',
         Outcome::Fallback => b'F',
-    });
-    if VERBOSE.load(Ordering::Relaxed) {
+    };
+    out::record(kind, inode(fd));
+    if out::logging() {
         let mut m = Msg::new();
-        m.push(b"fd ").num(fd as u64).push(b": connection ").push(when).push(match outcome {
-            Outcome::Mptcp => b", used MPTCP".as_slice(),
-            Outcome::Fallback => b", fell back to TCP".as_slice(),
+        m.push(b"fd ").num(fd as u64).push(b": ").push(when).push(match outcome {
+            Outcome::Mptcp => b", MPTCP".as_slice(),
+            Outcome::Fallback => b", fallback to TCP".as_slice(),
         });
         m.emit();
     }
@@ -193,17 +255,17 @@ fn conclude(fd: c_int, accepted: bool, when: &[u8]) {
 /// protocol TCP or MPTCP (a stale entry), a listener, or a client socket
 /// that never got connected.
 fn outcome(fd: c_int, accepted: bool) -> Option<Outcome> {
-    let domain = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN).ok()?;
-    let proto = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL).ok()?;
-    let ty = sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TYPE).ok()?;
-    if !(domain == libc::AF_INET || domain == libc::AF_INET6)
-        || !(proto == IPPROTO_MPTCP || proto == libc::IPPROTO_TCP)
-        || ty != libc::SOCK_STREAM
-        || sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN) == Ok(1)
+    let domain = sys::getsockopt_int(fd, SOL_SOCKET, SO_DOMAIN).ok()?;
+    let proto = sys::getsockopt_int(fd, SOL_SOCKET, SO_PROTOCOL).ok()?;
+    let ty = sys::getsockopt_int(fd, SOL_SOCKET, SO_TYPE).ok()?;
+    if !(domain == AF_INET || domain == AF_INET6)
+        || !(proto == IPPROTO_MPTCP || proto == IPPROTO_TCP)
+        || ty != SOCK_STREAM
+        || sys::getsockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN) == Ok(1)
     {
         return None;
     }
-    if proto == libc::IPPROTO_TCP {
+    if proto == IPPROTO_TCP {
         // Accepted from a plain TCP client (our own sockets are all 262).
         return accepted.then_some(Outcome::Fallback);
     }
@@ -240,20 +302,9 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
     b.get(off..off + 8).and_then(|s| s.try_into().ok()).map(u64::from_ne_bytes).unwrap_or(0)
 }
 
-/// Appends `<kind> <pid>\n` to the report file, if any.
-fn record(kind: u8) {
-    let path = REPORT_PATH.load(Ordering::Acquire);
-    if path.is_null() {
-        return;
-    }
-    let mut line = Buf::new();
-    line.push(&[kind, b' ']).num(u64::from(sys::pid())).push(b"\n");
-    sys::append_line(path, line.as_bytes());
-}
-
 fn log_converted(domain: c_int, fd: c_int) {
-    if VERBOSE.load(Ordering::Relaxed) {
-        let family: &[u8] = if domain == libc::AF_INET6 { b"AF_INET6" } else { b"AF_INET" };
+    if out::logging() {
+        let family: &[u8] = if domain == AF_INET6 { b"AF_INET6" } else { b"AF_INET" };
         let mut m = Msg::new();
         m.push(b"fd ").num(fd as u64).push(b": ").push(family).push(b" stream socket -> MPTCP");
         m.emit();
@@ -261,10 +312,10 @@ fn log_converted(domain: c_int, fd: c_int) {
 }
 
 fn log_unavailable(errno: c_int) {
-    if VERBOSE.load(Ordering::Relaxed) {
+    if out::logging() {
         let name: &[u8] = match errno {
-            libc::EPROTONOSUPPORT => b"EPROTONOSUPPORT: kernel without MPTCP",
-            libc::EINVAL => b"EINVAL: kernel older than 5.6",
+            EPROTONOSUPPORT => b"EPROTONOSUPPORT: kernel without MPTCP",
+            EINVAL => b"EINVAL: kernel older than 5.6",
             _ => b"ENOPROTOOPT: net.mptcp.enabled=0",
         };
         let mut m = Msg::new();
@@ -273,101 +324,29 @@ fn log_unavailable(errno: c_int) {
     }
 }
 
-/// A fixed-size line buffer (no allocation); overflow is truncated.
-struct Buf {
-    bytes: [u8; 160],
-    len: usize,
-}
-
-impl Buf {
-    fn new() -> Buf {
-        Buf { bytes: [0; 160], len: 0 }
-    }
-
-    fn push(&mut self, s: &[u8]) -> &mut Buf {
-        for &b in s {
-            if let Some(slot) = self.bytes.get_mut(self.len) {
-                *slot = b;
-                self.len += 1;
-            }
-        }
-        self
-    }
-
-    fn num(&mut self, mut n: u64) -> &mut Buf {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            if let Some(d) = digits.get_mut(i) {
-                *d = b'0' + (n % 10) as u8;
-            }
-            n /= 10;
-            if n == 0 || i == 0 {
-                break;
-            }
-        }
-        self.push(digits.get(i..).unwrap_or(&[]))
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
-    }
-}
-
-/// A verbose log line: `mptcp-preload[<pid>]: ...\n` on stderr.
-struct Msg(Buf);
-
-impl Msg {
-    fn new() -> Msg {
-        let mut b = Buf::new();
-        b.push(b"mptcp-preload[").num(u64::from(sys::pid())).push(b"]: ");
-        Msg(b)
-    }
-
-    fn push(&mut self, s: &[u8]) -> &mut Msg {
-        self.0.push(s);
-        self
-    }
-
-    fn num(&mut self, n: u64) -> &mut Msg {
-        self.0.num(n);
-        self
-    }
-
-    fn emit(&mut self) {
-        self.0.push(b"\n");
-        sys::write_stderr(self.0.as_bytes());
-    }
-}
-
 /// Library constructor: reads the environment once and resolves the real
 /// functions. Runs before `main` (and again in every exec'd program).
 pub(crate) extern "C" fn init() {
     sys::resolve_all();
-    let verbose = std::env::var_os("MPTCP_PRELOAD_VERBOSE").is_some_and(|v| !v.is_empty() && v != "0");
-    VERBOSE.store(verbose, Ordering::Relaxed);
-    if let Some(path) = std::env::var_os("MPTCP_PRELOAD_REPORT") {
-        use std::os::unix::ffi::OsStringExt;
-        if let Ok(c) = std::ffi::CString::new(path.into_vec()) {
-            if !c.as_bytes().is_empty() {
-                // Leaked on purpose: hooks read it until the process ends.
-                REPORT_PATH.store(c.into_raw(), Ordering::Release);
-            }
-        }
+    let saved = sys::errno();
+    let verbose = std::env::var("MPTCP_PRELOAD_VERBOSE").ok();
+    out::init_log(verbose.as_deref().and_then(out::parse_identity));
+    if let Some(path) = std::env::var_os("MPTCP_PRELOAD_REPORT").filter(|p| !p.is_empty()) {
+        out::init_report(path.into());
     }
+    sys::set_errno(saved);
 }
 
-/// Library destructor (at `exit`): records the connections still open.
+/// Library destructor (at `exit`, not `_exit`): records the connections
+/// still open.
 pub(crate) extern "C" fn fini() {
-    if REPORT_PATH.load(Ordering::Acquire).is_null() && !VERBOSE.load(Ordering::Relaxed) {
+    if !out::reporting() && !out::logging() {
         return;
     }
-    let me = sys::pid();
     let saved = sys::errno();
     for (fd, s) in OWNER.iter().enumerate() {
         let owner = s.load(Ordering::Relaxed);
-        if owner != 0 && owner & !ACCEPTED == me && s.swap(0, Ordering::AcqRel) == owner {
+        if owner != 0 && owner & PID_MASK == me() && s.swap(0, Ordering::AcqRel) == owner {
             conclude(fd as c_int, owner & ACCEPTED != 0, b"open at exit");
         }
     }
@@ -377,38 +356,33 @@ pub(crate) extern "C" fn fini() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sys::{AF_UNIX, EACCES, EMFILE, IPPROTO_SCTP, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET};
 
     #[test]
     fn classifies_requests() {
-        assert!(is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, 0));
-        assert!(is_tcp_request(libc::AF_INET6, libc::SOCK_STREAM, libc::IPPROTO_TCP));
-        assert!(is_tcp_request(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0));
-        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_DGRAM, 0));
-        assert!(!is_tcp_request(libc::AF_UNIX, libc::SOCK_STREAM, 0));
-        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP));
-        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, libc::IPPROTO_SCTP));
-        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_STREAM, IPPROTO_MPTCP));
-        assert!(!is_tcp_request(libc::AF_INET, libc::SOCK_SEQPACKET, 0));
+        assert!(is_tcp_request(AF_INET, SOCK_STREAM, 0));
+        assert!(is_tcp_request(AF_INET6, SOCK_STREAM, IPPROTO_TCP));
+        assert!(is_tcp_request(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        assert!(!is_tcp_request(AF_INET, SOCK_DGRAM, 0));
+        assert!(!is_tcp_request(AF_UNIX, SOCK_STREAM, 0));
+        assert!(!is_tcp_request(AF_INET, SOCK_RAW, IPPROTO_TCP));
+        assert!(!is_tcp_request(AF_INET, SOCK_STREAM, IPPROTO_SCTP));
+        assert!(!is_tcp_request(AF_INET, SOCK_STREAM, IPPROTO_MPTCP));
+        assert!(!is_tcp_request(AF_INET, SOCK_SEQPACKET, 0));
     }
 
     #[test]
     fn unavailable_errors() {
-        assert!(means_unavailable(libc::EPROTONOSUPPORT));
-        assert!(means_unavailable(libc::EINVAL));
-        assert!(means_unavailable(libc::ENOPROTOOPT));
-        assert!(!means_unavailable(libc::EACCES));
-        assert!(!means_unavailable(libc::EMFILE));
+        assert!(means_unavailable(EPROTONOSUPPORT));
+        assert!(means_unavailable(EINVAL));
+        assert!(means_unavailable(ENOPROTOOPT));
+        assert!(!means_unavailable(EACCES));
+        assert!(!means_unavailable(EMFILE));
     }
 
     #[test]
-    fn buffer_formats_numbers_and_truncates() {
-        let mut b = Buf::new();
-        b.push(b"S ").num(0).push(b" ").num(4294967295).push(b" ").num(u64::MAX);
-        assert_eq!(b.as_bytes(), b"S 0 4294967295 18446744073709551615");
-        let mut b = Buf::new();
-        for _ in 0..100 {
-            b.push(b"xyz");
-        }
-        assert_eq!(b.as_bytes().len(), 160);
+    fn protocol_marker_is_one_c_string() {
+        assert_eq!(PROTOCOL.iter().filter(|b| **b == 0).count(), 1);
+        assert_eq!(PROTOCOL.last(), Some(&0));
     }
 }

@@ -9,14 +9,18 @@
 //!
 //! Without `--report` this process becomes the program (`exec`), so signals,
 //! the exit status and the process id are the program's. With `--report` it
-//! waits for the program, prints the counts the library recorded, and exits
-//! with the program's status (128 + N when it was killed by signal N).
+//! waits for the program while sampling the kernel's view of its sockets,
+//! prints the counts (the library's records and the samples, see `report`),
+//! and exits with the program's status (128 + N when killed by signal N).
+//!
+//! The preload library comes with this binary (see `preload` for the lookup
+//! order and how the built-in copy is written out).
 
-use std::collections::BTreeSet;
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, OpenOptions};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -25,25 +29,40 @@ use anyhow::Context;
 
 use crate::util::usage;
 
-/// File name of the preload library.
-pub const PRELOAD_NAME: &str = "libmptcp_preload.so";
-/// Environment variable naming the preload library.
-pub const PRELOAD_ENV: &str = "MPTCP_PRELOAD_LIB";
+mod observe;
+mod preload;
+mod report;
+
+pub use preload::{find_preload, Store};
 
 /// Arguments of `mptcp run`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  mptcp run -- curl http://example.com/\n  mptcp run --report -- iperf3 -s\n\n\
-The preload library is looked up in this order: --preload, $MPTCP_PRELOAD_LIB, \
-libmptcp_preload.so next to the mptcp binary, ../lib/mptcp/libmptcp_preload.so relative to it.")]
+The preload library is looked up in this order:\n  \
+1. --preload PATH\n  \
+2. $MPTCP_PRELOAD_LIB\n  \
+3. the path set when mptcp was built (MPTCP_PRELOAD_PATH, for distribution packages)\n  \
+4. libmptcp_preload.so next to the mptcp binary, then ../lib/mptcp/ relative to it\n  \
+5. /usr/lib/<multiarch triplet>/mptcp/libmptcp_preload.so\n  \
+6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp, else a\n     \
+0700 directory mptcp-<uid> in the temporary directory; checked before each use (owner, mode, content)\n\
+Files of steps 3 to 5 are used only if they speak this mptcp's library protocol.\n\n\
+--report counts each connection once, from two sources: the library's records, written when a \
+connection's outcome is known (also in processes that leave with _exit), and samples of the kernel's \
+socket table every 50 ms (MPTCP sockets of the program's processes: this counts Go programs, which make \
+system calls directly and never reach the library). A connection the library did not see and that \
+lasted less than a sample is not counted.")]
 pub struct Args {
-    /// Log each converted socket and how each connection ended, on stderr.
+    /// Log each converted socket and each connection's outcome on stderr
+    /// (this stderr only, never into a file or socket the program later
+    /// puts on fd 2).
     #[arg(short, long)]
     pub verbose: bool,
     /// When the program exits, print how many sockets were converted and how
-    /// many connections used MPTCP or fell back to TCP.
+    /// many connections used MPTCP or fell back to TCP, and who saw them.
     #[arg(long)]
     pub report: bool,
-    /// Path of libmptcp_preload.so.
+    /// Path of libmptcp_preload.so (default: see below).
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
     /// The program to run and its arguments (after `--`).
@@ -56,21 +75,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some((program, rest)) = args.command.split_first() else {
         return Err(usage("missing PROGRAM: mptcp run [OPTIONS] -- PROGRAM [ARGS...]"));
     };
-    let lib = find_preload(args.preload.as_deref())?;
     let path = resolve_program(program)?;
     refuse_setid(&path)?;
+    let lib = find_preload(args.preload.as_deref(), &Store::Run)?;
 
-    let ld_preload = preload_value(std::env::var_os("LD_PRELOAD").as_deref(), &lib);
+    let ld_preload = preload_value(std::env::var_os("LD_PRELOAD").as_deref(), &lib.path);
     let godebug = godebug_value(std::env::var_os("GODEBUG").as_deref());
     let mut cmd = Command::new(&path);
     cmd.arg0(program).args(rest).env("LD_PRELOAD", &ld_preload).env("GODEBUG", &godebug);
     if args.verbose {
-        cmd.env("MPTCP_PRELOAD_VERBOSE", "1");
+        if let Some(id) = stderr_identity() {
+            cmd.env("MPTCP_PRELOAD_VERBOSE", id);
+        }
         eprintln!(
-            "mptcp run: {} with LD_PRELOAD={} GODEBUG={}",
+            "mptcp run: {} with LD_PRELOAD={} GODEBUG={} (preload library: {})",
             path.display(),
             ld_preload.to_string_lossy(),
-            godebug.to_string_lossy()
+            godebug.to_string_lossy(),
+            lib.source
         );
     }
     if !args.report {
@@ -81,10 +103,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = ReportFile::create()?;
     cmd.env("MPTCP_PRELOAD_REPORT", &report.path);
     let mut child = cmd.spawn().with_context(|| format!("cannot run {}", path.display()))?;
+    let mut marker = OsString::from("MPTCP_PRELOAD_REPORT=");
+    marker.push(&report.path);
+    let observer = observe::Observer::start(child.id(), marker);
     forward_signals(child.id());
     let status = child.wait().context("waiting for the program")?;
+    let observed = observer.finish();
     let text = fs::read_to_string(&report.path).unwrap_or_default();
-    eprintln!("{}", Report::parse(&text).summary());
+    eprintln!("{}", report::Report::merge(&report::Records::parse(&text), &observed).summary());
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),
@@ -92,51 +118,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Finds the preload library: `explicit` (from `--preload`), then
-/// `$MPTCP_PRELOAD_LIB`, then next to the current executable, then
-/// `../lib/mptcp/` relative to it. Returns an absolute path usable in
-/// `LD_PRELOAD`, or a clear error.
-pub fn find_preload(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let chosen = match explicit {
-        Some(p) => Some((p.to_path_buf(), "--preload")),
-        None => std::env::var_os(PRELOAD_ENV).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), PRELOAD_ENV)),
-    };
-    if let Some((p, from)) = chosen {
-        if !p.is_file() {
-            return Err(usage(format!(
-                "preload library {} (from {from}) does not exist or is not a file",
-                p.display()
-            )));
-        }
-        return usable(&p);
-    }
-    let exe = std::env::current_exe().context("cannot find the mptcp executable")?;
-    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    let candidates = [dir.join(PRELOAD_NAME), dir.join("../lib/mptcp").join(PRELOAD_NAME)];
-    for c in &candidates {
-        if c.is_file() {
-            return usable(c);
-        }
-    }
-    anyhow::bail!(
-        "MPTCP preload library not found (looked for {} and {}); build it with `cargo build -p mptcp-preload`, \
-         or give its path with --preload PATH or {PRELOAD_ENV}=PATH",
-        candidates[0].display(),
-        candidates[1].display()
-    )
-}
-
-/// Canonical absolute path of the library, refused when `LD_PRELOAD` cannot
-/// carry it (its separators are `:` and white space).
-fn usable(p: &Path) -> anyhow::Result<PathBuf> {
-    let abs = fs::canonicalize(p).with_context(|| format!("cannot resolve {}", p.display()))?;
-    if abs.as_os_str().as_bytes().iter().any(|b| *b == b':' || b.is_ascii_whitespace()) {
-        return Err(usage(format!(
-            "preload library path {} contains ':' or white space, which LD_PRELOAD cannot express; move it",
-            abs.display()
-        )));
-    }
-    Ok(abs)
+/// `<dev>:<ino>` of this process's stderr, for `MPTCP_PRELOAD_VERBOSE`: the
+/// library logs only to that file. `None` when stderr is closed.
+fn stderr_identity() -> Option<String> {
+    let stderr = std::io::stderr();
+    let dup = stderr.as_fd().try_clone_to_owned().ok()?;
+    let md = fs::File::from(dup).metadata().ok()?;
+    Some(format!("{}:{}", md.dev(), md.ino()))
 }
 
 /// `LD_PRELOAD` for the program: the existing value with `lib` appended
@@ -245,61 +233,6 @@ impl Drop for ReportFile {
     }
 }
 
-/// Counts recorded by the preload library.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Report {
-    /// Sockets created as MPTCP.
-    pub converted: u64,
-    /// Sockets kept TCP because MPTCP was unavailable.
-    pub unavailable: u64,
-    /// Connections that used MPTCP.
-    pub mptcp: u64,
-    /// Connections that fell back to TCP.
-    pub fallback: u64,
-    /// Processes that recorded something.
-    pub processes: usize,
-}
-
-impl Report {
-    /// Parses the `<kind> <pid>` lines; unknown lines are ignored.
-    pub fn parse(text: &str) -> Report {
-        let mut r = Report::default();
-        let mut pids = BTreeSet::new();
-        for line in text.lines() {
-            let mut it = line.split_whitespace();
-            let (Some(kind), Some(pid)) = (it.next(), it.next()) else {
-                continue;
-            };
-            let counter = match kind {
-                "S" => &mut r.converted,
-                "U" => &mut r.unavailable,
-                "M" => &mut r.mptcp,
-                "F" => &mut r.fallback,
-                _ => continue,
-            };
-            *counter += 1;
-            pids.insert(pid.to_string());
-        }
-        r.processes = pids.len();
-        r
-    }
-
-    /// One-line summary.
-    pub fn summary(&self) -> String {
-        let mut s = format!(
-            "mptcp run: {} socket(s) converted to MPTCP; connections: {} MPTCP, {} fallback to TCP",
-            self.converted, self.mptcp, self.fallback
-        );
-        if self.unavailable > 0 {
-            s.push_str(&format!("; MPTCP unavailable, {} socket(s) kept TCP", self.unavailable));
-        }
-        if self.processes > 1 {
-            s.push_str(&format!(" ({} processes)", self.processes));
-        }
-        s
-    }
-}
-
 /// While waiting for the child: SIGINT/SIGQUIT from the terminal already
 /// reach it (same process group), so ignore them here; forward SIGTERM and
 /// SIGHUP sent to us alone. Set after spawning, so the child keeps its own
@@ -329,15 +262,6 @@ mod tests {
         assert_eq!(godebug_value(Some(OsStr::new(""))), "multipathtcp=1");
         assert_eq!(godebug_value(Some(OsStr::new("http2client=0"))), "http2client=0,multipathtcp=1");
         assert_eq!(godebug_value(Some(OsStr::new("multipathtcp=0,gctrace=1,"))), "gctrace=1,multipathtcp=1");
-    }
-
-    #[test]
-    fn report_counts_records() {
-        let r = Report::parse("S 10\nS 10\nM 10\nF 11\nU 12\ngarbage\nX 1\n\n");
-        assert_eq!(r, Report { converted: 2, unavailable: 1, mptcp: 1, fallback: 1, processes: 3 });
-        assert!(r.summary().contains("2 socket(s) converted"));
-        assert!(r.summary().contains("1 MPTCP, 1 fallback"));
-        assert_eq!(Report::parse(""), Report::default());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! its other drop-ins already give these variables, because a later
 //! `Environment=` assignment replaces an earlier one. The unit file itself is
 //! never edited; `disable` removes the drop-in and nothing else.
+//!
+//! The library is found as for `mptcp run`; the copy built into `mptcp` is
+//! written to `/var/lib/mptcp/` (not `/run`, which is emptied at boot),
+//! root-owned and readable by the service's user. `disable` leaves it there:
+//! other drop-ins may name it.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -15,6 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use super::run::{find_preload, Store};
 use crate::util::usage;
 
 /// Name of the drop-in file.
@@ -48,10 +54,11 @@ enum Action {
 struct EnableArgs {
     /// The unit, e.g. `nginx` or `nginx.service`.
     unit: String,
-    /// Print the drop-in instead of writing it.
+    /// Print the drop-in instead of writing it (and write no library).
     #[arg(long)]
     dry_run: bool,
-    /// Path of libmptcp_preload.so (default: as for `mptcp run`).
+    /// Path of libmptcp_preload.so (default: as for `mptcp run`, with the
+    /// built-in copy written to /var/lib/mptcp).
     #[arg(long, value_name = "PATH")]
     preload: Option<PathBuf>,
     /// Write the drop-in even when the unit file cannot be found.
@@ -84,7 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
-    let lib = super::run::find_preload(a.preload.as_deref())?;
+    let store = Store::Persistent { root: a.root.clone(), write: !a.dry_run };
+    let lib = find_preload(a.preload.as_deref(), &store)?.path;
     let files = unit_files(&a.root, &unit);
     if files.first().map(|(_, main)| !main).unwrap_or(true) && !a.force {
         return Err(usage(format!(
