@@ -103,3 +103,57 @@ fn check_reports_mptcp_fallback_and_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
 }
+
+#[path = "../../../tests/kernels/expect.rs"]
+mod expect;
+
+/// `mptcp status`, `mptcp check` and `mptcp lab` on the kernel under test
+/// (the kernel matrix runs this under each kernel): where the kernel was
+/// built without MPTCP they say so, and `check` reports that this host
+/// cannot do MPTCP, not that the server cannot.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn status_check_and_lab_on_this_kernel() {
+    mptcp_netns::require_root();
+    let client = Netns::new("kcli").unwrap();
+    let server = Netns::new("ksrv").unwrap();
+    Path::new(&client, "10.41.1.1/24", &server, "10.41.1.2/24").unwrap();
+    let _srv = serve(&server, "10.41.1.2:8011".parse().unwrap(), true, 2);
+    let status = json(&client.command(BIN).args(["status", "--json"]).output().unwrap());
+    let text = String::from_utf8_lossy(&client.command(BIN).arg("status").output().unwrap().stdout).to_string();
+    let out = client.command(BIN).args(["check", "10.41.1.2:8011", "--json"]).output().unwrap();
+    let check = json(&out);
+    if expect::has_mptcp() {
+        assert_eq!(status["available"], true, "{status}");
+        assert_eq!(out.status.code(), Some(0), "{check}");
+        assert_eq!((check["status"].as_str(), check["host_can_mptcp"].as_bool()), (Some("mptcp"), Some(true)));
+        return;
+    }
+    let why = match expect::availability().as_str() {
+        "not-built" => "not built into this kernel (CONFIG_MPTCP is off)",
+        other => panic!("no message known for mptcp={other}"),
+    };
+    assert_eq!((status["available"].as_bool(), status["availability"].as_str()), (Some(false), Some(why)), "{status}");
+    assert_eq!(status["status_mechanism"], serde_json::Value::Null, "{status}");
+    assert!(text.contains(&format!("MPTCP:              {why}")), "{text}");
+    assert!(
+        text.contains("path manager:       none: this kernel has no MPTCP path manager (built without MPTCP)"),
+        "{text}"
+    );
+    // check: plain TCP to a server that listens with the default policy
+    // (also plain TCP here); exit 3, and the blame is on this host.
+    assert_eq!(out.status.code(), Some(3), "{check}");
+    assert_eq!(check["status"], "tcp", "{check}");
+    assert_eq!((check["host_can_mptcp"].as_bool(), check["host_mptcp"].as_str()), (Some(false), Some(why)));
+    let out = client.command(BIN).args(["check", "10.41.1.2:8011"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("this host cannot use MPTCP") && text.contains("says nothing about the server"), "{text}");
+    // lab: refused up front, nothing left behind.
+    let before = mptcp_netns::cmd(&["ip", "netns", "list"]).unwrap().stdout;
+    let out = Command::new(BIN).args(["lab", "--quiet", "--no-plot", "-t", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "mptcp lab: {err}");
+    assert!(err.contains("built without MPTCP") || err.contains(why), "mptcp lab must say why: {err}");
+    assert_eq!(mptcp_netns::cmd(&["ip", "netns", "list"]).unwrap().stdout, before, "mptcp lab left namespaces");
+}
