@@ -241,8 +241,13 @@ static int diag_count(uint16_t port) {
         }
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_type == NLMSG_DONE) {
+                /* A dump's error comes in NLMSG_DONE's payload (an int):
+                 * ENOENT when no inet_diag handler knows the protocol. */
+                int e = 0;
+                if (h->nlmsg_len >= NLMSG_LENGTH(sizeof e))
+                    memcpy(&e, NLMSG_DATA(h), sizeof e);
                 close(s);
-                return found;
+                return e < 0 ? e : found;
             }
             if (h->nlmsg_type == NLMSG_ERROR) {
                 struct nlmsgerr *err = NLMSG_DATA(h);

@@ -134,7 +134,11 @@ fn status_check_and_lab_on_this_kernel() {
         other => panic!("no message known for mptcp={other}"),
     };
     assert_eq!((status["available"].as_bool(), status["availability"].as_str()), (Some(false), Some(why)), "{status}");
-    assert_eq!(status["status_mechanism"], serde_json::Value::Null, "{status}");
+    assert_eq!(
+        status["status_mechanism"],
+        serde_json::Value::Null,
+        "no mechanism confirms MPTCP without MPTCP: {status}"
+    );
     assert!(text.contains(&format!("MPTCP:              {why}")), "{text}");
     assert!(
         text.contains("path manager:       none: this kernel has no MPTCP path manager (built without MPTCP)"),

@@ -338,6 +338,15 @@ def serve():
             continue
         c.setblocking(True); c.sendall(c.recv(100)); c.close()
 threading.Thread(target=serve, daemon=True).start()
+def is_mptcp(s):
+    try:
+        return s.getsockopt(socket.SOL_TCP, 43)  # TCP_IS_MPTCP (6.10+)
+    except OSError:
+        try:
+            s.getsockopt(284, 1, 48)  # SOL_MPTCP, MPTCP_INFO: works only while MPTCP is in use
+            return 1
+        except OSError:
+            return 0
 def dial():
     s = socket.socket(socket.AF_INET, F)
     nb, ce = flags(s)
@@ -346,7 +355,7 @@ def dial():
     ok = err in (0, 115) and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     s.setblocking(True); s.sendall(b"ping"); echo = s.recv(100)
     r = dict(proto=s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), nonblock=nb, cloexec=ce, ok=ok,
-             echo=echo.decode(), is_mptcp=s.getsockopt(socket.SOL_TCP, 43))
+             echo=echo.decode(), is_mptcp=is_mptcp(s))
     s.close()
     return r
 results = []
