@@ -24,7 +24,7 @@ fn status_json_reports_probe() {
     assert_eq!(v["available"], h.is_available());
     assert_eq!(v["support"]["tcp_is_mptcp"], h.tcp_is_mptcp);
     assert_eq!(v["support"]["mptcp_full_info"], h.mptcp_full_info);
-    assert_eq!(v["status_mechanism"], h.best_mechanism().map(|m| m.to_string()).unwrap_or_default().as_str());
+    assert_eq!(v["status_mechanism"].as_str(), h.best_mechanism().map(|m| m.to_string()).as_deref());
     if h.is_available() {
         assert!(v["sysctls"]["enabled"].is_string());
     }
@@ -118,7 +118,7 @@ fn status_check_and_lab_on_this_kernel() {
     let client = Netns::new("kcli").unwrap();
     let server = Netns::new("ksrv").unwrap();
     Path::new(&client, "10.41.1.1/24", &server, "10.41.1.2/24").unwrap();
-    let _srv = serve(&server, "10.41.1.2:8011".parse().unwrap(), true, 2);
+    let _srv = serve(&server, "10.41.1.2:8011".parse().unwrap(), true, 3);
     let status = json(&client.command(BIN).args(["status", "--json"]).output().unwrap());
     let text = String::from_utf8_lossy(&client.command(BIN).arg("status").output().unwrap().stdout).to_string();
     let out = client.command(BIN).args(["check", "10.41.1.2:8011", "--json"]).output().unwrap();
@@ -127,6 +127,27 @@ fn status_check_and_lab_on_this_kernel() {
         assert_eq!(status["available"], true, "{status}");
         assert_eq!(out.status.code(), Some(0), "{check}");
         assert_eq!((check["status"].as_str(), check["host_can_mptcp"].as_bool()), (Some("mptcp"), Some(true)));
+        // What this kernel lacks is said, with what is used instead.
+        let lacks = |key: &str| expect::get(key).as_deref() == Some("no");
+        let notes: Vec<&str> = check["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+        for (key, note) in [
+            ("tcp_is_mptcp", "TCP_IS_MPTCP is not available on this kernel; status checks use MPTCP_INFO"),
+            (
+                "full_info",
+                "MPTCP_FULL_INFO is not available on this kernel; using MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS",
+            ),
+        ] {
+            assert_eq!(text.contains(&format!("note: {note}")), lacks(key), "status, {key}: {text}");
+            assert_eq!(notes.iter().any(|n| n.starts_with(note)), lacks(key), "check, {key}: {notes:?}");
+        }
+        if lacks("tcp_is_mptcp") {
+            // Asking for the missing mechanism anyway: the precise error.
+            let out =
+                client.command(BIN).args(["check", "10.41.1.2:8011", "--mechanism", "tcp-is-mptcp"]).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("TCP_IS_MPTCP is not supported by this kernel"), "{err}");
+        }
         return;
     }
     let why = match expect::availability().as_str() {
