@@ -142,15 +142,10 @@ fn probe_matches_kernel() {
             "best" => {
                 assert_eq!(h.best_mechanism().map(|m| m.to_string()).as_deref(), Some(v.as_str()), "best mechanism")
             }
-            "pm" => match mptcp::pm::PathManager::new() {
-                Ok(_) => assert!(yes, "the kernel has an mptcp_pm family, MPTCP_EXPECT says pm=no"),
-                Err(mptcp::pm::Error::FamilyNotFound) => assert!(!yes, "no mptcp_pm family, MPTCP_EXPECT says pm=yes"),
-                Err(e) => panic!("resolving the mptcp_pm family: {e}"),
-            },
-            // Measured by the probe (probe.c) only: the library does not list the family's operations.
-            "pm_userspace" | "pm_events" => {}
-            // Checked by the pm suite (tokio_api_and_event_stream).
-            "listener_events" => {}
+            // The path manager: measured by the probe (probe.c); the pm suite
+            // checks what the library and the CLI make of it
+            // (pm_commands_on_this_kernel, tokio_api_and_event_stream).
+            "pm" | "pm_userspace" | "pm_events" | "listener_events" => {}
             _ => panic!("unknown MPTCP_EXPECT key {k}"),
         }
     }
