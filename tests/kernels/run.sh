@@ -7,6 +7,7 @@
 # Needs root (apt-get, and the guest runs the suites as root). Exit status:
 # 0 every kernel passed, 1 a kernel failed (or printed no result marker),
 # 2 the setup failed (missing package, build error, ...).
+# shellcheck source-path=SCRIPTDIR
 set -Eeuo pipefail
 trap 'echo "kernels: error: unexpected failure at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -101,74 +102,9 @@ for s in $SUITES; do
     case $s in scenarios | pm | cli | run | netns) ;; *) die "unknown suite '$s' (scenarios, pm, cli, run, netns, none)" ;; esac
 done
 
-# What each kernel has, written down; the test binaries get it as
-# MPTCP_EXPECT (tests/kernels/expect.rs reads it) and the probe (probe.c)
-# checks every key it measures independently in each guest. `best`: the
-# status mechanism mptcp::host_support() must pick.
-expect_for() {
-    # Overrides, e.g. to try another expectation: MPTCP_EXPECT_6_1, MPTCP_EXPECT_sid.
-    local over="MPTCP_EXPECT_${1//./_}"
-    if [ -n "${!over:-}" ]; then
-        echo "${!over}"
-        return 0
-    fi
-    local pm="inet_diag=yes pm=yes pm_userspace=yes pm_events=yes"
-    case $1 in
-        5.10) echo "mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no" ;;
-        6.1) echo "mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no $pm" ;;
-        6.12) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
-        sid) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
-    esac
-}
-
-# Tests a kernel cannot run, per suite (libtest --exact --skip), with why.
-# Everything else in the suite runs; a test added later runs everywhere
-# until it is listed here.
-skips_for() {
-    local label=$1 suite=$2
-    case $suite in
-        run)
-            # LD_PRELOAD composition, checked with the host's dynamic sh and
-            # cat: the guest's are busybox-static, which ignores LD_PRELOAD.
-            echo existing_ld_preload_and_godebug_are_kept
-            ;;
-    esac
-    case "$label:$suite" in
-        # Built without MPTCP: only the tests that hold on every kernel.
-        # Each suite has one written for this case (*_on_this_kernel), plus
-        # the probe check, bad-input tests and the kernel-independent ones.
-        5.10:scenarios)
-            echo mptcp_to_mptcp_ipv4 mptcp_to_mptcp_ipv6 mptcp_client_to_tcp_listener \
-                mptcp_client_to_tcp_listener_ipv6 tcp_client_to_mptcp_listener middlebox_strips_syn_ack \
-                late_fallback_after_data disabled_by_sysctl_policy closed_port_is_one_attempt \
-                tokio_connect_and_status two_paths_info_and_subflows
-            ;;
-        5.10:pm)
-            echo endpoints_and_limits_match_ip_mptcp events_and_conns_of_a_two_path_connection \
-                userspace_pm_creates_and_destroys_a_subflow tokio_api_and_event_stream
-            ;;
-        5.10:cli) echo status_shows_limits_the_kernel_has check_reports_mptcp_fallback_and_refused ;;
-        5.10:run)
-            echo http_server_and_curl_use_mptcp_on_both_ends plain_tcp_peers_are_reported_as_fallback \
-                iperf3_uses_two_subflows_over_two_paths nonblock_cloexec_sockets_threads_and_fork \
-                mptcp_disabled_still_works_where_mptcpize_fails udp_unix_and_raw_sockets_are_untouched
-            ;;
-    esac
-}
-
-# apt-cache regexes over package names, in order of preference: the
-# unsigned image first (same vmlinuz, no shim), then the signed one. The
-# newest name with a download candidate wins.
-patterns_for() {
-    case $1 in
-        5.10) echo '^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$ ^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
-        6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$ ^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
-        # bookworm-security's +deb12 and trixie's +deb13: the newest.
-        6.12) echo '^linux-image-6\.12\.[0-9]+\+deb1[23](\.[0-9]+)?-amd64-unsigned$ ^linux-image-6\.12\.[0-9]+\+deb1[23](\.[0-9]+)?-amd64$' ;;
-        # sid's newest (the newest of the whole list: sid leads).
-        sid) echo '^linux-image-[0-9]+\.[0-9]+\.[0-9]+\+deb[0-9]+(\.[0-9]+)?-amd64(-unsigned)?$' ;;
-    esac
-}
+# What each kernel is and has: package patterns, expectations, skips.
+# shellcheck source=kernels.sh
+. "$HERE/kernels.sh"
 
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, and the guest suites create network namespaces)"
 export DEBIAN_FRONTEND=noninteractive
@@ -490,147 +426,9 @@ build_probe() {
     gcc -static -O2 -Wall -o "$WORK/probe" "$HERE/probe.c" || die "gcc -static probe.c failed (libc6-dev installed?)"
 }
 
-# ---------------------------------------------------------------- initramfs
-# Copies ELF file $1 (and the shared libraries it needs) to the same path under $ROOT.
-copy_elf() {
-    local f=$1 lib
-    mkdir -p "$ROOT$(dirname "$f")"
-    [ -e "$ROOT$f" ] || cp -L "$f" "$ROOT$f"
-    while read -r lib; do
-        [ -e "$ROOT$lib" ] && continue
-        mkdir -p "$ROOT$(dirname "$lib")"
-        cp -L "$lib" "$ROOT$lib"
-    done < <(ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' || true)
-}
-
-# Copies a binary with its debug info stripped (smaller image, faster unpacking).
-copy_stripped() {
-    local f=$1
-    mkdir -p "$ROOT$(dirname "$f")"
-    strip --strip-debug -o "$ROOT$f" "$f"
-    copy_elf "$f"
-}
-
-# The part of the initramfs shared by every kernel: busybox, the real tools,
-# the programs the suites run, the test binaries. Built once per run.
-build_common() {
-    ROOT=$WORK/root
-    rm -rf "$ROOT"
-    mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,suite,modules,lib64,var}
-    ln -s /run "$ROOT/var/run"
-    ln -s /run/lock "$ROOT/var/lock"
-
-    cp "$BUSYBOX" "$ROOT/bin/busybox"
-    local a
-    for a in $("$BUSYBOX" --list); do
-        [ -e "$ROOT/bin/$a" ] || ln -s busybox "$ROOT/bin/$a"
-    done
-
-    # The real tools (iproute2, iptables, procps, util-linux) shadow
-    # busybox's applets via PATH.
-    local t v
-    for t in ip tc ss sysctl setpriv; do
-        copy_elf "$(readlink -f "$(command -v "$t")")"
-    done
-    # Debian puts ip in /bin (usrmerge: /usr/bin) and tc in /sbin: expose all in /usr/sbin.
-    for t in ip tc ss sysctl setpriv; do
-        [ -e "$ROOT/usr/sbin/$t" ] || ln -s "$(readlink -f "$(command -v "$t")")" "$ROOT/usr/sbin/$t"
-    done
-    copy_elf /usr/sbin/xtables-nft-multi
-    copy_elf /usr/sbin/xtables-legacy-multi
-    for t in iptables ip6tables; do
-        for v in "" -save -restore; do
-            ln -sf xtables-nft-multi "$ROOT/usr/sbin/$t-nft$v"
-            ln -sf xtables-legacy-multi "$ROOT/usr/sbin/$t-legacy$v"
-            # Same backend as Debian's default alternative (and the dev machines).
-            ln -sf xtables-nft-multi "$ROOT/usr/sbin/$t$v"
-        done
-    done
-    [ ! -x /usr/sbin/nft ] || copy_elf /usr/sbin/nft
-    local so
-    for so in /usr/lib/x86_64-linux-gnu/xtables/*.so /usr/lib/x86_64-linux-gnu/tc/*.so; do
-        [ -e "$so" ] && copy_elf "$so"
-    done
-    [ ! -d /usr/lib/x86_64-linux-gnu/tc ] || cp -a /usr/lib/x86_64-linux-gnu/tc/. "$ROOT/usr/lib/x86_64-linux-gnu/tc/"
-    copy_elf /lib64/ld-linux-x86-64.so.2
-
-    # Programs nobody here wrote, for `mptcp run` (the run suite): python3
-    # (http.server and small scripts), curl, iperf3, mptcpize. Dynamically
-    # linked, as LD_PRELOAD needs.
-    case " $SUITES " in *" run "*) guest_programs ;; esac
-
-    cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true
-    [ ! -d /etc/iproute2 ] || cp -a /etc/iproute2 "$ROOT/etc/"
-    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$ROOT/etc/passwd"
-    printf 'root:x:0:\n' > "$ROOT/etc/group"
-    printf 'passwd: files\ngroup: files\nhosts: files\nprotocols: files\nservices: files\n' > "$ROOT/etc/nsswitch.conf"
-    printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
-
-    cp "$WORK/probe" "$ROOT/suite/probe"
-    local pair name exe
-    for pair in "${SUITE_BINS[@]}"; do
-        name=${pair%%=*}
-        exe=${pair#*=}
-        strip --strip-debug -o "$ROOT/suite/$name" "$exe"
-        copy_elf "$exe"
-        rm -f "$ROOT$exe"
-    done
-    [ -z "$MPTCP_EXE" ] || copy_stripped "$MPTCP_EXE"
-    [ -z "$PRELOAD_SO" ] || copy_stripped "$PRELOAD_SO"
-    install -m 0755 "$HERE/init.sh" "$ROOT/init"
-
-    (cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet | zstd -q -3 -T0) > "$WORK/common.cpio.zst"
-    rm -rf "$ROOT"
-    log "initramfs, shared part: $(du -h "$WORK/common.cpio.zst" | cut -f1)"
-}
-
-guest_programs() {
-    local py pylib f
-    py=$(readlink -f /usr/bin/python3)
-    pylib=/usr/lib/$(basename "$py")
-    [ -d "$pylib" ] || die "no $pylib for $py"
-    copy_elf "$py"
-    ln -sf "$(basename "$py")" "$ROOT/usr/bin/python3"
-    # The standard library without what no test imports (tests, GUI, the
-    # static library for embedding, packaging tools).
-    tar -C / -cf - --exclude='*/test' --exclude='*/tests' --exclude='*/idlelib' --exclude='*/tkinter' \
-        --exclude='*/turtledemo' --exclude='*/lib2to3' --exclude='*/ensurepip' --exclude='*/pydoc_data' \
-        --exclude='*/distutils' --exclude='*/config-*' --exclude='*/site-packages' --exclude='*/dist-packages' \
-        "${pylib#/}" | tar -C "$ROOT" -xf -
-    for f in "$pylib"/lib-dynload/*.so; do copy_elf "$f"; done
-    for f in curl iperf3 mptcpize; do copy_elf "$(readlink -f "$(command -v "$f")")"; done
-    # mptcpize's LD_PRELOAD library, at the path it names.
-    for f in /usr/lib/x86_64-linux-gnu/mptcpize/*.so*; do
-        [ -e "$f" ] && copy_elf "$f"
-        [ ! -L "$f" ] || cp -a "$f" "$ROOT$f"
-    done
-    # A zlib to preload, as the preload tests name it.
-    [ ! -e /usr/lib/x86_64-linux-gnu/libz.so.1 ] || copy_elf /usr/lib/x86_64-linux-gnu/libz.so.1
-}
-
-# The per-kernel part: its modules and what to expect. Sets INITRD.
-build_kernel_part() {
-    local label=$1 kdir=$CACHE/kernels/$1 r=$WORK/$1/root s skip args
-    rm -rf "$r"
-    mkdir -p "$r/modules" "$r/etc"
-    cp "$kdir/modules/"*.ko "$r/modules/" 2>/dev/null || true
-    cp "$kdir/modules/order" "$r/modules/order"
-    {
-        printf 'KERNEL_LABEL=%s\n' "$label"
-        printf 'MPTCP_EXPECT="%s"\n' "$(expect_for "$label")"
-        printf 'SUITES="%s"\n' "${SUITE_BINS[*]%%=*}"
-        # "${arr[*]%%=*}" strips per element: SUITES holds the names only.
-        for s in "${SUITE_BINS[@]%%=*}"; do
-            args="--exact"
-            for skip in $(skips_for "$label" "$s"); do args="$args --skip $skip"; done
-            printf 'ARGS_%s="%s"\n' "$s" "$args"
-        done
-    } > "$r/etc/mptcp-kernel.env"
-    (cd "$r" && find . -print0 | cpio --null -o -H newc --quiet | zstd -q -3) > "$WORK/$label/kernel.cpio.zst"
-    rm -rf "$r"
-    # Concatenated archives: the kernel unpacks one after the other.
-    cat "$WORK/common.cpio.zst" "$WORK/$label/kernel.cpio.zst" > "$WORK/$label/initrd"
-}
+# The initramfs: copy_elf, build_common, guest_programs, build_kernel_part.
+# shellcheck source=image.sh
+. "$HERE/image.sh"
 
 # ------------------------------------------------------------------- booting
 # Boots label $1 and writes its one-line result to $WORK/$1/result
