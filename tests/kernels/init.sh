@@ -4,7 +4,8 @@
 # /modules/order, runs /suite/probe and each suite binary, prints
 #   MPTCP-KERNEL-RESULT: PASS|FAIL <passed> <failed>
 # on the serial console and powers off. /etc/mptcp-kernel.env (written by
-# run.sh) sets KERNEL_LABEL, MPTCP_EXPECT and SUITES.
+# run.sh) sets KERNEL_LABEL, MPTCP_EXPECT, SUITES and, per suite, ARGS_<suite>
+# (libtest arguments: the tests this kernel skips).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 
@@ -71,21 +72,42 @@ check ip netns exec kenv-a tc qdisc add dev kenv0 root tbf rate 50mbit burst 32k
 check ip netns exec kenv-b tc qdisc add dev kenv1 root handle 1: htb default 1
 check ip netns exec kenv-b tc class add dev kenv1 parent 1: classid 1:1 htb rate 50mbit
 check ip netns exec kenv-a ping -c1 -W2 10.99.0.2
-check ip netns exec kenv-a sysctl -qw net.mptcp.enabled=1
-check ip netns exec kenv-a sysctl -n net.mptcp.enabled
-check ip netns exec kenv-a ip mptcp endpoint add 10.99.0.1 dev kenv0 subflow
-check ip netns exec kenv-a ip mptcp limits set subflows 2 add_addr_accepted 2
-check ip netns exec kenv-a ip mptcp endpoint show
-for ipt in iptables iptables-legacy; do
-    check ip netns exec kenv-b "$ipt" -w -t mangle -A OUTPUT -p tcp --tcp-flags SYN,ACK SYN,ACK -j TCPOPTSTRIP --strip-options 30
-    check ip netns exec kenv-b "$ipt" -w -A INPUT -p tcp --tcp-option 30 --syn -j DROP
-    check ip netns exec kenv-b "$ipt" -w -t mangle -S
-    check ip netns exec kenv-b "$ipt" -w -t mangle -F
-    check ip netns exec kenv-b "$ipt" -w -F
+case " $MPTCP_EXPECT " in
+*" mptcp=yes "*)
+    check ip netns exec kenv-a sysctl -qw net.mptcp.enabled=1
+    check ip netns exec kenv-a sysctl -n net.mptcp.enabled
+    check ip netns exec kenv-a ip mptcp endpoint add 10.99.0.1 dev kenv0 subflow
+    check ip netns exec kenv-a ip mptcp limits set subflows 2 add_addr_accepted 2
+    check ip netns exec kenv-a ip mptcp endpoint show
+    ;;
+*)
+    # No MPTCP expected: the kernel's own tools must agree.
+    if out=$(/usr/sbin/ip netns exec kenv-a /usr/sbin/ip mptcp endpoint show 2>&1); then
+        echo "ENV FAILED: ip mptcp endpoint show works on a kernel expected without MPTCP: $out"
+        envfail="$envfail [ip mptcp works]"
+    else
+        echo "ENV ok: ip mptcp endpoint show fails, as expected: $out"
+    fi
+    ;;
+esac
+case " $MPTCP_EXPECT " in
+*" mptcp=yes "*)
+    # The middlebox that strips MPTCP (only the MPTCP tests use it).
+    for ipt in iptables iptables-legacy; do
+        check ip netns exec kenv-b "$ipt" -w -t mangle -A OUTPUT -p tcp --tcp-flags SYN,ACK SYN,ACK -j TCPOPTSTRIP --strip-options 30
+        check ip netns exec kenv-b "$ipt" -w -A INPUT -p tcp --tcp-option 30 --syn -j DROP
+        check ip netns exec kenv-b "$ipt" -w -t mangle -S
+        check ip netns exec kenv-b "$ipt" -w -t mangle -F
+        check ip netns exec kenv-b "$ipt" -w -F
+    done
+    check ip netns exec kenv-b ip6tables -w -t mangle -A OUTPUT -p tcp -j TCPOPTSTRIP --strip-options 30
+    check ip netns exec kenv-a ss -tanM
+    check ip netns exec kenv-a grep -q MPTcpExt /proc/net/netstat
+    ;;
+esac
+for t in python3 curl iperf3 mptcpize setpriv; do
+    [ ! -e "/usr/bin/$t" ] || check "/usr/bin/$t" --version
 done
-check ip netns exec kenv-b ip6tables -w -t mangle -A OUTPUT -p tcp -j TCPOPTSTRIP --strip-options 30
-check ip netns exec kenv-a ss -tanM
-check ip netns exec kenv-a grep -q MPTcpExt /proc/net/netstat
 check ip netns del kenv-a
 check ip netns del kenv-b
 if [ -z "$envfail" ]; then
@@ -100,16 +122,22 @@ failed=0
 status=PASS
 cd /tmp || status=FAIL
 for s in $SUITES; do
-    echo "---- suite $s: CI=true MPTCP_EXPECT=\"$MPTCP_EXPECT\" ./$s --test-threads=1 --include-ignored ----"
+    args=""
+    eval "args=\${ARGS_$s:-}"
+    echo "---- suite $s: CI=true MPTCP_EXPECT=\"$MPTCP_EXPECT\" ./$s --test-threads=1 --include-ignored $args ----"
     rm -f /tmp/rc
-    { CI=true MPTCP_EXPECT="$MPTCP_EXPECT" RUST_BACKTRACE=1 "/suite/$s" --test-threads=1 --include-ignored 2>&1; echo $? > /tmp/rc; } | tee "/tmp/$s.log"
+    read -r t0 _ < /proc/uptime
+    # shellcheck disable=SC2086 # $args: separate words
+    { CI=true MPTCP_EXPECT="$MPTCP_EXPECT" RUST_BACKTRACE=1 "/suite/$s" --test-threads=1 --include-ignored $args 2>&1; echo $? > /tmp/rc; } | tee "/tmp/$s.log"
+    read -r t1 _ < /proc/uptime
     rc=$(cat /tmp/rc 2>/dev/null || echo 255)
     # libtest: "test result: ok. 3 passed; 0 failed; 0 ignored; ..."
     counts=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } n++ }
                   END { printf "%d %d %d", n, p, f }' "/tmp/$s.log")
     # shellcheck disable=SC2086
     set -- $counts
-    echo "---- end of suite $s: exit=$rc results=$1 passed=$2 failed=$3 ----"
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
+    echo "---- end of suite $s: exit=$rc results=$1 passed=$2 failed=$3 secs=$secs ----"
     passed=$((passed + $2))
     failed=$((failed + $3))
     if [ "$rc" != 0 ] || [ "$1" = 0 ] || [ "$3" != 0 ]; then

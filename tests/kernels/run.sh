@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Run the `mptcp` crate's `scenarios` integration tests inside Debian kernels
-# (6.1 and 6.12) booted under qemu (TCG, no KVM needed). See README.md.
+# Run the test suites inside Debian's kernels under qemu (TCG, no KVM needed):
+# 5.10 (built without MPTCP), 6.1, 6.12 and sid's newest. See README.md.
 #
-#   tests/kernels/run.sh [--keep] [--suite NAME]... [6.1|6.12]...
+#   tests/kernels/run.sh [--keep] [-j N] [--suite NAME]... [5.10|6.1|6.12|sid]...
 #
-# Needs root (apt-get, and the guest runs the suite as root). Exit status:
+# Needs root (apt-get, and the guest runs the suites as root). Exit status:
 # 0 every kernel passed, 1 a kernel failed (or printed no result marker),
 # 2 the setup failed (missing package, build error, ...).
+# shellcheck source-path=SCRIPTDIR
 set -Eeuo pipefail
 trap 'echo "kernels: error: unexpected failure at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-WORK=${KERNELS_WORK:-$HERE/work}
+CACHE=${KERNELS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mptcp-kernels}
+WORK=${KERNELS_WORK:-$REPO/target/kernels}
 KEEP=${KEEP_WORK:-0}
-TIMEOUT=${KERNEL_TIMEOUT:-300}
-MEM=${KERNEL_MEM:-1024}
+TIMEOUT=${KERNEL_TIMEOUT:-600}
+MEM=${KERNEL_MEM:-1536}
+JOBS=${KERNEL_JOBS:-2}
 # One host thread for both vCPUs: with multi-threaded TCG, Debian's 6.12 now
 # and then dies at boot with "Oops: int3" in code being live-patched
 # (text_poke_bp) on the other vCPU.
 ACCEL=${KERNEL_ACCEL:-tcg,thread=single}
-SUITES=${KERNEL_SUITES:-scenarios}
-ALL_KERNELS=(6.1 6.12)
+SUITES=${KERNEL_SUITES:-scenarios pm cli run}
+ALL_KERNELS=(5.10 6.1 6.12 sid)
 
-# Kernel modules the suite needs when they are modular (built-in ones are
+# Kernel modules the suites need when they are modular (built-in ones are
 # skipped); dependencies are resolved with the package's own modules.dep.
 MODULES=(
     veth dummy
@@ -39,22 +42,29 @@ read -r -a EXTRA_MODULES <<< "${KERNEL_EXTRA_MODULES:-}"
 
 usage() {
     cat <<EOF
-usage: $0 [--keep] [--suite NAME]... [KERNEL]...
+usage: $0 [--keep] [-j N] [--suite NAME]... [KERNEL]...
 
 Boots each KERNEL (default: ${ALL_KERNELS[*]}) under qemu and runs the test
 suites inside it, then prints one line per kernel and exits non-zero if any
-kernel failed.
+kernel failed. sid is the newest kernel in Debian unstable, found by name at
+run time.
 
-  --keep         reuse the cached kernel packages in $WORK without asking apt
+  --keep         reuse the cached kernel packages in $CACHE without asking apt
                  for newer ones (also KEEP_WORK=1)
+  -j N           guests booted at once (default $JOBS; each uses one host core)
   --suite NAME   what to run in the guest (repeatable; default: $SUITES):
                    scenarios  cargo test -p multipath-tcp --test scenarios
+                   pm         cargo test -p mptcp-cli --test pm (endpoint, limits, monitor, conns, pm)
+                   cli        cargo test -p mptcp-cli --test cli (status, check, lab)
+                   run        cargo test -p mptcp-cli --test run (mptcp run with python3, curl, iperf3)
                    netns      cargo test -p mptcp-netns --lib (smoke test)
-                   none       only the probe (probe.c)
+                   none       only the probe (probe.c) and the environment check
 Environment: KERNEL_TIMEOUT (s, per kernel, default $TIMEOUT), KERNEL_MEM (MiB),
-KERNEL_ACCEL (qemu -accel, default $ACCEL), MPTCP_EXPECT_6_1 / MPTCP_EXPECT_6_12
-(replace a kernel's expectation),
-KERNEL_EXTRA_MODULES ("mod1 mod2"), KERNELS_WORK (cache dir), CARGO.
+KERNEL_ACCEL (qemu -accel, default $ACCEL), KERNEL_JOBS, MPTCP_EXPECT_5_10,
+MPTCP_EXPECT_6_1, MPTCP_EXPECT_6_12, MPTCP_EXPECT_sid (replace a kernel's
+expectation), KERNEL_EXTRA_MODULES ("mod1 mod2"), KERNELS_CACHE (packages,
+default ~/.cache/mptcp-kernels), KERNELS_WORK (images and console logs,
+default target/kernels), CARGO.
 EOF
 }
 
@@ -69,6 +79,11 @@ suites_set=0
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1 ;;
+        -j)
+            if [ $# -lt 2 ] || ! [ "$2" -ge 1 ] 2>/dev/null; then die "-j needs a number >= 1"; fi
+            JOBS=$2
+            shift
+            ;;
         --suite)
             [ $# -ge 2 ] || die "--suite needs a name"
             if [ $suites_set = 0 ]; then SUITES=""; suites_set=1; fi
@@ -76,7 +91,7 @@ while [ $# -gt 0 ]; do
             shift
             ;;
         -h | --help) usage; exit 0 ;;
-        6.1 | 6.12) KERNELS+=("$1") ;;
+        5.10 | 6.1 | 6.12 | sid) KERNELS+=("$1") ;;
         *) usage >&2; die "unknown argument '$1' (kernels: ${ALL_KERNELS[*]})" ;;
     esac
     shift
@@ -84,51 +99,65 @@ done
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=("${ALL_KERNELS[@]}")
 [ "$SUITES" != none ] || SUITES=""
 for s in $SUITES; do
-    case $s in scenarios | netns) ;; *) die "unknown suite '$s' (scenarios, netns, none)" ;; esac
+    case $s in scenarios | pm | cli | run | netns) ;; *) die "unknown suite '$s' (scenarios, pm, cli, run, netns, none)" ;; esac
 done
 
-# What each kernel has, as the scenarios binary expects it in MPTCP_EXPECT
-# (`best`: the status mechanism mptcp::host_support() must pick). The probe
-# (probe.c) checks the keys it measures independently in every guest.
-expect_for() {
-    # Overrides, e.g. to try another expectation: MPTCP_EXPECT_6_1, MPTCP_EXPECT_6_12.
-    local over="MPTCP_EXPECT_${1//./_}"
-    if [ -n "${!over:-}" ]; then
-        echo "${!over}"
-        return 0
-    fi
-    case $1 in
-        6.1) echo "tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info" ;;
-        6.12) echo "tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp" ;;
-    esac
-}
+# What each kernel is and has: package patterns, expectations, skips.
+# shellcheck source=kernels.sh
+. "$HERE/kernels.sh"
 
-# apt-cache regexes: the unsigned image first (same vmlinuz, no shim), then the signed one.
-patterns_for() {
-    case $1 in
-        6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$ ^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
-        6.12) echo '^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$ ^linux-image-6\.12\.[0-9]+\+deb12-amd64$' ;;
-    esac
-}
-
-[ "$(id -u)" = 0 ] || die "run as root (apt-get, and the guest suite creates network namespaces)"
+[ "$(id -u)" = 0 ] || die "run as root (apt-get, and the guest suites create network namespaces)"
 export DEBIAN_FRONTEND=noninteractive
-mkdir -p "$WORK/debs"
+mkdir -p "$CACHE/debs" "$CACHE/kernels" "$WORK"
 
-apt_updated=0
-apt_update() {
-    [ $apt_updated = 0 ] || return 0
-    log "apt-get update"
-    apt-get update -qq >/dev/null || die "apt-get update failed (is a Debian mirror reachable?)"
-    apt_updated=1
-}
-
+# The host's own package lists, for the tools (never changed, only updated).
+host_apt_updated=0
 apt_install() {
-    apt_update
+    if [ $host_apt_updated = 0 ]; then
+        log "apt-get update"
+        apt-get update -qq >/dev/null || die "apt-get update failed (is a Debian mirror reachable?)"
+        host_apt_updated=1
+    fi
     log "apt-get install $*"
     apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
         die "apt-get install $* failed; install it by hand and retry"
 }
+
+# A private apt configuration for the kernels: every suite that carries one
+# of ours, without touching the system's sources or lists.
+APT_DIR=$CACHE/apt
+APT_OPTS=(
+    -o "Dir::Etc::sourcelist=$APT_DIR/sources.list" -o Dir::Etc::sourceparts=-
+    -o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache=$APT_DIR/cache"
+    # A package cache file, which Debian's container images switch off:
+    # without it every apt-cache call parses all the lists again (seconds).
+    -o Dir::Cache::pkgcache=pkgcache.bin -o Dir::Cache::srcpkgcache=srcpkgcache.bin
+    -o APT::Sandbox::User=root
+    -o Acquire::IndexTargets::deb::DEP-11::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled=false
+    -o Acquire::IndexTargets::deb::CNF::DefaultEnabled=false
+)
+kapt_updated=0
+kapt_update() {
+    [ $kapt_updated = 0 ] || return 0
+    mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+    cat > "$APT_DIR/sources.list" <<'EOF'
+deb http://deb.debian.org/debian bullseye main
+deb http://deb.debian.org/debian-security bullseye-security main
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian-security bookworm-security main
+deb http://deb.debian.org/debian trixie main
+deb http://deb.debian.org/debian-security trixie-security main
+deb http://deb.debian.org/debian sid main
+EOF
+    log "apt-get update (kernel lists: bullseye, bookworm, trixie with their security suites, sid; in $APT_DIR)"
+    apt-get "${APT_OPTS[@]}" update -qq >/dev/null ||
+        die "apt-get update of the kernel lists failed (is deb.debian.org reachable?)"
+    kapt_updated=1
+}
+kapt_cache() { apt-cache "${APT_OPTS[@]}" "$@"; }
+candidate() { kapt_cache policy "$1" 2>/dev/null | awk '/Candidate:/ { print $2 }'; }
 
 # ---------------------------------------------------------------- host tools
 host_tools() {
@@ -136,8 +165,12 @@ host_tools() {
     for pair in qemu-system-x86_64:qemu-system-x86 cpio:cpio depmod:kmod modprobe:kmod \
         gcc:gcc strip:binutils xz:xz-utils zstd:zstd ip:iproute2 tc:iproute2 ss:iproute2 \
         xtables-nft-multi:iptables xtables-legacy-multi:iptables sysctl:procps \
-        timeout:coreutils gzip:gzip; do
-        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+        timeout:coreutils gzip:gzip setpriv:util-linux /usr/bin/python3:python3 curl:curl \
+        iperf3:iperf3 mptcpize:mptcpize; do
+        case ${pair%%:*} in
+            /*) [ -x "${pair%%:*}" ] || missing+=("${pair#*:}") ;;
+            *) command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}") ;;
+        esac
     done
     [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || missing+=(libc6-dev)
     # busybox-static: the guest's shell, mount, insmod, ping, ...
@@ -149,123 +182,124 @@ host_tools() {
         apt_install "${missing[@]}"
     fi
     BUSYBOX=$(command -v busybox) || die "busybox not found after installing busybox-static"
-    if ldd "$BUSYBOX" >/dev/null 2>&1; then
-        die "$BUSYBOX is dynamically linked: install busybox-static"
-    fi
+    file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+        [ "$(ldd "$BUSYBOX" 2>&1 | grep -c 'not a dynamic')" = 1 ] ||
+        die "$BUSYBOX is not statically linked (install busybox-static)"
 }
 
 # ------------------------------------------------------------ kernel packages
-backports_configured() {
-    grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/
-}
-
-add_backports() {
-    log "adding bookworm-backports to /etc/apt/sources.list.d/mptcp-kernels-backports.sources"
-    cat > /etc/apt/sources.list.d/mptcp-kernels-backports.sources <<'EOF'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-    apt_updated=0
-    apt_update
-}
-
-# Prints the newest package matching one of the label's patterns that apt can
-# download (apt-cache search also lists names without a candidate version).
+# Prints the newest package name for label $1 that apt can download.
 newest_package() {
-    local re name cand pats
+    local re name pats
     read -r -a pats <<< "$(patterns_for "$1")"
     for re in "${pats[@]}"; do
         while read -r name; do
-            cand=$(apt-cache policy "$name" 2>/dev/null | awk '/Candidate:/ { print $2 }')
-            if [ -n "$cand" ] && [ "$cand" != "(none)" ]; then
+            if [ -n "$(candidate "$name")" ] && [ "$(candidate "$name")" != "(none)" ]; then
                 echo "$name"
                 return 0
             fi
-        done < <(apt-cache search --names-only "$re" | awk '{ print $1 }' | sort -rV)
+        done < <(kapt_cache search --names-only "$re" | awk '{ print $1 }' | sort -rV)
     done
     return 1
 }
 
-# Sets DEB to the cached or freshly downloaded kernel package of label $1.
+# Sets DEBS_OF[$label] to the cached or freshly downloaded package files:
+# the image package, or (Debian's split from 7.x) linux-binary, -modules
+# and -base of the same release.
+declare -A DEBS_OF PKG_OF
 fetch_kernel() {
-    local label=$1 pkg
-    DEB=""
-    if [ "$KEEP" = 1 ] && [ -f "$WORK/$label.deb-name" ]; then
-        DEB=$WORK/debs/$(cat "$WORK/$label.deb-name")
-        if [ -f "$DEB" ]; then
-            log "$label: reusing $DEB (--keep)"
+    local label=$1 list=$CACHE/$1.debs pkg ver rel
+    if [ "$KEEP" = 1 ] && [ -s "$list" ]; then
+        local ok=1 f
+        while read -r f; do [ -f "$CACHE/debs/$f" ] || ok=0; done < "$list"
+        if [ $ok = 1 ]; then
+            DEBS_OF[$label]=$(tr '\n' ' ' < "$list")
+            PKG_OF[$label]="$(cat "$CACHE/$label.pkg" 2>/dev/null || echo '?') (--keep)"
+            log "$label: reusing $(tr '\n' ' ' < "$list")(--keep)"
             return 0
         fi
     fi
-    apt_update
-    if ! pkg=$(newest_package "$label"); then
-        if [ "$label" = 6.12 ] && ! backports_configured; then
-            add_backports
-            pkg=$(newest_package "$label") || true
-        fi
-        [ -n "${pkg:-}" ] || die "$label: no package matching '$(patterns_for "$label")' is available from apt (apt-cache policy 'linux-image-$label*'; 6.12 comes from bookworm-security or bookworm-backports)"
+    kapt_update
+    pkg=$(newest_package "$label") ||
+        die "$label: no package matching '$(patterns_for "$label")' is available from the kernel lists ($APT_DIR)"
+    ver=$(candidate "$pkg")
+    rel=${pkg#linux-image-}
+    rel=${rel%-unsigned}
+    local want=("$pkg")
+    local binary=linux-binary-$rel
+    if [ -n "$(candidate "$binary")" ] && [ "$(candidate "$binary")" != "(none)" ]; then
+        want=("$binary" "linux-modules-$rel" "linux-base-$rel")
     fi
-    local ver file
-    ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
-    file="${pkg}_${ver//:/%3a}_amd64.deb"
-    if [ ! -f "$WORK/debs/$file" ]; then
-        log "$label: downloading $pkg $ver"
-        # Drop older cached images of this label to bound the cache.
-        local pats old
-        read -r -a pats <<< "$(patterns_for "$label")"
-        for old in "${pats[@]}"; do
-            old=${old#^}
-            old=${old%$}
-            find "$WORK/debs" -maxdepth 1 -name '*.deb' -printf '%f\n' |
-                { grep -E "^${old}_" || true; } | while read -r f; do rm -f "$WORK/debs/$f"; done
-        done
-        (cd "$WORK/debs" && apt-get download -qq -o APT::Sandbox::User=root "$pkg=$ver") ||
-            die "$label: apt-get download $pkg=$ver failed"
-        if [ ! -f "$WORK/debs/$file" ]; then
-            file=$(find "$WORK/debs" -maxdepth 1 -name "${pkg}_*.deb" -printf '%f\n' | sort -V | tail -n1)
-            [ -n "$file" ] || die "$label: apt-get download $pkg left no .deb in $WORK/debs"
+    local files=() p v file
+    for p in "${want[@]}"; do
+        v=$(candidate "$p")
+        if [ -z "$v" ] || [ "$v" = "(none)" ]; then die "$label: $p has no download candidate"; fi
+        file="${p}_${v//:/%3a}_amd64.deb"
+        if [ ! -f "$CACHE/debs/$file" ]; then
+            log "$label: downloading $p $v"
+            (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" download -qq "$p=$v") ||
+                die "$label: apt-get download $p=$v failed"
+            [ -f "$CACHE/debs/$file" ] || die "$label: apt-get download $p=$v left no $file in $CACHE/debs"
         fi
-    else
-        log "$label: $pkg $ver already downloaded"
+        files+=("$file")
+    done
+    # Keep the cache bounded: the previous version's files go.
+    if [ -s "$list" ]; then
+        local old
+        while read -r old; do
+            case " ${files[*]} " in *" $old "*) ;; *) rm -f "$CACHE/debs/$old" ;; esac
+        done < "$list"
     fi
-    DEB=$WORK/debs/$file
-    echo "$file" > "$WORK/$label.deb-name"
+    printf '%s\n' "${files[@]}" > "$list"
+    echo "$pkg $ver" > "$CACHE/$label.pkg"
+    DEBS_OF[$label]="${files[*]}"
+    PKG_OF[$label]="$pkg $ver"
+    log "$label: $pkg $ver: ${files[*]}"
 }
 
 # Extracts vmlinuz and the needed modules (decompressed, in load order) of
-# package $DEB into $WORK/$label/kernel, unless already done for that package.
+# the packages of label $1 into $CACHE/kernels/$1, unless already done for
+# those packages. Sets KVER.
 prepare_kernel() {
-    local label=$1 kdir=$WORK/$1/kernel stamp
-    stamp="$(basename "$DEB") ${MODULES[*]} ${EXTRA_MODULES[*]}"
+    local label=$1 kdir=$CACHE/kernels/$1 stamp
+    stamp="${DEBS_OF[$label]} ${MODULES[*]} ${EXTRA_MODULES[*]}"
     if [ -f "$kdir/stamp" ] && [ "$(cat "$kdir/stamp")" = "$stamp" ]; then
         KVER=$(cat "$kdir/release")
         return 0
     fi
-    log "$label: extracting $(basename "$DEB")"
-    rm -rf "$kdir" "$WORK/$label/deb"
-    mkdir -p "$kdir/modules" "$WORK/$label/deb"
-    local x=$WORK/$label/deb
-    dpkg-deb -x "$DEB" "$x" || die "$label: dpkg-deb -x $DEB failed (corrupt download? delete it and retry)"
+    log "$label: extracting ${DEBS_OF[$label]}"
+    local x=$WORK/$label/deb f
+    rm -rf "$kdir" "$x"
+    mkdir -p "$kdir/modules" "$x"
+    for f in ${DEBS_OF[$label]}; do
+        dpkg-deb -x "$CACHE/debs/$f" "$x" || die "$label: dpkg-deb -x $f failed (corrupt download? delete it and retry)"
+    done
+    # The kernel: boot/vmlinuz-VER (up to 6.x), usr/lib/modules/VER/vmlinuz (7.x).
     local vmlinuz
-    vmlinuz=$(find "$x/boot" -maxdepth 1 -name 'vmlinuz-*' | head -n1)
-    [ -n "$vmlinuz" ] || die "$label: no boot/vmlinuz-* in $(basename "$DEB")"
-    KVER=${vmlinuz##*/vmlinuz-}
-    [ -d "$x/lib/modules/$KVER" ] || die "$label: no lib/modules/$KVER in $(basename "$DEB")"
+    vmlinuz=$(find "$x/boot" "$x/usr/lib/modules" -maxdepth 2 -name 'vmlinuz*' 2>/dev/null | head -n1 || true)
+    [ -n "$vmlinuz" ] || die "$label: no vmlinuz in ${DEBS_OF[$label]}"
+    case $vmlinuz in
+        */boot/vmlinuz-*) KVER=${vmlinuz##*/vmlinuz-} ;;
+        *) KVER=$(basename "$(dirname "$vmlinuz")") ;;
+    esac
+    # depmod -b and modprobe -d look in BASE/lib/modules.
+    if [ ! -d "$x/lib/modules/$KVER" ] && [ -d "$x/usr/lib/modules/$KVER" ]; then
+        mkdir -p "$x/lib"
+        ln -s ../usr/lib/modules "$x/lib/modules"
+    fi
+    [ -d "$x/lib/modules/$KVER" ] || die "$label: no lib/modules/$KVER in ${DEBS_OF[$label]}"
     cp "$vmlinuz" "$kdir/vmlinuz"
-    cp "$x/boot/config-$KVER" "$kdir/config" 2>/dev/null || true
+    cp "$x/boot/config-$KVER" "$kdir/config" 2>/dev/null || cp "$x/lib/modules/$KVER/config" "$kdir/config" 2>/dev/null || true
     log "$label: depmod $KVER"
     depmod -b "$x" "$KVER" || die "$label: depmod failed"
-    local m line path name seen=" "
+    local m line path name seen=" " out
     : > "$kdir/modules/order"
     for m in "${MODULES[@]}" "${EXTRA_MODULES[@]}"; do
         if ! out=$(modprobe -d "$x" -S "$KVER" --show-depends "$m" 2>&1); then
             if grep -qE "/${m//_/[-_]}\.ko" "$x/lib/modules/$KVER/modules.builtin" 2>/dev/null; then
                 continue
             fi
-            log "$label: note: module $m is neither modular nor listed as built-in; skipped"
+            echo "$m" >> "$kdir/modules/absent"
             continue
         fi
         while read -r line; do
@@ -292,29 +326,71 @@ prepare_kernel() {
     echo "$KVER" > "$kdir/release"
     rm -rf "$x"
     echo "$stamp" > "$kdir/stamp"
-    log "$label: $KVER, $(wc -l < "$kdir/modules/order") modules: $(tr '\n' ' ' < "$kdir/modules/order")"
+}
+
+# What the package's config says about MPTCP (printed, not used: the probe decides).
+config_mptcp() {
+    grep -E '^(# )?CONFIG_MPTCP(_IPV6)?[ =]' "$CACHE/kernels/$1/config" 2>/dev/null | tr '\n' ' ' || true
 }
 
 # ------------------------------------------------------------ guest programs
-# Sets SUITE_BINS (name=path pairs).
+CARGO_BIN=""
+find_cargo() {
+    CARGO_BIN=${CARGO:-}
+    if [ -z "$CARGO_BIN" ]; then
+        CARGO_BIN=$(command -v cargo || true)
+        [ -n "$CARGO_BIN" ] || [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ] || CARGO_BIN=${HOME:-/root}/.cargo/bin/cargo
+    fi
+    [ -n "$CARGO_BIN" ] || die "cargo not found (set CARGO=/path/to/cargo)"
+}
+
+# Prints the path of artifact $3 ("executable" or the first "filenames"
+# entry ending in .so) of the target named $2 in cargo JSON file $1; test
+# artifacts only when $4 is "test".
+artifact() {
+    python3 - "$@" <<'EOF'
+import json, sys
+path, name, what, kind = sys.argv[1:5]
+out = ""
+for line in open(path):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") != "compiler-artifact" or m.get("target", {}).get("name") != name:
+        continue
+    if bool(m.get("profile", {}).get("test")) != (kind == "test"):
+        continue
+    if what == "executable" and m.get("executable"):
+        out = m["executable"]
+    elif what == "so":
+        out = next((f for f in m.get("filenames", []) if f.endswith(".so")), out)
+print(out)
+EOF
+}
+
+# Sets SUITE_BINS (name=path pairs) and, for the CLI suites, MPTCP_EXE and
+# PRELOAD_SO: those run the `mptcp` binary at the path cargo baked into
+# them (CARGO_BIN_EXE_mptcp) and find the preload library next to it, so
+# the guest gets both at the same paths.
 build_suites() {
     SUITE_BINS=()
+    MPTCP_EXE=""
+    PRELOAD_SO=""
     [ -n "$SUITES" ] || return 0
-    local cargo=${CARGO:-}
-    if [ -z "$cargo" ]; then
-        cargo=$(command -v cargo || true)
-        [ -n "$cargo" ] || [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ] || cargo=${HOME:-/root}/.cargo/bin/cargo
-    fi
-    [ -n "$cargo" ] || die "cargo not found (set CARGO=/path/to/cargo)"
-    local s args target exe json
+    find_cargo
+    local s args target exe json cli=0
     for s in $SUITES; do
         case $s in
             scenarios)
-                [ -f "$REPO/crates/mptcp/tests/scenarios.rs" ] ||
-                    die "crates/mptcp/tests/scenarios.rs does not exist: nothing to run (use --suite netns or --suite none to check the VMs)"
                 # --all-features: the target needs `tokio` (required-features).
                 args=(-p multipath-tcp --all-features --test scenarios)
                 target=scenarios
+                ;;
+            pm | cli | run)
+                args=(-p mptcp-cli --test "$s")
+                target=$s
+                cli=1
                 ;;
             netns)
                 args=(-p mptcp-netns --lib)
@@ -323,34 +399,25 @@ build_suites() {
         esac
         log "building: cargo test ${args[*]} --no-run"
         json=$WORK/cargo-$s.json
-        (cd "$REPO" && "$cargo" test "${args[@]}" --no-run --message-format=json) > "$json" ||
+        (cd "$REPO" && "$CARGO_BIN" test "${args[@]}" --no-run --message-format=json) > "$json" ||
             die "cargo test ${args[*]} --no-run failed"
-        exe=$(executable_of "$json" "$target")
-        [ -n "$exe" ] || die "no test executable for target '$target' in cargo's output ($json)"
-        [ -x "$exe" ] || die "no test executable for target '$target' in cargo's output ($json)"
+        exe=$(artifact "$json" "$target" executable test)
+        [ -x "${exe:-/nonexistent}" ] || die "no test executable for target '$target' in cargo's output ($json)"
         SUITE_BINS+=("$s=$exe")
+        if [ "$s" != scenarios ] && [ "$s" != netns ] && [ -z "$MPTCP_EXE" ]; then
+            MPTCP_EXE=$(artifact "$json" mptcp executable bin)
+        fi
     done
-}
-
-# Prints the "executable" of the test artifact named $2 in cargo JSON file $1.
-executable_of() {
-    if command -v python3 >/dev/null 2>&1; then
-        python3 - "$1" "$2" <<'EOF'
-import json, sys
-exe = ""
-for line in open(sys.argv[1]):
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == sys.argv[2] \
-            and m.get("profile", {}).get("test") and m.get("executable"):
-        exe = m["executable"]
-print(exe)
-EOF
-    else
-        grep -F "\"name\":\"$2\"" "$1" | grep -F '"test":true' | grep -o '"executable":"[^"]*"' |
-            tail -n1 | sed 's/^"executable":"//; s/"$//'
+    if [ $cli = 1 ]; then
+        [ -x "${MPTCP_EXE:-/nonexistent}" ] || die "no mptcp binary in cargo's output"
+        log "building: cargo build -p mptcp-preload"
+        json=$WORK/cargo-preload.json
+        (cd "$REPO" && "$CARGO_BIN" build -p mptcp-preload --message-format=json) > "$json" ||
+            die "cargo build -p mptcp-preload failed"
+        PRELOAD_SO=$(artifact "$json" mptcp_preload so lib)
+        [ -f "$PRELOAD_SO" ] || die "no libmptcp_preload.so in cargo's output ($json)"
+        [ "$(dirname "$PRELOAD_SO")" = "$(dirname "$MPTCP_EXE")" ] ||
+            die "libmptcp_preload.so ($PRELOAD_SO) is not next to mptcp ($MPTCP_EXE)"
     fi
 }
 
@@ -359,130 +426,48 @@ build_probe() {
     gcc -static -O2 -Wall -o "$WORK/probe" "$HERE/probe.c" || die "gcc -static probe.c failed (libc6-dev installed?)"
 }
 
-# ---------------------------------------------------------------- initramfs
-# Copies ELF file $1 (and the shared libraries it needs) to the same path under $ROOT.
-copy_elf() {
-    local f=$1 lib
-    mkdir -p "$ROOT$(dirname "$f")"
-    [ -e "$ROOT$f" ] || cp -L "$f" "$ROOT$f"
-    while read -r lib; do
-        [ -e "$ROOT$lib" ] && continue
-        mkdir -p "$ROOT$(dirname "$lib")"
-        cp -L "$lib" "$ROOT$lib"
-    done < <(ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' || true)
-}
-
-build_initramfs() {
-    local label=$1 kdir=$WORK/$1/kernel
-    ROOT=$WORK/$label/root
-    rm -rf "$ROOT"
-    mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,run,tmp,root,suite,modules,lib64}
-    mkdir -p "$ROOT/var"
-    ln -s /run "$ROOT/var/run"
-    ln -s /run/lock "$ROOT/var/lock"
-
-    cp "$BUSYBOX" "$ROOT/bin/busybox"
-    local a
-    for a in $("$BUSYBOX" --list); do
-        [ -e "$ROOT/bin/$a" ] || ln -s busybox "$ROOT/bin/$a"
-    done
-
-    # The real tools (iproute2, iptables, procps) shadow busybox's applets via PATH.
-    local t
-    for t in ip tc ss sysctl; do
-        copy_elf "$(readlink -f "$(command -v "$t")")"
-    done
-    # Debian puts ip in /bin (usrmerge: /usr/bin) and tc in /sbin: expose all in /usr/sbin.
-    for t in ip tc ss; do
-        [ -e "$ROOT/usr/sbin/$t" ] || ln -s "$(readlink -f "$(command -v "$t")")" "$ROOT/usr/sbin/$t"
-    done
-    [ -e "$ROOT/usr/sbin/sysctl" ] || ln -s "$(readlink -f "$(command -v sysctl)")" "$ROOT/usr/sbin/sysctl"
-    copy_elf /usr/sbin/xtables-nft-multi
-    copy_elf /usr/sbin/xtables-legacy-multi
-    for t in iptables ip6tables; do
-        for v in "" -save -restore; do
-            ln -sf xtables-nft-multi "$ROOT/usr/sbin/$t-nft$v"
-            ln -sf xtables-legacy-multi "$ROOT/usr/sbin/$t-legacy$v"
-            # Same backend as Debian's default alternative (and the dev machines).
-            ln -sf xtables-nft-multi "$ROOT/usr/sbin/$t$v"
-        done
-    done
-    [ ! -x /usr/sbin/nft ] || copy_elf /usr/sbin/nft
-    local so
-    for so in /usr/lib/x86_64-linux-gnu/xtables/*.so /usr/lib/x86_64-linux-gnu/tc/*.so; do
-        [ -e "$so" ] && copy_elf "$so"
-    done
-    [ ! -d /usr/lib/x86_64-linux-gnu/tc ] || cp -a /usr/lib/x86_64-linux-gnu/tc/. "$ROOT/usr/lib/x86_64-linux-gnu/tc/"
-    copy_elf /lib64/ld-linux-x86-64.so.2
-
-    cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true
-    [ ! -d /etc/iproute2 ] || cp -a /etc/iproute2 "$ROOT/etc/"
-    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$ROOT/etc/passwd"
-    printf 'root:x:0:\n' > "$ROOT/etc/group"
-    printf 'passwd: files\ngroup: files\nhosts: files\nprotocols: files\nservices: files\n' > "$ROOT/etc/nsswitch.conf"
-    printf '127.0.0.1 localhost\n::1 localhost\n' > "$ROOT/etc/hosts"
-
-    # Test programs, with debug info stripped (smaller image, faster unpacking).
-    cp "$WORK/probe" "$ROOT/suite/probe"
-    local pair name exe
-    for pair in "${SUITE_BINS[@]}"; do
-        name=${pair%%=*}
-        exe=${pair#*=}
-        strip --strip-debug -o "$ROOT/suite/$name" "$exe"
-        copy_elf "$exe"
-        rm -f "$ROOT$exe"
-    done
-
-    cp "$kdir/modules/"*.ko "$ROOT/modules/" 2>/dev/null || true
-    cp "$kdir/modules/order" "$ROOT/modules/order"
-
-    install -m 0755 "$HERE/init.sh" "$ROOT/init"
-    {
-        printf 'KERNEL_LABEL=%s\n' "$label"
-        printf 'MPTCP_EXPECT="%s"\n' "$(expect_for "$label")"
-        printf 'SUITES="%s"\n' "${SUITE_BINS[*]%%=*}"
-    } > "$ROOT/etc/mptcp-kernel.env"
-    # "${arr[*]%%=*}" strips per element: SUITES holds the names only.
-
-    (cd "$ROOT" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) > "$WORK/$label/initrd.gz"
-    rm -rf "$ROOT"
-    log "$label: initramfs $(du -h "$WORK/$label/initrd.gz" | cut -f1)"
-}
+# The initramfs: copy_elf, build_common, guest_programs, build_kernel_part.
+# shellcheck source=image.sh
+. "$HERE/image.sh"
 
 # ------------------------------------------------------------------- booting
-RESULTS=()
-FAILED=0
-
+# Boots label $1 and writes its one-line result to $WORK/$1/result
+# ("PASS|FAIL <text>").
 boot_kernel() {
-    local label=$1 kdir=$WORK/$1/kernel console=$WORK/$1/console.log
-    local start end rc marker probe expect verdict why=""
-    local try
+    local label=$1 kdir=$CACHE/kernels/$1 console=$WORK/$1/console.log
+    local start end rc marker probe expect verdict why="" try kver
+    kver=$(cat "$kdir/release")
     for try in 1 2; do
-        log "$label: booting $KVER (qemu -accel $ACCEL, timeout ${TIMEOUT}s)"
+        log "$label: booting $kver (qemu -accel $ACCEL, timeout ${TIMEOUT}s)"
         start=$(date +%s.%N)
         timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu max -m "$MEM" -smp 2 \
             -nographic -no-reboot -nic none \
-            -kernel "$kdir/vmlinuz" -initrd "$WORK/$label/initrd.gz" \
+            -kernel "$kdir/vmlinuz" -initrd "$WORK/$label/initrd" \
             -append "console=ttyS0 panic=-1 quiet" < /dev/null 2>&1 |
             tee "$console" | tr -d '\r' | sed -u "s/\x1bc//g; s/\x1b\[[0-9;?]*[a-zA-Z]//g; s/^/[$label] /" &&
             rc=0 || rc=${PIPESTATUS[0]}
         end=$(date +%s.%N)
-        # A kernel that died before running /init says nothing about the crate
+        # A kernel that died before running /init says nothing about the code
         # (emulation hiccup): boot it once more. Anything later counts.
-        if [ $try = 1 ] && [ "$rc" != 124 ] && ! grep -aq 'MPTCP-KERNEL-BOOT:' "$console"; then
+        if [ "$try" = 1 ] && [ "$rc" != 124 ] && ! grep -aq 'MPTCP-KERNEL-BOOT:' "$console"; then
             cp "$console" "$console.try1"
             log "$label: the kernel did not reach /init (qemu exit $rc, console in $console.try1); retrying once"
             continue
         fi
         break
     done
-    local secs
-    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
-    marker=$(tr -d '\r' < "$console" | grep -ao 'MPTCP-KERNEL-RESULT: .*' | tail -n1 || true)
-    probe=$(tr -d '\r' < "$console" | grep -ao 'MPTCP-PROBE: .*' | tail -n1 || true)
-    local boot ready
-    boot=$(tr -d '\r' < "$console" | grep -a 'MPTCP-KERNEL-BOOT:' | grep -o 'uptime=[0-9.]*s' | head -n1 | sed 's/^uptime=//' || true)
-    ready=$(tr -d '\r' < "$console" | grep -a 'MPTCP-KERNEL-READY:' | grep -o 'uptime=[0-9.]*s' | head -n1 | sed 's/^uptime=//' || true)
+    local secs c
+    secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
+    c=$(tr -d '\r' < "$console")
+    marker=$(grep -ao 'MPTCP-KERNEL-RESULT: .*' <<< "$c" | tail -n1 || true)
+    probe=$(grep -ao 'MPTCP-PROBE: .*' <<< "$c" | tail -n1 || true)
+    local boot ready suites
+    boot=$(grep -a 'MPTCP-KERNEL-BOOT:' <<< "$c" | grep -o 'uptime=[0-9.]*s' | head -n1 | sed 's/^uptime=//' || true)
+    ready=$(grep -a 'MPTCP-KERNEL-READY:' <<< "$c" | grep -o 'uptime=[0-9.]*s' | head -n1 | sed 's/^uptime=//' || true)
+    # "---- end of suite NAME: exit=0 results=1 passed=12 failed=0 secs=41 ----"
+    suites=$(grep -a '^---- end of suite ' <<< "$c" |
+        sed -E 's/^---- end of suite ([a-z]+): exit=([0-9]+) results=[0-9]+ passed=([0-9]+) failed=([0-9]+) secs=([0-9]+).*/\1 \3\/\4 \5s/' |
+        paste -sd, - | sed 's/,/, /g' || true)
     expect=$(expect_for "$label")
 
     verdict=FAIL
@@ -496,43 +481,73 @@ boot_kernel() {
         if [ "$2" = PASS ]; then verdict=PASS; else why="suite failed"; fi
         why="${why:+$why, }$3 passed, $4 failed"
     fi
-    # The kernel's own answers must match what the suite was told to expect.
-    local kv
-    [ -n "$probe" ] || why="${why:+$why; }no MPTCP-PROBE summary"
+    # The kernel's own answers must match what the suites were told to expect.
+    local kv key
+    [ -n "$probe" ] || { verdict=FAIL; why="${why:+$why; }no MPTCP-PROBE summary"; }
     [ -z "$probe" ] || for kv in $expect; do
-        case $kv in tcp_is_mptcp=* | full_info=* | mptcp_info=* | info_len=*) ;; *) continue ;; esac
+        key=${kv%%=*}
+        case " ${probe#MPTCP-PROBE:} " in *" $key="*) ;; *) continue ;; esac # not measured by the probe
         case " ${probe#MPTCP-PROBE:} " in
             *" $kv "*) ;;
             *)
                 verdict=FAIL
-                why="${why:+$why; }probe disagrees with MPTCP_EXPECT on '$kv' (probe: ${probe#MPTCP-PROBE: })"
+                why="${why:+$why; }probe disagrees with MPTCP_EXPECT on '$kv'"
                 ;;
         esac
     done
-    [ "$verdict" = PASS ] || FAILED=$((FAILED + 1))
-    RESULTS+=("$label ($KVER): $verdict - $why; boot to init ${boot:-?}, modules loaded at ${ready:-?}, wall ${secs}s; ${probe:-no probe output}")
+    echo "$verdict $label ($kver; ${PKG_OF[$label]}): $verdict - $why; suites: ${suites:-none}; boot to init ${boot:-?}, modules loaded at ${ready:-?}, wall ${secs}s; ${probe:-no probe output}" \
+        > "$WORK/$label/result"
 }
 
 # ---------------------------------------------------------------------- main
 T0=$(date +%s)
 host_tools
-declare -A DEBS
 for k in "${KERNELS[@]}"; do
     fetch_kernel "$k"
-    DEBS[$k]=$DEB
 done
+T_FETCH=$(date +%s)
 build_probe
 build_suites
+T_BUILD=$(date +%s)
 for k in "${KERNELS[@]}"; do
-    DEB=${DEBS[$k]}
+    mkdir -p "$WORK/$k"
     prepare_kernel "$k"
-    build_initramfs "$k"
-    boot_kernel "$k"
+    log "$k: $KVER; $(config_mptcp "$k")$(wc -l < "$CACHE/kernels/$k/modules/order") modules$([ ! -s "$CACHE/kernels/$k/modules/absent" ] || echo "; not in this kernel: $(tr '\n' ' ' < "$CACHE/kernels/$k/modules/absent")")"
 done
+build_common
+for k in "${KERNELS[@]}"; do
+    build_kernel_part "$k"
+    log "$k: initramfs $(du -h "$WORK/$k/initrd" | cut -f1)"
+done
+T_IMAGES=$(date +%s)
+
+# Up to JOBS guests at once, each in its own process group (a TCG guest
+# keeps one host core busy).
+running=0
+for k in "${KERNELS[@]}"; do
+    if [ "$running" -ge "$JOBS" ]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    rm -f "$WORK/$k/result"
+    boot_kernel "$k" &
+    running=$((running + 1))
+done
+wait || true
 
 echo
 log "results (console logs in $WORK/<kernel>/console.log):"
-for r in "${RESULTS[@]}"; do log "  $r"; done
-log "total $(($(date +%s) - T0))s"
+FAILED=0
+for k in "${KERNELS[@]}"; do
+    if [ -s "$WORK/$k/result" ]; then
+        r=$(cat "$WORK/$k/result")
+    else
+        r="FAIL $k: FAIL - no result (the boot script died)"
+    fi
+    [ "${r%% *}" = PASS ] || FAILED=$((FAILED + 1))
+    log "  ${r#* }"
+done
+T1=$(date +%s)
+log "total $((T1 - T0))s: packages $((T_FETCH - T0))s, build $((T_BUILD - T_FETCH))s, images $((T_IMAGES - T_BUILD))s, guests $((T1 - T_IMAGES))s (-j $JOBS)"
 echo "kernels: $((${#KERNELS[@]} - FAILED)) passed, $FAILED failed"
 [ "$FAILED" = 0 ] || exit 1

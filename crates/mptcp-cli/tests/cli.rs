@@ -24,7 +24,7 @@ fn status_json_reports_probe() {
     assert_eq!(v["available"], h.is_available());
     assert_eq!(v["support"]["tcp_is_mptcp"], h.tcp_is_mptcp);
     assert_eq!(v["support"]["mptcp_full_info"], h.mptcp_full_info);
-    assert_eq!(v["status_mechanism"], h.best_mechanism().map(|m| m.to_string()).unwrap_or_default().as_str());
+    assert_eq!(v["status_mechanism"].as_str(), h.best_mechanism().map(|m| m.to_string()).as_deref());
     if h.is_available() {
         assert!(v["sysctls"]["enabled"].is_string());
     }
@@ -102,4 +102,83 @@ fn check_reports_mptcp_fallback_and_refused() {
     let out = client.command(BIN).args(["check", "10.41.0.2:8003"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Connection refused"));
+}
+
+#[path = "../../../tests/kernels/expect.rs"]
+mod expect;
+
+/// `mptcp status`, `mptcp check` and `mptcp lab` on the kernel under test
+/// (the kernel matrix runs this under each kernel): where the kernel was
+/// built without MPTCP they say so, and `check` reports that this host
+/// cannot do MPTCP, not that the server cannot.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn status_check_and_lab_on_this_kernel() {
+    mptcp_netns::require_root();
+    let client = Netns::new("kcli").unwrap();
+    let server = Netns::new("ksrv").unwrap();
+    Path::new(&client, "10.41.1.1/24", &server, "10.41.1.2/24").unwrap();
+    let _srv = serve(&server, "10.41.1.2:8011".parse().unwrap(), true, 3);
+    let status = json(&client.command(BIN).args(["status", "--json"]).output().unwrap());
+    let text = String::from_utf8_lossy(&client.command(BIN).arg("status").output().unwrap().stdout).to_string();
+    let out = client.command(BIN).args(["check", "10.41.1.2:8011", "--json"]).output().unwrap();
+    let check = json(&out);
+    if expect::has_mptcp() {
+        assert_eq!(status["available"], true, "{status}");
+        assert_eq!(out.status.code(), Some(0), "{check}");
+        assert_eq!((check["status"].as_str(), check["host_can_mptcp"].as_bool()), (Some("mptcp"), Some(true)));
+        // What this kernel lacks is said, with what is used instead.
+        let lacks = |key: &str| expect::get(key).as_deref() == Some("no");
+        let notes: Vec<&str> = check["notes"].as_array().unwrap().iter().filter_map(|n| n.as_str()).collect();
+        for (key, note) in [
+            ("tcp_is_mptcp", "TCP_IS_MPTCP is not available on this kernel; status checks use MPTCP_INFO"),
+            (
+                "full_info",
+                "MPTCP_FULL_INFO is not available on this kernel; using MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS",
+            ),
+        ] {
+            assert_eq!(text.contains(&format!("note: {note}")), lacks(key), "status, {key}: {text}");
+            assert_eq!(notes.iter().any(|n| n.starts_with(note)), lacks(key), "check, {key}: {notes:?}");
+        }
+        if lacks("tcp_is_mptcp") {
+            // Asking for the missing mechanism anyway: the precise error.
+            let out =
+                client.command(BIN).args(["check", "10.41.1.2:8011", "--mechanism", "tcp-is-mptcp"]).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(err.contains("TCP_IS_MPTCP is not supported by this kernel"), "{err}");
+        }
+        return;
+    }
+    let why = match expect::availability().as_str() {
+        "not-built" => "not built into this kernel (CONFIG_MPTCP is off)",
+        other => panic!("no message known for mptcp={other}"),
+    };
+    assert_eq!((status["available"].as_bool(), status["availability"].as_str()), (Some(false), Some(why)), "{status}");
+    assert_eq!(
+        status["status_mechanism"],
+        serde_json::Value::Null,
+        "no mechanism confirms MPTCP without MPTCP: {status}"
+    );
+    assert!(text.contains(&format!("MPTCP:              {why}")), "{text}");
+    assert!(
+        text.contains("path manager:       none: this kernel has no MPTCP path manager (built without MPTCP)"),
+        "{text}"
+    );
+    // check: plain TCP to a server that listens with the default policy
+    // (also plain TCP here); exit 3, and the blame is on this host.
+    assert_eq!(out.status.code(), Some(3), "{check}");
+    assert_eq!(check["status"], "tcp", "{check}");
+    assert_eq!((check["host_can_mptcp"].as_bool(), check["host_mptcp"].as_str()), (Some(false), Some(why)));
+    let out = client.command(BIN).args(["check", "10.41.1.2:8011"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("this host cannot use MPTCP") && text.contains("says nothing about the server"), "{text}");
+    // lab: refused up front, nothing left behind.
+    let before = mptcp_netns::cmd(&["ip", "netns", "list"]).unwrap().stdout;
+    let out = Command::new(BIN).args(["lab", "--quiet", "--no-plot", "-t", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "mptcp lab: {err}");
+    assert!(err.contains("built without MPTCP") || err.contains(why), "mptcp lab must say why: {err}");
+    assert_eq!(mptcp_netns::cmd(&["ip", "netns", "list"]).unwrap().stdout, before, "mptcp lab left namespaces");
 }

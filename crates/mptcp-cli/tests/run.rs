@@ -357,6 +357,15 @@ def serve():
             continue
         c.setblocking(True); c.sendall(c.recv(100)); c.close()
 threading.Thread(target=serve, daemon=True).start()
+def is_mptcp(s):
+    try:
+        return s.getsockopt(socket.SOL_TCP, 43)  # TCP_IS_MPTCP (6.10+)
+    except OSError:
+        try:
+            s.getsockopt(284, 1, 48)  # SOL_MPTCP, MPTCP_INFO: works only while MPTCP is in use
+            return 1
+        except OSError:
+            return 0
 def dial():
     s = socket.socket(socket.AF_INET, F)
     nb, ce = flags(s)
@@ -365,7 +374,7 @@ def dial():
     ok = err in (0, 115) and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
     s.setblocking(True); s.sendall(b"ping"); echo = s.recv(100)
     r = dict(proto=s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), nonblock=nb, cloexec=ce, ok=ok,
-             echo=echo.decode(), is_mptcp=s.getsockopt(socket.SOL_TCP, 43))
+             echo=echo.decode(), is_mptcp=is_mptcp(s))
     s.close()
     return r
 results = []
@@ -989,4 +998,54 @@ fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
     assert!(out.ok() && out.stderr.contains("(preload library: next to the mptcp binary)"), "{}", out.stderr);
     let canonical = std::fs::canonicalize(&next).expect("canonicalize");
     assert_eq!(ld_preload(&out.stderr), Some(canonical.to_string_lossy().to_string()));
+}
+
+#[path = "../../../tests/kernels/expect.rs"]
+mod expect;
+
+/// A converted server and client (python3's http.server and curl under
+/// `mptcp run`) on the kernel under test (the kernel matrix runs this under
+/// each kernel): MPTCP on the wire where the kernel has it; where it was
+/// built without MPTCP, the same programs work over plain TCP unchanged and
+/// the verbose log says why.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn converted_programs_on_this_kernel() {
+    mptcp_netns::require_root();
+    preload_lib();
+    let (client, server, _path) = two_namespaces(6);
+    let root = web_root("kernel");
+    let srv = http_server(&server, "10.55.6.2", 8080, &root);
+    let mut args = vec!["run".to_string(), "--report".into(), "--verbose".into(), "--".into()];
+    args.extend(curl_args("http://10.55.6.2:8080/blob"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = output(mptcp_in(&client, &args), Duration::from_secs(30));
+    let (_, server_err) = srv.terminate(Duration::from_secs(5));
+    let _ = std::fs::remove_dir_all(root);
+    assert!(out.ok(), "curl under mptcp run failed: {} {}", out.stdout, out.stderr);
+    assert_eq!(out.stdout.trim(), "200 1048576");
+    if expect::has_mptcp() {
+        assert!(
+            out.stderr.contains("1 socket(s) converted") && out.stderr.contains("1 MPTCP, 0 fallback"),
+            "{}",
+            out.stderr
+        );
+        assert!(server_err.contains("1 MPTCP, 0 fallback"), "server report: {server_err}");
+        assert!(server.counter("MPCapableSYNRX").expect("counter") >= 1, "no MP_CAPABLE SYN reached the server");
+        return;
+    }
+    let why = match expect::availability().as_str() {
+        "not-built" => "MPTCP unavailable (EPROTONOSUPPORT: kernel without MPTCP), using TCP",
+        other => panic!("no message known for mptcp={other}"),
+    };
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("0 socket(s) converted") && out.stderr.contains("1 socket(s) kept TCP"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        server_err.contains("0 socket(s) converted") && server_err.contains("1 socket(s) kept TCP"),
+        "{server_err}"
+    );
 }

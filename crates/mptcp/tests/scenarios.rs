@@ -7,17 +7,24 @@
 //!
 //! The kernel matrix (tests/kernels/run.sh) runs this same binary under
 //! other kernels and passes `MPTCP_EXPECT` (e.g.
-//! `tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48`) so that the
-//! probe is checked against what that kernel really has.
+//! `mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48`) so
+//! that the probe is checked against what that kernel really has. On a
+//! kernel built without MPTCP (`mptcp=not-built`) the matrix runs only the
+//! tests that hold everywhere: `probe_matches_kernel` and
+//! `default_and_strict_policy_on_this_kernel`.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use mptcp::{
-    host_support, FallbackPolicy, Mechanism, MptcpBuilder, MptcpExt, MptcpListenerExt, MptcpStatus, MptcpStreamExt,
+    host_support, Availability, FallbackPolicy, Mechanism, MptcpBuilder, MptcpExt, MptcpListenerExt, MptcpStatus,
+    MptcpStreamExt,
 };
 use mptcp_netns::{Netns, Path, Strip};
+
+#[path = "../../../tests/kernels/expect.rs"]
+mod expect;
 
 /// Two namespaces joined by `paths` veth pairs (10.<base+i>.0.1 client, .2
 /// server; fd<base+i>::1/2 for IPv6, base in hex).
@@ -112,31 +119,137 @@ fn probe_matches_kernel() {
     mptcp_netns::require_root();
     let h = host_support();
     println!("{h:?}");
-    assert!(h.is_available(), "MPTCP must be available on the test kernel");
-    assert!(h.mptcp_info, "SOL_MPTCP works on every kernel we support (5.16+)");
-    assert!(h.best_mechanism().is_some());
-    // The kernel matrix says what each kernel has.
-    if let Ok(expect) = std::env::var("MPTCP_EXPECT") {
-        for kv in expect.split_whitespace() {
-            let (k, v) = kv.split_once('=').expect("MPTCP_EXPECT is key=value pairs");
-            let yes = v == "yes";
-            match k {
-                "tcp_is_mptcp" => assert_eq!(h.tcp_is_mptcp, yes, "TCP_IS_MPTCP"),
-                "full_info" => assert_eq!(h.mptcp_full_info, yes, "MPTCP_FULL_INFO"),
-                "mptcp_info" => assert_eq!(h.mptcp_info, yes, "MPTCP_INFO"),
-                "inet_diag" => assert_eq!(h.inet_diag, yes, "inet_diag"),
-                "info_len" => assert_eq!(h.mptcp_info_len, Some(v.parse().unwrap()), "mptcp_info length"),
-                "best" => assert_eq!(h.best_mechanism().map(|m| m.to_string()).as_deref(), Some(v), "best mechanism"),
-                _ => panic!("unknown MPTCP_EXPECT key {k}"),
+    // The kernel matrix says what each kernel has (tests/kernels/expect.rs).
+    for (k, v) in expect::pairs() {
+        let yes = v == "yes";
+        match k.as_str() {
+            "mptcp" => {
+                let want = match v.as_str() {
+                    "yes" => Availability::Available,
+                    "not-built" => Availability::NotBuilt,
+                    "too-old" => Availability::KernelTooOld,
+                    "disabled" => Availability::DisabledBySysctl,
+                    _ => panic!("unknown MPTCP_EXPECT mptcp={v}"),
+                };
+                assert_eq!(h.availability, want, "availability: {}", h.availability.describe());
             }
+            "tcp_is_mptcp" => assert_eq!(h.tcp_is_mptcp, yes, "TCP_IS_MPTCP"),
+            "full_info" => assert_eq!(h.mptcp_full_info, yes, "MPTCP_FULL_INFO"),
+            "mptcp_info" => assert_eq!(h.mptcp_info, yes, "MPTCP_INFO"),
+            "inet_diag" => assert_eq!(
+                h.inet_diag, yes,
+                "host_support().inet_diag disagrees with MPTCP_EXPECT inet_diag={v} (checked by probe.c); \
+                 mind that a dump's error (ENOENT: no inet_diag handler for MPTCP) arrives in NLMSG_DONE's payload"
+            ),
+            "info_len" if v == "0" => assert_eq!(h.mptcp_info_len, None, "mptcp_info length"),
+            "info_len" => assert_eq!(h.mptcp_info_len, Some(v.parse().unwrap()), "mptcp_info length"),
+            "best" if v == "none" => assert_eq!(h.best_mechanism(), None, "best mechanism"),
+            "best" => {
+                assert_eq!(h.best_mechanism().map(|m| m.to_string()).as_deref(), Some(v.as_str()), "best mechanism")
+            }
+            // The path manager: measured by the probe (probe.c); the pm suite
+            // checks what the library and the CLI make of it
+            // (pm_commands_on_this_kernel, tokio_api_and_event_stream).
+            "pm" | "pm_userspace" | "pm_events" | "listener_events" => {}
+            _ => panic!("unknown MPTCP_EXPECT key {k}"),
         }
     }
+    if !expect::has_mptcp() {
+        // Nothing MPTCP works, and nothing pretends to.
+        assert!(!h.is_available());
+        assert!(!h.mptcp_info && !h.mptcp_tcpinfo && !h.mptcp_subflow_addrs && !h.mptcp_full_info && !h.tcp_is_mptcp);
+        assert_eq!(h.best_mechanism(), None);
+        assert_eq!(h.mechanisms(), [Mechanism::SoProtocol]);
+        assert_eq!(h.subflow_source(), None);
+        return;
+    }
+    assert!(h.is_available(), "MPTCP must be available on the test kernel: {}", h.availability.describe());
+    assert!(h.mptcp_info, "SOL_MPTCP works on every kernel with MPTCP we test (5.16+)");
+    assert!(h.best_mechanism().is_some());
     if h.tcp_is_mptcp {
         assert_eq!(h.best_mechanism(), Some(Mechanism::TcpIsMptcp));
     } else {
         assert_eq!(h.best_mechanism(), Some(Mechanism::MptcpInfo), "without TCP_IS_MPTCP, MPTCP_INFO is next");
     }
     assert_eq!(h.mptcp_tcpinfo, h.mptcp_subflow_addrs);
+}
+
+/// The default policy connects and listens with exactly one attempt each,
+/// the strict one fails before sending anything when MPTCP is missing: on
+/// every kernel, with the status that kernel can give (MPTCP where it has
+/// it, plain TCP where it was built without).
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn default_and_strict_policy_on_this_kernel() {
+    mptcp_netns::require_root();
+    let mptcp = expect::has_mptcp();
+    let want = if mptcp { MptcpStatus::Mptcp } else { MptcpStatus::Tcp };
+    let n = net(1, 33);
+    let addr: SocketAddr = "10.33.0.2:7012".parse().unwrap();
+
+    // Default policy: one listening socket, one connection attempt.
+    let passive = passive_opens(&n.server);
+    let listener = n.server.in_ns(|| TcpListener::bind_mptcp(addr)).unwrap().expect("bind with the default policy");
+    assert_eq!(listener.created_as_mptcp().unwrap(), mptcp, "listener created as MPTCP");
+    let opens = active_opens(&n.client);
+    let mut c = n.client.in_ns(|| TcpStream::connect_mptcp(addr)).unwrap().expect("connect with the default policy");
+    let (mut s, _) = listener.accept().unwrap();
+    assert_eq!(active_opens(&n.client) - opens, 1, "exactly one connection attempt");
+    assert_eq!(passive_opens(&n.server) - passive, 1, "exactly one connection accepted");
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    exchange(&mut c, &mut s, 4096);
+    assert_eq!(c.created_as_mptcp().unwrap(), mptcp);
+    assert_status("client", &c, want);
+    assert_status("server", &s, want);
+    assert_eq!(c.mptcp_info().unwrap().is_some(), mptcp, "mptcp_info only where MPTCP runs");
+    let flows = c.subflows().unwrap();
+    assert_eq!(flows.len(), 1, "{flows:#?}");
+    assert_eq!(flows[0].remote, Some(addr));
+
+    // Same through tokio.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let opens = active_opens(&n.client);
+    let t = n.client.in_ns(|| rt.block_on(mptcp::tokio::connect(addr))).unwrap().expect("tokio connect");
+    let _ = listener.accept().unwrap();
+    assert_eq!(active_opens(&n.client) - opens, 1, "tokio: exactly one connection attempt");
+    let t = t.into_std().unwrap();
+    assert_eq!(t.mptcp_status().unwrap(), want, "tokio stream");
+
+    // Strict policy: works where MPTCP exists; elsewhere an error that
+    // says why, and nothing sent.
+    let opens = active_opens(&n.client);
+    let strict = n.client.in_ns(|| MptcpBuilder::new().fallback(FallbackPolicy::Fail).connect(addr)).unwrap();
+    let strict_bind =
+        n.server.in_ns(|| MptcpBuilder::new().fallback(FallbackPolicy::Fail).bind("10.33.0.2:7013")).unwrap();
+    if mptcp {
+        let strict = strict.expect("strict policy on a kernel with MPTCP");
+        let _ = listener.accept().unwrap();
+        assert_eq!(strict.mptcp_status().unwrap(), MptcpStatus::Mptcp);
+        assert!(strict_bind.expect("strict bind").created_as_mptcp().unwrap());
+    } else {
+        for (what, err) in
+            [("connect", strict.expect_err("strict connect")), ("bind", strict_bind.expect_err("strict bind"))]
+        {
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "strict {what}: {err}");
+            let msg = err.to_string();
+            let why = match expect::availability().as_str() {
+                "not-built" => "not built into this kernel (CONFIG_MPTCP is off)",
+                other => panic!("no message known for mptcp={other}"),
+            };
+            assert!(msg.contains(why), "strict {what}: `{msg}` should say `{why}`");
+        }
+        assert_eq!(active_opens(&n.client), opens, "the strict policy sent nothing");
+        // host_support() says the same as the error.
+        let h = n.client.in_ns(mptcp::HostSupport::probe).unwrap();
+        assert_eq!(h.availability.describe(), "not built into this kernel (CONFIG_MPTCP is off)");
+    }
+
+    // A closed port: refused after one attempt, no retry over TCP.
+    let opens = active_opens(&n.client);
+    let err = n.client.in_ns(|| TcpStream::connect_mptcp("10.33.0.2:7014")).unwrap().expect_err("closed port");
+    assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    assert_eq!(active_opens(&n.client) - opens, 1, "no second dial over TCP");
 }
 
 #[test]
@@ -279,8 +392,17 @@ fn disabled_by_sysctl_policy() {
 }
 
 fn active_opens(ns: &Netns) -> u64 {
+    tcp_mib(ns, "ActiveOpens")
+}
+
+fn passive_opens(ns: &Netns) -> u64 {
+    tcp_mib(ns, "PassiveOpens")
+}
+
+/// A `Tcp:` counter of /proc/net/snmp in `ns` (exists on every kernel, with or without MPTCP).
+fn tcp_mib(ns: &Netns, name: &str) -> u64 {
     let text = ns.in_ns(|| std::fs::read_to_string("/proc/thread-self/net/snmp")).unwrap().unwrap();
-    mptcp_netns::parse_netstat(&text, "ActiveOpens").expect("Tcp ActiveOpens")
+    mptcp_netns::parse_netstat(&text, name).unwrap_or_else(|| panic!("Tcp {name}"))
 }
 
 #[test]

@@ -13,7 +13,8 @@ use crate::util::usage;
 /// Arguments of `mptcp check`.
 ///
 /// Exit status: 0 when the server negotiated MPTCP, 3 when the connection
-/// runs as plain TCP (fallback or no MPTCP here), 1 when the connection
+/// runs as plain TCP (fallback, or this host cannot use MPTCP: then the
+/// report says so, and nothing about the server), 1 when the connection
 /// failed, 2 on bad input.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,6 +44,11 @@ struct Report {
     status: mptcp::MptcpStatus,
     mechanism: String,
     host_mptcp: String,
+    /// Whether this host can use MPTCP at all: when not, the check says
+    /// nothing about the server.
+    host_can_mptcp: bool,
+    /// What this kernel lacks that the report depends on.
+    notes: Vec<String>,
     token: Option<String>,
     subflows: Vec<mptcp::SubflowInfo>,
     info: Option<mptcp::MptcpInfo>,
@@ -104,6 +110,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         status,
         mechanism,
         host_mptcp: support.availability.describe(),
+        host_can_mptcp: support.is_available(),
+        // The path manager plays no part here.
+        notes: crate::cmd::status::missing(support, true),
         token: info.as_ref().and_then(|i| i.token).map(|t| format!("{t:08x}")),
         subflows: stream.subflows().context("reading subflows")?,
         info,
@@ -117,9 +126,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "fallback: we asked for MPTCP, the connection runs as plain TCP (server without MPTCP, or a middlebox)"
                     .to_string()
             }
+            mptcp::MptcpStatus::Tcp if !report.host_can_mptcp => format!(
+                "this host cannot use MPTCP ({}): connected over plain TCP, so this says nothing about the server",
+                report.host_mptcp
+            ),
             mptcp::MptcpStatus::Tcp => format!("tcp: plain TCP socket (MPTCP on this host: {})", report.host_mptcp),
         };
         println!("{} ({}): {verdict}", args.target, report.remote);
+        for n in &report.notes {
+            println!("  note: {n}");
+        }
         println!("  detected with: {}", report.mechanism);
         if let Some(t) = &report.token {
             println!("  token: {t}");

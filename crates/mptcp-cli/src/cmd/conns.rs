@@ -8,6 +8,7 @@ use mptcp::diag::{connections, Connection, Filter, Subflow};
 use mptcp::info::tcp_state_name;
 use serde_json::{json, Value};
 
+use crate::cmd::endpoint::no_mptcp_reason;
 use crate::util::{print_json, usage};
 
 /// Arguments of `mptcp conns`.
@@ -106,7 +107,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let a: IpAddr = a.parse().map_err(|_| usage(format!("invalid address `{a}`")))?;
         filter = filter.addr(a);
     }
-    let conns = connections(&filter).map_err(|e| anyhow::anyhow!("cannot list MPTCP connections (inet_diag): {e}"))?;
+    // A kernel without MPTCP has no MPTCP connection to list: say so
+    // rather than print an empty list. (`net.mptcp.enabled=0` is not that:
+    // connections made before it was set live on.)
+    let support = mptcp::host_support();
+    if matches!(support.availability, mptcp::Availability::NotBuilt | mptcp::Availability::KernelTooOld) {
+        anyhow::bail!("cannot list MPTCP connections: this kernel has no MPTCP ({})", no_mptcp_reason());
+    }
+    let conns = connections(&filter).map_err(|e| {
+        if !support.inet_diag {
+            anyhow::anyhow!(
+                "cannot list MPTCP connections: inet_diag does not know MPTCP sockets on this kernel \
+                 (mptcp_diag missing: try `modprobe mptcp_diag`): {e}"
+            )
+        } else {
+            anyhow::anyhow!("cannot list MPTCP connections (inet_diag): {e}")
+        }
+    })?;
     if args.json {
         print_json(&conns.iter().map(conn_json).collect::<Vec<_>>())?;
     } else {

@@ -25,6 +25,8 @@ struct Report {
     sysctls: serde_json::Map<String, serde_json::Value>,
     limits: Option<Limits>,
     endpoints: Option<usize>,
+    /// What this kernel lacks, one sentence each (empty: nothing).
+    missing: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -40,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let get = |k: &str| sysctls.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let path_manager = get("path_manager")
         .or_else(|| get("pm_type").map(|t| if t == "1" { "userspace".to_string() } else { "kernel".to_string() }));
-    let (limits, endpoints) = read_limits_and_endpoints();
+    let (pm_family, limits, endpoints) = read_limits_and_endpoints();
     let report = Report {
         available: support.is_available(),
         availability: support.availability.describe(),
@@ -53,6 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sysctls: sysctls.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
         limits: limits.map(|(subflows, add_addr_accepted)| Limits { subflows, add_addr_accepted }),
         endpoints,
+        missing: missing(support, pm_family),
     };
     if args.json {
         crate::util::print_json(&report)?;
@@ -74,7 +77,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("subflow info:       {}", report.subflow_info.unwrap_or("none"));
     println!("  MPTCP_FULL_INFO:  {} (6.5+)", yn(support.mptcp_full_info));
     println!("  MPTCP_TCPINFO:    {}", yn(support.mptcp_tcpinfo));
-    println!("path manager:       {}", report.path_manager.as_deref().unwrap_or("unknown"));
+    match (&report.path_manager, pm_family) {
+        (_, false) => println!("path manager:       none: {}", crate::cmd::endpoint::no_path_manager()),
+        (Some(pm), true) => println!("path manager:       {pm}"),
+        (None, true) => println!("path manager:       unknown"),
+    }
     if let Some(s) = &report.scheduler {
         println!("scheduler:          {s}");
     }
@@ -90,15 +97,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("  net.mptcp.{k} = {v}");
         }
     }
+    for m in &report.missing {
+        println!("note: {m}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Limits and the endpoint count from the path manager (generic netlink
-/// `mptcp_pm`), when readable: reading needs no privilege, but the family
-/// is missing where MPTCP is not built in.
-fn read_limits_and_endpoints() -> (Option<(u32, u32)>, Option<usize>) {
-    let Ok(mut pm) = mptcp::pm::PathManager::new() else { return (None, None) };
+/// What this kernel lacks, found by probing it (never from its version),
+/// one sentence each with what is used instead. Shared with `mptcp check`.
+pub fn missing(support: &mptcp::HostSupport, pm_family: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    if !support.is_available() {
+        v.push(format!("MPTCP: {}", support.availability.describe()));
+    } else {
+        if !support.tcp_is_mptcp && support.mptcp_info {
+            v.push("TCP_IS_MPTCP is not available on this kernel; status checks use MPTCP_INFO".into());
+        }
+        if !support.mptcp_full_info && support.mptcp_tcpinfo && support.mptcp_subflow_addrs {
+            v.push(
+                "MPTCP_FULL_INFO is not available on this kernel; using MPTCP_TCPINFO and MPTCP_SUBFLOW_ADDRS \
+                 (no subflow ids)"
+                    .into(),
+            );
+        }
+        if !support.mptcp_info {
+            v.push("SOL_MPTCP options (MPTCP_INFO) are not available on this kernel; no connection details".into());
+        }
+        if !support.inet_diag {
+            v.push(
+                "inet_diag does not list MPTCP sockets (mptcp_diag missing): `mptcp conns` cannot work and the \
+                 backup flag of subflows is unknown"
+                    .into(),
+            );
+        }
+    }
+    if !pm_family {
+        v.push(crate::cmd::endpoint::no_path_manager());
+    }
+    v
+}
+
+/// Whether the path manager (generic netlink `mptcp_pm`) exists, and its
+/// limits and endpoint count when readable: reading needs no privilege, but
+/// the family is missing where MPTCP is not built in.
+fn read_limits_and_endpoints() -> (bool, Option<(u32, u32)>, Option<usize>) {
+    let mut pm = match mptcp::pm::PathManager::new() {
+        Ok(pm) => pm,
+        Err(mptcp::pm::Error::FamilyNotFound) => return (false, None, None),
+        Err(_) => return (true, None, None),
+    };
     let limits = pm.limits().ok().map(|l| (l.subflows, l.add_addr_accepted));
     let endpoints = pm.endpoints().ok().map(|e| e.len());
-    (limits, endpoints)
+    (true, limits, endpoints)
 }

@@ -1,0 +1,71 @@
+# Sourced by run.sh: what each kernel of the matrix is (the package names
+# to look for) and has (MPTCP_EXPECT), and the tests it cannot run.
+# shellcheck shell=bash
+# What each kernel has, written down; the test binaries get it as
+# MPTCP_EXPECT (tests/kernels/expect.rs reads it) and the probe (probe.c)
+# checks every key it measures independently in each guest. `best`: the
+# status mechanism mptcp::host_support() must pick.
+expect_for() {
+    # Overrides, e.g. to try another expectation: MPTCP_EXPECT_6_1, MPTCP_EXPECT_sid.
+    local over="MPTCP_EXPECT_${1//./_}"
+    if [ -n "${!over:-}" ]; then
+        echo "${!over}"
+        return 0
+    fi
+    local pm="inet_diag=yes pm=yes pm_userspace=yes pm_events=yes"
+    case $1 in
+        5.10) echo "mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no" ;;
+        6.1) echo "mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no $pm" ;;
+        6.12) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
+        sid) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
+    esac
+}
+
+# Tests a kernel cannot run, per suite (libtest --exact --skip), with why.
+# Everything else in the suite runs; a test added later runs everywhere
+# until it is listed here.
+skips_for() {
+    local label=$1 suite=$2
+    case $suite in
+        run)
+            # LD_PRELOAD composition, checked with the host's dynamic sh and
+            # cat: the guest's are busybox-static, which ignores LD_PRELOAD.
+            echo existing_ld_preload_and_godebug_are_kept
+            ;;
+    esac
+    case "$label:$suite" in
+        # Built without MPTCP: only the tests that hold on every kernel.
+        # Each suite has one written for this case (*_on_this_kernel), plus
+        # the probe check, bad-input tests and the kernel-independent ones.
+        5.10:scenarios)
+            echo mptcp_to_mptcp_ipv4 mptcp_to_mptcp_ipv6 mptcp_client_to_tcp_listener \
+                mptcp_client_to_tcp_listener_ipv6 tcp_client_to_mptcp_listener middlebox_strips_syn_ack \
+                late_fallback_after_data disabled_by_sysctl_policy closed_port_is_one_attempt \
+                tokio_connect_and_status two_paths_info_and_subflows
+            ;;
+        5.10:pm)
+            echo endpoints_and_limits_match_ip_mptcp events_and_conns_of_a_two_path_connection \
+                userspace_pm_creates_and_destroys_a_subflow tokio_api_and_event_stream
+            ;;
+        5.10:cli) echo status_shows_limits_the_kernel_has check_reports_mptcp_fallback_and_refused ;;
+        5.10:run)
+            echo http_server_and_curl_use_mptcp_on_both_ends plain_tcp_peers_are_reported_as_fallback \
+                iperf3_uses_two_subflows_over_two_paths nonblock_cloexec_sockets_threads_and_fork \
+                mptcp_disabled_still_works_where_mptcpize_fails udp_unix_and_raw_sockets_are_untouched
+            ;;
+    esac
+}
+
+# apt-cache regexes over package names, in order of preference: the
+# unsigned image first (same vmlinuz, no shim), then the signed one. The
+# newest name with a download candidate wins.
+patterns_for() {
+    case $1 in
+        5.10) echo '^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$ ^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
+        6.1) echo '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$ ^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
+        # bookworm-security's +deb12 and trixie's +deb13: the newest.
+        6.12) echo '^linux-image-6\.12\.[0-9]+\+deb1[23](\.[0-9]+)?-amd64-unsigned$ ^linux-image-6\.12\.[0-9]+\+deb1[23](\.[0-9]+)?-amd64$' ;;
+        # sid's newest (the newest of the whole list: sid leads).
+        sid) echo '^linux-image-[0-9]+\.[0-9]+\.[0-9]+\+deb[0-9]+(\.[0-9]+)?-amd64(-unsigned)?$' ;;
+    esac
+}
