@@ -1012,7 +1012,6 @@ mod expect;
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn converted_programs_on_this_kernel() {
     mptcp_netns::require_root();
-    preload_lib();
     let (client, server, _path) = two_namespaces(6);
     let root = web_root("kernel");
     let srv = http_server(&server, "10.55.6.2", 8080, &root);
