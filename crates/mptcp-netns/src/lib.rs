@@ -9,8 +9,12 @@
 //! the processes still running in them) left behind by processes that no
 //! longer exist (a `kill -9`).
 //!
-//! The work is done by iproute2 (`ip`, `tc`) and iptables, run as child
-//! processes, so every step is the command an administrator would type.
+//! What it needs from the machine: the kernel and iproute2 (`ip`, `tc`).
+//! Namespaces, veth pairs and qdiscs are made by `ip` and `tc`, run as child
+//! processes, so every step is the command an administrator would type; the
+//! middlebox that strips MPTCP ([`Netns::strip_mptcp`]) talks nf_tables over
+//! netlink directly, and needs neither `nft` nor `iptables` (the latter is
+//! only a fallback for kernels older than 5.18).
 //!
 //! # Examples
 //!
@@ -34,7 +38,10 @@ use std::process::{Command, Output, Stdio};
 mod cleanup;
 mod middlebox;
 mod netns;
+mod nft;
 mod path;
+#[cfg(test)]
+mod sys;
 #[cfg(test)]
 mod tests;
 
@@ -85,6 +92,24 @@ pub enum Error {
         ns: String,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// The kernel refused an nf_tables change.
+    #[error("nf_tables in {ns}: {what}: {source}")]
+    Nftables {
+        /// Namespace name.
+        ns: String,
+        /// What was being done.
+        what: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// Neither nf_tables nor the xtables fallback can strip MPTCP here.
+    #[error("cannot add the middlebox that strips MPTCP in {ns}: {detail}")]
+    Middlebox {
+        /// Namespace name.
+        ns: String,
+        /// Why each way failed, and what to do.
+        detail: String,
     },
 }
 

@@ -3,8 +3,10 @@
 use std::fs::File;
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 
 use crate::cleanup::{self, COUNTER, PREFIX};
+use crate::middlebox::Strip;
 use crate::{cmd, cmd_status, is_root, parse_netstat, Error, Result};
 
 /// A network namespace, deleted on drop together with every process still
@@ -12,6 +14,9 @@ use crate::{cmd, cmd_status, is_root, parse_netstat, Error, Result};
 #[derive(Debug)]
 pub struct Netns {
     name: String,
+    /// Strip rules added with the xtables fallback (`(v6, which)`), which
+    /// [`Netns::unstrip_mptcp`] removes with the same program.
+    pub(crate) xtables: Mutex<Vec<(bool, Strip)>>,
 }
 
 impl Netns {
@@ -33,7 +38,7 @@ impl Netns {
         let name = format!("{PREFIX}{}-{n}-{role}", std::process::id());
         // Register before creating, so a signal arriving in between still cleans up.
         cleanup::register(&name);
-        let ns = Netns { name };
+        let ns = Netns { name, xtables: Mutex::new(Vec::new()) };
         cmd(&["ip", "netns", "add", &ns.name])?;
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
