@@ -14,7 +14,8 @@
 //! processes, so every step is the command an administrator would type; the
 //! middlebox that strips MPTCP ([`Netns::strip_mptcp`]) talks nf_tables over
 //! netlink directly, and needs neither `nft` nor `iptables` (the latter is
-//! only a fallback for kernels older than 5.18).
+//! only a fallback for kernels older than 5.18). [`preflight`] checks all of
+//! this up front and says what is missing and how to get it.
 //!
 //! # Examples
 //!
@@ -40,6 +41,7 @@ mod middlebox;
 mod netns;
 mod nft;
 mod path;
+mod preflight;
 #[cfg(test)]
 mod sys;
 #[cfg(test)]
@@ -49,6 +51,7 @@ pub use cleanup::{cleanup_all, install_signal_cleanup, live_namespaces, sweep_st
 pub use middlebox::Strip;
 pub use netns::Netns;
 pub use path::Path;
+pub use preflight::{preflight, Missing, Ready, Requirements, Tool};
 
 /// Errors from namespace setup.
 #[derive(Debug, thiserror::Error)]

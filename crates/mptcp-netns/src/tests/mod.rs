@@ -7,6 +7,7 @@
 
 mod cleanup;
 mod middlebox;
+mod preflight;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -51,10 +52,7 @@ impl ToolDir {
         ));
         std::fs::create_dir(&dir).expect("temp dir");
         for p in programs {
-            let target = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(|d| d.join(p))
-                .find(|f| f.is_file())
-                .unwrap_or_else(|| panic!("`{p}` must be installed"));
+            let target = crate::preflight::find_program(p).unwrap_or_else(|| panic!("`{p}` must be installed"));
             std::os::unix::fs::symlink(target, dir.join(p)).expect("symlink");
         }
         ToolDir(dir)
