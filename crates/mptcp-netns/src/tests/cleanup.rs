@@ -90,9 +90,18 @@ fn drop_ends_the_processes_inside() {
     let id = NsId::of(&c::ns_path(ns.name())).unwrap();
     let mut sleeper = spawn_in(&ns, "sleep", &["1000"]);
     // SIG_IGN survives exec: the shell and its sleep both ignore SIGTERM.
-    let mut stubborn = spawn_in(&ns, "sh", &["-c", "trap '' TERM; while :; do sleep 1; done"]);
+    // It says "ready" once the trap is set (before that, SIGTERM would end it).
+    let mut stubborn = ns
+        .command("sh")
+        .args(["-c", "trap '' TERM; echo ready; while :; do sleep 1; done"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn in namespace");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stubborn.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line, "ready\n");
     wait_inside(id, sleeper.id());
-    wait_inside(id, stubborn.id());
     let name = ns.name().to_string();
     drop(ns);
     assert_eq!(ended(&mut sleeper).signal(), Some(libc::SIGTERM));
