@@ -93,7 +93,7 @@ fn assert_status(what: &str, sock: &TcpStream, expected: MptcpStatus) {
         }
     }
     // Mechanisms this kernel lacks say so instead of guessing.
-    for m in Mechanism::ALL {
+    for &m in Mechanism::ALL {
         if !host_support().mechanisms().contains(&m) {
             let e = sock.mptcp_status_with(m).expect_err("missing mechanism must fail");
             assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{what}: {m}");

@@ -103,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         local: stream.local_addr().ok(),
         status,
         mechanism,
-        host_mptcp: support.availability.describe(),
+        host_mptcp: support.availability.to_string(),
         token: info.as_ref().and_then(|i| i.token).map(|t| format!("{t:08x}")),
         subflows: stream.subflows().context("reading subflows")?,
         info,

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (limits, endpoints) = read_limits_and_endpoints();
     let report = Report {
         available: support.is_available(),
-        availability: support.availability.describe(),
+        availability: support.availability.to_string(),
         support,
         mechanisms: support.mechanisms().iter().map(|m| m.to_string()).collect(),
         status_mechanism: support.best_mechanism().map(|m| m.to_string()),

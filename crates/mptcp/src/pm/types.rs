@@ -21,6 +21,8 @@ pub const MAX_LIMIT: u32 = 8;
 /// assert_eq!(f.names(), vec!["subflow", "backup"]);
 /// assert_eq!(EndpointFlags::from_name("fullmesh"), Some(EndpointFlags::FULLMESH));
 /// ```
+///
+/// With feature `serde`: `Serialize` as the number.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EndpointFlags(pub u32);
@@ -144,6 +146,8 @@ impl fmt::Display for EndpointFlags {
 
 /// A path manager endpoint: a local address the kernel may use for
 /// subflows or announce to peers (`ip mptcp endpoint`).
+///
+/// With feature `serde`: `Serialize`, with `flags` as a number.
 ///
 /// # Examples
 ///
@@ -373,17 +377,22 @@ impl fmt::Display for EndpointRef {
 
 /// Path manager limits (`ip mptcp limits`), per network namespace.
 ///
+/// The kernel may gain limits, so the struct is `#[non_exhaustive]`:
+/// build one with [`Limits::new`]. With feature `serde`: `Serialize` as
+/// `{"subflows": .., "add_addr_accepted": ..}`.
+///
 /// # Examples
 ///
 /// ```
 /// use mptcp::pm::Limits;
 ///
-/// let l = Limits { subflows: 2, add_addr_accepted: 2 };
+/// let l = Limits::new(2, 2);
 /// assert!(l.validate().is_ok());
-/// assert!(Limits { subflows: 9, add_addr_accepted: 0 }.validate().is_err());
+/// assert!(Limits::new(9, 0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Limits {
     /// Extra subflows per connection (`subflows`).
     pub subflows: u32,
@@ -392,6 +401,19 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Limits of `subflows` extra subflows and `add_addr_accepted` accepted
+    /// announcements per connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = mptcp::pm::Limits::new(2, 1);
+    /// assert_eq!((l.subflows, l.add_addr_accepted), (2, 1));
+    /// ```
+    pub fn new(subflows: u32, add_addr_accepted: u32) -> Limits {
+        Limits { subflows, add_addr_accepted }
+    }
+
     /// Checks both values against the kernel's maximum ([`MAX_LIMIT`]).
     ///
     /// # Examples
@@ -399,8 +421,8 @@ impl Limits {
     /// ```
     /// use mptcp::pm::{Limits, MAX_LIMIT};
     ///
-    /// assert!(Limits { subflows: MAX_LIMIT, add_addr_accepted: MAX_LIMIT }.validate().is_ok());
-    /// let err = Limits { subflows: 0, add_addr_accepted: MAX_LIMIT + 1 }.validate().unwrap_err();
+    /// assert!(Limits::new(MAX_LIMIT, MAX_LIMIT).validate().is_ok());
+    /// let err = Limits::new(0, MAX_LIMIT + 1).validate().unwrap_err();
     /// assert!(err.to_string().contains("add_addr_accepted"));
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
