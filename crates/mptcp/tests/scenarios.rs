@@ -267,6 +267,9 @@ fn disabled_by_sysctl_policy() {
         .expect_err("strict policy must fail");
     assert_eq!(err.kind(), io::ErrorKind::Unsupported);
     assert!(err.to_string().contains("net.mptcp.enabled=0"), "{err}");
+    // The reason is typed, for callers that act on it.
+    let why = err.get_ref().and_then(|e| e.downcast_ref::<mptcp::Unavailable>()).expect("an mptcp::Unavailable");
+    assert_eq!(why.availability(), mptcp::Availability::DisabledBySysctl);
     assert_eq!(active_opens(&n.client), before, "nothing was sent");
     // The probe, run in that namespace, says why.
     let h = n.client.in_ns(mptcp::HostSupport::probe).unwrap();

@@ -4,10 +4,11 @@
 //! a [`Call`](super::requests::Call) from `requests` handed to the
 //! handle's driver; documentation and examples are generated for each.
 
-/// One doc example: `$pre`, a handle opened with `$new`, the lines, `$post`.
+/// One doc example: `$pre`, the `use` lines, a handle opened with `$new`,
+/// the lines, `$post`.
 macro_rules! example {
-    ($pre:literal, $new:literal, $post:literal; $($line:expr),* $(,)?) => {
-        concat!("```no_run\n", $pre, "let mut pm = ", $new, ";\n", $($line,)* $post, "```")
+    ($pre:literal, $new:literal, $post:literal; $(use $use:literal;)? $($line:expr),* $(,)?) => {
+        concat!("```no_run\n", $pre, $($use,)? "let mut pm = ", $new, ";\n", $($line,)* $post, "```")
     };
 }
 
@@ -58,7 +59,7 @@ macro_rules! path_manager_api {
             /// # Examples
             ///
             #[doc = $crate::pm::api::example!($pre, $new, $post;
-                "use mptcp::pm::{Endpoint, EndpointFlags};\n",
+                use "use mptcp::pm::{Endpoint, EndpointFlags};\n";
                 "let ep = Endpoint::new(\"10.0.2.1\".parse().unwrap()).with_flags(EndpointFlags::SUBFLOW);\n",
                 "pm.add_endpoint(&ep)", $aw, "?;\n",
             )]
@@ -76,7 +77,7 @@ macro_rules! path_manager_api {
             /// # Examples
             ///
             #[doc = $crate::pm::api::example!($pre, $new, $post;
-                "use std::net::IpAddr;\n",
+                use "use std::net::IpAddr;\n";
                 "pm.delete_endpoint(2.into())", $aw, "?; // by id\n",
                 "pm.delete_endpoint(IpAddr::from([10, 0, 2, 1]).into())", $aw, "?; // by address\n",
             )]
@@ -103,7 +104,7 @@ macro_rules! path_manager_api {
             /// # Examples
             ///
             #[doc = $crate::pm::api::example!($pre, $new, $post;
-                "use mptcp::pm::EndpointFlags;\n",
+                use "use mptcp::pm::EndpointFlags;\n";
                 "pm.set_endpoint_flags(2.into(), EndpointFlags::BACKUP)", $aw, "?;\n",
             )]
             pub $($async)? fn set_endpoint_flags(&mut self, target: $crate::pm::EndpointRef, flags: $crate::pm::EndpointFlags) -> $crate::pm::Result<()> {
@@ -160,7 +161,7 @@ macro_rules! path_manager_api {
             /// # Examples
             ///
             #[doc = $crate::pm::api::example!($pre, $new, $post;
-                "use mptcp::pm::Endpoint;\n",
+                use "use mptcp::pm::Endpoint;\n";
                 "pm.announce(0x1234, &Endpoint::new(\"10.0.2.1\".parse().unwrap()).with_id(5))", $aw, "?;\n",
             )]
             pub $($async)? fn announce(&mut self, token: u32, ep: &$crate::pm::Endpoint) -> $crate::pm::Result<()> {
@@ -184,7 +185,7 @@ macro_rules! path_manager_api {
             /// # Examples
             ///
             #[doc = $crate::pm::api::example!($pre, $new, $post;
-                "use mptcp::pm::LocalAddr;\n",
+                use "use mptcp::pm::LocalAddr;\n";
                 "let local = LocalAddr::new(\"10.0.2.1\".parse().unwrap()).with_id(5);\n",
                 "pm.create_subflow(0x1234, local, \"10.0.1.2:80\".parse().unwrap())", $aw, "?;\n",
             )]
