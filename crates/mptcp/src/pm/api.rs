@@ -27,7 +27,7 @@ macro_rules! path_manager_api {
                 "    println!(\"{} id {} {}\", ep.addr, ep.id, ep.flags);\n",
                 "}\n",
             )]
-            pub $($async)? fn endpoints(&mut self) -> $crate::pm::Result<Vec<$crate::pm::Endpoint>> {
+            pub $($async)? fn endpoints(&mut self) -> $crate::pm::error::Result<Vec<$crate::pm::types::Endpoint>> {
                 self.call($crate::pm::requests::endpoints()) $($await)*
             }
 
@@ -44,7 +44,7 @@ macro_rules! path_manager_api {
                 "let ep = pm.endpoint(1)", $aw, "?;\n",
                 "println!(\"endpoint 1: {} {}\", ep.addr, ep.flags);\n",
             )]
-            pub $($async)? fn endpoint(&mut self, id: u8) -> $crate::pm::Result<$crate::pm::Endpoint> {
+            pub $($async)? fn endpoint(&mut self, id: u8) -> $crate::pm::error::Result<$crate::pm::types::Endpoint> {
                 self.call($crate::pm::requests::endpoint(id)) $($await)*
             }
 
@@ -63,7 +63,7 @@ macro_rules! path_manager_api {
                 "let ep = Endpoint::new(\"10.0.2.1\".parse().unwrap()).with_flags(EndpointFlags::SUBFLOW);\n",
                 "pm.add_endpoint(&ep)", $aw, "?;\n",
             )]
-            pub $($async)? fn add_endpoint(&mut self, ep: &$crate::pm::Endpoint) -> $crate::pm::Result<()> {
+            pub $($async)? fn add_endpoint(&mut self, ep: &$crate::pm::types::Endpoint) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::add_endpoint(ep)) $($await)*
             }
 
@@ -81,7 +81,7 @@ macro_rules! path_manager_api {
                 "pm.delete_endpoint(2.into())", $aw, "?; // by id\n",
                 "pm.delete_endpoint(IpAddr::from([10, 0, 2, 1]).into())", $aw, "?; // by address\n",
             )]
-            pub $($async)? fn delete_endpoint(&mut self, target: $crate::pm::EndpointRef) -> $crate::pm::Result<()> {
+            pub $($async)? fn delete_endpoint(&mut self, target: $crate::pm::endpoint_ref::EndpointRef) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::delete_endpoint(target)) $($await)*
             }
 
@@ -93,7 +93,7 @@ macro_rules! path_manager_api {
                 "pm.flush_endpoints()", $aw, "?;\n",
                 "assert!(pm.endpoints()", $aw, "?.is_empty());\n",
             )]
-            pub $($async)? fn flush_endpoints(&mut self) -> $crate::pm::Result<()> {
+            pub $($async)? fn flush_endpoints(&mut self) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::flush_endpoints()) $($await)*
             }
 
@@ -107,7 +107,7 @@ macro_rules! path_manager_api {
                 use "use mptcp::pm::EndpointFlags;\n";
                 "pm.set_endpoint_flags(2.into(), EndpointFlags::BACKUP)", $aw, "?;\n",
             )]
-            pub $($async)? fn set_endpoint_flags(&mut self, target: $crate::pm::EndpointRef, flags: $crate::pm::EndpointFlags) -> $crate::pm::Result<()> {
+            pub $($async)? fn set_endpoint_flags(&mut self, target: $crate::pm::endpoint_ref::EndpointRef, flags: $crate::pm::types::EndpointFlags) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::set_endpoint_flags(target, flags)) $($await)*
             }
 
@@ -126,7 +126,7 @@ macro_rules! path_manager_api {
                 local: ::std::net::SocketAddr,
                 remote: ::std::net::SocketAddr,
                 backup: bool,
-            ) -> $crate::pm::Result<()> {
+            ) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::set_subflow_backup(token, local, remote, backup)) $($await)*
             }
 
@@ -138,7 +138,7 @@ macro_rules! path_manager_api {
                 "let l = pm.limits()", $aw, "?;\n",
                 "println!(\"subflows {} add_addr_accepted {}\", l.subflows, l.add_addr_accepted);\n",
             )]
-            pub $($async)? fn limits(&mut self) -> $crate::pm::Result<$crate::pm::Limits> {
+            pub $($async)? fn limits(&mut self) -> $crate::pm::error::Result<$crate::pm::types::Limits> {
                 self.call($crate::pm::requests::limits()) $($await)*
             }
 
@@ -151,7 +151,7 @@ macro_rules! path_manager_api {
                 "pm.set_limits(Some(2), Some(2))", $aw, "?;\n",
                 "pm.set_limits(Some(4), None)", $aw, "?; // add_addr_accepted unchanged\n",
             )]
-            pub $($async)? fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> $crate::pm::Result<()> {
+            pub $($async)? fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::set_limits(subflows, add_addr_accepted)) $($await)*
             }
 
@@ -164,7 +164,7 @@ macro_rules! path_manager_api {
                 use "use mptcp::pm::Endpoint;\n";
                 "pm.announce(0x1234, &Endpoint::new(\"10.0.2.1\".parse().unwrap()).with_id(5))", $aw, "?;\n",
             )]
-            pub $($async)? fn announce(&mut self, token: u32, ep: &$crate::pm::Endpoint) -> $crate::pm::Result<()> {
+            pub $($async)? fn announce(&mut self, token: u32, ep: &$crate::pm::types::Endpoint) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::announce(token, ep)) $($await)*
             }
 
@@ -175,7 +175,7 @@ macro_rules! path_manager_api {
             #[doc = $crate::pm::api::example!($pre, $new, $post;
                 "pm.remove(0x1234, 5)", $aw, "?;\n",
             )]
-            pub $($async)? fn remove(&mut self, token: u32, id: u8) -> $crate::pm::Result<()> {
+            pub $($async)? fn remove(&mut self, token: u32, id: u8) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::remove(token, id)) $($await)*
             }
 
@@ -189,7 +189,7 @@ macro_rules! path_manager_api {
                 "let local = LocalAddr::new(\"10.0.2.1\".parse().unwrap()).with_id(5);\n",
                 "pm.create_subflow(0x1234, local, \"10.0.1.2:80\".parse().unwrap())", $aw, "?;\n",
             )]
-            pub $($async)? fn create_subflow(&mut self, token: u32, local: $crate::pm::LocalAddr, remote: ::std::net::SocketAddr) -> $crate::pm::Result<()> {
+            pub $($async)? fn create_subflow(&mut self, token: u32, local: $crate::pm::types::LocalAddr, remote: ::std::net::SocketAddr) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::create_subflow(token, local, remote)) $($await)*
             }
 
@@ -202,7 +202,7 @@ macro_rules! path_manager_api {
                 "let (local, remote) = (\"10.0.2.1:40000\".parse().unwrap(), \"10.0.1.2:80\".parse().unwrap());\n",
                 "pm.destroy_subflow(0x1234, local, remote)", $aw, "?;\n",
             )]
-            pub $($async)? fn destroy_subflow(&mut self, token: u32, local: ::std::net::SocketAddr, remote: ::std::net::SocketAddr) -> $crate::pm::Result<()> {
+            pub $($async)? fn destroy_subflow(&mut self, token: u32, local: ::std::net::SocketAddr, remote: ::std::net::SocketAddr) -> $crate::pm::error::Result<()> {
                 self.call($crate::pm::requests::destroy_subflow(token, local, remote)) $($await)*
             }
         }

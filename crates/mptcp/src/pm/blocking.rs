@@ -4,10 +4,10 @@ use netlink_packet_generic::GenlMessage;
 use netlink_sys::Socket;
 
 use super::api::path_manager_api;
+use super::error::{Error, Result};
 use super::family::{self, Family};
 use super::nl::{self, PmMessage};
 use super::requests::{Call, Next, Op};
-use super::{Error, Result};
 use crate::netlink::{self, RECV_BUF};
 
 /// A blocking handle on the path manager of the calling thread's network

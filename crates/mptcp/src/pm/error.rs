@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::types::EndpointRef;
+use super::endpoint_ref::EndpointRef;
 use crate::host::Availability;
 use crate::netlink::RawError;
 
@@ -107,6 +107,9 @@ impl Error {
         matches!(self.errno(), Some(libc::EPERM) | Some(libc::EACCES))
     }
 }
+
+/// Result type of the path manager.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn kernel_message(op: &str, errno: i32, token: Option<u32>, detail: Option<&str>) -> String {
     let os = io::Error::from_raw_os_error(errno);

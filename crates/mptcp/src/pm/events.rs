@@ -8,10 +8,10 @@ use std::time::Duration;
 use netlink_packet_generic::GenlMessage;
 use netlink_sys::Socket;
 
+use super::error::{Error, Result};
 use super::event::Event;
 use super::family::{self, Family};
 use super::nl::EventMessage;
-use super::{Error, Result};
 use crate::netlink::{decode, malformed, split, Reply, RECV_BUF};
 
 /// Joins the events group of `family` (needs `CAP_NET_ADMIN`).

@@ -6,8 +6,8 @@ use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket};
 
+use super::error::{Error, Result};
 use super::nl::{self, EVENTS_GROUP, FAMILY_NAME};
-use super::{Error, Result};
 use crate::netlink::{self, Expect, RawError};
 
 /// The family id and the events group id.

@@ -34,6 +34,7 @@ mod api;
 #[cfg(feature = "tokio")]
 mod async_io;
 mod blocking;
+mod endpoint_ref;
 mod error;
 mod event;
 mod events;
@@ -46,12 +47,10 @@ mod types;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use async_io::{AsyncPathManager, EventStream};
 pub use blocking::PathManager;
-pub use error::Error;
+pub use endpoint_ref::EndpointRef;
+pub use error::{Error, Result};
 pub use event::{Event, EventKind, EVENT_FLAG_DENY_JOIN_ID0, EVENT_FLAG_SERVER_SIDE};
 pub use events::EventListener;
-pub use types::{Endpoint, EndpointFlags, EndpointRef, Limits, LocalAddr, MAX_LIMIT};
+pub use types::{Endpoint, EndpointFlags, Limits, LocalAddr, MAX_LIMIT};
 
 pub use crate::sys::{interface_index, interface_name};
-
-/// Result type of this module.
-pub type Result<T, E = Error> = std::result::Result<T, E>;

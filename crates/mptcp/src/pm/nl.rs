@@ -7,7 +7,7 @@
 //! as `Other` (and emitted back unchanged), a truncated attribute is an error.
 
 use std::fmt::Debug;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use netlink_packet_core::{
     parse_ipv6, parse_u16, parse_u16_be, parse_u32, parse_u8, DecodeError, DefaultNla, Emitable, Nla, NlaBuffer,
@@ -79,6 +79,21 @@ fn v6(b: &[u8]) -> Option<Ipv6Addr> {
 
 fn other<T: AsRef<[u8]> + ?Sized>(buf: &NlaBuffer<&T>) -> Result<DefaultNla, DecodeError> {
     DefaultNla::parse(buf)
+}
+
+/// Address attributes for `addr` (family and address).
+pub(crate) fn addr_attrs(addr: IpAddr) -> Vec<AddrAttr> {
+    match addr {
+        IpAddr::V4(a) => vec![AddrAttr::Family(libc::AF_INET as u16), AddrAttr::Addr4(a)],
+        IpAddr::V6(a) => vec![AddrAttr::Family(libc::AF_INET6 as u16), AddrAttr::Addr6(a)],
+    }
+}
+
+/// Address attributes for a socket address (family, address, port).
+pub(crate) fn sockaddr_attrs(sa: SocketAddr) -> Vec<AddrAttr> {
+    let mut v = addr_attrs(sa.ip());
+    v.push(AddrAttr::Port(sa.port()));
+    v
 }
 
 /// Attributes of a nested `MPTCP_PM_ATTR_ADDR` / `MPTCP_PM_ATTR_ADDR_REMOTE`.

@@ -6,9 +6,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::endpoint_ref::EndpointRef;
+use super::error::{Error, Result};
 use super::nl::*;
-use super::types::{addr_attrs, sockaddr_attrs, Endpoint, EndpointFlags, EndpointRef, Limits, LocalAddr};
-use super::{Error, Result};
+use super::types::{Endpoint, EndpointFlags, Limits, LocalAddr};
 use crate::netlink::Expect;
 
 /// One request: what to send, what comes back, and how to name it in errors.

@@ -1,10 +1,10 @@
 //! Endpoints, flags and limits of the path manager.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use super::nl::{AddrAttr, PmAttr};
-use super::Error;
+use super::error::Error;
+use super::nl::{addr_attrs, AddrAttr, PmAttr};
 
 /// Largest value the kernel accepts for each limit (`MPTCP_PM_ADDR_MAX`).
 pub const MAX_LIMIT: u32 = 8;
@@ -307,71 +307,6 @@ impl Endpoint {
             return Err(Error::invalid("`implicit` is set by the kernel only"));
         }
         Ok(())
-    }
-}
-
-/// Address attributes for `addr` (family and address).
-pub(crate) fn addr_attrs(addr: IpAddr) -> Vec<AddrAttr> {
-    match addr {
-        IpAddr::V4(a) => vec![AddrAttr::Family(libc::AF_INET as u16), AddrAttr::Addr4(a)],
-        IpAddr::V6(a) => vec![AddrAttr::Family(libc::AF_INET6 as u16), AddrAttr::Addr6(a)],
-    }
-}
-
-/// Address attributes for a socket address (family, address, port).
-pub(crate) fn sockaddr_attrs(sa: SocketAddr) -> Vec<AddrAttr> {
-    let mut v = addr_attrs(sa.ip());
-    v.push(AddrAttr::Port(sa.port()));
-    v
-}
-
-/// Selects an endpoint by id or by address.
-///
-/// # Examples
-///
-/// ```
-/// use std::net::IpAddr;
-/// use mptcp::pm::EndpointRef;
-///
-/// assert_eq!(EndpointRef::from(2), EndpointRef::Id(2));
-/// let by_addr = EndpointRef::from("10.0.2.1".parse::<IpAddr>().unwrap());
-/// assert_eq!(by_addr.to_string(), "10.0.2.1");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointRef {
-    /// By endpoint id (1-255).
-    Id(u8),
-    /// By address.
-    Addr(IpAddr),
-}
-
-impl From<u8> for EndpointRef {
-    fn from(id: u8) -> Self {
-        EndpointRef::Id(id)
-    }
-}
-
-impl From<IpAddr> for EndpointRef {
-    fn from(a: IpAddr) -> Self {
-        EndpointRef::Addr(a)
-    }
-}
-
-impl EndpointRef {
-    pub(crate) fn to_attrs(self) -> Vec<AddrAttr> {
-        match self {
-            EndpointRef::Id(id) => vec![AddrAttr::Id(id)],
-            EndpointRef::Addr(a) => addr_attrs(a),
-        }
-    }
-}
-
-impl fmt::Display for EndpointRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndpointRef::Id(id) => write!(f, "id {id}"),
-            EndpointRef::Addr(a) => write!(f, "{a}"),
-        }
     }
 }
 
