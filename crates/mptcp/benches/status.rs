@@ -4,10 +4,11 @@
 //!
 //! Run with `cargo bench -p multipath-tcp --bench status`.
 
+use std::hint::black_box;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use mptcp::{Mechanism, MptcpExt, MptcpListenerExt, MptcpStreamExt};
 
 /// Go's check: one getsockopt(SOL_MPTCP, MPTCP_INFO) into an int.

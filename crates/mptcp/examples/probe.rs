@@ -18,7 +18,7 @@ fn main() -> std::io::Result<()> {
     client.write_all(b"ping")?;
     let mut buf = [0u8; 4];
     server.read_exact(&mut buf)?;
-    for m in Mechanism::ALL {
+    for &m in Mechanism::ALL {
         println!("{m}: client {:?} server {:?}", client.mptcp_status_with(m), server.mptcp_status_with(m));
     }
     println!("auto: client {} server {}", client.mptcp_status()?, server.mptcp_status()?);

@@ -3,9 +3,10 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
+use crate::detect::{created_as_mptcp, is_no_such_option};
 use crate::host::host_support;
-use crate::info::{self, MptcpInfo, SubflowInfo, TcpInfo};
-use crate::status::{created_as_mptcp, is_no_such_option};
+use crate::info::{MptcpInfo, SubflowInfo, TcpInfo};
+use crate::sockopt::{self, FULL_INFO_HEADER_SIZE, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE, SUBFLOW_INFO_SIZE};
 use crate::sys;
 
 /// Size we ask for per `tcp_info` element in the subflow arrays: every field
@@ -32,7 +33,7 @@ pub(crate) fn mptcp_info(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
 /// The single TCP flow of a connection that is not using MPTCP.
 fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let mut buf = [0u8; 512];
-    let n = sys::getsockopt_buf(fd, sys::SOL_TCP, sys::TCP_INFO, &mut buf)?;
+    let n = sys::getsockopt_buf(fd, libc::SOL_TCP, libc::TCP_INFO, &mut buf)?;
     let sock = socket2::SockRef::from(&fd);
     Ok(vec![SubflowInfo {
         id: None,
@@ -96,19 +97,19 @@ fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let mut n = 8usize;
     loop {
-        let mut head = [0u8; 40 + 256];
-        let mut sf = vec![0u8; n * info::SUBFLOW_INFO_SIZE];
+        let mut head = [0u8; FULL_INFO_HEADER_SIZE + 256];
+        let mut sf = vec![0u8; n * SUBFLOW_INFO_SIZE];
         let mut tcp = vec![0u8; n * TCP_INFO_ASK];
         sys::getsockopt_full_info(
             fd,
             &mut head,
             &mut sf,
-            info::SUBFLOW_INFO_SIZE as u32,
+            SUBFLOW_INFO_SIZE as u32,
             &mut tcp,
             TCP_INFO_ASK as u32,
             n as u32,
         )?;
-        let h = info::parse_full_info_header(&head)
+        let h = sockopt::parse_full_info_header(&head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short MPTCP_FULL_INFO header"))?;
         let total = h.num_subflows as usize;
         if total > n && n < MAX_SUBFLOWS {
@@ -116,13 +117,13 @@ fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
             continue;
         }
         let count = total.min(n);
-        let sf_size = (h.size_sfinfo_user as usize).min(info::SUBFLOW_INFO_SIZE);
+        let sf_size = (h.size_sfinfo_user as usize).min(SUBFLOW_INFO_SIZE);
         let tcp_size = (h.size_tcpinfo_user as usize).min(TCP_INFO_ASK);
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
-            let s = &sf[i * info::SUBFLOW_INFO_SIZE..i * info::SUBFLOW_INFO_SIZE + sf_size];
+            let s = &sf[i * SUBFLOW_INFO_SIZE..i * SUBFLOW_INFO_SIZE + sf_size];
             let t = &tcp[i * TCP_INFO_ASK..i * TCP_INFO_ASK + tcp_size];
-            let (id, local, remote) = info::parse_subflow_info(s);
+            let (id, local, remote) = sockopt::parse_subflow_info(s);
             out.push(SubflowInfo { id, local, remote, backup: None, tcp: TcpInfo::parse(t) });
         }
         return Ok(out);
@@ -134,10 +135,10 @@ fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 fn subflow_data(fd: BorrowedFd<'_>, opt: i32, elem: usize) -> io::Result<Vec<Vec<u8>>> {
     let mut n = 8usize;
     loop {
-        let mut buf = vec![0u8; info::SUBFLOW_DATA_SIZE + n * elem];
-        info::subflow_data_request(&mut buf, elem as u32);
+        let mut buf = vec![0u8; SUBFLOW_DATA_SIZE + n * elem];
+        sockopt::subflow_data_request(&mut buf, elem as u32);
         let len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, opt, &mut buf)?;
-        let d = info::parse_subflow_data(&buf, len)
+        let d = sockopt::parse_subflow_data(&buf, len)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed mptcp_subflow_data"))?;
         if d.truncated() && n < MAX_SUBFLOWS {
             n = (d.num_subflows as usize).min(MAX_SUBFLOWS);
@@ -151,12 +152,12 @@ fn subflow_data(fd: BorrowedFd<'_>, opt: i32, elem: usize) -> io::Result<Vec<Vec
 /// position; ids are not available this way.
 fn tcpinfo_and_addrs(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let tcp = subflow_data(fd, sys::MPTCP_TCPINFO, TCP_INFO_ASK)?;
-    let addrs = subflow_data(fd, sys::MPTCP_SUBFLOW_ADDRS, info::SUBFLOW_ADDRS_SIZE)?;
+    let addrs = subflow_data(fd, sys::MPTCP_SUBFLOW_ADDRS, SUBFLOW_ADDRS_SIZE)?;
     Ok(tcp
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let (local, remote) = addrs.get(i).map(|a| info::parse_subflow_addrs(a)).unwrap_or((None, None));
+            let (local, remote) = addrs.get(i).map(|a| sockopt::parse_subflow_addrs(a)).unwrap_or((None, None));
             SubflowInfo { id: None, local, remote, backup: None, tcp: TcpInfo::parse(t) }
         })
         .collect())

@@ -146,7 +146,7 @@ pub trait MptcpExt {
 #[cfg(mptcp_linux)]
 mod imp {
     pub(super) use crate::conn::{mptcp_info, subflows, subflows_legacy};
-    pub(super) use crate::status::{created_as_mptcp, status, status_with};
+    pub(super) use crate::detect::{created_as_mptcp, status, status_with};
 }
 
 /// Elsewhere MPTCP does not exist: sockets are plain TCP.
@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(s.mptcp_info().unwrap(), None);
         assert_eq!(crate::host_support().availability, crate::Availability::Unsupported);
         let strict = crate::MptcpBuilder::new().fallback(crate::FallbackPolicy::Fail).connect(l.local_addr().unwrap());
-        assert_eq!(strict.unwrap_err().kind(), io::ErrorKind::Unsupported);
+        let err = strict.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+        let why = err.get_ref().and_then(|e| e.downcast_ref::<crate::Unavailable>()).expect("typed reason");
+        assert_eq!(why.availability(), crate::Availability::Unsupported);
     }
 
     #[cfg(mptcp_linux)]
@@ -241,7 +244,7 @@ mod tests {
     #[ignore = "needs a kernel with MPTCP enabled (scripts/test.sh runs it)"]
     fn on_linux_sockets_are_created_as_mptcp() {
         let host = crate::host_support();
-        assert!(host.is_available(), "MPTCP is not available here: {}", host.availability.describe());
+        assert!(host.is_available(), "MPTCP is not available here: {}", host.availability);
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let s = std::net::TcpStream::connect_mptcp(l.local_addr().unwrap()).unwrap();
         assert!(s.created_as_mptcp().unwrap());

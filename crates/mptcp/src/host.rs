@@ -1,12 +1,20 @@
 //! What this host's kernel can do, found by probing it, never by reading
 //! its version string.
 
+use std::fmt;
 use std::io;
 use std::sync::OnceLock;
 
 use crate::status::Mechanism;
 
-/// Whether MPTCP sockets can be created here.
+/// Whether MPTCP sockets can be created here, and if not, why.
+///
+/// `Display` gives a sentence for people (with what to do, where there is
+/// something to do). Kernels and operating systems may give new reasons,
+/// so the enum is `#[non_exhaustive]`.
+///
+/// With feature `serde`: `Serialize` as a kebab-case name
+/// (`"available"`, `"disabled-by-sysctl"`, ..., `{"error": 13}`).
 ///
 /// # Examples
 ///
@@ -15,12 +23,13 @@ use crate::status::Mechanism;
 ///
 /// match mptcp::host_support().availability {
 ///     Availability::Available => println!("MPTCP sockets work here"),
-///     other => println!("no MPTCP: {}", other.describe()),
+///     other => println!("no MPTCP: {other}"),
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+#[non_exhaustive]
 pub enum Availability {
     /// `socket(..., IPPROTO_MPTCP)` works.
     Available,
@@ -77,38 +86,111 @@ impl Availability {
     pub fn means_unavailable(e: &io::Error) -> bool {
         matches!(e.raw_os_error(), Some(libc::ENOPROTOOPT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EINVAL))
     }
+}
 
+impl fmt::Display for Availability {
     /// A sentence for people.
-    ///
-    /// # Examples
     ///
     /// ```
     /// use mptcp::Availability;
     ///
-    /// assert_eq!(Availability::Available.describe(), "available");
-    /// assert!(Availability::DisabledBySysctl.describe().contains("net.mptcp.enabled=1"));
+    /// assert_eq!(Availability::Available.to_string(), "available");
+    /// assert!(Availability::DisabledBySysctl.to_string().contains("net.mptcp.enabled=1"));
     /// ```
-    pub fn describe(&self) -> String {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Availability::Available => "available".into(),
+            Availability::Available => f.write_str("available"),
             Availability::DisabledBySysctl => {
-                "disabled by sysctl net.mptcp.enabled=0 (enable: sysctl -w net.mptcp.enabled=1)".into()
+                f.write_str("disabled by sysctl net.mptcp.enabled=0 (enable: sysctl -w net.mptcp.enabled=1)")
             }
-            Availability::NotBuilt => "not built into this kernel (CONFIG_MPTCP is off)".into(),
-            Availability::KernelTooOld => "kernel too old (MPTCP needs Linux 5.6 or newer)".into(),
-            Availability::Error(n) => format!("socket creation failed: {}", io::Error::from_raw_os_error(*n)),
-            Availability::Unsupported => "not supported on this operating system".into(),
+            Availability::NotBuilt => f.write_str("not built into this kernel (CONFIG_MPTCP is off)"),
+            Availability::KernelTooOld => f.write_str("kernel too old (MPTCP needs Linux 5.6 or newer)"),
+            Availability::Error(n) => write!(f, "socket creation failed: {}", io::Error::from_raw_os_error(*n)),
+            Availability::Unsupported => f.write_str("not supported on this operating system"),
         }
+    }
+}
+
+/// The error inside the `io::Error` that [`FallbackPolicy::Fail`](crate::FallbackPolicy::Fail)
+/// returns when MPTCP sockets cannot be created: why, as an [`Availability`].
+///
+/// The `io::Error` has kind `Unsupported`; reach this type with
+/// `get_ref()` and `downcast_ref`. Its [`source`](std::error::Error::source)
+/// is the error `socket(2)` gave, where there was one.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::{Availability, FallbackPolicy, MptcpBuilder, Unavailable};
+///
+/// match MptcpBuilder::new().fallback(FallbackPolicy::Fail).socket(socket2::Domain::IPV4) {
+///     Ok(_) => println!("an MPTCP socket"),
+///     Err(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<Unavailable>()) {
+///         Some(why) if why.availability() == Availability::DisabledBySysctl => {
+///             eprintln!("turn MPTCP on: sysctl -w net.mptcp.enabled=1")
+///         }
+///         Some(why) => eprintln!("no MPTCP here: {}", why.availability()),
+///         None => eprintln!("socket(2) failed: {e}"),
+///     },
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Unavailable {
+    availability: Availability,
+    os: Option<io::Error>,
+}
+
+impl Unavailable {
+    /// The error for `socket(2)`'s answer `os`, as an `io::Error` of kind
+    /// `Unsupported`.
+    pub(crate) fn io_error(availability: Availability, os: Option<io::Error>) -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, Unavailable { availability, os })
+    }
+
+    /// Why MPTCP sockets cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::{Availability, FallbackPolicy, Unavailable};
+    ///
+    /// if let Err(e) = mptcp::new_socket(socket2::Domain::IPV4, FallbackPolicy::Fail) {
+    ///     let why = e.get_ref().and_then(|i| i.downcast_ref::<Unavailable>()).map(Unavailable::availability);
+    ///     assert_ne!(why, Some(Availability::Available));
+    /// }
+    /// ```
+    pub fn availability(&self) -> Availability {
+        self.availability
+    }
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MPTCP is unavailable: {}", self.availability)?;
+        if let Some(os) = &self.os {
+            write!(f, " ({os})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Unavailable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.os.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 /// What this host can do, found by probing the kernel once.
 ///
+/// Kernels gain features, so the struct is `#[non_exhaustive]`.
+///
+/// With feature `serde`: `Serialize`, one field per probed feature.
+///
 /// # Examples
 ///
 /// ```
 /// let host = mptcp::host_support();
-/// println!("MPTCP: {}", host.availability.describe());
+/// println!("MPTCP: {}", host.availability);
 /// if let Some(m) = host.best_mechanism() {
 ///     println!("status checks use {m}");
 /// }
@@ -166,7 +248,7 @@ impl HostSupport {
     ///
     /// // A fresh answer, e.g. after `sysctl net.mptcp.enabled` changed.
     /// let now = HostSupport::probe();
-    /// println!("MPTCP: {}", now.availability.describe());
+    /// println!("MPTCP: {}", now.availability);
     /// ```
     pub fn probe() -> HostSupport {
         #[cfg(mptcp_linux)]
@@ -294,24 +376,35 @@ pub fn sysctls() -> Vec<(String, String)> {
     v
 }
 
+/// Whether MPTCP sockets can be created in the calling thread's network
+/// namespace now (one `socket(2)`, not cached).
+#[cfg(all(mptcp_linux, feature = "netlink"))]
+pub(crate) fn availability_now() -> Availability {
+    match crate::sys::mptcp_socket(socket2::Domain::IPV4) {
+        Ok(_) => Availability::Available,
+        Err(e) => Availability::from_socket_error(&e),
+    }
+}
+
 #[cfg(mptcp_linux)]
 fn probe_linux() -> HostSupport {
-    use socket2::{Domain, Protocol, Socket, Type};
+    use socket2::{Domain, Socket, Type};
     use std::os::fd::AsFd;
 
+    use crate::sockopt::{subflow_data_request, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE};
     use crate::sys;
 
     let inet_diag = probe_inet_diag();
-    match Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::from(sys::IPPROTO_MPTCP))) {
+    match sys::mptcp_socket(Domain::IPV4) {
         Ok(s) => {
             let fd = s.as_fd();
-            let tcp_is_mptcp = sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok();
+            let tcp_is_mptcp = sys::getsockopt_int(fd, libc::SOL_TCP, sys::TCP_IS_MPTCP).is_ok();
             let mut buf = [0u8; 256];
             let info_len = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf).ok();
-            let mut sfd = [0u8; 16 + 256];
-            crate::info::subflow_data_request(&mut sfd, 256);
+            let mut sfd = [0u8; SUBFLOW_DATA_SIZE + SUBFLOW_ADDRS_SIZE];
+            subflow_data_request(&mut sfd, SUBFLOW_ADDRS_SIZE as u32);
             let tcpinfo = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_TCPINFO, &mut sfd).is_ok();
-            crate::info::subflow_data_request(&mut sfd, 256);
+            subflow_data_request(&mut sfd, SUBFLOW_ADDRS_SIZE as u32);
             let addrs = sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_SUBFLOW_ADDRS, &mut sfd).is_ok();
             let mut head = [0u8; 256];
             let full = sys::getsockopt_full_info(fd, &mut head, &mut [], 0, &mut [], 0, 0).is_ok();
@@ -330,7 +423,7 @@ fn probe_linux() -> HostSupport {
             // MPTCP sockets cannot be made here; TCP_IS_MPTCP can still be
             // probed on a TCP socket (0 on kernels that know it).
             let tcp_is_mptcp = Socket::new(Domain::IPV4, Type::STREAM, None)
-                .map(|t| sys::getsockopt_int(t.as_fd(), sys::SOL_TCP, sys::TCP_IS_MPTCP).is_ok())
+                .map(|t| sys::getsockopt_int(t.as_fd(), libc::SOL_TCP, sys::TCP_IS_MPTCP).is_ok())
                 .unwrap_or(false);
             HostSupport {
                 availability: Availability::from_socket_error(&e),

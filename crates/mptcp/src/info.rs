@@ -1,27 +1,24 @@
-//! Parsers for the kernel's MPTCP info structures: `struct mptcp_info`,
-//! `struct tcp_info`, `struct mptcp_subflow_data`, `struct mptcp_subflow_addrs`
-//! and `struct mptcp_subflow_info`.
+//! What the kernel tells about a connection: `struct mptcp_info`
+//! ([`MptcpInfo`]), `struct tcp_info` ([`TcpInfo`]) and each subflow
+//! ([`SubflowInfo`]), read with [`MptcpExt`](crate::MptcpExt) or inet_diag.
 //!
 //! The kernel copies `min(optlen, its size)` bytes and returns that length;
 //! a field that lies past the returned length is reported as `None`, never
 //! as a made-up zero.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
 /// Little helper reading native-endian integers at an offset, `None` past the end.
-struct Bytes<'a>(&'a [u8]);
+pub(crate) struct Bytes<'a>(pub(crate) &'a [u8]);
 
 impl Bytes<'_> {
-    fn u8(&self, off: usize) -> Option<u8> {
+    pub(crate) fn u8(&self, off: usize) -> Option<u8> {
         self.0.get(off).copied()
     }
-    fn u16(&self, off: usize) -> Option<u16> {
-        Some(u16::from_ne_bytes(self.0.get(off..off + 2)?.try_into().ok()?))
-    }
-    fn u32(&self, off: usize) -> Option<u32> {
+    pub(crate) fn u32(&self, off: usize) -> Option<u32> {
         Some(u32::from_ne_bytes(self.0.get(off..off + 4)?.try_into().ok()?))
     }
-    fn u64(&self, off: usize) -> Option<u64> {
+    pub(crate) fn u64(&self, off: usize) -> Option<u64> {
         Some(u64::from_ne_bytes(self.0.get(off..off + 8)?.try_into().ok()?))
     }
 }
@@ -41,6 +38,9 @@ pub const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED: u32 = 2;
 /// Not parsed: `endp_laminar_max`/`endp_fullmesh_max` (6.18/6.19), which
 /// live in bytes that older kernels with the same 96-byte struct reserve as
 /// zero, so their presence cannot be told from the length.
+///
+/// Kernels add fields, so the struct is `#[non_exhaustive]`. With feature
+/// `serde`: `Serialize`, one field per member (absent ones as `null`).
 ///
 /// # Examples
 ///
@@ -179,6 +179,8 @@ impl MptcpInfo {
 
 /// The useful part of `struct tcp_info` for one subflow (or for a plain TCP
 /// connection). `None` where the kernel's struct is too short to hold it.
+///
+/// With feature `serde`: `Serialize`, one field per member (absent ones as `null`).
 ///
 /// # Examples
 ///
@@ -330,6 +332,8 @@ pub fn tcp_state_name(state: u8) -> &'static str {
 /// One subflow of an MPTCP connection (or the single TCP flow of a
 /// connection that is not using MPTCP).
 ///
+/// With feature `serde`: `Serialize`, with `tcp` as a nested object.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -358,234 +362,6 @@ pub struct SubflowInfo {
     pub backup: Option<bool>,
     /// The subflow's `tcp_info`.
     pub tcp: TcpInfo,
-}
-
-/// Parses a `sockaddr_in` / `sockaddr_in6` (family at offset 0, port in
-/// network order at 2). `None` for other families or short buffers.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::parse_sockaddr;
-///
-/// let mut sin = [0u8; 16]; // struct sockaddr_in
-/// sin[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
-/// sin[2..4].copy_from_slice(&443u16.to_be_bytes());
-/// sin[4..8].copy_from_slice(&[10, 0, 0, 1]);
-/// assert_eq!(parse_sockaddr(&sin), Some("10.0.0.1:443".parse().unwrap()));
-/// assert_eq!(parse_sockaddr(&[0u8; 16]), None); // AF_UNSPEC
-/// ```
-pub fn parse_sockaddr(buf: &[u8]) -> Option<SocketAddr> {
-    let b = Bytes(buf);
-    let family = b.u16(0)? as i32;
-    let port = u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?);
-    match family {
-        libc::AF_INET => {
-            let ip: [u8; 4] = buf.get(4..8)?.try_into().ok()?;
-            Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::from(ip), port)))
-        }
-        libc::AF_INET6 => {
-            let flow = u32::from_be_bytes(buf.get(4..8)?.try_into().ok()?);
-            let ip: [u8; 16] = buf.get(8..24)?.try_into().ok()?;
-            let scope = b.u32(24)?;
-            Some(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope)))
-        }
-        _ => None,
-    }
-}
-
-/// Size of `struct mptcp_subflow_addrs` (two `sockaddr_storage`-sized unions).
-pub const SUBFLOW_ADDRS_SIZE: usize = 256;
-/// Size of `struct mptcp_subflow_info` (u32 id, padding, addrs).
-pub const SUBFLOW_INFO_SIZE: usize = 8 + SUBFLOW_ADDRS_SIZE;
-/// Size of `struct mptcp_subflow_data`.
-pub const SUBFLOW_DATA_SIZE: usize = 16;
-
-/// Parses one `struct mptcp_subflow_addrs`: (local, remote).
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::{parse_subflow_addrs, SUBFLOW_ADDRS_SIZE};
-///
-/// let mut raw = [0u8; SUBFLOW_ADDRS_SIZE];
-/// raw[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes()); // local sockaddr_in
-/// raw[2..4].copy_from_slice(&40000u16.to_be_bytes());
-/// raw[4..8].copy_from_slice(&[10, 0, 0, 1]);
-/// assert_eq!(parse_subflow_addrs(&raw), (Some("10.0.0.1:40000".parse().unwrap()), None));
-/// ```
-pub fn parse_subflow_addrs(buf: &[u8]) -> (Option<SocketAddr>, Option<SocketAddr>) {
-    let local = buf.get(..128).and_then(parse_sockaddr);
-    let remote = buf.get(128..256).and_then(parse_sockaddr);
-    (local, remote)
-}
-
-/// The answer to `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`: a
-/// `struct mptcp_subflow_data` header and the elements that fit.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::SubflowData;
-///
-/// let element = [0u8; 8];
-/// let data = SubflowData { num_subflows: 3, size_kernel: 256, elements: vec![&element[..]] };
-/// assert!(data.truncated()); // room for 1 of the 3 subflows
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubflowData<'a> {
-    /// Real number of subflows; more than `elements.len()` means truncated.
-    pub num_subflows: u32,
-    /// The kernel's element size.
-    pub size_kernel: u32,
-    /// The elements written, each `min(requested, kernel)` bytes long.
-    pub elements: Vec<&'a [u8]>,
-}
-
-impl SubflowData<'_> {
-    /// Whether the buffer was too small for every subflow.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use mptcp::info::{parse_subflow_data, subflow_data_request, SUBFLOW_DATA_SIZE};
-    ///
-    /// let mut buf = [0u8; SUBFLOW_DATA_SIZE + 8]; // room for one 8-byte element
-    /// subflow_data_request(&mut buf, 8);
-    /// buf[4..8].copy_from_slice(&3u32.to_ne_bytes()); // the kernel: 3 subflows
-    /// assert!(parse_subflow_data(&buf, buf.len()).unwrap().truncated());
-    /// ```
-    pub fn truncated(&self) -> bool {
-        self.elements.len() < self.num_subflows as usize
-    }
-}
-
-/// Builds the input header of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS` into
-/// the start of `buf`, asking for elements of `elem_size` bytes.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::{subflow_data_request, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE};
-///
-/// let mut buf = vec![0u8; SUBFLOW_DATA_SIZE + 4 * SUBFLOW_ADDRS_SIZE];
-/// subflow_data_request(&mut buf, SUBFLOW_ADDRS_SIZE as u32);
-/// assert_eq!(buf[0..4], (SUBFLOW_DATA_SIZE as u32).to_ne_bytes()); // size_subflow_data
-/// assert_eq!(buf[12..16], (SUBFLOW_ADDRS_SIZE as u32).to_ne_bytes()); // size_user
-/// ```
-///
-/// # Panics
-///
-/// When `buf` is shorter than the 16-byte header ([`SUBFLOW_DATA_SIZE`]).
-pub fn subflow_data_request(buf: &mut [u8], elem_size: u32) {
-    buf.fill(0);
-    buf[0..4].copy_from_slice(&(SUBFLOW_DATA_SIZE as u32).to_ne_bytes());
-    buf[12..16].copy_from_slice(&elem_size.to_ne_bytes());
-}
-
-/// Parses the answer of `MPTCP_TCPINFO` / `MPTCP_SUBFLOW_ADDRS`; `len` is
-/// the length the kernel returned. `None` when the header is malformed.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::{parse_subflow_data, subflow_data_request, SUBFLOW_DATA_SIZE};
-///
-/// let mut buf = [0u8; SUBFLOW_DATA_SIZE + 2 * 8];
-/// subflow_data_request(&mut buf, 8);
-/// buf[4..8].copy_from_slice(&2u32.to_ne_bytes()); // num_subflows, as the kernel writes it
-/// let data = parse_subflow_data(&buf, buf.len()).unwrap();
-/// assert_eq!((data.num_subflows, data.elements.len()), (2, 2));
-/// assert!(parse_subflow_data(&buf, 8).is_none()); // header cut short
-/// ```
-pub fn parse_subflow_data(buf: &[u8], len: usize) -> Option<SubflowData<'_>> {
-    let buf = buf.get(..len)?;
-    let b = Bytes(buf);
-    let hdr = b.u32(0)? as usize;
-    let num = b.u32(4)?;
-    let size_kernel = b.u32(8)?;
-    let size_user = b.u32(12)? as usize;
-    if hdr < SUBFLOW_DATA_SIZE || size_user == 0 {
-        return None;
-    }
-    let mut elements = Vec::new();
-    let mut off = hdr;
-    while elements.len() < num as usize {
-        match off.checked_add(size_user).and_then(|end| buf.get(off..end)) {
-            Some(e) => elements.push(e),
-            None => break,
-        }
-        off = off.saturating_add(size_user);
-    }
-    Some(SubflowData { num_subflows: num, size_kernel, elements })
-}
-
-/// Header fields of `struct mptcp_full_info` as returned by the kernel.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::parse_full_info_header;
-///
-/// let mut raw = [0u8; 40];
-/// raw[8..12].copy_from_slice(&264u32.to_ne_bytes()); // size_sfinfo_kernel
-/// raw[16..20].copy_from_slice(&2u32.to_ne_bytes()); // num_subflows
-/// let h = parse_full_info_header(&raw).unwrap();
-/// assert_eq!((h.size_sfinfo_kernel, h.num_subflows), (264, 2));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FullInfoHeader {
-    /// Kernel `struct tcp_info` size.
-    pub size_tcpinfo_kernel: u32,
-    /// Bytes written per `tcp_info` element.
-    pub size_tcpinfo_user: u32,
-    /// Kernel `struct mptcp_subflow_info` size.
-    pub size_sfinfo_kernel: u32,
-    /// Bytes written per subflow-info element.
-    pub size_sfinfo_user: u32,
-    /// Real number of subflows.
-    pub num_subflows: u32,
-}
-
-/// Parses the fixed header of `struct mptcp_full_info`.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::parse_full_info_header;
-///
-/// assert_eq!(parse_full_info_header(&[0u8; 40]).unwrap().num_subflows, 0);
-/// assert!(parse_full_info_header(&[0u8; 16]).is_none()); // num_subflows missing
-/// ```
-pub fn parse_full_info_header(buf: &[u8]) -> Option<FullInfoHeader> {
-    let b = Bytes(buf);
-    Some(FullInfoHeader {
-        size_tcpinfo_kernel: b.u32(0)?,
-        size_tcpinfo_user: b.u32(4)?,
-        size_sfinfo_kernel: b.u32(8)?,
-        size_sfinfo_user: b.u32(12)?,
-        num_subflows: b.u32(16)?,
-    })
-}
-
-/// Parses one `struct mptcp_subflow_info`: (id, local, remote).
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::info::{parse_subflow_info, SUBFLOW_INFO_SIZE};
-///
-/// let mut raw = [0u8; SUBFLOW_INFO_SIZE];
-/// raw[0..4].copy_from_slice(&3u32.to_ne_bytes()); // id
-/// raw[8..10].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes()); // local sockaddr_in
-/// raw[10..12].copy_from_slice(&5201u16.to_be_bytes());
-/// raw[12..16].copy_from_slice(&[10, 0, 0, 1]);
-/// assert_eq!(parse_subflow_info(&raw), (Some(3), Some("10.0.0.1:5201".parse().unwrap()), None));
-/// ```
-pub fn parse_subflow_info(buf: &[u8]) -> (Option<u32>, Option<SocketAddr>, Option<SocketAddr>) {
-    let id = Bytes(buf).u32(0);
-    let (l, r) = buf.get(8..).map(parse_subflow_addrs).unwrap_or((None, None));
-    (id, l, r)
 }
 
 #[cfg(test)]
@@ -683,62 +459,5 @@ mod tests {
         let t = TcpInfo::parse(&v[..200]);
         assert_eq!(t.bytes_sent, None);
         assert_eq!(t.bytes_acked, Some(1000));
-    }
-
-    fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
-        let mut v = vec![0u8; 128];
-        v[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
-        v[2..4].copy_from_slice(&port.to_be_bytes());
-        v[4..8].copy_from_slice(&ip);
-        v
-    }
-
-    #[test]
-    fn sockaddrs() {
-        let a = parse_sockaddr(&sockaddr_in([10, 0, 1, 1], 5201)).unwrap();
-        assert_eq!(a, "10.0.1.1:5201".parse().unwrap());
-        let mut v6 = vec![0u8; 128];
-        v6[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
-        v6[2..4].copy_from_slice(&80u16.to_be_bytes());
-        v6[8..24].copy_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
-        assert_eq!(parse_sockaddr(&v6).unwrap(), "[fd00::2]:80".parse().unwrap());
-        assert_eq!(parse_sockaddr(&v6[..20]), None);
-        assert_eq!(parse_sockaddr(&[0u8; 16]), None);
-    }
-
-    #[test]
-    fn subflow_data_full_and_truncated() {
-        let mut buf = vec![0u8; 16 + 2 * 256];
-        subflow_data_request(&mut buf, 256);
-        buf[4..8].copy_from_slice(&3u32.to_ne_bytes()); // kernel: 3 subflows
-        buf[8..12].copy_from_slice(&256u32.to_ne_bytes());
-        let mut e = sockaddr_in([10, 0, 1, 1], 1000);
-        e.extend(sockaddr_in([10, 0, 1, 2], 2000));
-        buf[16..272].copy_from_slice(&e);
-        let len = buf.len();
-        let d = parse_subflow_data(&buf, len).unwrap();
-        assert_eq!(d.num_subflows, 3);
-        assert_eq!(d.elements.len(), 2);
-        assert!(d.truncated());
-        let (l, r) = parse_subflow_addrs(d.elements[0]);
-        assert_eq!(l.unwrap().port(), 1000);
-        assert_eq!(r.unwrap().port(), 2000);
-        // Malformed header.
-        assert!(parse_subflow_data(&buf[..8], 8).is_none());
-        let mut bad = buf.clone();
-        bad[0..4].copy_from_slice(&4u32.to_ne_bytes());
-        assert!(parse_subflow_data(&bad, len).is_none());
-    }
-
-    #[test]
-    fn subflow_info_elements() {
-        let mut v = vec![0u8; SUBFLOW_INFO_SIZE];
-        v[0..4].copy_from_slice(&2u32.to_ne_bytes());
-        v[8..136].copy_from_slice(&sockaddr_in([10, 0, 2, 1], 3));
-        let (id, l, r) = parse_subflow_info(&v);
-        assert_eq!(id, Some(2));
-        assert_eq!(l.unwrap().ip().to_string(), "10.0.2.1");
-        assert_eq!(r, None);
-        assert_eq!(parse_subflow_info(&v[..2]), (None, None, None));
     }
 }

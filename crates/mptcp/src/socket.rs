@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::host::Availability;
+use crate::host::{Availability, Unavailable};
 
 /// What to do when the host cannot create MPTCP sockets.
 ///
@@ -15,24 +15,31 @@ use crate::host::Availability;
 /// from `connect`, `bind` or `listen` (refused, timed out, address in use)
 /// are always returned as they are, after exactly one attempt.
 ///
+/// Other policies may come, so the enum is `#[non_exhaustive]`.
+///
 /// # Examples
 ///
 /// ```
-/// use mptcp::{FallbackPolicy, MptcpBuilder};
+/// use mptcp::{FallbackPolicy, MptcpBuilder, Unavailable};
 ///
 /// assert_eq!(FallbackPolicy::default(), FallbackPolicy::Tcp);
 /// // `Fail`: an error that says why, rather than a plain TCP socket.
 /// match MptcpBuilder::new().fallback(FallbackPolicy::Fail).socket(socket2::Domain::IPV4) {
 ///     Ok(_) => println!("an MPTCP socket"),
-///     Err(e) => println!("{e}"),
+///     Err(e) => {
+///         let why = e.get_ref().and_then(|inner| inner.downcast_ref::<Unavailable>());
+///         println!("{e} (availability: {:?})", why.map(Unavailable::availability));
+///     }
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum FallbackPolicy {
     /// Create a plain TCP socket instead (the default, like Go).
     #[default]
     Tcp,
-    /// Fail with an error that says why MPTCP is unavailable.
+    /// Fail with an `io::Error` of kind `Unsupported` that wraps an
+    /// [`Unavailable`]: why MPTCP is unavailable, as an [`Availability`].
     Fail,
 }
 
@@ -40,6 +47,12 @@ pub enum FallbackPolicy {
 ///
 /// Performs `socket(2)` with `IPPROTO_MPTCP`, and on an "unavailable" error
 /// a second `socket(2)` with `IPPROTO_TCP` (only with [`FallbackPolicy::Tcp`]).
+///
+/// # Errors
+///
+/// With [`FallbackPolicy::Fail`] where MPTCP is unavailable: kind
+/// `Unsupported`, wrapping an [`Unavailable`]. Any other error of
+/// `socket(2)` as it is.
 ///
 /// # Examples
 ///
@@ -51,23 +64,31 @@ pub enum FallbackPolicy {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn new_socket(domain: Domain, policy: FallbackPolicy) -> io::Result<Socket> {
-    if !cfg!(mptcp_linux) {
-        return match policy {
-            FallbackPolicy::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),
-            FallbackPolicy::Fail => Err(io::Error::new(io::ErrorKind::Unsupported, "MPTCP exists only on Linux")),
-        };
+    let (availability, os) = match try_mptcp(domain)? {
+        Ok(s) => return Ok(s),
+        Err(why) => why,
+    };
+    match policy {
+        FallbackPolicy::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),
+        FallbackPolicy::Fail => Err(Unavailable::io_error(availability, os)),
     }
-    match Socket::new(domain, Type::STREAM, Some(Protocol::from(crate::IPPROTO_MPTCP))) {
-        Ok(s) => Ok(s),
-        Err(e) if Availability::means_unavailable(&e) => match policy {
-            FallbackPolicy::Tcp => Socket::new(domain, Type::STREAM, Some(Protocol::TCP)),
-            FallbackPolicy::Fail => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!("MPTCP is unavailable: {} ({e})", Availability::from_socket_error(&e).describe()),
-            )),
-        },
+}
+
+/// `Ok(Ok(socket))`, `Ok(Err(why))` where MPTCP is unavailable (with the
+/// error `socket(2)` gave), `Err` for any other error (no fallback then).
+#[cfg(mptcp_linux)]
+fn try_mptcp(domain: Domain) -> io::Result<Result<Socket, (Availability, Option<io::Error>)>> {
+    match crate::sys::mptcp_socket(domain) {
+        Ok(s) => Ok(Ok(s)),
+        Err(e) if Availability::means_unavailable(&e) => Ok(Err((Availability::from_socket_error(&e), Some(e)))),
         Err(e) => Err(e),
     }
+}
+
+/// Elsewhere MPTCP does not exist.
+#[cfg(not(mptcp_linux))]
+fn try_mptcp(_: Domain) -> io::Result<Result<Socket, (Availability, Option<io::Error>)>> {
+    Ok(Err((Availability::Unsupported, None)))
 }
 
 /// Builds MPTCP sockets: options set before `connect`/`listen`, IPv4 or
@@ -341,7 +362,7 @@ impl MptcpBuilder {
             r.map_err(|e| io::Error::new(e.kind(), format!("setting {opt} failed: {e}")))
         }
         if let Some(v) = self.nodelay {
-            named("TCP_NODELAY", s.set_nodelay(v))?;
+            named("TCP_NODELAY", s.set_tcp_nodelay(v))?;
         }
         if let Some(v) = self.reuse_address {
             named("SO_REUSEADDR", s.set_reuse_address(v))?;

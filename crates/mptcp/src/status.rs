@@ -1,9 +1,11 @@
-//! Is this connection using MPTCP right now? Detection mechanisms, best first.
-
-#[cfg(mptcp_linux)]
-pub(crate) use self::linux::*;
+//! The answers to "is this connection using MPTCP right now?" and the
+//! mechanisms that give them. How the answer is found is in `detect`.
 
 /// What a connection runs on right now.
+///
+/// Three answers cover every connection, so the enum is exhaustive.
+///
+/// With feature `serde`: `Serialize` as `"mptcp"`, `"fallback"` or `"tcp"`.
 ///
 /// # Examples
 ///
@@ -72,7 +74,10 @@ impl std::fmt::Display for MptcpStatus {
 ///
 /// [`MptcpExt::mptcp_status`](crate::MptcpExt::mptcp_status) picks the best
 /// one the kernel offers; [`MptcpExt::mptcp_status_with`](crate::MptcpExt::mptcp_status_with)
-/// uses one explicitly.
+/// uses one explicitly. New kernels may bring new mechanisms, so the enum
+/// is `#[non_exhaustive]`.
+///
+/// With feature `serde`: `Serialize` as its kebab-case name (`"tcp-is-mptcp"`, ...).
 ///
 /// # Examples
 ///
@@ -84,6 +89,7 @@ impl std::fmt::Display for MptcpStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "kebab-case"))]
+#[non_exhaustive]
 pub enum Mechanism {
     /// `getsockopt(SOL_TCP, TCP_IS_MPTCP)` (Linux 6.10): one syscall, unambiguous.
     TcpIsMptcp,
@@ -101,8 +107,17 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, best first.
-    pub const ALL: [Mechanism; 4] =
-        [Mechanism::TcpIsMptcp, Mechanism::MptcpInfo, Mechanism::InetDiag, Mechanism::SoProtocol];
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::Mechanism;
+    ///
+    /// assert_eq!(Mechanism::ALL.first(), Some(&Mechanism::TcpIsMptcp));
+    /// assert_eq!(Mechanism::ALL.last(), Some(&Mechanism::SoProtocol));
+    /// ```
+    pub const ALL: &'static [Mechanism] =
+        &[Mechanism::TcpIsMptcp, Mechanism::MptcpInfo, Mechanism::InetDiag, Mechanism::SoProtocol];
 
     /// Kebab-case name (`tcp-is-mptcp`, `mptcp-info`, `inet-diag`, `so-protocol`).
     ///
@@ -132,147 +147,22 @@ impl std::fmt::Display for Mechanism {
 }
 
 impl std::str::FromStr for Mechanism {
-    type Err = String;
+    type Err = ParseMechanismError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Mechanism::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
-            format!("unknown mechanism {s:?}: expected one of tcp-is-mptcp, mptcp-info, inet-diag, so-protocol")
-        })
+        Mechanism::ALL.iter().copied().find(|m| m.as_str() == s).ok_or_else(|| ParseMechanismError(s.to_string()))
     }
 }
 
-/// Detection: Linux only.
-#[cfg(mptcp_linux)]
-mod linux {
-    use std::io;
-    use std::os::fd::BorrowedFd;
-
-    use super::{Mechanism, MptcpStatus};
-    use crate::host::host_support;
-    use crate::sys;
-
-    fn unsupported(msg: impl Into<String>) -> io::Error {
-        io::Error::new(io::ErrorKind::Unsupported, msg.into())
-    }
-
-    /// The errors an MPTCP socket option gives where it does not apply:
-    /// the kernel lacks it, or the connection fell back to TCP.
-    pub(crate) fn is_no_such_option(e: &io::Error) -> bool {
-        matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP) | Some(libc::ENOPROTOOPT))
-    }
-
-    /// `SO_PROTOCOL`: 262 when the socket was created as MPTCP.
-    pub(crate) fn created_as_mptcp(fd: BorrowedFd<'_>) -> io::Result<bool> {
-        Ok(sys::getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)? == sys::IPPROTO_MPTCP)
-    }
-
-    fn status_from_protocol(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-        Ok(if created_as_mptcp(fd)? { MptcpStatus::Fallback } else { MptcpStatus::Tcp })
-    }
-
-    /// `TCP_IS_MPTCP`: `Ok(Some(true))` MPTCP, `Ok(Some(false))` not,
-    /// `Ok(None)` when the kernel lacks the option.
-    fn tcp_is_mptcp(fd: BorrowedFd<'_>) -> io::Result<Option<bool>> {
-        match sys::getsockopt_int(fd, sys::SOL_TCP, sys::TCP_IS_MPTCP) {
-            Ok(v) => Ok(Some(v != 0)),
-            Err(e) if is_no_such_option(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// `MPTCP_INFO` with a tiny buffer: `Ok(true)` answered, `Ok(false)` refused.
-    fn mptcp_info_answers(fd: BorrowedFd<'_>) -> io::Result<bool> {
-        let mut buf = [0u8; 8];
-        match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
-            Ok(_) => Ok(true),
-            Err(e) if is_no_such_option(&e) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Status through one explicit mechanism.
-    pub(crate) fn status_with(fd: BorrowedFd<'_>, mechanism: Mechanism) -> io::Result<MptcpStatus> {
-        match mechanism {
-            Mechanism::TcpIsMptcp => match tcp_is_mptcp(fd)? {
-                Some(true) => Ok(MptcpStatus::Mptcp),
-                Some(false) => status_from_protocol(fd),
-                None => Err(unsupported("TCP_IS_MPTCP is not supported by this kernel (added in Linux 6.10)")),
-            },
-            Mechanism::MptcpInfo => {
-                if !host_support().mptcp_info {
-                    return Err(unsupported(
-                        "MPTCP_INFO cannot be trusted here: the host probe did not prove SOL_MPTCP works (Linux 5.16+)",
-                    ));
-                }
-                if !created_as_mptcp(fd)? {
-                    return Ok(MptcpStatus::Tcp);
-                }
-                Ok(if mptcp_info_answers(fd)? { MptcpStatus::Mptcp } else { MptcpStatus::Fallback })
-            }
-            Mechanism::InetDiag => {
-                if !created_as_mptcp(fd)? {
-                    return Ok(MptcpStatus::Tcp);
-                }
-                diag_status(fd)
-            }
-            Mechanism::SoProtocol => {
-                if created_as_mptcp(fd)? {
-                    Err(unsupported(
-                        "SO_PROTOCOL only shows the socket was created as MPTCP; it cannot confirm MPTCP is in use",
-                    ))
-                } else {
-                    Ok(MptcpStatus::Tcp)
-                }
-            }
-        }
-    }
-
-    #[cfg(feature = "netlink")]
-    fn diag_status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-        match crate::diag::lookup_socket(fd)? {
-            Some(info) => match info.is_fallback() {
-                Some(true) => Ok(MptcpStatus::Fallback),
-                Some(false) => Ok(MptcpStatus::Mptcp),
-                None => Err(unsupported("inet_diag reported no MPTCP flags for this socket")),
-            },
-            None => Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                "inet_diag does not list this MPTCP socket (not connected, or mptcp_diag not loaded)",
-            )),
-        }
-    }
-
-    #[cfg(not(feature = "netlink"))]
-    fn diag_status(_fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-        Err(unsupported("inet_diag needs the `netlink` feature of the mptcp crate"))
-    }
-
-    /// Status with the best mechanism available. On kernels with
-    /// `TCP_IS_MPTCP` an MPTCP connection costs exactly one syscall.
-    pub(crate) fn status(fd: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
-        let support = host_support();
-        if support.tcp_is_mptcp {
-            match tcp_is_mptcp(fd)? {
-                Some(true) => return Ok(MptcpStatus::Mptcp),
-                Some(false) => return status_from_protocol(fd),
-                None => {}
-            }
-        }
-        if !created_as_mptcp(fd)? {
-            return Ok(MptcpStatus::Tcp);
-        }
-        // A successful MPTCP_INFO always proves MPTCP is in use; its failure
-        // means fallback only where the probe proved SOL_MPTCP works.
-        if mptcp_info_answers(fd)? {
-            return Ok(MptcpStatus::Mptcp);
-        }
-        if support.mptcp_info {
-            return Ok(MptcpStatus::Fallback);
-        }
-        if support.inet_diag {
-            return diag_status(fd);
-        }
-        Err(unsupported(
-            "this kernel offers no way to confirm MPTCP on this socket (no TCP_IS_MPTCP, MPTCP_INFO or MPTCP inet_diag)",
-        ))
-    }
-}
+/// A string that names no [`Mechanism`]; the message lists the names.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::{Mechanism, ParseMechanismError};
+///
+/// let err: ParseMechanismError = "tcp_info".parse::<Mechanism>().unwrap_err();
+/// assert!(err.to_string().contains("expected one of tcp-is-mptcp, mptcp-info, inet-diag, so-protocol"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown mechanism {0:?}: expected one of {names}", names = Mechanism::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))]
+pub struct ParseMechanismError(String);

@@ -1,36 +1,38 @@
-//! Every raw system call of the crate, and the kernel constants.
+//! The system layer: every raw system call of the crate, and the kernel
+//! constants that neither `libc` nor `socket2` has.
 //!
 //! This is the only module with `unsafe`; each block says why it is sound.
-
-#![allow(dead_code)]
+//! Constants `libc` has are used from there: `libc::IPPROTO_MPTCP`,
+//! `libc::SOL_TCP`, `libc::TCP_INFO`, `libc::SIOCGSKNS`.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-/// `IPPROTO_MPTCP` (linux/in.h).
-pub const IPPROTO_MPTCP: i32 = crate::IPPROTO_MPTCP;
-/// `SOL_MPTCP` (linux/socket.h).
-pub const SOL_MPTCP: i32 = 284;
-/// `SOL_TCP`.
-pub const SOL_TCP: i32 = 6;
-/// `TCP_IS_MPTCP` (linux/tcp.h, 6.10).
-pub const TCP_IS_MPTCP: i32 = 43;
-/// `TCP_INFO`.
-pub const TCP_INFO: i32 = 11;
-/// `MPTCP_INFO` (linux/mptcp.h, 5.16).
-pub const MPTCP_INFO: i32 = 1;
-/// `MPTCP_TCPINFO` (5.16).
-pub const MPTCP_TCPINFO: i32 = 2;
-/// `MPTCP_SUBFLOW_ADDRS` (5.16).
-pub const MPTCP_SUBFLOW_ADDRS: i32 = 3;
-/// `MPTCP_FULL_INFO` (6.5).
-pub const MPTCP_FULL_INFO: i32 = 4;
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// `SOL_MPTCP` (linux/socket.h, 5.16).
+pub(crate) const SOL_MPTCP: i32 = 284;
+/// `TCP_IS_MPTCP` (linux/tcp.h, 6.10), at level `SOL_TCP`.
+pub(crate) const TCP_IS_MPTCP: i32 = 43;
+/// `MPTCP_INFO` (linux/mptcp.h, 5.16): `struct mptcp_info`.
+pub(crate) const MPTCP_INFO: i32 = 1;
+/// `MPTCP_TCPINFO` (5.16): `struct tcp_info` of every subflow.
+pub(crate) const MPTCP_TCPINFO: i32 = 2;
+/// `MPTCP_SUBFLOW_ADDRS` (5.16): addresses of every subflow.
+pub(crate) const MPTCP_SUBFLOW_ADDRS: i32 = 3;
+/// `MPTCP_FULL_INFO` (6.5): all of the above in one call.
+pub(crate) const MPTCP_FULL_INFO: i32 = 4;
+
+/// `socket(domain, SOCK_STREAM, IPPROTO_MPTCP)`.
+pub(crate) fn mptcp_socket(domain: Domain) -> io::Result<Socket> {
+    Socket::new(domain, Type::STREAM, Some(Protocol::MPTCP))
+}
 
 /// Reads a socket option into `buf`; returns the length the kernel reported
 /// (which may be smaller than `buf`).
 ///
 /// Performs `getsockopt(2)`.
-pub fn getsockopt_buf(fd: BorrowedFd<'_>, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn getsockopt_buf(fd: BorrowedFd<'_>, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = libc::socklen_t::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `buf` is a valid, writable region of `len` bytes for the whole
     // call; `len` points to a live socklen_t; the fd is borrowed, so open.
@@ -42,7 +44,7 @@ pub fn getsockopt_buf(fd: BorrowedFd<'_>, level: i32, name: i32, buf: &mut [u8])
 }
 
 /// Reads an `int` socket option. Performs `getsockopt(2)`.
-pub fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
+pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i32> {
     let mut buf = [0u8; 4];
     let n = getsockopt_buf(fd, level, name, &mut buf)?;
     if n < 1 {
@@ -57,7 +59,7 @@ pub fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::Result<i
 /// `tcp_info` `n` elements of `tcp_size` bytes. Returns the length reported.
 ///
 /// Performs one `getsockopt(2)`.
-pub fn getsockopt_full_info(
+pub(crate) fn getsockopt_full_info(
     fd: BorrowedFd<'_>,
     head: &mut [u8],
     subflow_info: &mut [u8],
@@ -91,13 +93,11 @@ pub fn getsockopt_full_info(
     Ok(len as usize)
 }
 
-/// `SIOCGSKNS`: an fd for the network namespace a socket belongs to.
-const SIOCGSKNS: libc::c_ulong = 0x894C;
-
 /// Opens the network namespace of socket `fd` (`ioctl(SIOCGSKNS)`).
-pub fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+#[cfg(feature = "netlink")]
+pub(crate) fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: SIOCGSKNS takes no argument and returns a new fd or -1.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), SIOCGSKNS as _) };
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGSKNS as _) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -107,7 +107,8 @@ pub fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
 }
 
 /// Moves the calling thread into the network namespace `ns` (`setns(2)`).
-pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
+#[cfg(feature = "netlink")]
+pub(crate) fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: setns only reads the descriptor; CLONE_NEWNET affects this thread.
     let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
     if rc < 0 {
@@ -117,12 +118,92 @@ pub fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 /// Registers a netlink socket with tokio's reactor (for `pm`'s async API).
-#[cfg(all(feature = "tokio", feature = "netlink", mptcp_linux))]
-pub fn register_netlink(sock: netlink_sys::Socket) -> io::Result<tokio::io::unix::AsyncFd<netlink_sys::Socket>> {
+#[cfg(all(feature = "tokio", feature = "netlink"))]
+pub(crate) fn register_netlink(sock: netlink_sys::Socket) -> io::Result<tokio::io::unix::AsyncFd<netlink_sys::Socket>> {
     // SAFETY: `AsyncFd::register` needs the descriptor to stay open and
     // unreplaced while registered. `netlink_sys::Socket` owns its descriptor,
     // closes it only in its `Drop`, and has no method that replaces it; the
     // `AsyncFd` takes ownership of the socket, so the descriptor lives exactly
     // as long as the registration.
     Ok(unsafe { tokio::io::unix::AsyncFd::register(sock) }?)
+}
+
+/// Interface index of `name` in the calling thread's network namespace
+/// (`if_nametoindex(3)`), for [`Endpoint::with_ifindex`](crate::pm::Endpoint::with_ifindex).
+///
+/// # Errors
+///
+/// `InvalidInput` for a string that cannot be an interface name (empty,
+/// `IFNAMSIZ` bytes or longer, with `/`, NUL or white space), `NotFound`
+/// when no interface has that name.
+///
+/// # Examples
+///
+/// ```
+/// let lo = mptcp::pm::interface_index("lo")?;
+/// assert_eq!(mptcp::pm::interface_name(lo).as_deref(), Some("lo"));
+/// assert_eq!(mptcp::pm::interface_index("no such if").unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(feature = "netlink")]
+pub fn interface_index(name: &str) -> io::Result<u32> {
+    if name.is_empty()
+        || name.len() >= libc::IFNAMSIZ
+        || name.contains(['/', '\0'])
+        || name.contains(char::is_whitespace)
+    {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("`{name}` is not a valid interface name")));
+    }
+    let c = std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c` is a NUL-terminated string that outlives the call; the
+    // function only reads it.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    if index == 0 {
+        return Err(io::Error::new(io::ErrorKind::NotFound, format!("unknown interface `{name}`")));
+    }
+    Ok(index)
+}
+
+/// Name of interface `index` in the calling thread's network namespace
+/// (`if_indextoname(3)`), `None` when there is no such interface.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::pm::{interface_index, interface_name};
+///
+/// let lo = interface_index("lo")?;
+/// assert_eq!(interface_name(lo).as_deref(), Some("lo"));
+/// assert_eq!(interface_name(u32::MAX), None); // no such interface
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(feature = "netlink")]
+pub fn interface_name(index: u32) -> Option<String> {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` holds IF_NAMESIZE bytes, the size if_indextoname(3)
+    // writes at most (the name and its NUL); it returns NULL or `buf`.
+    let p = unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return None;
+    }
+    let bytes: Vec<u8> = buf.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    Some(String::from_utf8_lossy(&bytes).into_owned()).filter(|n| !n.is_empty())
+}
+
+#[cfg(all(test, feature = "netlink"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interface_names() {
+        // Refused before asking the kernel.
+        for bad in ["", "no such if", "a/b", "x\0y", "0123456789abcdef"] {
+            assert_eq!(interface_index(bad).unwrap_err().kind(), io::ErrorKind::InvalidInput, "{bad:?}");
+        }
+        assert_eq!(interface_index("nosuchif0").unwrap_err().kind(), io::ErrorKind::NotFound);
+        let lo = interface_index("lo").unwrap();
+        assert_eq!(interface_name(lo).as_deref(), Some("lo"));
+        assert_eq!(interface_name(0), None);
+        assert_eq!(interface_name(u32::MAX), None);
+    }
 }

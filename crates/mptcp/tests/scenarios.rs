@@ -105,7 +105,7 @@ fn assert_status(what: &str, sock: &TcpStream, expected: MptcpStatus) {
         }
     }
     // Mechanisms this kernel lacks say so instead of guessing.
-    for m in Mechanism::ALL {
+    for &m in Mechanism::ALL {
         if !host_support().mechanisms().contains(&m) {
             let e = sock.mptcp_status_with(m).expect_err("missing mechanism must fail");
             assert_eq!(e.kind(), io::ErrorKind::Unsupported, "{what}: {m}");
@@ -131,7 +131,7 @@ fn probe_matches_kernel() {
                     "disabled" => Availability::DisabledBySysctl,
                     _ => panic!("unknown MPTCP_EXPECT mptcp={v}"),
                 };
-                assert_eq!(h.availability, want, "availability: {}", h.availability.describe());
+                assert_eq!(h.availability, want, "availability: {}", h.availability);
             }
             "tcp_is_mptcp" => assert_eq!(h.tcp_is_mptcp, yes, "TCP_IS_MPTCP"),
             "full_info" => assert_eq!(h.mptcp_full_info, yes, "MPTCP_FULL_INFO"),
@@ -163,7 +163,7 @@ fn probe_matches_kernel() {
         assert_eq!(h.subflow_source(), None);
         return;
     }
-    assert!(h.is_available(), "MPTCP must be available on the test kernel: {}", h.availability.describe());
+    assert!(h.is_available(), "MPTCP must be available on the test kernel: {}", h.availability);
     assert!(h.mptcp_info, "SOL_MPTCP works on every kernel with MPTCP we test (5.16+)");
     assert!(h.best_mechanism().is_some());
     if h.tcp_is_mptcp {
@@ -242,7 +242,7 @@ fn default_and_strict_policy_on_this_kernel() {
         assert_eq!(active_opens(&n.client), opens, "the strict policy sent nothing");
         // host_support() says the same as the error.
         let h = n.client.in_ns(mptcp::HostSupport::probe).unwrap();
-        assert_eq!(h.availability.describe(), "not built into this kernel (CONFIG_MPTCP is off)");
+        assert_eq!(h.availability.to_string(), "not built into this kernel (CONFIG_MPTCP is off)");
     }
 
     // A closed port: refused after one attempt, no retry over TCP.
@@ -385,6 +385,9 @@ fn disabled_by_sysctl_policy() {
         .expect_err("strict policy must fail");
     assert_eq!(err.kind(), io::ErrorKind::Unsupported);
     assert!(err.to_string().contains("net.mptcp.enabled=0"), "{err}");
+    // The reason is typed, for callers that act on it.
+    let why = err.get_ref().and_then(|e| e.downcast_ref::<mptcp::Unavailable>()).expect("an mptcp::Unavailable");
+    assert_eq!(why.availability(), mptcp::Availability::DisabledBySysctl);
     assert_eq!(active_opens(&n.client), before, "nothing was sent");
     // The probe, run in that namespace, says why.
     let h = n.client.in_ns(mptcp::HostSupport::probe).unwrap();

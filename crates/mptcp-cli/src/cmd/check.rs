@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         local: stream.local_addr().ok(),
         status,
         mechanism,
-        host_mptcp: support.availability.describe(),
+        host_mptcp: support.availability.to_string(),
         host_can_mptcp: support.is_available(),
         // The path manager plays no part here.
         notes: crate::cmd::status::missing(support, true),

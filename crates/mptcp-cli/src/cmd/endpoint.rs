@@ -91,11 +91,11 @@ pub fn parse_dev(s: &str) -> anyhow::Result<u32> {
 }
 
 /// Turns a library error into an anyhow error; invalid arguments become
-/// usage errors (exit status 2), a kernel without the path manager says why.
+/// usage errors (exit status 2). A kernel without the path manager is
+/// explained by the library's own message (`pm::Error::FamilyNotFound`).
 pub fn pm_err(e: pm::Error) -> anyhow::Error {
     match e {
         pm::Error::InvalidArgument { reason } => usage(reason),
-        pm::Error::FamilyNotFound => anyhow::anyhow!("{}", no_path_manager()),
         e => anyhow::Error::new(e),
     }
 }
@@ -103,7 +103,7 @@ pub fn pm_err(e: pm::Error) -> anyhow::Error {
 /// Why this kernel has no `mptcp_pm` generic netlink family, for people:
 /// found from what socket(IPPROTO_MPTCP) answered, never from the version.
 pub fn no_path_manager() -> String {
-    format!("this kernel has no MPTCP path manager ({})", no_mptcp_reason())
+    pm::Error::FamilyNotFound { availability: mptcp::host_support().availability }.to_string()
 }
 
 /// Why MPTCP is missing here, in a few words ("built without MPTCP", ...).
@@ -112,12 +112,7 @@ pub fn no_mptcp_reason() -> String {
     match mptcp::host_support().availability {
         Availability::NotBuilt => "built without MPTCP".into(),
         Availability::KernelTooOld => "the kernel predates MPTCP, which needs Linux 5.6".into(),
-        // MPTCP sockets work (or fail for another reason) but the family is
-        // missing: MPTCP without its netlink path manager (before Linux 5.7).
-        Availability::Available | Availability::DisabledBySysctl => {
-            "MPTCP is built in but has no mptcp_pm generic netlink family".into()
-        }
-        other => other.describe(),
+        other => other.to_string(),
     }
 }
 

@@ -31,18 +31,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(t) => return Err(usage(format!("invalid timeout {t} (expected seconds > 0)"))),
         None => None,
     };
-    let mut events = match EventListener::new() {
-        Ok(l) => l,
-        // The family without its events group (kernels before 5.12) is
-        // reported like a missing family: tell the two apart.
-        Err(mptcp::pm::Error::FamilyNotFound) if mptcp::pm::PathManager::new().is_ok() => {
-            anyhow::bail!(
-                "this kernel's MPTCP path manager has no events (no `mptcp_pm_events` multicast group in the \
-                 mptcp_pm generic netlink family)"
-            )
-        }
-        r => r.map_err(pm_err)?,
-    };
+    // A family without its events group (before 5.12) is the library's
+    // `pm::Error::NotSupported`, which says so.
+    let mut events = EventListener::new().map_err(pm_err)?;
     eprintln!("mptcp: monitoring MPTCP events");
     let mut seen = 0u64;
     let mut out = std::io::stdout().lock();

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mptcp::pm::{Endpoint, LocalAddr, PathManager};
 
-use crate::cmd::endpoint::{parse_addr, parse_dev, parse_id, parse_port};
+use crate::cmd::endpoint::{parse_addr, parse_dev, parse_id, parse_port, pm_err};
 use crate::util::usage;
 
 /// Arguments of `mptcp pm`.
@@ -120,18 +120,6 @@ impl SubflowRef {
     /// (token, local, remote), each checked; bad input is a usage error.
     fn parse(&self) -> anyhow::Result<(u32, SocketAddr, SocketAddr)> {
         Ok((parse_token(&self.token)?, parse_sockaddr(&self.local, "local")?, parse_sockaddr(&self.remote, "remote")?))
-    }
-}
-
-/// [`crate::cmd::endpoint::pm_err`], and a kernel whose path manager lacks
-/// the userspace commands (they came after the rest) says so.
-fn pm_err(e: mptcp::pm::Error) -> anyhow::Error {
-    match e {
-        mptcp::pm::Error::Kernel { op, errno: libc::EOPNOTSUPP, .. } => anyhow::anyhow!(
-            "{op}: this kernel's MPTCP path manager has no userspace path manager commands (the mptcp_pm \
-             family answered EOPNOTSUPP)"
-        ),
-        e => crate::cmd::endpoint::pm_err(e),
     }
 }
 

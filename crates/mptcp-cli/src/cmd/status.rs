@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (pm_family, limits, endpoints) = read_limits_and_endpoints();
     let report = Report {
         available: support.is_available(),
-        availability: support.availability.describe(),
+        availability: support.availability.to_string(),
         support,
         mechanisms: support.mechanisms().iter().map(|m| m.to_string()).collect(),
         status_mechanism: support.best_mechanism().map(|m| m.to_string()),
@@ -108,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn missing(support: &mptcp::HostSupport, pm_family: bool) -> Vec<String> {
     let mut v = Vec::new();
     if !support.is_available() {
-        v.push(format!("MPTCP: {}", support.availability.describe()));
+        v.push(format!("MPTCP: {}", support.availability));
     } else {
         if !support.tcp_is_mptcp && support.mptcp_info {
             v.push("TCP_IS_MPTCP is not available on this kernel; status checks use MPTCP_INFO".into());
@@ -143,7 +143,7 @@ pub fn missing(support: &mptcp::HostSupport, pm_family: bool) -> Vec<String> {
 fn read_limits_and_endpoints() -> (bool, Option<(u32, u32)>, Option<usize>) {
     let mut pm = match mptcp::pm::PathManager::new() {
         Ok(pm) => pm,
-        Err(mptcp::pm::Error::FamilyNotFound) => return (false, None, None),
+        Err(mptcp::pm::Error::FamilyNotFound { .. }) => return (false, None, None),
         Err(_) => return (true, None, None),
     };
     let limits = pm.limits().ok().map(|l| (l.subflows, l.add_addr_accepted));

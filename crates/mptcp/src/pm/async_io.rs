@@ -1,36 +1,34 @@
-//! The path manager and its events on tokio (feature `tokio`).
+//! The path manager and its events on tokio (feature `tokio`): the same
+//! calls as the blocking handle, driven on tokio's reactor.
 
 use std::collections::VecDeque;
-use std::fmt::Debug;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use netlink_packet_core::NetlinkDeserializable;
-use netlink_packet_generic::ctrl::GenlCtrl;
 use netlink_packet_generic::GenlMessage;
-use netlink_packet_utils::DecodeError;
 use netlink_sys::Socket;
 use tokio::io::unix::AsyncFd;
 
+use super::api::path_manager_api;
+use super::error::{Error, Result};
+use super::event::Event;
+use super::events::{parse_events, subscribe};
+use super::family::{self, Family};
 use super::nl::{self, PmMessage};
-use super::{
-    family_from, family_request, open_socket, ops, parse_events, subscribe, Endpoint, EndpointFlags, EndpointRef,
-    Error, Event, Exchange, Family, Limits, LocalAddr, Op, RawError, Result, RECV_BUF,
-};
+use super::requests::{Call, Next, Op};
+use crate::netlink::{Exchange, Expect, RawError, RECV_BUF};
 
-async fn transact<T: Debug>(
+/// Sends `req` and collects its replies, on tokio.
+async fn transact<P: NetlinkDeserializable>(
     fd: &AsyncFd<Socket>,
     buf: &mut [u8],
     req: &[u8],
     seq: u32,
-    dump: bool,
-) -> Result<Vec<T>, RawError>
-where
-    GenlMessage<T>: NetlinkDeserializable<Error = DecodeError> + Debug,
-{
+    expect: Expect,
+) -> Result<Vec<P>, RawError> {
     loop {
         let mut g = fd.writable().await?;
         match g.try_io(|s| s.get_ref().send(req, 0)) {
@@ -41,7 +39,7 @@ where
             Err(_would_block) => continue,
         }
     }
-    let mut ex = Exchange::new(seq, dump);
+    let mut ex = Exchange::new(seq, expect);
     loop {
         let mut g = fd.readable().await?;
         match g.try_io(|s| s.get_ref().recv(&mut &mut buf[..], 0)) {
@@ -56,17 +54,19 @@ where
     }
 }
 
+/// Opens a non-blocking socket on tokio's reactor and resolves the family.
 async fn open_async() -> Result<(AsyncFd<Socket>, Family, Vec<u8>)> {
-    let sock = open_socket()?;
+    let sock = family::open_socket()?;
     sock.set_non_blocking(true)?;
     let fd = crate::sys::register_netlink(sock)?;
     let mut buf = vec![0u8; RECV_BUF];
-    let family = family_from(transact::<GenlCtrl>(&fd, &mut buf, &family_request(1), 1, false).await)?;
+    let replies = transact(&fd, &mut buf, &family::request(), family::FAMILY_SEQ, Expect::Ack).await;
+    let family = family::from_replies(replies)?;
     Ok((fd, family, buf))
 }
 
-/// The tokio twin of [`PathManager`](super::PathManager): same requests,
-/// `async`. Futures are `Send`.
+/// The tokio twin of [`PathManager`](super::PathManager): the same
+/// methods, `async`. Futures are `Send`.
 ///
 /// # Cancel safety
 ///
@@ -97,6 +97,11 @@ impl AsyncPathManager {
     /// Opens a netlink socket and resolves the `mptcp_pm` family. Must be
     /// called within a tokio runtime.
     ///
+    /// # Errors
+    ///
+    /// [`Error::FamilyNotFound`] when the kernel has no MPTCP path manager;
+    /// its message says why.
+    ///
     /// # Examples
     ///
     /// ```no_run
@@ -104,7 +109,7 @@ impl AsyncPathManager {
     /// use mptcp::pm::{AsyncPathManager, Error};
     ///
     /// let mut pm = match AsyncPathManager::new().await {
-    ///     Err(Error::FamilyNotFound) => return Ok(()), // no MPTCP path manager in this kernel
+    ///     Err(Error::FamilyNotFound { .. }) => return Ok(()), // no MPTCP path manager in this kernel
     ///     r => r?,
     /// };
     /// println!("{:?}", pm.limits().await?);
@@ -113,259 +118,42 @@ impl AsyncPathManager {
     /// ```
     pub async fn new() -> Result<AsyncPathManager> {
         let (fd, family, buf) = open_async().await?;
-        Ok(AsyncPathManager { fd, seq: 1, family, buf })
+        Ok(AsyncPathManager { fd, seq: family::FAMILY_SEQ, family, buf })
     }
 
-    async fn run(&mut self, op: Op) -> Result<Vec<PmMessage>> {
+    /// Sends `op` and collects the kernel's replies.
+    async fn run(&mut self, op: &Op) -> Result<Vec<PmMessage>> {
+        self.family.check(op.msg.cmd, op.name)?;
         self.seq = self.seq.wrapping_add(1).max(1);
-        let req = nl::encode(op.msg.clone(), self.family.id, op.flags(), self.seq);
-        transact(&self.fd, &mut self.buf, &req, self.seq, op.dump).await.map_err(|e| e.named(op.name, op.token))
+        let req = nl::encode(op.msg.clone(), self.family.id, op.expect.flags(), self.seq);
+        transact::<GenlMessage<PmMessage>>(&self.fd, &mut self.buf, &req, self.seq, op.expect)
+            .await
+            .map(|replies| replies.into_iter().map(|m| m.payload).collect())
+            .map_err(|e| Error::named(e, op.name, op.token))
     }
 
-    /// Lists the endpoints. See [`PathManager::endpoints`](super::PathManager::endpoints).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// for ep in pm.endpoints().await? {
-    ///     println!("{} id {} {}", ep.addr, ep.id, ep.flags);
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn endpoints(&mut self) -> Result<Vec<Endpoint>> {
-        Ok(ops::decode_list(self.run(ops::list()).await?))
-    }
-
-    /// The endpoint with id `id`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// let ep = pm.endpoint(1).await?;
-    /// println!("endpoint 1: {} {}", ep.addr, ep.flags);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn endpoint(&mut self, id: u8) -> Result<Endpoint> {
-        let r = match self.run(ops::get(id)?).await {
-            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => {
-                return Err(Error::NoSuchEndpoint(EndpointRef::Id(id)))
+    /// Drives a call to its answer.
+    async fn call<T: Send + 'static>(&mut self, call: Result<Call<T>>) -> Result<T> {
+        let mut call = call?;
+        loop {
+            let replies = self.run(&call.op).await;
+            match call.answer(replies)? {
+                Next::Done(v) => return Ok(v),
+                Next::Then(next) => call = next,
             }
-            r => r?,
-        };
-        r.iter().find_map(ops::decode_endpoint).ok_or(Error::NoSuchEndpoint(EndpointRef::Id(id)))
-    }
-
-    /// Adds an endpoint. See [`PathManager::add_endpoint`](super::PathManager::add_endpoint).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// use mptcp::pm::{AsyncPathManager, Endpoint, EndpointFlags};
-    ///
-    /// let mut pm = AsyncPathManager::new().await?;
-    /// let ep = Endpoint::new("10.0.2.1".parse().unwrap()).with_flags(EndpointFlags::SUBFLOW);
-    /// pm.add_endpoint(&ep).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn add_endpoint(&mut self, ep: &Endpoint) -> Result<()> {
-        self.run(ops::add(ep)?).await.map(drop)
-    }
-
-    /// Deletes an endpoint by id or address.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// use std::net::IpAddr;
-    /// use mptcp::pm::AsyncPathManager;
-    ///
-    /// let mut pm = AsyncPathManager::new().await?;
-    /// pm.delete_endpoint(2.into()).await?; // by id
-    /// pm.delete_endpoint(IpAddr::from([10, 0, 2, 1]).into()).await?; // by address
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn delete_endpoint(&mut self, target: EndpointRef) -> Result<()> {
-        let id = match target {
-            EndpointRef::Id(id) => id,
-            EndpointRef::Addr(a) => self
-                .endpoints()
-                .await?
-                .into_iter()
-                .find(|e| e.addr == a)
-                .map(|e| e.id)
-                .ok_or(Error::NoSuchEndpoint(target))?,
-        };
-        match self.run(ops::delete(id)?).await {
-            Err(Error::Kernel { errno: libc::EINVAL | libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
-            r => r.map(drop),
         }
-    }
-
-    /// Deletes every endpoint.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// pm.flush_endpoints().await?;
-    /// assert!(pm.endpoints().await?.is_empty());
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn flush_endpoints(&mut self) -> Result<()> {
-        self.run(ops::flush()).await.map(drop)
-    }
-
-    /// Sets `backup` / `fullmesh` of an endpoint (both are replaced).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// use mptcp::pm::{AsyncPathManager, EndpointFlags};
-    ///
-    /// let mut pm = AsyncPathManager::new().await?;
-    /// pm.set_endpoint_flags(2.into(), EndpointFlags::BACKUP).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn set_endpoint_flags(&mut self, target: EndpointRef, flags: EndpointFlags) -> Result<()> {
-        match self.run(ops::set_flags(target, flags)?).await {
-            Err(Error::Kernel { errno: libc::ENOENT, .. }) => Err(Error::NoSuchEndpoint(target)),
-            r => r.map(drop),
-        }
-    }
-
-    /// Marks one subflow of connection `token` as backup or not.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// let (local, remote) = ("10.0.2.1:40000".parse().unwrap(), "10.0.1.2:80".parse().unwrap());
-    /// pm.set_subflow_backup(0x1234, local, remote, true).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn set_subflow_backup(
-        &mut self,
-        token: u32,
-        local: SocketAddr,
-        remote: SocketAddr,
-        backup: bool,
-    ) -> Result<()> {
-        self.run(ops::set_subflow_backup(token, local, remote, backup)?).await.map(drop)
-    }
-
-    /// The limits.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// let l = pm.limits().await?;
-    /// println!("subflows {} add_addr_accepted {}", l.subflows, l.add_addr_accepted);
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn limits(&mut self) -> Result<Limits> {
-        ops::decode_limits(self.run(ops::get_limits()).await?)
-    }
-
-    /// Sets one or both limits; `None` keeps the current value.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// pm.set_limits(Some(4), None).await?; // add_addr_accepted unchanged
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn set_limits(&mut self, subflows: Option<u32>, add_addr_accepted: Option<u32>) -> Result<()> {
-        self.run(ops::set_limits(subflows, add_addr_accepted)?).await.map(drop)
-    }
-
-    /// Userspace PM: announces `ep` on connection `token`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// use mptcp::pm::{AsyncPathManager, Endpoint};
-    ///
-    /// let mut pm = AsyncPathManager::new().await?;
-    /// pm.announce(0x1234, &Endpoint::new("10.0.2.1".parse().unwrap()).with_id(5)).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn announce(&mut self, token: u32, ep: &Endpoint) -> Result<()> {
-        self.run(ops::announce(token, ep)?).await.map(drop)
-    }
-
-    /// Userspace PM: withdraws address `id` from connection `token`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// pm.remove(0x1234, 5).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn remove(&mut self, token: u32, id: u8) -> Result<()> {
-        self.run(ops::remove(token, id)?).await.map(drop)
-    }
-
-    /// Userspace PM: opens a subflow of connection `token`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// use mptcp::pm::{AsyncPathManager, LocalAddr};
-    ///
-    /// let mut pm = AsyncPathManager::new().await?;
-    /// let local = LocalAddr::new("10.0.2.1".parse().unwrap()).with_id(5);
-    /// pm.create_subflow(0x1234, local, "10.0.1.2:80".parse().unwrap()).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn create_subflow(&mut self, token: u32, local: LocalAddr, remote: SocketAddr) -> Result<()> {
-        self.run(ops::subflow_create(token, local, remote)?).await.map(drop)
-    }
-
-    /// Userspace PM: closes a subflow of connection `token`.
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), mptcp::pm::Error> {
-    /// let mut pm = mptcp::pm::AsyncPathManager::new().await?;
-    /// let (local, remote) = ("10.0.2.1:40000".parse().unwrap(), "10.0.1.2:80".parse().unwrap());
-    /// pm.destroy_subflow(0x1234, local, remote).await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn destroy_subflow(&mut self, token: u32, local: SocketAddr, remote: SocketAddr) -> Result<()> {
-        self.run(ops::subflow_destroy(token, local, remote)?).await.map(drop)
     }
 }
+
+path_manager_api!(
+    AsyncPathManager,
+    "# async fn demo() -> Result<(), mptcp::pm::Error> {\n",
+    "mptcp::pm::AsyncPathManager::new().await?",
+    "# Ok(())\n# }\n",
+    ".await",
+    [async],
+    [.await]
+);
 
 /// Path manager events as a `futures_core::Stream` (feature `tokio`).
 ///
@@ -462,3 +250,17 @@ impl Stream for EventStream {
         }
     }
 }
+
+// Compile-time proof that the futures are `Send`.
+const _: () = {
+    fn assert_send<T: Send>(_: &T) {}
+    #[allow(dead_code)]
+    fn futures_are_send(pm: &mut AsyncPathManager, events: &mut EventStream) {
+        assert_send(&AsyncPathManager::new());
+        assert_send(&pm.endpoints());
+        assert_send(&pm.delete_endpoint(1.into()));
+        assert_send(&pm.set_limits(Some(1), None));
+        assert_send(&EventStream::new());
+        assert_send(&events.next_event());
+    }
+};

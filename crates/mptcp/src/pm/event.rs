@@ -12,6 +12,9 @@ pub const EVENT_FLAG_SERVER_SIDE: u16 = 2;
 
 /// What happened (`MPTCP_EVENT_*`).
 ///
+/// With feature `serde`: `Serialize` as its snake_case variant name
+/// (`"created"`, `"sub_established"`, ...; `{"unknown": 99}`).
+///
 /// # Examples
 ///
 /// ```
@@ -146,6 +149,9 @@ impl fmt::Display for EventKind {
 /// carry the token and the first subflow's addresses, `announced` the
 /// remote id and address, `removed` only the remote id, listener events
 /// the family and local address.
+///
+/// With feature `serde`: `Serialize`, with `kind` as `"type"` and the
+/// attributes the kernel did not send left out.
 ///
 /// # Examples
 ///

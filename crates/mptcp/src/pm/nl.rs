@@ -1,18 +1,19 @@
 //! Wire format of the `mptcp_pm` generic netlink family (linux/mptcp_pm.h):
 //! commands, attributes and events. Framing (`nlmsghdr`, `genlmsghdr`,
-//! attribute headers) comes from the rust-netlink crates; the MPTCP payloads
-//! are parsed and emitted here.
+//! attribute headers) comes from the rust-netlink crates through
+//! `crate::netlink`; the MPTCP payloads are parsed and emitted here.
 //!
 //! Parsing never panics: a known attribute with an unexpected length is kept
 //! as `Other` (and emitted back unchanged), a truncated attribute is an error.
 
 use std::fmt::Debug;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use netlink_packet_core::{NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{
+    parse_ipv6, parse_u16, parse_u16_be, parse_u32, parse_u8, DecodeError, DefaultNla, Emitable, Nla, NlaBuffer,
+    NlasIterator, Parseable, ParseableParametrized, NLA_F_NESTED, NLA_F_NET_BYTEORDER,
+};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
-use netlink_packet_utils::nla::{DefaultNla, Nla, NlaBuffer, NlasIterator, NLA_F_NESTED};
-use netlink_packet_utils::{DecodeError, Emitable, Parseable, ParseableParametrized};
 
 /// Generic netlink family name.
 pub(crate) const FAMILY_NAME: &str = "mptcp_pm";
@@ -67,43 +68,32 @@ const EV_ATTR_RESET_REASON: u16 = 16;
 const EV_ATTR_RESET_FLAGS: u16 = 17;
 const EV_ATTR_SERVER_SIDE: u16 = 18;
 
-/// `NLM_F_REQUEST`.
-pub(crate) const NLM_F_REQUEST: u16 = 0x1;
-/// `NLM_F_ACK`.
-pub(crate) const NLM_F_ACK: u16 = 0x4;
-/// `NLM_F_DUMP` (`ROOT | MATCH`).
-pub(crate) const NLM_F_DUMP: u16 = 0x300;
-/// `NLM_F_CAPPED`: the error message does not repeat the request payload.
-const NLM_F_CAPPED: u16 = 0x100;
-/// `NLM_F_ACK_TLVS`: extended ACK attributes follow.
-const NLM_F_ACK_TLVS: u16 = 0x200;
-/// `NLMSGERR_ATTR_MSG`.
-const NLMSGERR_ATTR_MSG: u16 = 1;
-
-fn ne16(b: &[u8]) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.try_into().ok()?))
-}
-fn ne32(b: &[u8]) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.try_into().ok()?))
-}
-fn one(b: &[u8]) -> Option<u8> {
-    if b.len() == 1 {
-        Some(b[0])
-    } else {
-        None
-    }
-}
+/// The value of a 4-byte address attribute.
 fn v4(b: &[u8]) -> Option<Ipv4Addr> {
-    let a: [u8; 4] = b.try_into().ok()?;
-    Some(Ipv4Addr::from(a))
+    <[u8; 4]>::try_from(b).ok().map(Ipv4Addr::from)
 }
+/// The value of a 16-byte address attribute.
 fn v6(b: &[u8]) -> Option<Ipv6Addr> {
-    let a: [u8; 16] = b.try_into().ok()?;
-    Some(Ipv6Addr::from(a))
+    parse_ipv6(b).ok().map(Ipv6Addr::from)
 }
 
 fn other<T: AsRef<[u8]> + ?Sized>(buf: &NlaBuffer<&T>) -> Result<DefaultNla, DecodeError> {
     DefaultNla::parse(buf)
+}
+
+/// Address attributes for `addr` (family and address).
+pub(crate) fn addr_attrs(addr: IpAddr) -> Vec<AddrAttr> {
+    match addr {
+        IpAddr::V4(a) => vec![AddrAttr::Family(libc::AF_INET as u16), AddrAttr::Addr4(a)],
+        IpAddr::V6(a) => vec![AddrAttr::Family(libc::AF_INET6 as u16), AddrAttr::Addr6(a)],
+    }
+}
+
+/// Address attributes for a socket address (family, address, port).
+pub(crate) fn sockaddr_attrs(sa: SocketAddr) -> Vec<AddrAttr> {
+    let mut v = addr_attrs(sa.ip());
+    v.push(AddrAttr::Port(sa.port()));
+    v
 }
 
 /// Attributes of a nested `MPTCP_PM_ATTR_ADDR` / `MPTCP_PM_ATTR_ADDR_REMOTE`.
@@ -166,13 +156,13 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for AddrAttr {
     fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
         let v = buf.value();
         let known = match buf.kind() {
-            ADDR_ATTR_FAMILY => ne16(v).map(AddrAttr::Family),
-            ADDR_ATTR_ID => one(v).map(AddrAttr::Id),
+            ADDR_ATTR_FAMILY => parse_u16(v).ok().map(AddrAttr::Family),
+            ADDR_ATTR_ID => parse_u8(v).ok().map(AddrAttr::Id),
             ADDR_ATTR_ADDR4 => v4(v).map(AddrAttr::Addr4),
             ADDR_ATTR_ADDR6 => v6(v).map(AddrAttr::Addr6),
-            ADDR_ATTR_PORT => ne16(v).map(AddrAttr::Port),
-            ADDR_ATTR_FLAGS => ne32(v).map(AddrAttr::Flags),
-            ADDR_ATTR_IF_IDX => ne32(v).map(|x| AddrAttr::IfIdx(x as i32)),
+            ADDR_ATTR_PORT => parse_u16(v).ok().map(AddrAttr::Port),
+            ADDR_ATTR_FLAGS => parse_u32(v).ok().map(AddrAttr::Flags),
+            ADDR_ATTR_IF_IDX => parse_u32(v).ok().map(|x| AddrAttr::IfIdx(x as i32)),
             _ => None,
         };
         match known {
@@ -190,7 +180,7 @@ fn buf_raw_kind<T: AsRef<[u8]> + ?Sized>(buf: &NlaBuffer<&T>) -> u16 {
         k |= NLA_F_NESTED;
     }
     if buf.network_byte_order_flag() {
-        k |= netlink_packet_utils::nla::NLA_F_NET_BYTEORDER;
+        k |= NLA_F_NET_BYTEORDER;
     }
     k
 }
@@ -260,10 +250,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for PmAttr {
         let known = match buf.kind() {
             ATTR_ADDR if raw == ATTR_ADDR | NLA_F_NESTED => Some(PmAttr::Addr(parse_nested(v)?)),
             ATTR_ADDR_REMOTE if raw == ATTR_ADDR_REMOTE | NLA_F_NESTED => Some(PmAttr::AddrRemote(parse_nested(v)?)),
-            ATTR_RCV_ADD_ADDRS if raw == ATTR_RCV_ADD_ADDRS => ne32(v).map(PmAttr::RcvAddAddrs),
-            ATTR_SUBFLOWS if raw == ATTR_SUBFLOWS => ne32(v).map(PmAttr::Subflows),
-            ATTR_TOKEN if raw == ATTR_TOKEN => ne32(v).map(PmAttr::Token),
-            ATTR_LOC_ID if raw == ATTR_LOC_ID => one(v).map(PmAttr::LocId),
+            ATTR_RCV_ADD_ADDRS if raw == ATTR_RCV_ADD_ADDRS => parse_u32(v).ok().map(PmAttr::RcvAddAddrs),
+            ATTR_SUBFLOWS if raw == ATTR_SUBFLOWS => parse_u32(v).ok().map(PmAttr::Subflows),
+            ATTR_TOKEN if raw == ATTR_TOKEN => parse_u32(v).ok().map(PmAttr::Token),
+            ATTR_LOC_ID if raw == ATTR_LOC_ID => parse_u8(v).ok().map(PmAttr::LocId),
             _ => None,
         };
         match known {
@@ -353,29 +343,28 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for EventAttr {
     fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
         use EventAttr::*;
         let v = buf.value();
-        let be16 = |b: &[u8]| ne16(b).map(u16::from_be);
         let known = if buf.kind() != buf_raw_kind(buf) {
             None
         } else {
             match buf.kind() {
-                EV_ATTR_TOKEN => ne32(v).map(Token),
-                EV_ATTR_FAMILY => ne16(v).map(Family),
-                EV_ATTR_LOC_ID => one(v).map(LocId),
-                EV_ATTR_REM_ID => one(v).map(RemId),
+                EV_ATTR_TOKEN => parse_u32(v).ok().map(Token),
+                EV_ATTR_FAMILY => parse_u16(v).ok().map(Family),
+                EV_ATTR_LOC_ID => parse_u8(v).ok().map(LocId),
+                EV_ATTR_REM_ID => parse_u8(v).ok().map(RemId),
                 EV_ATTR_SADDR4 => v4(v).map(Saddr4),
                 EV_ATTR_SADDR6 => v6(v).map(Saddr6),
                 EV_ATTR_DADDR4 => v4(v).map(Daddr4),
                 EV_ATTR_DADDR6 => v6(v).map(Daddr6),
-                EV_ATTR_SPORT => be16(v).map(Sport),
-                EV_ATTR_DPORT => be16(v).map(Dport),
-                EV_ATTR_BACKUP => one(v).map(Backup),
-                EV_ATTR_ERROR => one(v).map(Error),
-                EV_ATTR_FLAGS => ne16(v).map(Flags),
-                EV_ATTR_TIMEOUT => ne32(v).map(Timeout),
-                EV_ATTR_IF_IDX => ne32(v).map(|x| IfIdx(x as i32)),
-                EV_ATTR_RESET_REASON => ne32(v).map(ResetReason),
-                EV_ATTR_RESET_FLAGS => ne32(v).map(ResetFlags),
-                EV_ATTR_SERVER_SIDE => one(v).map(ServerSide),
+                EV_ATTR_SPORT => parse_u16_be(v).ok().map(Sport),
+                EV_ATTR_DPORT => parse_u16_be(v).ok().map(Dport),
+                EV_ATTR_BACKUP => parse_u8(v).ok().map(Backup),
+                EV_ATTR_ERROR => parse_u8(v).ok().map(Error),
+                EV_ATTR_FLAGS => parse_u16(v).ok().map(Flags),
+                EV_ATTR_TIMEOUT => parse_u32(v).ok().map(Timeout),
+                EV_ATTR_IF_IDX => parse_u32(v).ok().map(|x| IfIdx(x as i32)),
+                EV_ATTR_RESET_REASON => parse_u32(v).ok().map(ResetReason),
+                EV_ATTR_RESET_FLAGS => parse_u32(v).ok().map(ResetFlags),
+                EV_ATTR_SERVER_SIDE => parse_u8(v).ok().map(ServerSide),
                 _ => None,
             }
         };
@@ -467,100 +456,14 @@ where
 {
     let mut genl = GenlMessage::from_payload(payload);
     genl.set_resolved_family_id(family_id);
-    let mut msg = NetlinkMessage::from(genl);
-    msg.header.flags = flags;
-    msg.header.sequence_number = seq;
-    msg.finalize();
-    let mut buf = vec![0u8; msg.buffer_len()];
-    msg.serialize(&mut buf);
-    buf
-}
-
-/// Splits a datagram into netlink messages, checking every length.
-pub(crate) fn split(datagram: &[u8]) -> impl Iterator<Item = Result<&[u8], DecodeError>> {
-    let mut off = 0usize;
-    std::iter::from_fn(move || {
-        if off >= datagram.len() {
-            return None;
-        }
-        let rest = &datagram[off..];
-        let len = match rest.get(..4).and_then(ne32) {
-            Some(l) => l as usize,
-            None => {
-                off = datagram.len();
-                return Some(Err(DecodeError::from("truncated netlink header")));
-            }
-        };
-        if len < 16 || len > rest.len() {
-            off = datagram.len();
-            return Some(Err(DecodeError::from(format!(
-                "bad netlink message length {len} ({} bytes left)",
-                rest.len()
-            ))));
-        }
-        off = off.saturating_add((len + 3) & !3);
-        Some(Ok(&rest[..len]))
-    })
-}
-
-/// What one received message means for a pending request.
-#[derive(Debug)]
-pub(crate) enum Reply<T> {
-    /// A reply message of the family.
-    Data(T),
-    /// `NLMSG_DONE` ending a dump (with the dump's error code, 0 = fine).
-    Done(i32),
-    /// `NLMSG_ERROR`: 0 = ACK, else `-errno`, with the extended ACK text.
-    Ack(i32, Option<String>),
-    /// Something else (noop, overrun, another family's message).
-    Ignore,
-}
-
-/// Parses one netlink message (as `split` yields it) into a [`Reply`],
-/// with its sequence number.
-pub(crate) fn decode<T>(msg: &[u8]) -> Result<(u32, Reply<T>), DecodeError>
-where
-    GenlMessage<T>: NetlinkDeserializable<Error = DecodeError> + Debug,
-    T: Debug,
-{
-    let parsed = NetlinkMessage::<GenlMessage<T>>::deserialize(msg)?;
-    let hdr: NetlinkHeader = parsed.header;
-    let reply = match parsed.payload {
-        NetlinkPayload::InnerMessage(m) => Reply::Data(m.payload),
-        NetlinkPayload::Done(d) => Reply::Done(d.code),
-        NetlinkPayload::Error(e) => Reply::Ack(e.raw_code(), extack_message(hdr.flags, &e.header)),
-        _ => Reply::Ignore,
-    };
-    Ok((hdr.sequence_number, reply))
-}
-
-/// Reads `NLMSGERR_ATTR_MSG` from the part of an `NLMSG_ERROR` payload
-/// that follows the error code.
-pub(crate) fn extack_message(flags: u16, rest: &[u8]) -> Option<String> {
-    if flags & NLM_F_ACK_TLVS == 0 {
-        return None;
-    }
-    let skip = if flags & NLM_F_CAPPED != 0 {
-        16
-    } else {
-        let l = rest.get(..4).and_then(ne32)? as usize;
-        (l + 3) & !3
-    };
-    let tlvs = rest.get(skip..)?;
-    for nla in NlasIterator::new(tlvs) {
-        let nla = nla.ok()?;
-        if nla.kind() == NLMSGERR_ATTR_MSG {
-            let v = nla.value();
-            let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-            return Some(String::from_utf8_lossy(&v[..end]).into_owned());
-        }
-    }
-    None
+    crate::netlink::encode(genl, flags, seq)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netlink::{decode, extack_message, split, Reply};
+    use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST};
 
     /// `ip mptcp endpoint add 10.0.1.2 id 3 subflow dev d0` (ifindex 3):
     /// the GET_ADDR reply (genl header + attributes) captured on 6.18.
@@ -599,7 +502,7 @@ mod tests {
         let mut out = vec![0u8; m.buffer_len()];
         m.emit(&mut out);
         assert_eq!(out, &GET_ADDR_REPLY[4..]);
-        let ep = crate::pm::ops::decode_endpoint(&m).unwrap();
+        let ep = crate::pm::requests::decode_endpoint(&m).unwrap();
         assert_eq!((ep.id, ep.port, ep.ifindex), (3, None, Some(3)));
     }
 
@@ -670,8 +573,8 @@ mod tests {
         }
         for s in &samples {
             for m in split(s).flatten() {
-                let _ = decode::<PmMessage>(m);
-                let _ = decode::<EventMessage>(m);
+                let _ = decode::<GenlMessage<PmMessage>>(m);
+                let _ = decode::<GenlMessage<EventMessage>>(m);
             }
             if s.len() >= 4 {
                 let h = GenlHeader { cmd: s[0], version: s[1] };
@@ -694,38 +597,8 @@ mod tests {
         assert_eq!(u16::from_ne_bytes(req[6..8].try_into().unwrap()), 5);
         assert_eq!(u32::from_ne_bytes(req[8..12].try_into().unwrap()), 7);
         assert_eq!(&req[16..20], &[CMD_GET_LIMITS, 1, 0, 0]);
-        let (seq, r) = decode::<PmMessage>(&req).unwrap();
+        let (seq, r) = decode::<GenlMessage<PmMessage>>(&req).unwrap();
         assert_eq!(seq, 7);
-        assert!(matches!(r, Reply::Data(PmMessage { cmd: CMD_GET_LIMITS, .. })));
-    }
-
-    #[test]
-    fn error_with_extack() {
-        // NLMSG_ERROR, flags CAPPED|ACK_TLVS, code -EINVAL, capped header,
-        // NLMSGERR_ATTR_MSG "invalid token".
-        let mut m = Vec::new();
-        let text = b"invalid token\0";
-        let attr_len = 4 + text.len();
-        let total = 16 + 4 + 16 + ((attr_len + 3) & !3);
-        m.extend_from_slice(&(total as u32).to_ne_bytes());
-        m.extend_from_slice(&2u16.to_ne_bytes());
-        m.extend_from_slice(&0x300u16.to_ne_bytes());
-        m.extend_from_slice(&5u32.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.extend_from_slice(&(-22i32).to_ne_bytes());
-        m.extend_from_slice(&[0u8; 16]);
-        m.extend_from_slice(&(attr_len as u16).to_ne_bytes());
-        m.extend_from_slice(&1u16.to_ne_bytes());
-        m.extend_from_slice(text);
-        m.resize(total, 0);
-        let (seq, r) = decode::<PmMessage>(&m).unwrap();
-        assert_eq!(seq, 5);
-        match r {
-            Reply::Ack(code, Some(msg)) => {
-                assert_eq!(code, -22);
-                assert_eq!(msg, "invalid token");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        assert!(matches!(r, Reply::Data(GenlMessage { payload: PmMessage { cmd: CMD_GET_LIMITS, .. }, .. })));
     }
 }

@@ -1,10 +1,10 @@
 //! Endpoints, flags and limits of the path manager.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use super::nl::{AddrAttr, PmAttr};
-use super::Error;
+use super::error::Error;
+use super::nl::{addr_attrs, AddrAttr, PmAttr};
 
 /// Largest value the kernel accepts for each limit (`MPTCP_PM_ADDR_MAX`).
 pub const MAX_LIMIT: u32 = 8;
@@ -21,6 +21,8 @@ pub const MAX_LIMIT: u32 = 8;
 /// assert_eq!(f.names(), vec!["subflow", "backup"]);
 /// assert_eq!(EndpointFlags::from_name("fullmesh"), Some(EndpointFlags::FULLMESH));
 /// ```
+///
+/// With feature `serde`: `Serialize` as the number.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EndpointFlags(pub u32);
@@ -144,6 +146,8 @@ impl fmt::Display for EndpointFlags {
 
 /// A path manager endpoint: a local address the kernel may use for
 /// subflows or announce to peers (`ip mptcp endpoint`).
+///
+/// With feature `serde`: `Serialize`, with `flags` as a number.
 ///
 /// # Examples
 ///
@@ -306,84 +310,24 @@ impl Endpoint {
     }
 }
 
-/// Address attributes for `addr` (family and address).
-pub(crate) fn addr_attrs(addr: IpAddr) -> Vec<AddrAttr> {
-    match addr {
-        IpAddr::V4(a) => vec![AddrAttr::Family(libc::AF_INET as u16), AddrAttr::Addr4(a)],
-        IpAddr::V6(a) => vec![AddrAttr::Family(libc::AF_INET6 as u16), AddrAttr::Addr6(a)],
-    }
-}
-
-/// Address attributes for a socket address (family, address, port).
-pub(crate) fn sockaddr_attrs(sa: SocketAddr) -> Vec<AddrAttr> {
-    let mut v = addr_attrs(sa.ip());
-    v.push(AddrAttr::Port(sa.port()));
-    v
-}
-
-/// Selects an endpoint by id or by address.
-///
-/// # Examples
-///
-/// ```
-/// use std::net::IpAddr;
-/// use mptcp::pm::EndpointRef;
-///
-/// assert_eq!(EndpointRef::from(2), EndpointRef::Id(2));
-/// let by_addr = EndpointRef::from("10.0.2.1".parse::<IpAddr>().unwrap());
-/// assert_eq!(by_addr.to_string(), "10.0.2.1");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointRef {
-    /// By endpoint id (1-255).
-    Id(u8),
-    /// By address.
-    Addr(IpAddr),
-}
-
-impl From<u8> for EndpointRef {
-    fn from(id: u8) -> Self {
-        EndpointRef::Id(id)
-    }
-}
-
-impl From<IpAddr> for EndpointRef {
-    fn from(a: IpAddr) -> Self {
-        EndpointRef::Addr(a)
-    }
-}
-
-impl EndpointRef {
-    pub(crate) fn to_attrs(self) -> Vec<AddrAttr> {
-        match self {
-            EndpointRef::Id(id) => vec![AddrAttr::Id(id)],
-            EndpointRef::Addr(a) => addr_attrs(a),
-        }
-    }
-}
-
-impl fmt::Display for EndpointRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndpointRef::Id(id) => write!(f, "id {id}"),
-            EndpointRef::Addr(a) => write!(f, "{a}"),
-        }
-    }
-}
-
 /// Path manager limits (`ip mptcp limits`), per network namespace.
+///
+/// The kernel may gain limits, so the struct is `#[non_exhaustive]`:
+/// build one with [`Limits::new`]. With feature `serde`: `Serialize` as
+/// `{"subflows": .., "add_addr_accepted": ..}`.
 ///
 /// # Examples
 ///
 /// ```
 /// use mptcp::pm::Limits;
 ///
-/// let l = Limits { subflows: 2, add_addr_accepted: 2 };
+/// let l = Limits::new(2, 2);
 /// assert!(l.validate().is_ok());
-/// assert!(Limits { subflows: 9, add_addr_accepted: 0 }.validate().is_err());
+/// assert!(Limits::new(9, 0).validate().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
 pub struct Limits {
     /// Extra subflows per connection (`subflows`).
     pub subflows: u32,
@@ -392,6 +336,19 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// Limits of `subflows` extra subflows and `add_addr_accepted` accepted
+    /// announcements per connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let l = mptcp::pm::Limits::new(2, 1);
+    /// assert_eq!((l.subflows, l.add_addr_accepted), (2, 1));
+    /// ```
+    pub fn new(subflows: u32, add_addr_accepted: u32) -> Limits {
+        Limits { subflows, add_addr_accepted }
+    }
+
     /// Checks both values against the kernel's maximum ([`MAX_LIMIT`]).
     ///
     /// # Examples
@@ -399,8 +356,8 @@ impl Limits {
     /// ```
     /// use mptcp::pm::{Limits, MAX_LIMIT};
     ///
-    /// assert!(Limits { subflows: MAX_LIMIT, add_addr_accepted: MAX_LIMIT }.validate().is_ok());
-    /// let err = Limits { subflows: 0, add_addr_accepted: MAX_LIMIT + 1 }.validate().unwrap_err();
+    /// assert!(Limits::new(MAX_LIMIT, MAX_LIMIT).validate().is_ok());
+    /// let err = Limits::new(0, MAX_LIMIT + 1).validate().unwrap_err();
     /// assert!(err.to_string().contains("add_addr_accepted"));
     /// ```
     pub fn validate(&self) -> Result<(), Error> {

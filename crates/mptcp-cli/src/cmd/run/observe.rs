@@ -98,8 +98,8 @@ impl Sampler {
             return;
         }
         let mut listed = Vec::new();
-        for family in [libc::AF_INET, libc::AF_INET6] {
-            match mptcp::diag::mptcp_sockets(family as u8) {
+        for family in mptcp::diag::AddressFamily::ALL {
+            match mptcp::diag::mptcp_sockets(family) {
                 Ok(v) => listed.extend(v),
                 Err(e) => {
                     self.seen.error = Some(format!("inet_diag: {e}"));

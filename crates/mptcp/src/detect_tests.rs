@@ -1,0 +1,278 @@
+//! The decision of `detect`, branch by branch, with the answers of kernels
+//! from 5.16 to 6.18 scripted from kernel-facts.md (errnos included); the
+//! scenarios suite checks the same decisions on the running kernel.
+
+use super::*;
+use crate::host::Availability;
+use libc::{EBADF, ENOPROTOOPT, EOPNOTSUPP, IPPROTO_MPTCP, IPPROTO_TCP};
+
+/// One socket's answers (errnos on the `Err` side) and the calls made.
+#[derive(Debug, Clone)]
+struct Script {
+    tcp_is_mptcp: Result<i32, i32>,
+    so_protocol: i32,
+    mptcp_info: Result<(), i32>,
+    /// `Ok(None)`: not listed; `Ok(Some(flags))`: listed, with these
+    /// `mptcp_info.flags` (`None`: flags not reported).
+    inet_diag: Result<Option<Option<u32>>, i32>,
+    calls: Vec<&'static str>,
+}
+
+impl Probe for Script {
+    fn tcp_is_mptcp(&mut self) -> io::Result<i32> {
+        self.calls.push("TCP_IS_MPTCP");
+        self.tcp_is_mptcp.map_err(io::Error::from_raw_os_error)
+    }
+    fn so_protocol(&mut self) -> io::Result<i32> {
+        self.calls.push("SO_PROTOCOL");
+        Ok(self.so_protocol)
+    }
+    fn mptcp_info(&mut self) -> io::Result<()> {
+        self.calls.push("MPTCP_INFO");
+        self.mptcp_info.map_err(io::Error::from_raw_os_error)
+    }
+    fn inet_diag(&mut self) -> io::Result<Option<MptcpInfo>> {
+        self.calls.push("inet_diag");
+        let listed = self.inet_diag.map_err(io::Error::from_raw_os_error)?;
+        Ok(listed.map(|flags| match flags {
+            Some(f) => {
+                let mut raw = [0u8; 48];
+                raw[8..12].copy_from_slice(&f.to_ne_bytes());
+                MptcpInfo::parse(&raw)
+            }
+            None => MptcpInfo::parse(&[0u8; 8]),
+        }))
+    }
+}
+
+const FALLBACK_FLAG: u32 = crate::info::MPTCP_INFO_FLAG_FALLBACK;
+const REMOTE_KEY: u32 = crate::info::MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED;
+
+/// An MPTCP connection on 6.10+: every mechanism confirms it.
+fn mptcp_on_6_18() -> Script {
+    Script {
+        tcp_is_mptcp: Ok(1),
+        so_protocol: IPPROTO_MPTCP,
+        mptcp_info: Ok(()),
+        inet_diag: Ok(Some(Some(REMOTE_KEY))),
+        calls: vec![],
+    }
+}
+
+/// An MPTCP socket that fell back, IPv4, on 6.10+.
+fn fallback_on_6_18() -> Script {
+    Script {
+        tcp_is_mptcp: Ok(0),
+        mptcp_info: Err(EOPNOTSUPP),
+        inet_diag: Ok(Some(Some(FALLBACK_FLAG))),
+        ..mptcp_on_6_18()
+    }
+}
+
+/// A plain TCP socket on 6.10+ (TCP_IS_MPTCP answers 0 there).
+fn tcp_on_6_18() -> Script {
+    Script { so_protocol: IPPROTO_TCP, mptcp_info: Err(EOPNOTSUPP), inet_diag: Ok(None), ..fallback_on_6_18() }
+}
+
+/// The same sockets on 5.16-6.9: no TCP_IS_MPTCP (EOPNOTSUPP on MPTCP
+/// sockets, ENOPROTOOPT on TCP ones).
+fn before_6_10(mut s: Script) -> Script {
+    s.tcp_is_mptcp = Err(if s.so_protocol == IPPROTO_MPTCP { EOPNOTSUPP } else { ENOPROTOOPT });
+    s
+}
+
+fn host(tcp_is_mptcp: bool, mptcp_info: bool, inet_diag: bool) -> HostSupport {
+    HostSupport {
+        availability: Availability::Available,
+        tcp_is_mptcp,
+        mptcp_info,
+        mptcp_info_len: mptcp_info.then_some(96),
+        mptcp_tcpinfo: mptcp_info,
+        mptcp_subflow_addrs: mptcp_info,
+        mptcp_full_info: mptcp_info,
+        inet_diag,
+    }
+}
+
+fn auto(h: &HostSupport, mut s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    let r = decide(h, &mut s);
+    (r, s.calls)
+}
+
+fn with(h: &HostSupport, m: Mechanism, mut s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    let r = decide_with(h, m, &mut s);
+    (r, s.calls)
+}
+
+fn kind<T: std::fmt::Debug>(r: &io::Result<T>) -> io::ErrorKind {
+    r.as_ref().expect_err("an error").kind()
+}
+
+#[test]
+fn tcp_is_mptcp_present_answers_in_one_call() {
+    let h = host(true, true, true);
+    let (r, calls) = auto(&h, mptcp_on_6_18());
+    assert_eq!(r.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(calls, ["TCP_IS_MPTCP"], "one syscall for an MPTCP connection");
+    // 0 is told apart by SO_PROTOCOL alone.
+    let (r, calls) = auto(&h, fallback_on_6_18());
+    assert_eq!(r.unwrap(), MptcpStatus::Fallback);
+    assert_eq!(calls, ["TCP_IS_MPTCP", "SO_PROTOCOL"]);
+    let (r, calls) = auto(&h, tcp_on_6_18());
+    assert_eq!(r.unwrap(), MptcpStatus::Tcp);
+    assert_eq!(calls, ["TCP_IS_MPTCP", "SO_PROTOCOL"]);
+}
+
+#[test]
+fn tcp_is_mptcp_refused_on_this_socket_falls_through() {
+    // The host has the option, but this socket's kernel answer says no
+    // such option: the next mechanisms decide.
+    let h = host(true, true, false);
+    let s = Script { tcp_is_mptcp: Err(EOPNOTSUPP), ..mptcp_on_6_18() };
+    let (r, calls) = auto(&h, s);
+    assert_eq!(r.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(calls, ["TCP_IS_MPTCP", "SO_PROTOCOL", "MPTCP_INFO"]);
+    // Any other errno is the caller's problem, not an answer.
+    let s = Script { tcp_is_mptcp: Err(EBADF), ..mptcp_on_6_18() };
+    assert_eq!(auto(&h, s).0.unwrap_err().raw_os_error(), Some(EBADF));
+}
+
+#[test]
+fn tcp_is_mptcp_absent_mptcp_info_trusted() {
+    // 5.16-6.9: the probe proved SOL_MPTCP, so MPTCP_INFO's refusal means fallback.
+    let h = host(false, true, true);
+    let (r, calls) = auto(&h, before_6_10(mptcp_on_6_18()));
+    assert_eq!(r.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(calls, ["SO_PROTOCOL", "MPTCP_INFO"], "TCP_IS_MPTCP is not asked where the probe found none");
+    for errno in [EOPNOTSUPP, ENOPROTOOPT] {
+        // IPv4 fallback answers EOPNOTSUPP, IPv6 fallback ENOPROTOOPT.
+        let s = Script { mptcp_info: Err(errno), ..before_6_10(fallback_on_6_18()) };
+        let (r, calls) = auto(&h, s);
+        assert_eq!(r.unwrap(), MptcpStatus::Fallback, "errno {errno}");
+        assert_eq!(calls, ["SO_PROTOCOL", "MPTCP_INFO"]);
+    }
+    let (r, calls) = auto(&h, before_6_10(tcp_on_6_18()));
+    assert_eq!(r.unwrap(), MptcpStatus::Tcp);
+    assert_eq!(calls, ["SO_PROTOCOL"]);
+    // Other errnos are returned.
+    let s = Script { mptcp_info: Err(EBADF), ..before_6_10(fallback_on_6_18()) };
+    assert_eq!(auto(&h, s).0.unwrap_err().raw_os_error(), Some(EBADF));
+}
+
+#[test]
+fn mptcp_info_untrusted_asks_inet_diag() {
+    // The probe did not prove SOL_MPTCP: a refusal proves nothing, inet_diag decides.
+    let h = host(false, false, true);
+    let (r, calls) = auto(&h, before_6_10(fallback_on_6_18()));
+    assert_eq!(r.unwrap(), MptcpStatus::Fallback);
+    assert_eq!(calls, ["SO_PROTOCOL", "MPTCP_INFO", "inet_diag"]);
+    let s = Script { mptcp_info: Err(EOPNOTSUPP), ..before_6_10(mptcp_on_6_18()) };
+    assert_eq!(auto(&h, s).0.unwrap(), MptcpStatus::Mptcp);
+    // A success still proves MPTCP (e.g. a socket from another namespace).
+    let (r, calls) = auto(&h, before_6_10(mptcp_on_6_18()));
+    assert_eq!(r.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(calls, ["SO_PROTOCOL", "MPTCP_INFO"]);
+    // Not listed, or listed without flags: an error, never a guess.
+    let s = Script { inet_diag: Ok(None), ..before_6_10(fallback_on_6_18()) };
+    assert_eq!(kind(&auto(&h, s).0), io::ErrorKind::NotFound);
+    let s = Script { inet_diag: Ok(Some(None)), ..before_6_10(fallback_on_6_18()) };
+    assert_eq!(kind(&auto(&h, s).0), io::ErrorKind::Unsupported);
+}
+
+#[test]
+fn no_mechanism_is_an_error_not_a_guess() {
+    let h = host(false, false, false);
+    let (r, calls) = auto(&h, before_6_10(fallback_on_6_18()));
+    assert_eq!(kind(&r), io::ErrorKind::Unsupported);
+    assert_eq!(calls, ["SO_PROTOCOL", "MPTCP_INFO"]);
+    // A plain TCP socket is still known to be TCP.
+    assert_eq!(auto(&h, before_6_10(tcp_on_6_18())).0.unwrap(), MptcpStatus::Tcp);
+}
+
+#[test]
+fn explicit_tcp_is_mptcp() {
+    let h = host(true, true, true);
+    assert_eq!(with(&h, Mechanism::TcpIsMptcp, mptcp_on_6_18()).0.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(with(&h, Mechanism::TcpIsMptcp, fallback_on_6_18()).0.unwrap(), MptcpStatus::Fallback);
+    assert_eq!(with(&h, Mechanism::TcpIsMptcp, tcp_on_6_18()).0.unwrap(), MptcpStatus::Tcp);
+    let (r, calls) = with(&h, Mechanism::TcpIsMptcp, before_6_10(mptcp_on_6_18()));
+    assert_eq!(kind(&r), io::ErrorKind::Unsupported);
+    assert!(r.unwrap_err().to_string().contains("6.10"));
+    assert_eq!(calls, ["TCP_IS_MPTCP"]);
+}
+
+#[test]
+fn explicit_mptcp_info_only_where_trusted() {
+    let trusted = host(false, true, false);
+    assert_eq!(with(&trusted, Mechanism::MptcpInfo, mptcp_on_6_18()).0.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(with(&trusted, Mechanism::MptcpInfo, fallback_on_6_18()).0.unwrap(), MptcpStatus::Fallback);
+    assert_eq!(with(&trusted, Mechanism::MptcpInfo, tcp_on_6_18()).0.unwrap(), MptcpStatus::Tcp);
+    let (r, calls) = with(&host(true, false, true), Mechanism::MptcpInfo, mptcp_on_6_18());
+    assert_eq!(kind(&r), io::ErrorKind::Unsupported);
+    assert!(calls.is_empty(), "refused before asking the kernel: {calls:?}");
+}
+
+#[test]
+fn explicit_inet_diag() {
+    let h = host(false, false, true);
+    assert_eq!(with(&h, Mechanism::InetDiag, mptcp_on_6_18()).0.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(with(&h, Mechanism::InetDiag, fallback_on_6_18()).0.unwrap(), MptcpStatus::Fallback);
+    let (r, calls) = with(&h, Mechanism::InetDiag, tcp_on_6_18());
+    assert_eq!(r.unwrap(), MptcpStatus::Tcp);
+    assert_eq!(calls, ["SO_PROTOCOL"], "a TCP socket is not looked up");
+    let s = Script { inet_diag: Err(EBADF), ..fallback_on_6_18() };
+    assert_eq!(with(&h, Mechanism::InetDiag, s).0.unwrap_err().raw_os_error(), Some(EBADF));
+}
+
+#[test]
+fn so_protocol_never_confirms_mptcp() {
+    let h = host(true, true, true);
+    for s in [mptcp_on_6_18(), fallback_on_6_18(), before_6_10(mptcp_on_6_18())] {
+        let (r, calls) = with(&h, Mechanism::SoProtocol, s);
+        assert_eq!(kind(&r), io::ErrorKind::Unsupported);
+        assert_eq!(calls, ["SO_PROTOCOL"]);
+    }
+    assert_eq!(with(&h, Mechanism::SoProtocol, tcp_on_6_18()).0.unwrap(), MptcpStatus::Tcp);
+}
+
+/// Over every combination of capabilities and answers: `Mptcp` only when
+/// the kernel confirmed it (TCP_IS_MPTCP = 1, MPTCP_INFO answered, or
+/// inet_diag's flags without FALLBACK), whatever the mechanism.
+#[test]
+fn mptcp_only_when_confirmed() {
+    for bits in 0..8u8 {
+        let h = host(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
+        for tcp_is in [Ok(0), Ok(1), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EBADF)] {
+            for proto in [IPPROTO_MPTCP, IPPROTO_TCP] {
+                for mi in [Ok(()), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EBADF)] {
+                    for d in [Ok(None), Ok(Some(None)), Ok(Some(Some(0))), Ok(Some(Some(FALLBACK_FLAG))), Err(EBADF)] {
+                        let s = Script {
+                            tcp_is_mptcp: tcp_is,
+                            so_protocol: proto,
+                            mptcp_info: mi,
+                            inet_diag: d,
+                            calls: vec![],
+                        };
+                        let confirmed = |calls: &[&str]| {
+                            (calls.contains(&"TCP_IS_MPTCP") && tcp_is == Ok(1))
+                                || (calls.contains(&"MPTCP_INFO") && mi == Ok(()))
+                                || (calls.contains(&"inet_diag")
+                                    && matches!(d, Ok(Some(Some(f))) if f & FALLBACK_FLAG == 0))
+                        };
+                        let (r, calls) = auto(&h, s.clone());
+                        if matches!(r, Ok(MptcpStatus::Mptcp)) {
+                            assert!(confirmed(&calls), "auto guessed MPTCP: {h:?} {s:?} {calls:?}");
+                        }
+                        for &m in Mechanism::ALL {
+                            let (r, calls) = with(&h, m, s.clone());
+                            if matches!(r, Ok(MptcpStatus::Mptcp)) {
+                                assert_ne!(m, Mechanism::SoProtocol);
+                                assert!(confirmed(&calls), "{m} guessed MPTCP: {h:?} {s:?} {calls:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

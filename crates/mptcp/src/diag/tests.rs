@@ -1,0 +1,191 @@
+//! inet_diag requests and replies on fixed bytes, as the kernel lays them out.
+
+use super::wire::*;
+use super::*;
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
+
+fn parse_diag_msg(payload: &[u8]) -> Option<DiagSocket> {
+    Response::parse(payload).ok().map(|r| DiagSocket::from_response(&r))
+}
+
+fn parse_subflow_msg(payload: &[u8]) -> Option<Subflow> {
+    Response::parse(payload).ok().and_then(|r| Subflow::from_response(&r))
+}
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&((4 + v.len()) as u16).to_ne_bytes());
+    b.extend_from_slice(&ty.to_ne_bytes());
+    b.extend_from_slice(v);
+    b.resize(align4(b.len()), 0);
+    b
+}
+
+#[test]
+fn request_layout() {
+    let local = "10.0.0.1:1000".parse().unwrap();
+    let r = netlink::encode(Request::tcp(local, "10.0.0.2:80".parse().unwrap()), Expect::One.flags(), 3);
+    assert_eq!(r.len(), 72);
+    assert_eq!(u16::from_ne_bytes([r[4], r[5]]), 20); // SOCK_DIAG_BY_FAMILY
+    assert_eq!(u16::from_ne_bytes([r[6], r[7]]), NLM_F_REQUEST);
+    assert_eq!(u32::from_ne_bytes(r[8..12].try_into().unwrap()), 3);
+    assert_eq!(r[16], libc::AF_INET as u8);
+    assert_eq!(r[17], libc::IPPROTO_TCP as u8);
+    assert_eq!(r[18], 2); // INET_DIAG_INFO bit
+    assert_eq!(&r[20..24], &u32::MAX.to_ne_bytes()); // all states
+    assert_eq!(&r[24..26], &1000u16.to_be_bytes());
+    assert_eq!(&r[26..28], &80u16.to_be_bytes());
+    assert_eq!(&r[28..32], &[10, 0, 0, 1]);
+    assert_eq!(&r[44..48], &[10, 0, 0, 2]);
+    assert_eq!(&r[64..72], &[0xff; 8]); // INET_DIAG_NOCOOKIE
+    let r = netlink::encode(Request::all(2, libc::IPPROTO_MPTCP), Expect::Dump.flags(), 7);
+    assert_eq!(r.len(), 80);
+    assert_eq!(u32::from_ne_bytes(r[0..4].try_into().unwrap()), 80);
+    assert_eq!(u16::from_ne_bytes([r[6], r[7]]), NLM_F_REQUEST | NLM_F_DUMP);
+    assert_eq!(r[16], 2);
+    assert_eq!(r[17], 6); // 262 & 0xff
+    assert_eq!(r[18], 2); // INET_DIAG_INFO bit
+    assert_eq!(&r[24..72], &[0u8; 48]); // any socket
+    assert_eq!(&r[72..74], &8u16.to_ne_bytes());
+    assert_eq!(u16::from_ne_bytes([r[74], r[75]]), INET_DIAG_REQ_PROTOCOL);
+    assert_eq!(u32::from_ne_bytes(r[76..80].try_into().unwrap()), 262);
+    // TCP needs no protocol attribute; IPv6 asks for AF_INET6.
+    let r = netlink::encode(Request::all(10, libc::IPPROTO_TCP), Expect::Dump.flags(), 8);
+    assert_eq!((r.len(), r[16], r[17]), (72, 10, 6));
+}
+
+#[test]
+fn parse_v4_with_info() {
+    let mut p = vec![0u8; 72];
+    p[0] = libc::AF_INET as u8;
+    p[1] = 1;
+    p[4..6].copy_from_slice(&1234u16.to_be_bytes());
+    p[6..8].copy_from_slice(&80u16.to_be_bytes());
+    p[8..12].copy_from_slice(&[10, 0, 0, 1]);
+    p[24..28].copy_from_slice(&[10, 0, 0, 2]);
+    p[40..44].copy_from_slice(&3u32.to_ne_bytes());
+    p[44..48].copy_from_slice(&5u32.to_ne_bytes());
+    p[48..52].copy_from_slice(&1u32.to_ne_bytes());
+    p[68..72].copy_from_slice(&777u32.to_ne_bytes());
+    let mut info = vec![0u8; 48];
+    info[8..12].copy_from_slice(&1u32.to_ne_bytes()); // FALLBACK
+    p.extend_from_slice(&((4 + info.len()) as u16).to_ne_bytes());
+    p.extend_from_slice(&2u16.to_ne_bytes()); // INET_DIAG_INFO
+    p.extend_from_slice(&info);
+    let s = parse_diag_msg(&p).unwrap();
+    assert_eq!(s.family, AddressFamily::Ipv4);
+    assert_eq!(s.local, "10.0.0.1:1234".parse().unwrap());
+    assert_eq!(s.remote, "10.0.0.2:80".parse().unwrap());
+    assert_eq!((s.ifindex, s.inode, s.state), (3, 777, 1));
+    assert_eq!(s.cookie, 5 | (1 << 32));
+    assert_eq!(s.info.unwrap().is_fallback(), Some(true));
+    assert!(parse_diag_msg(&p[..40]).is_none());
+    // A truncated attribute is ignored, not read past the end.
+    let cut = &p[..80];
+    assert_eq!(parse_diag_msg(cut).unwrap().info, None);
+    // Neither IPv4 nor IPv6: refused.
+    let mut other = p.clone();
+    other[0] = libc::AF_UNIX as u8;
+    assert!(parse_diag_msg(&other).is_none());
+}
+
+#[test]
+fn parse_v6() {
+    let mut p = vec![0u8; 72];
+    p[0] = libc::AF_INET6 as u8;
+    p[1] = 10;
+    p[4..6].copy_from_slice(&443u16.to_be_bytes());
+    p[8..24].copy_from_slice(&"fd00::1".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    let s = parse_diag_msg(&p).unwrap();
+    assert_eq!(s.family, AddressFamily::Ipv6);
+    assert_eq!(s.local, "[fd00::1]:443".parse().unwrap());
+    assert_eq!(s.remote, "[::]:0".parse().unwrap());
+    assert_eq!(s.info, None);
+}
+
+/// A TCP subflow as inet_diag reports it with ULP info.
+fn subflow_bytes(token: u32, flags: u32) -> Vec<u8> {
+    let mut p = vec![0u8; 72];
+    p[0] = libc::AF_INET as u8;
+    p[1] = 1;
+    p[4..6].copy_from_slice(&40000u16.to_be_bytes());
+    p[6..8].copy_from_slice(&5000u16.to_be_bytes());
+    p[8..12].copy_from_slice(&[10, 66, 2, 1]);
+    p[24..28].copy_from_slice(&[10, 66, 2, 2]);
+    let mut mp = Vec::new();
+    mp.extend(nla(SUBFLOW_ATTR_TOKEN_REM, &7u32.to_ne_bytes()));
+    mp.extend(nla(SUBFLOW_ATTR_TOKEN_LOC, &token.to_ne_bytes()));
+    mp.extend(nla(SUBFLOW_ATTR_FLAGS, &flags.to_ne_bytes()));
+    mp.extend(nla(SUBFLOW_ATTR_ID_REM, &[0]));
+    mp.extend(nla(SUBFLOW_ATTR_ID_LOC, &[2]));
+    let mut ulp = nla(INET_ULP_INFO_NAME, b"mptcp\0");
+    ulp.extend(nla(INET_ULP_INFO_MPTCP | 0x8000, &mp));
+    p.extend(nla(2, &[1u8; 8])); // INET_DIAG_INFO: tcp_info, state 1
+    p.extend(nla(INET_DIAG_ULP_INFO | 0x8000, &ulp));
+    p
+}
+
+#[test]
+fn parse_subflow_with_ulp_info() {
+    let p = subflow_bytes(0xabcd, SUBFLOW_FLAG_JOIN_LOC | SUBFLOW_FLAG_BKUP_LOC);
+    let sf = parse_subflow_msg(&p).unwrap();
+    assert_eq!(sf.local, "10.66.2.1:40000".parse().unwrap());
+    assert_eq!(sf.token_local, Some(0xabcd));
+    assert_eq!(sf.token_remote, Some(7));
+    assert_eq!(sf.id_local, Some(2));
+    assert_eq!(sf.id_remote, Some(0));
+    assert!(sf.is_backup() && sf.is_join());
+    assert_eq!(sf.tcp.as_ref().unwrap().state, Some(1));
+    // Every truncation parses or is rejected, never panics; a plain TCP
+    // socket (no ULP) is not a subflow.
+    for cut in 0..p.len() {
+        let _ = parse_subflow_msg(&p[..cut]);
+        let _ = parse_diag_msg(&p[..cut]);
+    }
+    assert!(parse_subflow_msg(&p[..80]).is_none());
+    assert_eq!(parse_subflow_msg(&p[..72]), None);
+    // Another ULP (kTLS) is not MPTCP.
+    let mut tls = p[..84].to_vec();
+    tls.extend(nla(INET_DIAG_ULP_INFO | 0x8000, &nla(INET_ULP_INFO_NAME, b"tls\0")));
+    assert_eq!(parse_subflow_msg(&tls), None);
+}
+
+#[test]
+fn odd_subflow_attributes_are_skipped() {
+    // A token of 2 bytes is not a token; an id of 4 bytes not an id.
+    let mut p = subflow_bytes(1, 0)[..84].to_vec();
+    let mut mp = nla(SUBFLOW_ATTR_TOKEN_LOC, &[1, 2]);
+    mp.extend(nla(SUBFLOW_ATTR_ID_LOC, &[1, 0, 0, 0]));
+    mp.extend(nla(99, &[1, 2, 3]));
+    let mut ulp = nla(INET_ULP_INFO_NAME, b"mptcp\0");
+    ulp.extend(nla(INET_ULP_INFO_MPTCP | 0x8000, &mp));
+    p.extend(nla(INET_DIAG_ULP_INFO | 0x8000, &ulp));
+    let sf = parse_subflow_msg(&p).unwrap();
+    assert_eq!((sf.token_local, sf.id_local, sf.flags), (None, None, None));
+    let r = Response::parse(&p).unwrap();
+    assert_eq!(r.mptcp_subflow().unwrap().len(), 3);
+}
+
+#[test]
+fn grouping_by_token() {
+    let mut msk = parse_diag_msg(&subflow_bytes(1, 0)[..72]).unwrap();
+    let mut info = vec![0u8; 48];
+    info[12..16].copy_from_slice(&0xabcdu32.to_ne_bytes());
+    msk.info = Some(MptcpInfo::parse(&info));
+    let a = parse_subflow_msg(&subflow_bytes(0xabcd, SUBFLOW_FLAG_JOIN_LOC)).unwrap();
+    let b = parse_subflow_msg(&subflow_bytes(0xabcd, SUBFLOW_FLAG_MCAP_LOC)).unwrap();
+    let other = parse_subflow_msg(&subflow_bytes(0x1111, 0)).unwrap();
+    let conns = group(vec![msk], vec![a, other, b]);
+    assert_eq!(conns.len(), 1);
+    assert_eq!(conns[0].token, Some(0xabcd));
+    assert_eq!(conns[0].subflows.len(), 2);
+    assert!(!conns[0].subflows[0].is_join());
+    assert!(Filter::default().port(5000).matches(&conns[0]));
+    assert!(!Filter::default().port(5001).matches(&conns[0]));
+    assert!(Filter::default().addr("10.66.2.2".parse().unwrap()).matches(&conns[0]));
+    assert!(Filter::default().addr("::ffff:10.66.2.2".parse().unwrap()).matches(&conns[0]));
+}
