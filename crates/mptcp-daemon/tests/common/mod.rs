@@ -3,6 +3,8 @@
 //! for a condition with a generous deadline (behaviour, never speed).
 #![allow(dead_code)]
 
+pub mod events;
+
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -58,31 +60,7 @@ impl Lab {
 
     /// The endpoints as (address, device, flags) strings, sorted.
     pub fn endpoint_set(&self) -> BTreeSet<String> {
-        let names = self.ifnames();
-        self.endpoints()
-            .iter()
-            .map(|e| {
-                let dev = e.ifindex.and_then(|i| names.iter().find(|(x, _)| *x == i).map(|(_, n)| n.clone()));
-                let mut s = format!("{} dev {} {}", e.addr, dev.unwrap_or_default(), e.flags);
-                if let Some(p) = e.port {
-                    s.push_str(&format!(" port {p}"));
-                }
-                s
-            })
-            .collect()
-    }
-
-    fn ifnames(&self) -> Vec<(u32, String)> {
-        let out = self.dut.ip(&["-o", "link", "show"]).unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| {
-                let mut it = l.split(": ");
-                let idx = it.next()?.trim().parse().ok()?;
-                let name = it.next()?.split('@').next()?.to_string();
-                Some((idx, name))
-            })
-            .collect()
+        events::endpoint_set(&self.dut)
     }
 
     pub fn add_foreign(&self, args: &str) {
