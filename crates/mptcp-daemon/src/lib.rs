@@ -235,23 +235,26 @@ impl Handle {
     ///
     /// The error that ended the daemon's loop, if any.
     pub fn stop(mut self) -> Result<(), Error> {
-        self.finish()
+        match self.finish() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
-    fn finish(&mut self) -> Result<(), Error> {
+    /// Stops and joins the thread; `Err` carries its panic.
+    fn finish(&mut self) -> std::thread::Result<Result<(), Error>> {
         self.control.stop();
-        match self.thread.take().map(|t| t.join()) {
-            Some(Ok(r)) => r,
-            Some(Err(p)) => std::panic::resume_unwind(p),
-            None => Ok(()),
-        }
+        self.thread.take().map(|t| t.join()).unwrap_or(Ok(Ok(())))
     }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        if let Err(e) = self.finish() {
-            log::error!("mptcp daemon: {e}");
+        // No second panic here: the caller may be unwinding already.
+        match self.finish() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("mptcp daemon: {e}"),
+            Err(_) => log::error!("mptcp daemon: its thread panicked"),
         }
     }
 }

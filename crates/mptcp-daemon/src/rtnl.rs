@@ -26,6 +26,9 @@ const RTNLGRP_IPV6_ROUTE: u32 = 11;
 /// down sends a dozen messages) so that the kernel rarely has to drop.
 const EVENT_RCVBUF: usize = 4 << 20;
 
+/// Datagrams read per wake-up at most; the rest are read at the next one.
+const DRAIN_MAX: usize = 256;
+
 /// What draining the event socket found.
 #[derive(Debug, Default)]
 pub(crate) struct Drained {
@@ -59,10 +62,12 @@ impl Events {
         Ok(Events { sock, buf: vec![0; 64 * 1024] })
     }
 
-    /// Reads every queued datagram without blocking.
+    /// Reads the queued datagrams without blocking, at most
+    /// [`DRAIN_MAX`] of them (a flood of route updates on a router must not
+    /// keep the daemon from acting on what it has read).
     pub fn drain(&mut self) -> io::Result<Drained> {
         let mut out = Drained::default();
-        loop {
+        for _ in 0..DRAIN_MAX {
             let mut slice = &mut self.buf[..];
             match self.sock.recv(&mut slice, 0) {
                 Ok(n) => {
@@ -79,6 +84,7 @@ impl Events {
                 Err(e) => return Err(e),
             }
         }
+        Ok(out)
     }
 }
 
