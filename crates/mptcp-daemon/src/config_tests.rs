@@ -141,3 +141,15 @@ fn load_names_the_file() {
     assert_eq!(e.file, "/nonexistent/daemon.toml");
     assert!(e.to_string().contains("cannot read"), "{e}");
 }
+
+#[test]
+fn the_readme_example_parses() {
+    let readme = include_str!("../../../README.md");
+    let start = readme.find("# /etc/mptcp/daemon.toml (all keys").expect("the README's example configuration");
+    let block = &readme[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let c = parse(block).unwrap();
+    assert_eq!(c.rules.len(), 3);
+    assert_eq!(c.add_addr_accepted, Limit::Set(2));
+    assert_eq!(c.rule_for("eno1").unwrap().port, Some(10000));
+}
