@@ -59,10 +59,9 @@ fn mptcp_unavailable() -> Option<String> {
 }
 
 fn fatal(f: Fatal) -> Error {
-    if f.0.is_permission_denied() {
-        Error::NotPermitted
-    } else {
-        Error::Pm(f.0)
+    match f {
+        Fatal::NotPermitted => Error::NotPermitted,
+        Fatal::Pm(e) => Error::Pm(e),
     }
 }
 

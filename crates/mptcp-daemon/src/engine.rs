@@ -67,7 +67,22 @@ pub(crate) struct Counters {
 
 /// Fatal: the daemon cannot go on (no permission, netlink broken).
 #[derive(Debug)]
-pub(crate) struct Fatal(pub mptcp::pm::Error);
+pub(crate) enum Fatal {
+    /// The kernel refused for lack of `CAP_NET_ADMIN`.
+    NotPermitted,
+    /// The path manager failed otherwise.
+    Pm(mptcp::pm::Error),
+}
+
+impl From<mptcp::pm::Error> for Fatal {
+    fn from(e: mptcp::pm::Error) -> Fatal {
+        if e.is_permission_denied() {
+            Fatal::NotPermitted
+        } else {
+            Fatal::Pm(e)
+        }
+    }
+}
 
 pub(crate) struct Engine {
     pub cfg: Config,
@@ -217,7 +232,7 @@ impl Engine {
         r: mptcp::pm::Result<()>,
     ) -> Result<(), Fatal> {
         match r {
-            Err(e) if e.is_permission_denied() => Err(Fatal(e)),
+            Err(e) if e.is_permission_denied() => Err(Fatal::NotPermitted),
             Err(e) => {
                 self.record(op, what, trig, t, Err(e.to_string()));
                 Ok(())
@@ -233,7 +248,7 @@ impl Engine {
     pub fn reconcile(&mut self, net: &NetState, trig: &Trigger, startup: bool) -> Result<(), Fatal> {
         self.counters.reconciles += 1;
         self.plan = policy::plan(&self.cfg, net);
-        self.kernel = self.pm.endpoints().map_err(Fatal)?;
+        self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
         self.check_ownership(startup);
         let plan = self.plan.clone();
         self.held.retain(|a, _| plan.get(*a).is_some());
@@ -331,7 +346,7 @@ impl Engine {
     }
 
     fn refresh_kernel(&mut self) -> Result<(), Fatal> {
-        self.kernel = self.pm.endpoints().map_err(Fatal)?;
+        self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
         Ok(())
     }
 
@@ -377,14 +392,7 @@ impl Engine {
                         log::info!("this kernel cannot delete id 0 (initial subflows): {err}; not trying again");
                         self.px = None;
                     }
-                    Err(err) if err.raw_os_error() == Some(libc::EPERM) => {
-                        return Err(Fatal(mptcp::pm::Error::Kernel {
-                            op: "delete endpoint",
-                            errno: libc::EPERM,
-                            token: None,
-                            detail: None,
-                        }))
-                    }
+                    Err(err) if err.raw_os_error() == Some(libc::EPERM) => return Err(Fatal::NotPermitted),
                     Err(err) => self.record("delete id 0", e.addr.to_string(), trig, t, Err(err.to_string())),
                 }
             }
@@ -444,7 +452,7 @@ impl Engine {
                     self.retry.remove(&w.addr);
                     self.adopt(id, &w);
                 }
-                Err(e) if e.is_permission_denied() => return Err(Fatal(e)),
+                Err(e) if e.is_permission_denied() => return Err(Fatal::NotPermitted),
                 Err(e) => {
                     let error = match e.errno() {
                         Some(libc::EEXIST) => "an endpoint with this address or id exists".to_string(),
@@ -476,7 +484,7 @@ impl Engine {
         let needed = (self.kernel.iter().filter(|e| uses(e.flags)).count()
             + todo.iter().filter(|w| uses(w.flags)).count())
         .min(MAX_LIMIT as usize) as u32;
-        let current = self.pm.limits().map_err(Fatal)?;
+        let current = self.pm.limits().map_err(Fatal::from)?;
         self.limits = Some(current);
         if current.subflows >= needed {
             return Ok(());
@@ -511,7 +519,7 @@ impl Engine {
 
     /// Deletes every endpoint the daemon owns (`on_exit = "flush"`).
     pub fn flush_owned(&mut self, net: &NetState, trig: &Trigger) -> Result<(), Fatal> {
-        self.kernel = self.pm.endpoints().map_err(Fatal)?;
+        self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
         for e in self.kernel.clone() {
             if self.owned.contains_key(&e.id) && self.owned[&e.id].addr == e.addr {
                 let name = e.ifindex.map(|i| net.name(i)).unwrap_or_default();
