@@ -473,7 +473,16 @@ fn metrics_are_prometheus_text() {
     h.ns.ip(&["link", "set", "p1", "down"]).unwrap();
     h.expect_endpoints(&["10.80.0.1 dev p0 subflow"]);
 
-    let (head, body) = http_get(&h.ns, "GET", "/metrics");
+    // The daemon publishes its counters once its pass is over (the delete
+    // of id 0 and the state file come after the endpoint's delete).
+    let end = Instant::now() + Duration::from_secs(10);
+    let (head, body) = loop {
+        let (head, body) = http_get(&h.ns, "GET", "/metrics");
+        if body.contains("mptcp_daemon_actions_total{op=\"delete id 0\",result=\"ok\"} 1") || Instant::now() > end {
+            break (head, body);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(head.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8"), "{head}");
     assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
@@ -492,6 +501,7 @@ fn metrics_are_prometheus_text() {
     assert_eq!(value(&m, "mptcp_enabled", &[]), Some(1.0));
     assert_eq!(value(&m, "mptcp_daemon_actions_total", &[("op", "add"), ("result", "ok")]), Some(2.0));
     assert_eq!(value(&m, "mptcp_daemon_actions_total", &[("op", "delete"), ("result", "ok")]), Some(1.0));
+    assert_eq!(value(&m, "mptcp_daemon_actions_total", &[("op", "delete id 0"), ("result", "ok")]), Some(1.0));
     assert_eq!(value(&m, "mptcp_daemon_errors_total", &[("kind", "action")]), Some(0.0));
     assert_eq!(value(&m, "mptcp_daemon_reaction_seconds_count", &[("op", "delete")]), Some(1.0));
     assert!(value(&m, "mptcp_daemon_events_total", &[("kind", "link")]).unwrap() >= 1.0);

@@ -179,6 +179,6 @@ fn without_mptcp_it_stops_or_waits() {
     lab.dut.sysctl("net.mptcp.enabled", "1").unwrap();
     d.reload(); // SIGHUP makes it look at once (else within 5 s)
     expect_endpoints(&lab, &["10.60.0.1 dev p0 subflow"]);
-    assert_eq!(d.status().state, "running");
+    assert!(wait_for(|| d.status().state == "running"), "{}", d.status().state);
     d.stop().unwrap();
 }
