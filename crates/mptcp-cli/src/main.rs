@@ -47,6 +47,8 @@ enum Command {
     Run(cmd::run::Args),
     /// Enable or disable MPTCP for a systemd service through a drop-in.
     Systemd(cmd::systemd::Args),
+    /// Path-manager daemon: endpoints follow the interfaces (addresses, links, carrier).
+    Daemon(cmd::daemon::Args),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Lab(a) => cmd::lab::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Systemd(a) => cmd::systemd::run(a),
+        Command::Daemon(a) => cmd::daemon::run(a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod conns;
+pub mod daemon;
 pub mod endpoint;
 pub mod lab;
 pub mod limits;
