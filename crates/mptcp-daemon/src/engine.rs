@@ -11,7 +11,6 @@ use mptcp::pm::{Endpoint, EndpointFlags, EndpointRef, Limits, PathManager, MAX_L
 use crate::config::{Config, Limit, Manage};
 use crate::metrics::Histogram;
 use crate::net::NetState;
-use crate::pmx::PmExtra;
 use crate::policy::{self, Plan, Want};
 use crate::state::{Owned, StateFile};
 use crate::status::Action;
@@ -87,7 +86,8 @@ impl From<mptcp::pm::Error> for Fatal {
 pub(crate) struct Engine {
     pub cfg: Config,
     pm: PathManager,
-    px: Option<PmExtra>,
+    /// Whether `delete id 0 ADDR` is worth sending (false once the kernel refused it).
+    close_initial: bool,
     owned: BTreeMap<u8, Owned>,
     ids: BTreeMap<IpAddr, u8>,
     pub held: BTreeMap<IpAddr, Held>,
@@ -123,19 +123,10 @@ fn describe(id: u8, addr: IpAddr, ifname: &str, flags: EndpointFlags, port: Opti
 
 impl Engine {
     pub fn new(cfg: Config, pm: PathManager, state: StateFile) -> Engine {
-        let px = match PmExtra::open() {
-            Ok(p) => Some(p),
-            Err(e) => {
-                log::warn!(
-                    "cannot open a second path-manager socket ({e}): initial subflows will not be closed at once"
-                );
-                None
-            }
-        };
         Engine {
             cfg,
             pm,
-            px,
+            close_initial: true,
             owned: state.owned.into_iter().map(|o| (o.id, o)).collect(),
             ids: state.ids,
             held: BTreeMap::new(),
@@ -383,18 +374,16 @@ impl Engine {
                 self.dirty = true;
             }
         }
-        if dead {
-            if let Some(px) = self.px.as_mut() {
-                let t = Instant::now();
-                match px.delete_id0(e.addr) {
-                    Ok(()) => self.record("delete id 0", e.addr.to_string(), trig, t, Ok(())),
-                    Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
-                        log::info!("this kernel cannot delete id 0 (initial subflows): {err}; not trying again");
-                        self.px = None;
-                    }
-                    Err(err) if err.raw_os_error() == Some(libc::EPERM) => return Err(Fatal::NotPermitted),
-                    Err(err) => self.record("delete id 0", e.addr.to_string(), trig, t, Err(err.to_string())),
+        if dead && self.close_initial {
+            let t = Instant::now();
+            match self.pm.close_initial_subflows(e.addr) {
+                Ok(()) => self.record("delete id 0", e.addr.to_string(), trig, t, Ok(())),
+                Err(err) if err.errno() == Some(libc::EINVAL) => {
+                    log::info!("this kernel cannot delete id 0 (initial subflows): {err}; not trying again");
+                    self.close_initial = false;
                 }
+                Err(err) if err.is_permission_denied() => return Err(Fatal::NotPermitted),
+                Err(err) => self.record("delete id 0", e.addr.to_string(), trig, t, Err(err.to_string())),
             }
         }
         Ok(())

@@ -46,7 +46,6 @@ pub mod metrics;
 pub mod net;
 mod notify;
 mod pattern;
-mod pmx;
 pub mod policy;
 mod rtnl;
 mod server;

@@ -85,6 +85,23 @@ macro_rules! path_manager_api {
                 self.call($crate::pm::requests::delete_endpoint(target)) $($await)*
             }
 
+            /// Closes the initial subflow of every connection that started from
+            /// `addr` (`ip mptcp endpoint delete id 0 ADDR`): where no endpoint
+            /// owned that address when a connection opened, deleting endpoints
+            /// leaves its first subflow alone. The kernel removes the subflows,
+            /// announces the removal (RM_ADDR id 0) and reinjects their data on
+            /// the other subflows. It answers success also when nothing matched.
+            ///
+            /// # Examples
+            ///
+            #[doc = $crate::pm::api::example!($pre, $new, $post;
+                use "use std::net::IpAddr;\n";
+                "pm.close_initial_subflows(IpAddr::from([10, 0, 1, 1]))", $aw, "?; // path 1 went down\n",
+            )]
+            pub $($async)? fn close_initial_subflows(&mut self, addr: std::net::IpAddr) -> $crate::pm::error::Result<()> {
+                self.call($crate::pm::requests::close_initial_subflows(addr)) $($await)*
+            }
+
             /// Deletes every endpoint (`ip mptcp endpoint flush`).
             ///
             /// # Examples

@@ -157,6 +157,14 @@ pub(crate) fn delete_endpoint(target: EndpointRef) -> Result<Call<()>> {
     }
 }
 
+/// `DEL_ADDR` with id 0 and the address: the kernel's way to name the
+/// initial subflows started from `addr`.
+pub(crate) fn close_initial_subflows(addr: IpAddr) -> Result<Call<()>> {
+    let mut attrs = vec![AddrAttr::Id(0)];
+    attrs.extend(addr_attrs(addr));
+    Ok(Call::acked(Op::new("close initial subflows", CMD_DEL_ADDR, vec![PmAttr::Addr(attrs)])))
+}
+
 pub(crate) fn flush_endpoints() -> Result<Call<()>> {
     Ok(Call::acked(Op::new("flush endpoints", CMD_FLUSH_ADDRS, vec![])))
 }
@@ -328,6 +336,15 @@ mod tests {
         assert!(matches!(r, Err(Error::NoSuchEndpoint(EndpointRef::Id(4)))), "{r:?}");
         let r = done(set_endpoint_flags(4.into(), EndpointFlags::BACKUP).unwrap().answer(Err(kernel(libc::EPERM))));
         assert!(r.unwrap_err().is_permission_denied());
+    }
+
+    #[test]
+    fn initial_subflows_are_named_by_id_0_and_address() {
+        let c = close_initial_subflows("10.0.1.1".parse().unwrap()).unwrap();
+        let want = vec![AddrAttr::Id(0), AddrAttr::Family(libc::AF_INET as u16), AddrAttr::Addr4([10, 0, 1, 1].into())];
+        assert_eq!(c.op.msg, PmMessage::new(CMD_DEL_ADDR, vec![PmAttr::Addr(want)]));
+        assert_eq!(c.op.expect, Expect::Ack);
+        assert!(matches!(done(c.answer(Ok(vec![]))), Ok(())));
     }
 
     #[test]
