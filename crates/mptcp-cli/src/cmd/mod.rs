@@ -2,10 +2,12 @@
 
 pub mod bench;
 pub mod check;
+pub mod completions;
 pub mod conns;
 pub mod endpoint;
 pub mod lab;
 pub mod limits;
+pub mod man;
 pub mod monitor;
 pub mod pm;
 pub mod run;

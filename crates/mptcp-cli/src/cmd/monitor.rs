@@ -8,44 +8,41 @@ use std::time::{Duration, Instant};
 use mptcp::pm::EventListener;
 
 use crate::cmd::endpoint::pm_err;
-use crate::util::usage;
+use crate::errors::{failure, Kind};
 
 /// Arguments of `mptcp monitor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// One JSON object per line.
     #[arg(short = 'j', long)]
-    json: bool,
-    /// Stop after this many events.
-    #[arg(long, value_name = "N")]
+    pub json: bool,
+    /// Stop after this many events (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Stop after this many seconds (0.001 to 31536000, a year).
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = crate::args::monitor_timeout)]
     timeout: Option<f64>,
 }
 
 /// Runs `mptcp monitor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let deadline = match args.timeout {
-        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Some(Instant::now() + Duration::from_secs_f64(t)),
-        Some(t) => return Err(usage(format!("invalid timeout {t} (expected seconds > 0)"))),
-        None => None,
-    };
+    let deadline = args.timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
     let mut events = match EventListener::new() {
         Ok(l) => l,
         // The family without its events group (kernels before 5.12) is
         // reported like a missing family: tell the two apart.
         Err(mptcp::pm::Error::FamilyNotFound) if mptcp::pm::PathManager::new().is_ok() => {
-            anyhow::bail!(
+            return Err(failure(
+                Kind::Unsupported,
                 "this kernel's MPTCP path manager has no events (no `mptcp_pm_events` multicast group in the \
-                 mptcp_pm generic netlink family)"
-            )
+                 mptcp_pm generic netlink family)",
+            ))
         }
         r => r.map_err(pm_err)?,
     };
     eprintln!("mptcp: monitoring MPTCP events");
     let mut seen = 0u64;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::util::stdout();
     while args.count.map_or(true, |c| seen < c) {
         let ev = match deadline {
             Some(d) => {
