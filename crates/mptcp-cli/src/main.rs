@@ -36,7 +36,7 @@ in JSON). Every command that takes a token also reads decimal, and iproute2's he
 /// Multipath TCP toolkit: host status, checks, path manager, events,
 /// connections, throughput bench, MPTCP for unmodified programs, and a lab.
 #[derive(Debug, Parser)]
-#[command(name = "mptcp", version, about, propagate_version = true, after_long_help = CONVENTIONS)]
+#[command(name = "mptcp", version, propagate_version = true, after_long_help = CONVENTIONS)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
