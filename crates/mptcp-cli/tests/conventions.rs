@@ -30,10 +30,13 @@ fn json(o: &Output) -> Value {
 /// Runs `cmd` with a stdout whose reader is already gone: every write
 /// fails with EPIPE, as in `mptcp ... | head -c0`.
 fn with_stdout_closed(mut cmd: Command) -> Output {
-    let (reader, writer) = std::io::pipe().unwrap();
+    spawn_with_stdout_closed(&mut cmd).wait_with_output().unwrap()
+}
+
+fn spawn_with_stdout_closed(cmd: &mut Command) -> std::process::Child {
+    let (reader, writer) = nix::unistd::pipe().unwrap();
     drop(reader);
-    let child = cmd.stdin(Stdio::null()).stdout(writer).stderr(Stdio::piped()).spawn().unwrap();
-    child.wait_with_output().unwrap()
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(writer)).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 fn assert_silent_success(what: &str, o: &Output) {
@@ -395,13 +398,7 @@ fn an_empty_listing_says_so_on_a_terminal_only() {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn the_lab_with_stdout_closed_stops_and_removes_what_it_made() {
     mptcp_netns::require_root();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["lab", "-t", "1", "--no-plot"]);
-    let child = {
-        let (reader, writer) = std::io::pipe().unwrap();
-        drop(reader);
-        cmd.stdin(Stdio::null()).stdout(writer).stderr(Stdio::piped()).spawn().unwrap()
-    };
+    let child = spawn_with_stdout_closed(Command::new(BIN).args(["lab", "-t", "1", "--no-plot"]));
     let pid = child.id();
     let o = child.wait_with_output().unwrap();
     assert_silent_success("lab", &o);

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!("mptcp: monitoring MPTCP events");
     let mut seen = 0u64;
     let mut out = crate::util::stdout();
-    while args.count.map_or(true, |c| seen < c) {
+    while args.count.is_none_or(|c| seen < c) {
         let ev = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
