@@ -17,7 +17,6 @@ use anyhow::Context;
 use mptcp::pm::{self, Endpoint, EndpointFlags, EndpointRef, PathManager};
 use serde_json::{json, Map, Value};
 
-use crate::errors::{failure, Kind};
 use crate::util::{print_json, usage};
 
 /// Arguments of `mptcp endpoint`.
@@ -97,7 +96,7 @@ pub fn parse_dev(s: &str) -> anyhow::Result<u32> {
 pub fn pm_err(e: pm::Error) -> anyhow::Error {
     match e {
         pm::Error::InvalidArgument { reason } => usage(reason),
-        pm::Error::FamilyNotFound => failure(Kind::Unsupported, no_path_manager()),
+        pm::Error::FamilyNotFound => anyhow::anyhow!("{}", no_path_manager()),
         e => anyhow::Error::new(e),
     }
 }

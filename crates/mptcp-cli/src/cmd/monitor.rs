@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use mptcp::pm::EventListener;
 
 use crate::cmd::endpoint::pm_err;
-use crate::errors::{failure, Kind};
 
 /// Arguments of `mptcp monitor`.
 #[derive(Debug, clap::Args)]
@@ -26,17 +25,19 @@ pub struct Args {
 
 /// Runs `mptcp monitor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let deadline = args.timeout.map(|t| Instant::now() + Duration::from_secs_f64(t));
+    let deadline = match args.timeout {
+        Some(t) => Instant::now().checked_add(Duration::from_secs_f64(t)),
+        None => None,
+    };
     let mut events = match EventListener::new() {
         Ok(l) => l,
         // The family without its events group (kernels before 5.12) is
         // reported like a missing family: tell the two apart.
         Err(mptcp::pm::Error::FamilyNotFound) if mptcp::pm::PathManager::new().is_ok() => {
-            return Err(failure(
-                Kind::Unsupported,
+            anyhow::bail!(
                 "this kernel's MPTCP path manager has no events (no `mptcp_pm_events` multicast group in the \
-                 mptcp_pm generic netlink family)",
-            ))
+                 mptcp_pm generic netlink family)"
+            )
         }
         r => r.map_err(pm_err)?,
     };

@@ -19,7 +19,6 @@ use anyhow::Context;
 use mptcp::pm::{Endpoint, LocalAddr, PathManager};
 
 use crate::cmd::endpoint::{parse_addr, parse_dev, parse_id, parse_port};
-use crate::errors::{failure, Kind};
 use crate::util::usage;
 
 /// Arguments of `mptcp pm`.
@@ -133,19 +132,17 @@ impl SubflowRef {
 /// the userspace commands (they came after the rest) says so.
 fn pm_err(e: mptcp::pm::Error) -> anyhow::Error {
     match e {
-        mptcp::pm::Error::Kernel { op, errno: libc::EOPNOTSUPP, .. } => failure(
-            Kind::Unsupported,
-            format!(
-                "{op}: this kernel's MPTCP path manager has no userspace path manager commands (the mptcp_pm \
-                 family answered EOPNOTSUPP)"
-            ),
+        mptcp::pm::Error::Kernel { op, errno: libc::EOPNOTSUPP, .. } => anyhow::anyhow!(
+            "{op}: this kernel's MPTCP path manager has no userspace path manager commands (the mptcp_pm \
+             family answered EOPNOTSUPP)"
         ),
         e => crate::cmd::endpoint::pm_err(e),
     }
 }
 
-/// Reads a token argument (see [`crate::token`]); an ambiguous one is
-/// settled by this namespace's live connections.
+/// Parses a token: decimal, or hexadecimal with `0x`.
+/// Also iproute2's hexadecimal without `0x` ([`crate::token`]): digits
+/// alone are settled by this namespace's live connections.
 pub fn parse_token(s: &str) -> anyhow::Result<u32> {
     crate::token::resolve(s, crate::token::live_tokens)
 }
