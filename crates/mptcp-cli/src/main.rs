@@ -87,7 +87,8 @@ impl Command {
             Command::Lab(a) => a.json,
             // Its options take no free text: the words tell.
             Command::Bench(_) => errors::wants_json(argv),
-            Command::Run(_) | Command::Systemd(_) | Command::Completions(_) | Command::Man(_) => false,
+            // run, systemd, completions, man: nothing to print as JSON.
+            _ => false,
         }
     }
 }
