@@ -65,12 +65,12 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Run an unmodified program with its TCP sockets turned into MPTCP sockets.
     Run(cmd::run::Args),
-    /// Enable or disable MPTCP for a systemd service through a drop-in.
-    Systemd(cmd::systemd::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(cmd::completions::Args),
     /// Print the manual page, or write one page per subcommand to a directory.
     Man(cmd::man::Args),
+    /// Enable or disable MPTCP for a systemd service through a drop-in.
+    Systemd(cmd::systemd::Args),
 }
 
 impl Command {
@@ -117,9 +117,9 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Lab(a) => cmd::lab::run(a),
         Command::Run(a) => cmd::run::run(a),
-        Command::Systemd(a) => cmd::systemd::run(a),
         Command::Completions(a) => cmd::completions::run(a),
         Command::Man(a) => cmd::man::run(a),
+        Command::Systemd(a) => cmd::systemd::run(a),
     };
     match result {
         Ok(code) => code,
