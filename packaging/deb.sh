@@ -98,7 +98,9 @@ install -d "$doc"
 unit=$dist/systemd/mptcp-daemon.service
 if [ -f "$unit" ]; then
   install -d "$root/usr/lib/systemd/system"
-  sed 's#/usr/local/bin/mptcp#/usr/bin/mptcp#g' "$unit" >"$root/usr/lib/systemd/system/mptcp-daemon.service"
+  # The package's binary, and no manual-install steps in its comments.
+  sed -e 's#/usr/local/bin/mptcp#/usr/bin/mptcp#g' -e '/^#[[:space:]]*install /d' "$unit" \
+    >"$root/usr/lib/systemd/system/mptcp-daemon.service"
   chmod 0644 "$root/usr/lib/systemd/system/mptcp-daemon.service"
 fi
 
