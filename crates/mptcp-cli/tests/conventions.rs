@@ -66,6 +66,15 @@ fn a_closed_stdout_is_a_silent_exit_0() {
         }
         assert_silent_success(&format!("{args:?}"), &o);
     }
+    // A systemd drop-in printed for a unit under a scratch root.
+    let root = std::env::temp_dir().join(format!("mptcp-conv-root-{}", std::process::id()));
+    std::fs::create_dir_all(root.join("etc/systemd/system")).unwrap();
+    std::fs::write(root.join("etc/systemd/system/demo.service"), "[Service]\nExecStart=/bin/true\n").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["systemd", "enable", "demo", "--dry-run", "--root"]).arg(&root);
+    let o = with_stdout_closed(cmd);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_silent_success("systemd enable --dry-run", &o);
 }
 
 #[test]
