@@ -47,6 +47,15 @@ impl Drop for Purge {
     }
 }
 
+/// A scratch directory, removed however the test ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Builds the package into `out` with `dist` as the tree's `dist/`.
 fn build(out: &Path, dist: &Path) -> PathBuf {
     let script = workspace().join("packaging/deb.sh");
@@ -83,7 +92,8 @@ fn the_deb_installs_works_from_usr_bin_and_purges_without_a_trace() {
         !installed(),
         "a package named mptcp is installed already: remove it before this test (dpkg --purge mptcp)"
     );
-    let tmp = std::env::temp_dir().join(format!("mptcp-deb-{}", std::process::id()));
+    let scratch = Scratch(std::env::temp_dir().join(format!("mptcp-deb-{}", std::process::id())));
+    let tmp = &scratch.0;
     let (out, dist, empty) = (tmp.join("out"), tmp.join("dist"), tmp.join("empty"));
     for d in [&out, &dist.join("systemd"), &empty] {
         std::fs::create_dir_all(d).unwrap();
@@ -159,5 +169,4 @@ fn the_deb_installs_works_from_usr_bin_and_purges_without_a_trace() {
         .collect();
     assert!(info.is_empty(), "dpkg still knows: {info:?}");
     assert!(!installed());
-    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mptcp_netns::Netns;
 use serde_json::Value;
@@ -50,16 +51,17 @@ fn files_to_hide() -> Vec<PathBuf> {
 /// Runs `mptcp ARGS` in a private mount namespace without the programs
 /// of [`HIDDEN`]; panics if one of them still runs there.
 fn run_on_a_fresh_machine(args: &[&str], also_hide: &[&str]) -> Output {
-    let dir = std::env::temp_dir().join(format!("mptcp-fresh-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let empty = dir.join("empty");
-    std::fs::write(&empty, b"").unwrap();
-    let mut script = String::from("set -e\n");
     let mut hide: Vec<PathBuf> = files_to_hide();
     for p in also_hide {
         hide.push(std::fs::canonicalize(which(p)).unwrap());
     }
     assert!(hide.iter().any(|p| p.to_string_lossy().contains("python3")), "no python3 found to hide: {hide:?}");
+    // One file per call: the tests of this binary run at once.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    let empty = std::env::temp_dir().join(format!("mptcp-fresh-{}-{n}", std::process::id()));
+    std::fs::write(&empty, b"").unwrap();
+    let mut script = String::from("set -e\n");
     for f in &hide {
         script.push_str(&format!("mount --bind '{}' '{}'\n", empty.display(), f.display()));
     }
@@ -77,7 +79,7 @@ fn run_on_a_fresh_machine(args: &[&str], also_hide: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("unshare (util-linux) must be installed");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&empty);
     assert_ne!(out.status.code(), Some(99), "{}", String::from_utf8_lossy(&out.stderr));
     out
 }
