@@ -146,10 +146,12 @@ pub struct JsonError {
 }
 
 impl JsonError {
-    /// The JSON error of `err`.
+    /// The JSON error of `err`, on one line.
     pub fn of(err: &anyhow::Error) -> JsonError {
         let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-        JsonError { error: causes.join(": "), kind: kind_of(err) }
+        let text = causes.join(": ");
+        let error = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        JsonError { error, kind: kind_of(err) }
     }
 
     /// The JSON error of a command line clap refused.
@@ -210,6 +212,8 @@ mod tests {
         assert_eq!(kind_of(&anyhow::anyhow!("something")), Kind::Failed);
         let j = JsonError::of(&refused);
         assert!(j.error.starts_with("cannot connect: "), "{}", j.error);
+        let listed = JsonError::of(&failure(Kind::Unsupported, "lacks:\n  - a\n  - b"));
+        assert_eq!(listed.error, "lacks: - a - b");
     }
 
     #[test]

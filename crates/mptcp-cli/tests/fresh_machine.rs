@@ -173,7 +173,8 @@ fn a_missing_required_program_is_named_with_its_package_and_nothing_is_made() {
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["kind"], "unsupported", "{v}");
-    assert!(v["error"].as_str().unwrap().contains("`tc` not found: apt-get install iproute2"), "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(msg.contains("lacks: - `tc` not found: apt-get install iproute2") && !msg.contains('\n'), "{v}");
 }
 
 #[test]
