@@ -504,7 +504,7 @@ fn tokio_api_and_event_stream() {
     let b = Netns::new("tkb").unwrap();
     let _p = Path::new(&a, "10.66.31.1/24", &b, "10.66.31.2/24").unwrap();
     // LISTENER_CREATED exists from Linux 6.2 (MPTCP_EXPECT listener_events=no before).
-    let listener_events = expect::get("listener_events").map_or(true, |v| v == "yes");
+    let listener_events = expect::get("listener_events").is_none_or(|v| v == "yes");
     let ev = a
         .in_ns(|| {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -21,10 +21,11 @@ pub struct Args {
     /// Server to check, e.g. `example.net:443` or `[2001:db8::1]:80`.
     target: String,
     /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
-    /// Connect timeout in seconds.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(short = 'j', long)]
+    pub json: bool,
+    /// Connect timeout in seconds (0.001 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, allow_negative_numbers = true,
+          value_parser = crate::args::connect_timeout)]
     timeout: f64,
     /// Send these bytes after connecting (e.g. "HEAD / HTTP/1.0\r\n\r\n"),
     /// so a late fallback on data shows up too.
@@ -49,16 +50,16 @@ struct Report {
     host_can_mptcp: bool,
     /// What this kernel lacks that the report depends on.
     notes: Vec<String>,
-    token: Option<String>,
+    /// The connection token (a number; printed as [`crate::token::fmt`] in text).
+    token: Option<u32>,
+    /// The token as text prints it.
+    token_hex: Option<String>,
     subflows: Vec<mptcp::SubflowInfo>,
     info: Option<mptcp::MptcpInfo>,
 }
 
 /// Runs `mptcp check`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(usage(format!("--timeout must be a positive number of seconds, not {}", args.timeout)));
-    }
     if !args.target.contains(':') {
         return Err(usage(format!("{:?} has no port: use HOST:PORT, e.g. example.net:443", args.target)));
     }
@@ -113,7 +114,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         host_can_mptcp: support.is_available(),
         // The path manager plays no part here.
         notes: crate::cmd::status::missing(support, true),
-        token: info.as_ref().and_then(|i| i.token).map(|t| format!("{t:08x}")),
+        token: info.as_ref().and_then(|i| i.token),
+        token_hex: info.as_ref().and_then(|i| i.token).map(crate::token::fmt),
         subflows: stream.subflows().context("reading subflows")?,
         info,
     };
@@ -132,25 +134,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
             mptcp::MptcpStatus::Tcp => format!("tcp: plain TCP socket (MPTCP on this host: {})", report.host_mptcp),
         };
-        println!("{} ({}): {verdict}", args.target, report.remote);
+        use std::io::Write;
+        let mut out = crate::util::stdout();
+        writeln!(out, "{} ({}): {verdict}", args.target, report.remote)?;
         for n in &report.notes {
-            println!("  note: {n}");
+            writeln!(out, "  note: {n}")?;
         }
-        println!("  detected with: {}", report.mechanism);
-        if let Some(t) = &report.token {
-            println!("  token: {t}");
+        writeln!(out, "  detected with: {}", report.mechanism)?;
+        if let Some(t) = &report.token_hex {
+            writeln!(out, "  token: {t}")?;
         }
         for (i, sf) in report.subflows.iter().enumerate() {
             let addr = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
-            println!(
+            writeln!(
+                out,
                 "  subflow {}: {} -> {} {} rtt {}",
                 sf.id.map(|i| i.to_string()).unwrap_or_else(|| i.to_string()),
                 addr(sf.local),
                 addr(sf.remote),
                 sf.tcp.state_name().unwrap_or("?"),
                 sf.tcp.rtt_us.map(|r| format!("{:.2}ms", f64::from(r) / 1000.0)).unwrap_or_else(|| "?".into())
-            );
+            )?;
         }
+        out.flush()?;
     }
     Ok(if status.is_mptcp() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }

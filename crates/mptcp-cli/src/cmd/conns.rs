@@ -1,6 +1,11 @@
 //! `mptcp conns`: MPTCP connections on this host with their subflows
 //! grouped under each (inet_diag, like `ss -M` and `ss -ti`).
+//!
+//! The flags mean what they mean to `ss`: `-l` lists listening sockets
+//! only, `-a` connections and listening sockets; `-p` (processes in `ss`)
+//! is not taken, the port filter is `--port`.
 
+use std::io::{IsTerminal, Write};
 use std::net::IpAddr;
 use std::process::ExitCode;
 
@@ -9,6 +14,7 @@ use mptcp::info::tcp_state_name;
 use serde_json::{json, Value};
 
 use crate::cmd::endpoint::no_mptcp_reason;
+use crate::errors::{failure, Kind};
 use crate::util::{print_json, usage};
 
 /// Arguments of `mptcp conns`.
@@ -16,16 +22,26 @@ use crate::util::{print_json, usage};
 pub struct Args {
     /// Print JSON.
     #[arg(short = 'j', long)]
-    json: bool,
+    pub json: bool,
     /// Only connections with this local or remote port.
-    #[arg(long, short = 'p', value_name = "PORT")]
+    #[arg(long, value_name = "PORT")]
     port: Option<String>,
     /// Only connections with this local or remote address (on any subflow).
     #[arg(long, value_name = "ADDRESS")]
     addr: Option<String>,
-    /// Also list listening sockets.
-    #[arg(long, short = 'l')]
+    /// Only listening sockets (as `ss -l`).
+    #[arg(long, short = 'l', conflicts_with = "all")]
     listening: bool,
+    /// Connections and listening sockets (as `ss -a`).
+    #[arg(long, short = 'a')]
+    all: bool,
+}
+
+/// `TCP_LISTEN`, the state of a listening socket.
+const TCP_LISTEN: u8 = 10;
+
+fn is_listener(c: &Connection) -> bool {
+    c.socket.state == TCP_LISTEN
 }
 
 fn subflow_json(s: &Subflow) -> Value {
@@ -46,12 +62,19 @@ fn subflow_json(s: &Subflow) -> Value {
 }
 
 fn conn_json(c: &Connection) -> Value {
+    if is_listener(c) {
+        return json!({
+            "state": tcp_state_name(c.socket.state),
+            "local": c.socket.local.to_string(),
+            "inode": c.socket.inode,
+        });
+    }
     json!({
         "state": tcp_state_name(c.socket.state),
         "local": c.socket.local.to_string(),
         "remote": c.socket.remote.to_string(),
         "token": c.token,
-        "token_hex": c.token.map(|t| format!("{t:08x}")),
+        "token_hex": c.token.map(crate::token::fmt),
         "fallback": c.fallback,
         "inode": c.socket.inode,
         "mptcp_info": c.socket.info,
@@ -59,11 +82,15 @@ fn conn_json(c: &Connection) -> Value {
     })
 }
 
-fn print_text(conns: &[Connection]) {
+fn print_text(out: &mut impl Write, conns: &[Connection]) -> std::io::Result<()> {
     for c in conns {
+        if is_listener(c) {
+            writeln!(out, "{:<10} {}", tcp_state_name(c.socket.state), c.socket.local)?;
+            continue;
+        }
         let mut line = format!("{:<10} {} -> {}", tcp_state_name(c.socket.state), c.socket.local, c.socket.remote);
         if let Some(t) = c.token {
-            line.push_str(&format!("  token 0x{t:08x}"));
+            line.push_str(&format!("  token {}", crate::token::fmt(t)));
         }
         if c.fallback == Some(true) {
             line.push_str("  fallback");
@@ -74,7 +101,7 @@ fn print_text(conns: &[Connection]) {
                 line.push_str(&format!("  sent {s} received {r}"));
             }
         }
-        println!("{line}");
+        writeln!(out, "{line}")?;
         for s in &c.subflows {
             let mut l = format!("    {:<10} {} -> {}", tcp_state_name(s.state), s.local, s.remote);
             if let (Some(a), Some(b)) = (s.id_local, s.id_remote) {
@@ -89,14 +116,15 @@ fn print_text(conns: &[Connection]) {
             if let Some(rtt) = s.tcp.as_ref().and_then(|t| t.rtt_us) {
                 l.push_str(&format!("  rtt {:.1}ms", f64::from(rtt) / 1000.0));
             }
-            println!("{l}");
+            writeln!(out, "{l}")?;
         }
     }
+    Ok(())
 }
 
 /// Runs `mptcp conns`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut filter = Filter::default().listening(args.listening);
+    let mut filter = Filter::default().listening(args.listening || args.all);
     if let Some(p) = &args.port {
         match p.parse::<u16>() {
             Ok(p) if p != 0 => filter = filter.port(p),
@@ -112,22 +140,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // connections made before it was set live on.)
     let support = mptcp::host_support();
     if matches!(support.availability, mptcp::Availability::NotBuilt | mptcp::Availability::KernelTooOld) {
-        anyhow::bail!("cannot list MPTCP connections: this kernel has no MPTCP ({})", no_mptcp_reason());
+        return Err(failure(
+            Kind::Unsupported,
+            format!("cannot list MPTCP connections: this kernel has no MPTCP ({})", no_mptcp_reason()),
+        ));
     }
-    let conns = connections(&filter).map_err(|e| {
+    let mut conns = connections(&filter).map_err(|e| {
         if !support.inet_diag {
-            anyhow::anyhow!(
-                "cannot list MPTCP connections: inet_diag does not know MPTCP sockets on this kernel \
-                 (mptcp_diag missing: try `modprobe mptcp_diag`): {e}"
+            failure(
+                Kind::Unsupported,
+                format!(
+                    "cannot list MPTCP connections: inet_diag does not know MPTCP sockets on this kernel \
+                     (mptcp_diag missing: try `modprobe mptcp_diag`): {e}"
+                ),
             )
         } else {
-            anyhow::anyhow!("cannot list MPTCP connections (inet_diag): {e}")
+            anyhow::Error::new(e).context("cannot list MPTCP connections (inet_diag)")
         }
     })?;
-    if args.json {
-        print_json(&conns.iter().map(conn_json).collect::<Vec<_>>())?;
-    } else {
-        print_text(&conns);
+    if args.listening {
+        conns.retain(is_listener);
     }
+    if args.json {
+        return print_json(&conns.iter().map(conn_json).collect::<Vec<_>>()).map(|()| ExitCode::SUCCESS);
+    }
+    let mut out = crate::util::stdout();
+    if conns.is_empty() && std::io::stdout().is_terminal() {
+        let what = if args.listening { "no MPTCP listening sockets" } else { "no MPTCP connections" };
+        let filtered = args.port.is_some() || args.addr.is_some();
+        writeln!(out, "{what}{}", if filtered { " match" } else { "" })?;
+    }
+    print_text(&mut out, &conns)?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -9,6 +9,7 @@
 //! mptcp endpoint set|change (id ID | ADDRESS) [backup|nobackup] [fullmesh|nofullmesh]
 //! ```
 
+use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ use crate::util::{print_json, usage};
 pub struct Args {
     /// Print JSON (field names as `ip -j mptcp endpoint show`).
     #[arg(short = 'j', long, global = true)]
-    json: bool,
+    pub json: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -132,27 +133,43 @@ fn parse_selector(words: &[String]) -> anyhow::Result<(EndpointRef, &[String])> 
     }
 }
 
+/// Sets `slot` to `value` once: a key given twice is a usage error
+/// (`ip` would keep the last, silently).
+pub fn once<T>(slot: &mut Option<T>, key: &str, value: T) -> anyhow::Result<()> {
+    if slot.is_some() {
+        return Err(usage(format!("`{key}` given twice")));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
 /// Parses the words of `endpoint add` (all checked before anything is sent).
 pub fn parse_add(words: &[String]) -> anyhow::Result<Endpoint> {
     let mut addr = None;
-    let mut ep_id = 0u8;
+    let mut ep_id = None;
     let mut port = None;
     let mut dev = None;
     let mut flags = EndpointFlags::EMPTY;
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
-            "id" => ep_id = parse_id(next(&mut it, "id")?)?,
-            "port" => port = Some(parse_port(next(&mut it, "port")?)?),
-            "dev" => dev = Some(parse_dev(next(&mut it, "dev")?)?),
+            "id" => once(&mut ep_id, "id", parse_id(next(&mut it, "id")?)?)?,
+            "port" => once(&mut port, "port", parse_port(next(&mut it, "port")?)?)?,
+            "dev" => once(&mut dev, "dev", parse_dev(next(&mut it, "dev")?)?)?,
             "implicit" => return Err(usage("`implicit` is set by the kernel only")),
-            f if EndpointFlags::from_name(f).is_some() => flags |= EndpointFlags::from_name(f).unwrap_or_default(),
+            f if EndpointFlags::from_name(f).is_some() => {
+                let flag = EndpointFlags::from_name(f).unwrap_or_default();
+                if flags.contains(flag) {
+                    return Err(usage(format!("`{f}` given twice")));
+                }
+                flags |= flag;
+            }
             a if addr.is_none() => addr = Some(parse_addr(a)?),
             other => return Err(usage(format!("unexpected `{other}`"))),
         }
     }
     let addr = addr.ok_or_else(|| usage("missing ADDRESS"))?;
-    let mut ep = Endpoint::new(addr).with_id(ep_id).with_flags(flags);
+    let mut ep = Endpoint::new(addr).with_id(ep_id.unwrap_or(0)).with_flags(flags);
     if let Some(p) = port {
         ep = ep.with_port(p);
     }
@@ -224,9 +241,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&eps.iter().map(endpoint_json).collect::<Vec<_>>())?;
             } else {
+                let mut out = crate::util::stdout();
                 for ep in &eps {
-                    println!("{}", endpoint_line(ep));
+                    writeln!(out, "{}", endpoint_line(ep))?;
                 }
+                out.flush()?;
             }
         }
         Action::Add { words } => {
@@ -247,10 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (mut backup, mut fullmesh) = (None, None);
             for w in rest {
                 match w.as_str() {
-                    "backup" => backup = Some(true),
-                    "nobackup" => backup = Some(false),
-                    "fullmesh" => fullmesh = Some(true),
-                    "nofullmesh" => fullmesh = Some(false),
+                    "backup" | "nobackup" => once(&mut backup, "backup/nobackup", w == "backup")?,
+                    "fullmesh" | "nofullmesh" => once(&mut fullmesh, "fullmesh/nofullmesh", w == "fullmesh")?,
                     other => {
                         return Err(usage(format!(
                             "unexpected `{other}` (expected backup, nobackup, fullmesh, nofullmesh)"
@@ -304,5 +321,11 @@ mod tests {
         assert!(parse_add(&w("10.0.0.1 dev nosuchdev0")).is_err());
         assert!(parse_add(&w("id 2 subflow")).is_err());
         assert!(parse_add(&w("10.0.0.1 10.0.0.2")).is_err());
+        for twice in
+            ["10.0.0.1 id 1 id 2", "10.0.0.1 port 1 port 1", "10.0.0.1 signal signal", "10.0.0.1 dev lo dev lo"]
+        {
+            let e = parse_add(&w(twice)).unwrap_err().to_string();
+            assert!(e.ends_with("given twice"), "{twice}: {e}");
+        }
     }
 }

@@ -3,6 +3,11 @@
 //! MPTCP over all of them, failover when a path dies mid-transfer, and
 //! fallback to TCP when a middlebox strips the MPTCP option. Every namespace
 //! it made is removed at the end, on error and on Ctrl-C.
+//!
+//! Before it creates anything, [`mptcp_netns::preflight`] checks what this
+//! run needs (root, namespaces, veth, tbf, MPTCP, the nf_tables middlebox;
+//! iperf3 and mptcpize for the iperf3 phase): what is missing is said one
+//! line each, with the package or setting that provides it.
 
 mod failover;
 mod fallback;
@@ -14,12 +19,15 @@ mod summary;
 mod throughput;
 pub mod topo;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use mptcp_netns::{Missing, Requirements};
 
+use crate::errors::{failure, Kind};
 use crate::transfer::opts::SockArgs;
 use crate::transfer::plot;
 use crate::transfer::units::fmt_rate;
@@ -62,8 +70,8 @@ pub struct Args {
     #[arg(long)]
     no_plot: bool,
     /// Print the results as one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[arg(short = 'j', long)]
+    pub json: bool,
     /// No live view.
     #[arg(short, long)]
     quiet: bool,
@@ -74,16 +82,11 @@ pub struct Args {
 /// Runs `mptcp lab`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = Plan::from_args(&args)?;
-    if !mptcp_netns::is_root() {
-        bail!(
-            "`mptcp lab` needs root: it creates network namespaces, veth pairs, tc qdiscs and iptables rules \
-             (CAP_SYS_ADMIN and CAP_NET_ADMIN). Run it as root, e.g. `sudo mptcp lab`."
-        );
-    }
-    if !mptcp::host_support().is_available() {
-        bail!("this kernel cannot create MPTCP sockets ({:?}); `mptcp status` says why", mptcp::host_support());
-    }
     mptcp_netns::install_signal_cleanup();
+    let absent = preflight(&plan)?;
+    for m in &absent {
+        eprintln!("mptcp lab: note: {}", one_line(&m.to_string()));
+    }
     mptcp_netns::sweep_stale();
     let started = Instant::now();
     let human = !args.json;
@@ -102,8 +105,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             rate_bps: r.as_ref().map(|r| r.bps),
         })
         .collect();
+    let mut out = crate::util::stdout();
     if human {
-        print!("{}", intro(&names, &path_info, topo.pm_via, &plan));
+        write!(out, "{}", intro(&names, &path_info, topo.pm_via, &plan))?;
+        out.flush()?;
     }
     let server = Server::start(&topo, &plan.opts)?;
     let mut phases = Vec::new();
@@ -117,10 +122,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &topo, &server, &plan, &title, quiet)?),
             Phase::Failover => charted(failover::run(&topo, &server, &plan, &title, quiet)?),
             Phase::Fallback => charted(fallback::run(&topo, &server, &plan, &title, quiet)?),
-            Phase::Iperf3 => (iperf3::run(&topo, &plan)?, None),
+            Phase::Iperf3 => (iperf3::run(&topo, &plan, &absent)?, None),
         };
         if human {
-            println!("{}", phase_line(&rep));
+            writeln!(out, "{}", phase_line(&rep))?;
+            out.flush()?;
         }
         phases.push(rep);
         panels.extend(panel);
@@ -138,7 +144,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
         .unwrap_or_default();
     let removed = !names.iter().any(|n| listed.lines().any(|l| l.split_whitespace().next() == Some(n.as_str())));
-    let ok = phases.iter().all(|p| p.ok) && removed;
+    let ok = phases.iter().all(|p| p.ok || p.skipped) && removed;
     let report = LabReport {
         ok,
         paths: path_info,
@@ -154,7 +160,55 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", summary(&report));
+        write!(out, "{}", summary(&report))?;
+        out.flush()?;
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// What this run needs from the machine: namespaces and veth always, tbf
+/// when a path is shaped, the middlebox for the fallback phase, MPTCP, and
+/// iperf3's programs (optional) for its phase.
+fn requirements(plan: &Plan) -> Requirements {
+    Requirements {
+        mptcp: true,
+        tbf: plan.rates.iter().any(Option::is_some),
+        htb: false,
+        middlebox: plan.phases.contains(&Phase::Fallback),
+        optional: if plan.phases.contains(&Phase::Iperf3) { iperf3::tools() } else { Vec::new() },
+    }
+}
+
+/// `text` on one line: what a program printed may span several.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// Runs [`mptcp_netns::preflight`] for `plan`: the optional programs that
+/// are absent, or an error listing everything missing, one line each
+/// (kind `permission` without root, else `unsupported`).
+fn preflight(plan: &Plan) -> anyhow::Result<Vec<Missing>> {
+    let req = requirements(plan);
+    let missing = match mptcp_netns::preflight(&req) {
+        Ok(ready) => return Ok(ready.absent),
+        Err(missing) => missing,
+    };
+    let mut needs = vec!["root", "network namespaces", "veth pairs"];
+    if req.tbf {
+        needs.push("the tbf qdisc");
+    }
+    if req.middlebox {
+        needs.push("an nf_tables middlebox");
+    }
+    let mut msg = format!("`mptcp lab` needs {} and MPTCP; this machine lacks:", needs.join(", "));
+    for m in &missing {
+        msg.push_str("\n  - ");
+        msg.push_str(&one_line(&m.to_string()));
+    }
+    let kind = if missing.iter().any(|m| matches!(m, Missing::Privileges { .. })) {
+        Kind::Permission
+    } else {
+        Kind::Unsupported
+    };
+    Err(failure(kind, msg))
 }

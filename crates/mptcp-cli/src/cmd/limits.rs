@@ -6,12 +6,13 @@
 //! mptcp limits set [subflows NR] [add_addr_accepted NR]
 //! ```
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use mptcp::pm::{PathManager, MAX_LIMIT};
 use serde_json::json;
 
-use crate::cmd::endpoint::pm_err;
+use crate::cmd::endpoint::{once, pm_err};
 use crate::util::{print_json, usage};
 
 /// Arguments of `mptcp limits`.
@@ -19,7 +20,7 @@ use crate::util::{print_json, usage};
 pub struct Args {
     /// Print JSON (`{"add_addr_accepted": N, "subflows": N}`).
     #[arg(short = 'j', long, global = true)]
-    json: bool,
+    pub json: bool,
     #[command(subcommand)]
     action: Option<Action>,
 }
@@ -52,8 +53,10 @@ fn parse_set(words: &[String]) -> anyhow::Result<(Option<u32>, Option<u32>)> {
     let mut it = words.iter();
     while let Some(w) = it.next() {
         match w.as_str() {
-            "subflows" | "subflow" => subflows = Some(parse_limit("subflows", it.next())?),
-            "add_addr_accepted" => accepted = Some(parse_limit("add_addr_accepted", it.next())?),
+            "subflows" | "subflow" => once(&mut subflows, "subflows", parse_limit("subflows", it.next())?)?,
+            "add_addr_accepted" => {
+                once(&mut accepted, "add_addr_accepted", parse_limit("add_addr_accepted", it.next())?)?
+            }
             other => return Err(usage(format!("unexpected `{other}` (expected subflows or add_addr_accepted)"))),
         }
     }
@@ -68,7 +71,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 print_json(&json!({"add_addr_accepted": l.add_addr_accepted, "subflows": l.subflows}))?;
             } else {
-                println!("add_addr_accepted {} subflows {}", l.add_addr_accepted, l.subflows);
+                let mut out = crate::util::stdout();
+                writeln!(out, "add_addr_accepted {} subflows {}", l.add_addr_accepted, l.subflows)?;
+                out.flush()?;
             }
         }
         Action::Set { words } => {
@@ -90,5 +95,8 @@ mod tests {
         assert!(parse_set(&w("subflows 9")).is_err());
         assert!(parse_set(&w("subflows")).is_err());
         assert!(parse_set(&w("bogus 1")).is_err());
+        let twice = parse_set(&w("subflows 8 subflows 2")).unwrap_err();
+        assert_eq!(twice.to_string(), "`subflows` given twice");
+        assert!(parse_set(&w("add_addr_accepted 1 subflow 2 add_addr_accepted 1")).is_err());
     }
 }

@@ -8,27 +8,25 @@ use std::time::{Duration, Instant};
 use mptcp::pm::EventListener;
 
 use crate::cmd::endpoint::pm_err;
-use crate::util::usage;
 
 /// Arguments of `mptcp monitor`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// One JSON object per line.
     #[arg(short = 'j', long)]
-    json: bool,
-    /// Stop after this many events.
-    #[arg(long, value_name = "N")]
+    pub json: bool,
+    /// Stop after this many events (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Stop after this many seconds (0.001 to 31536000, a year).
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = crate::args::monitor_timeout)]
     timeout: Option<f64>,
 }
 
 /// Runs `mptcp monitor`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deadline = match args.timeout {
-        Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => Some(Instant::now() + Duration::from_secs_f64(t)),
-        Some(t) => return Err(usage(format!("invalid timeout {t} (expected seconds > 0)"))),
+        Some(t) => Instant::now().checked_add(Duration::from_secs_f64(t)),
         None => None,
     };
     // A family without its events group (before 5.12) is the library's
@@ -36,8 +34,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut events = EventListener::new().map_err(pm_err)?;
     eprintln!("mptcp: monitoring MPTCP events");
     let mut seen = 0u64;
-    let mut out = std::io::stdout().lock();
-    while args.count.map_or(true, |c| seen < c) {
+    let mut out = crate::util::stdout();
+    while args.count.is_none_or(|c| seen < c) {
         let ev = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

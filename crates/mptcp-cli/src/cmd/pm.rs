@@ -9,7 +9,8 @@
 //! mptcp pm subflow del --token T --local ADDR:PORT --remote ADDR:PORT
 //! mptcp pm subflow set --token T --local ADDR:PORT --remote ADDR:PORT (--backup | --nobackup)
 //! ```
-//! Tokens are decimal or `0x`-prefixed hexadecimal.
+//! Tokens are read as [`crate::token`] says: `0x` hex, decimal, or
+//! iproute2's hex without `0x`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -23,6 +24,9 @@ use crate::util::usage;
 /// Arguments of `mptcp pm`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Errors as JSON on stdout (these commands print nothing on success).
+    #[arg(short = 'j', long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     action: Action,
 }
@@ -119,17 +123,16 @@ struct SubflowRef {
 impl SubflowRef {
     /// (token, local, remote), each checked; bad input is a usage error.
     fn parse(&self) -> anyhow::Result<(u32, SocketAddr, SocketAddr)> {
-        Ok((parse_token(&self.token)?, parse_sockaddr(&self.local, "local")?, parse_sockaddr(&self.remote, "remote")?))
+        let (local, remote) = (parse_sockaddr(&self.local, "local")?, parse_sockaddr(&self.remote, "remote")?);
+        Ok((parse_token(&self.token)?, local, remote))
     }
 }
 
 /// Parses a token: decimal, or hexadecimal with `0x`.
+/// Also iproute2's hexadecimal without `0x` ([`crate::token`]): digits
+/// alone are settled by this namespace's live connections.
 pub fn parse_token(s: &str) -> anyhow::Result<u32> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u32::from_str_radix(h, 16),
-        None => s.parse(),
-    };
-    r.map_err(|_| usage(format!("invalid token `{s}` (decimal, or hexadecimal with 0x)")))
+    crate::token::resolve(s, crate::token::live_tokens)
 }
 
 fn parse_sockaddr(s: &str, what: &str) -> anyhow::Result<SocketAddr> {
@@ -152,7 +155,6 @@ fn parse_local(s: &str) -> anyhow::Result<(IpAddr, u16)> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Action::Announce { token, id, port, dev, address } => {
-            let token = parse_token(&token)?;
             let mut ep = Endpoint::new(parse_addr(&address)?).with_id(parse_id(&id)?);
             if let Some(p) = port {
                 ep = ep.with_port(parse_port(&p)?);
@@ -160,17 +162,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if let Some(d) = dev {
                 ep = ep.with_ifindex(parse_dev(&d)?);
             }
+            let token = parse_token(&token)?;
             let mut pm = PathManager::new().map_err(pm_err)?;
             pm.announce(token, &ep).map_err(pm_err).with_context(|| format!("cannot announce {}", ep.addr))?;
         }
         Action::Remove { token, id } => {
-            let token = parse_token(&token)?;
             let id: u8 = id.parse().map_err(|_| usage(format!("invalid id `{id}` (expected 0-255)")))?;
+            let token = parse_token(&token)?;
             PathManager::new().and_then(|mut pm| pm.remove(token, id)).map_err(pm_err)?;
         }
         Action::Subflow { action } => match action {
             SubflowAction::Add { token, local, id, dev, remote } => {
-                let token = parse_token(&token)?;
                 let (addr, port) = parse_local(&local)?;
                 let mut l = LocalAddr::new(addr).with_port(port);
                 if let Some(id) = id {
@@ -180,6 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     l = l.with_ifindex(parse_dev(&d)?);
                 }
                 let remote = parse_sockaddr(&remote, "remote")?;
+                let token = parse_token(&token)?;
                 PathManager::new().and_then(|mut pm| pm.create_subflow(token, l, remote)).map_err(pm_err)?;
             }
             SubflowAction::Del { subflow } => {
@@ -205,7 +208,8 @@ mod tests {
     #[test]
     fn tokens() {
         assert_eq!(parse_token("0x10").unwrap(), 16);
-        assert_eq!(parse_token("10").unwrap(), 10);
+        assert_eq!(parse_token("7").unwrap(), 7);
+        assert_eq!(parse_token("0000001f").unwrap(), 31);
         assert!(parse_token("zz").is_err());
         assert!(parse_token("0x1ffffffff").is_err());
     }

@@ -1,5 +1,6 @@
 //! `mptcp status`: what this host can do.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -8,8 +9,8 @@ use serde::Serialize;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print one JSON object.
-    #[arg(long)]
-    json: bool,
+    #[arg(short = 'j', long)]
+    pub json: bool,
 }
 
 #[derive(Serialize)]
@@ -61,45 +62,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         crate::util::print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = crate::util::stdout();
     let yn = |b: bool| if b { "yes" } else { "no" };
-    println!("MPTCP:              {}", report.availability);
-    println!(
+    writeln!(out, "MPTCP:              {}", report.availability)?;
+    writeln!(
+        out,
         "status check:       {}",
         report.status_mechanism.as_deref().unwrap_or("none (cannot confirm MPTCP here)")
-    );
-    println!("  TCP_IS_MPTCP:     {} (6.10+)", yn(support.tcp_is_mptcp));
-    println!(
+    )?;
+    writeln!(out, "  TCP_IS_MPTCP:     {} (6.10+)", yn(support.tcp_is_mptcp))?;
+    writeln!(
+        out,
         "  MPTCP_INFO:       {}{}",
         yn(support.mptcp_info),
         support.mptcp_info_len.map(|l| format!(" ({l}-byte struct mptcp_info)")).unwrap_or_default()
-    );
-    println!("  inet_diag:        {}", yn(support.inet_diag));
-    println!("subflow info:       {}", report.subflow_info.unwrap_or("none"));
-    println!("  MPTCP_FULL_INFO:  {} (6.5+)", yn(support.mptcp_full_info));
-    println!("  MPTCP_TCPINFO:    {}", yn(support.mptcp_tcpinfo));
+    )?;
+    writeln!(out, "  inet_diag:        {}", yn(support.inet_diag))?;
+    writeln!(out, "subflow info:       {}", report.subflow_info.unwrap_or("none"))?;
+    writeln!(out, "  MPTCP_FULL_INFO:  {} (6.5+)", yn(support.mptcp_full_info))?;
+    writeln!(out, "  MPTCP_TCPINFO:    {}", yn(support.mptcp_tcpinfo))?;
     match (&report.path_manager, pm_family) {
-        (_, false) => println!("path manager:       none: {}", crate::cmd::endpoint::no_path_manager()),
-        (Some(pm), true) => println!("path manager:       {pm}"),
-        (None, true) => println!("path manager:       unknown"),
-    }
+        (_, false) => writeln!(out, "path manager:       none: {}", crate::cmd::endpoint::no_path_manager()),
+        (Some(pm), true) => writeln!(out, "path manager:       {pm}"),
+        (None, true) => writeln!(out, "path manager:       unknown"),
+    }?;
     if let Some(s) = &report.scheduler {
-        println!("scheduler:          {s}");
+        writeln!(out, "scheduler:          {s}")?;
     }
     if let Some(l) = &report.limits {
-        println!("limits:             subflows {} add_addr_accepted {}", l.subflows, l.add_addr_accepted);
+        writeln!(out, "limits:             subflows {} add_addr_accepted {}", l.subflows, l.add_addr_accepted)?;
     }
     if let Some(n) = report.endpoints {
-        println!("endpoints:          {n}");
+        writeln!(out, "endpoints:          {n}")?;
     }
     if !sysctls.is_empty() {
-        println!("sysctls:");
+        writeln!(out, "sysctls:")?;
         for (k, v) in &sysctls {
-            println!("  net.mptcp.{k} = {v}");
+            writeln!(out, "  net.mptcp.{k} = {v}")?;
         }
     }
     for m in &report.missing {
-        println!("note: {m}");
+        writeln!(out, "note: {m}")?;
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

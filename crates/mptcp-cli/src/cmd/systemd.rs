@@ -109,9 +109,11 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     for w in warnings(&files) {
         eprintln!("mptcp: warning: {w}");
     }
+    let mut out = crate::util::stdout();
     if a.dry_run {
-        println!("# {}", path.display());
-        print!("{text}");
+        writeln!(out, "# {}", path.display())?;
+        write!(out, "{text}")?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = path.parent().context("drop-in path has no directory")?;
@@ -127,20 +129,24 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
         let _ = fs::remove_file(&tmp);
         return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
     }
-    println!("wrote {}", path.display());
-    println!("apply with: systemctl daemon-reload && systemctl restart {unit}");
+    writeln!(out, "wrote {}", path.display())?;
+    writeln!(out, "apply with: systemctl daemon-reload && systemctl restart {unit}")?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
     let path = dropin_path(&a.root, &unit);
+    let mut out = crate::util::stdout();
     if !path.exists() {
-        println!("{unit}: MPTCP is not enabled ({} does not exist)", path.display());
+        writeln!(out, "{unit}: MPTCP is not enabled ({} does not exist)", path.display())?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     if a.dry_run {
-        println!("would remove {}", path.display());
+        writeln!(out, "would remove {}", path.display())?;
+        out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
@@ -148,8 +154,9 @@ fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
         // Only succeeds when the directory is now empty.
         let _ = fs::remove_dir(dir);
     }
-    println!("removed {}", path.display());
-    println!("apply with: systemctl daemon-reload && systemctl restart {unit}");
+    writeln!(out, "removed {}", path.display())?;
+    writeln!(out, "apply with: systemctl daemon-reload && systemctl restart {unit}")?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -21,7 +21,7 @@ pub fn run(
 ) -> anyhow::Result<(PhaseReport, Panel)> {
     topo.server
         .strip_mptcp(false, mptcp_netns::Strip::SynAck)
-        .context("adding the middlebox rule (iptables TCPOPTSTRIP)")?;
+        .context("adding the middlebox that strips MPTCP from the SYN-ACK")?;
     let label = format!("{title}: a middlebox strips the MPTCP option");
     let res = client_session(topo, plan, true, &label, quiet);
     let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);

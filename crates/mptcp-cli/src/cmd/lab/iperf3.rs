@@ -1,11 +1,13 @@
 //! The `iperf3` phase (opt-in): `mptcpize run iperf3` on the same topology,
-//! for comparison with the lab's own transfers.
+//! for comparison with the lab's own transfers. Skipped, with a note,
+//! where its programs are missing.
 
 use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
+use mptcp_netns::{Missing, Tool};
 
 use super::phase::{Phase, PhaseReport};
 use super::topo::{self, Topology};
@@ -14,14 +16,36 @@ use super::Plan;
 /// The iperf3 port inside the lab (next to the bench's).
 const PORT: u16 = 5202;
 
-/// Runs the phase; without iperf3 and mptcpize it is skipped with a note.
-pub fn run(topo: &Topology, plan: &Plan) -> anyhow::Result<PhaseReport> {
+/// The programs the phase runs, for [`mptcp_netns::preflight`].
+pub fn tools() -> Vec<Tool> {
+    vec![Tool::new("iperf3", "iperf3", "the iperf3 phase"), Tool::new("mptcpize", "mptcpize", "the iperf3 phase")]
+}
+
+/// The note of a phase skipped because `absent` (what the preflight found
+/// missing) names some of its programs; `None` when it can run.
+pub fn skip_note(absent: &[Missing]) -> Option<String> {
+    let (mut programs, mut packages) = (Vec::new(), Vec::new());
+    for m in absent {
+        if let Missing::Program { program, package, .. } = m {
+            if tools().iter().any(|t| &t.program == program) {
+                programs.push(format!("`{program}`"));
+                packages.push(package.as_str());
+            }
+        }
+    }
+    if programs.is_empty() {
+        return None;
+    }
+    Some(format!("skipped: {} not found (apt-get install {})", programs.join(" and "), packages.join(" ")))
+}
+
+/// Runs the phase, or skips it (see [`skip_note`]).
+pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<PhaseReport> {
     let mut p = PhaseReport::new(Phase::Iperf3);
     p.paths_used = (1..=topo.paths.len()).collect();
-    if mptcp_netns::cmd_status(&["mptcpize", "--help"]).is_err()
-        || mptcp_netns::cmd_status(&["iperf3", "--version"]).is_err()
-    {
-        p.notes.push("skipped: needs iperf3 and mptcpize (apt-get install iperf3 mptcpize)".into());
+    if let Some(note) = skip_note(absent) {
+        p.skipped = true;
+        p.notes.push(note);
         return Ok(p);
     }
     let port = PORT.to_string();
@@ -67,4 +91,28 @@ pub fn run(topo: &Topology, plan: &Plan) -> anyhow::Result<PhaseReport> {
         }
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skipped_only_for_its_own_programs() {
+        let program = |p: &str, opt: bool| Missing::Program {
+            program: p.into(),
+            package: p.into(),
+            optional: opt.then(|| "the iperf3 phase".to_string()),
+        };
+        assert_eq!(skip_note(&[]), None);
+        assert_eq!(skip_note(&[program("ethtool", true)]), None);
+        assert_eq!(
+            skip_note(&[program("iperf3", true)]).unwrap(),
+            "skipped: `iperf3` not found (apt-get install iperf3)"
+        );
+        assert_eq!(
+            skip_note(&[program("iperf3", true), program("mptcpize", true)]).unwrap(),
+            "skipped: `iperf3` and `mptcpize` not found (apt-get install iperf3 mptcpize)"
+        );
+    }
 }

@@ -86,6 +86,9 @@ pub struct PhaseReport {
     pub name: Phase,
     /// Whether the phase showed what it should.
     pub ok: bool,
+    /// Whether the phase did not run because an optional program is
+    /// missing (the notes say which); it does not fail the lab.
+    pub skipped: bool,
     /// What was checked, and anything odd.
     pub notes: Vec<String>,
     /// Receiver's goodput, bits per second.
@@ -136,6 +139,7 @@ impl PhaseReport {
         PhaseReport {
             name: phase,
             ok: false,
+            skipped: false,
             notes: Vec::new(),
             goodput_bps: 0.0,
             bytes: 0,

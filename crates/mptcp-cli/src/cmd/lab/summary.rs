@@ -25,7 +25,7 @@ pub struct PathInfo {
 /// The whole lab report (`--json`).
 #[derive(Debug, Serialize)]
 pub struct LabReport {
-    /// Every phase ok and every namespace removed.
+    /// Every phase ok (or skipped) and every namespace removed.
     pub ok: bool,
     /// The paths.
     pub paths: Vec<PathInfo>,
@@ -68,7 +68,11 @@ pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan) ->
 
 /// The line printed when a phase ends.
 pub fn phase_line(p: &PhaseReport) -> String {
-    let mark = if p.ok { "ok " } else { "FAIL" };
+    let mark = match (p.ok, p.skipped) {
+        (true, _) => "ok ",
+        (false, true) => "skip",
+        (false, false) => "FAIL",
+    };
     format!("  {mark} {:<9} {}", p.name.name(), p.notes.join("; "))
 }
 
@@ -148,7 +152,7 @@ mod tests {
 
     fn report(phases: Vec<PhaseReport>) -> LabReport {
         LabReport {
-            ok: phases.iter().all(|p| p.ok),
+            ok: phases.iter().all(|p| p.ok || p.skipped),
             paths: vec![],
             congestion: Some("cubic".into()),
             path_manager_via: "netlink",
@@ -182,8 +186,12 @@ mod tests {
         f.remaining_limit_bps = Some(47.0e6);
         f.notes = vec![INTACT.into()];
         let mut i = PhaseReport::new(Phase::Iperf3);
-        i.notes = vec!["skipped: needs iperf3".into()];
-        let text = summary(&report(vec![m, f, i]));
+        i.skipped = true;
+        i.notes = vec!["skipped: `iperf3` not found".into()];
+        assert_eq!(phase_line(&i), "  skip iperf3    skipped: `iperf3` not found");
+        let mut fb = PhaseReport::new(Phase::Fallback);
+        fb.verified = Some(false);
+        let text = summary(&report(vec![m, f, i, fb]));
         let line = |name: &str| text.lines().find(|l| l.trim_start().starts_with(name)).unwrap().to_string();
         let mptcp = line("mptcp ");
         assert!(mptcp.contains("93.9 Mbit/s") && mptcp.contains("99.8%") && mptcp.contains("mptcp/mptcp"), "{mptcp}");
@@ -192,7 +200,8 @@ mod tests {
         assert!(failover.contains("47.0 Mbit/s"), "the remaining paths' limit: {failover}");
         assert!(failover.ends_with("path 1 down at 2.6 s; stall 196 ms (limit = remaining paths)"), "{failover}");
         let iperf = line("iperf3");
-        assert!(iperf.contains(" - ") && iperf.ends_with("skipped: needs iperf3"), "{iperf}");
+        assert!(iperf.contains(" - ") && iperf.ends_with("skipped: `iperf3` not found"), "{iperf}");
+        assert!(line("fallback").contains("MISMATCH"));
         assert!(text.contains("removed; 9.5 s in all. Some checks FAILED."));
     }
 
