@@ -92,7 +92,7 @@ fn main() {
         a.mptcp
     );
     mptcp_netns::install_signal_cleanup();
-    let want = |s: &str| a.only.as_deref().map_or(true, |o| o == s);
+    let want = |s: &str| a.only.as_deref().is_none_or(|o| o == s);
     let mut report = serde_json::Map::new();
     if want("reaction") {
         let r = reaction::run(&a.mptcp, 3 * a.runs.max(7));
