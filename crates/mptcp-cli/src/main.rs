@@ -87,6 +87,7 @@ impl Command {
             Command::Conns(a) => a.json,
             Command::Pm(a) => a.json,
             Command::Lab(a) => a.json,
+            Command::Daemon(a) => a.json(),
             // Its options take no free text: the words tell.
             Command::Bench(_) => errors::wants_json(argv),
             // run, systemd, completions, man: nothing to print as JSON.

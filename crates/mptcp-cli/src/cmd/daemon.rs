@@ -14,7 +14,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use mptcp_daemon::{Config, DEFAULT_CONFIG_PATH, DEFAULT_RUNTIME_DIR};
 
-use crate::util::{print_json, usage};
+use std::io::Write;
+
+use crate::util::{print_json, stdout, usage};
 
 const AFTER_HELP: &str = "\
 Policy without a configuration file (like NetworkManager's mptcp-flags): every
@@ -68,7 +70,7 @@ pub struct Args {
 enum Action {
     /// Interfaces, the endpoints and why, the last actions (asks the running daemon).
     Status {
-        /// Print JSON.
+        /// Print JSON (errors too, as `{"error": ..., "kind": ...}`).
         #[arg(short, long)]
         json: bool,
     },
@@ -104,11 +106,18 @@ fn load(args: &Args) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
+impl Args {
+    /// Whether the command prints JSON (`daemon status --json`).
+    pub fn json(&self) -> bool {
+        matches!(self.action, Some(Action::Status { json: true }))
+    }
+}
+
 /// Runs `mptcp daemon`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match &args.action {
         Some(Action::ExampleConfig) => {
-            print!("{}", mptcp_daemon::EXAMPLE);
+            write!(stdout(), "{}", mptcp_daemon::EXAMPLE)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Action::Status { json }) => status(&args, *json),
@@ -134,7 +143,7 @@ fn status(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
     if json {
         print_json(&s)?;
     } else {
-        print!("{}", s.render());
+        write!(stdout(), "{}", s.render())?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -142,26 +151,28 @@ fn status(args: &Args, json: bool) -> anyhow::Result<ExitCode> {
 fn check(args: &Args) -> anyhow::Result<ExitCode> {
     let cfg = load(args)?;
     let source = cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into());
-    println!("configuration: {source}: valid");
+    let mut out = stdout();
+    writeln!(out, "configuration: {source}: valid")?;
     let net = mptcp_daemon::dump_network().context("reading links and addresses (rtnetlink)")?;
     let plan = mptcp_daemon::policy::plan(&cfg, &net);
-    println!("\nendpoints it would keep now:");
+    writeln!(out, "\nendpoints it would keep now:")?;
     if plan.want.is_empty() {
-        println!("  (none)");
+        writeln!(out, "  (none)")?;
     }
     for w in &plan.want {
         let port = w.port.map(|p| format!(" port {p}")).unwrap_or_default();
-        println!("  {}{port} dev {} {}    {}", w.addr, w.ifname, w.flags, w.why);
+        writeln!(out, "  {}{port} dev {} {}    {}", w.addr, w.ifname, w.flags, w.why)?;
     }
-    println!("\naddresses it leaves out:");
+    writeln!(out, "\naddresses it leaves out:")?;
     for s in &plan.skipped {
-        println!("  {} ({})    {}", s.addr, s.ifname, s.why);
+        writeln!(out, "  {} ({})    {}", s.addr, s.ifname, s.why)?;
     }
     if plan.want.len() > mptcp_daemon::MAX_ENDPOINTS {
-        println!(
+        writeln!(
+            out,
             "\nnote: the kernel holds at most {} endpoints; the first ones above get them",
             mptcp_daemon::MAX_ENDPOINTS
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
