@@ -22,15 +22,60 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
+/// Standard output was closed under us (`mptcp ... | head`): the command
+/// stops quietly with status 0. Only [`Stdout`] produces it, so a broken
+/// pipe on a network socket stays an error.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("standard output is closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+/// Standard output for commands: a broken pipe becomes [`StdoutClosed`].
+#[derive(Debug)]
+pub struct Stdout(io::StdoutLock<'static>);
+
+/// Locks standard output.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+fn closed(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        io::Error::new(io::ErrorKind::BrokenPipe, StdoutClosed)
+    } else {
+        e
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(closed)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(closed)
+    }
+}
+
+/// Whether `err` is standard output closing under us.
+fn is_stdout_closed(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.is::<StdoutClosed>()
+            || c.downcast_ref::<io::Error>().and_then(|e| e.get_ref()).is_some_and(|e| e.is::<StdoutClosed>())
+    })
+}
+
 /// Prints `mptcp: error: ...` with the cause chain; returns the exit code
-/// (2 for bad input, 1 otherwise; a broken pipe exits 0).
+/// (2 for bad input, 1 otherwise; a closed standard output exits 0).
 pub fn report_error(err: &anyhow::Error) -> ExitCode {
-    for cause in err.chain() {
-        if let Some(ioe) = cause.downcast_ref::<io::Error>() {
-            if ioe.kind() == io::ErrorKind::BrokenPipe {
-                return ExitCode::SUCCESS;
-            }
-        }
+    if is_stdout_closed(err) {
+        return ExitCode::SUCCESS;
     }
     let mut msg = format!("mptcp: error: {err}");
     for cause in err.chain().skip(1) {
@@ -46,8 +91,24 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
 
 /// Prints a value as pretty JSON followed by a newline.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    let mut out = stdout();
+    out.write_all(&text)?;
+    out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_closed_stdout_is_quiet() {
+        let stdout_gone = anyhow::Error::new(closed(io::Error::from(io::ErrorKind::BrokenPipe)));
+        assert!(is_stdout_closed(&stdout_gone.context("printing the report")));
+        let socket_gone = anyhow::Error::new(io::Error::from_raw_os_error(libc::EPIPE)).context("upload failed");
+        assert!(!is_stdout_closed(&socket_gone), "a broken pipe on a socket is an error");
+        assert!(is_stdout_closed(&anyhow::Error::new(StdoutClosed)));
+    }
 }

@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut events = EventListener::new().map_err(pm_err)?;
     eprintln!("mptcp: monitoring MPTCP events");
     let mut seen = 0u64;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::util::stdout();
     while args.count.map_or(true, |c| seen < c) {
         let ev = match deadline {
             Some(d) => {
