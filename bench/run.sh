@@ -101,5 +101,6 @@ echo "limit = sum of path rates x payload per frame / frame size (MSS minus 24 b
 echo "Raw JSON of every run: $OUT/"
 fi
 
+# shellcheck source=bench/sections.sh
 source "$(dirname "$0")/sections.sh"
 exit $fail

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sections of bench/run.sh that drive `mptcp bench client` directly (sourced
 # by run.sh, which sets MPTCP, DURATION, RUNS, OUT, SECTIONS, section,
 # stats and fail). They build the lab's topology themselves: namespaces
