@@ -258,10 +258,10 @@ enum Plan {
 
 fn seconds(v: f64, what: &str, lo: f64, hi: f64) -> anyhow::Result<Duration> {
     if v.is_finite() && v >= lo && v <= hi {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(usage(format!("{what} {v}: expected seconds from {lo} to {hi}")))
+        return Ok(Duration::from_secs_f64(v));
     }
+    let shown = if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") };
+    Err(usage(format!("{what} {shown}: expected seconds from {lo} to {hi}")))
 }
 
 fn message_size(v: &str, what: &str) -> anyhow::Result<u32> {
