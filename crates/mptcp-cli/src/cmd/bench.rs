@@ -227,20 +227,14 @@ fn serve(a: ServerArgs) -> anyhow::Result<ExitCode> {
             closed.store(true, Ordering::Relaxed);
         }
     };
-    let on_event = |ev: &Event| {
-        let json = |v: Result<serde_json::Value, serde_json::Error>| match v {
-            Ok(v) if print_json(&v).is_err() => closed.store(true, Ordering::Relaxed),
-            _ => {}
-        };
-        match ev {
-            Event::Test(t) if a.json => json(serde_json::to_value(t)),
-            Event::Rr(r) if a.json => json(serde_json::to_value(r)),
-            Event::Session(r) if a.json => json(serde_json::to_value(r)),
-            Event::Test(t) => print(&human::test(t, None)),
-            Event::Rr(r) => print(&human::server_rr(r)),
-            Event::Session(r) => print(&human::session(r)),
-            Event::SessionFailed(e) | Event::Error(e) => eprintln!("mptcp bench: {e}"),
-        }
+    let on_event = |ev: &Event| match ev {
+        Event::Test(t) if a.json => emit_json(t, &closed),
+        Event::Rr(r) if a.json => emit_json(r, &closed),
+        Event::Session(r) if a.json => emit_json(r, &closed),
+        Event::Test(t) => print(&human::test(t, None)),
+        Event::Rr(r) => print(&human::server_rr(r)),
+        Event::Session(r) => print(&human::session(r)),
+        Event::SessionFailed(e) | Event::Error(e) => eprintln!("mptcp bench: {e}"),
     };
     let sample = Duration::from_millis(100);
     let ok = server::serve(&listener, a.once, sample, &on_event)?;
@@ -248,6 +242,13 @@ fn serve(a: ServerArgs) -> anyhow::Result<ExitCode> {
         return Err(anyhow::Error::new(StdoutClosed));
     }
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Prints a report as JSON; notes a closed stdout in `closed`.
+fn emit_json<T: serde::Serialize>(v: &T, closed: &AtomicBool) {
+    if print_json(v).is_err() {
+        closed.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A validated client command.
