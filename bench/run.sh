@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Throughput benchmark: `mptcp bench` against `mptcpize run iperf3` on the
-# `mptcp lab` topology (client and server namespaces joined by tbf-shaped
-# veth paths), same duration, same congestion control (cubic).
+# Benchmarks of `mptcp bench` on the `mptcp lab` topology (client and server
+# namespaces joined by tbf-shaped veth paths), same duration, same
+# congestion control (cubic), RUNS runs per row, medians with their ranges:
 #
-#   sudo bench/run.sh                 # 10 s per transfer, release build
+#   lab       one connection: `mptcp bench` (through `mptcp lab`) against
+#             `mptcpize run iperf3`, and against the physical limit
+#   parallel  -P 4: `mptcp bench client -P 4` against `mptcpize run iperf3 -P 4`
+#   pacing    -b: achieved rate over the rate asked for, MPTCP (paced by the
+#             application) and TCP (SO_MAX_PACING_RATE), iperf3 -b beside
+#   rr        --rr and --crr: latency and rates, MPTCP next to TCP
+#
+#   sudo bench/run.sh                 # every section, 10 s per transfer
+#   SECTIONS=parallel,rr sudo -E bench/run.sh
 #   DURATION=20 RUNS=5 sudo -E bench/run.sh   # median of RUNS runs per row
 #   MPTCP=target/release/mptcp sudo -E bench/run.sh
 #
 # Needs root, iperf3 and mptcpize (Debian: apt-get install iperf3 mptcpize),
-# jq. Prints a Markdown table; the raw JSON of each run goes to $OUT.
+# jq. Prints Markdown tables; the raw JSON of each run goes to $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +24,8 @@ DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 OUT=${OUT:-${TMPDIR:-/tmp}/mptcp-bench}
 MPTCP=${MPTCP:-target/release/mptcp}
+SECTIONS=${SECTIONS:-lab,parallel,pacing,rr}
+section() { case ",$SECTIONS," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 if [ "$(id -u)" != 0 ]; then
     echo "bench/run.sh needs root (it builds network namespaces); run it with sudo" >&2
@@ -30,6 +40,17 @@ fi
 mkdir -p "$OUT"
 rm -f "$OUT/runs.txt"
 
+fail=0
+median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+# "median (min-max)" of numbers on stdin, scaled by $1, printed with format $2.
+stats() { sort -g | awk -v k="$1" -v f="$2" '{v[NR]=$1*k} END {if (NR==0) {print "-"; exit}
+    m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
+    printf f " (" f "-" f ")", m, v[1], v[NR]}'; }
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git status --porcelain -- crates bench 2>/dev/null | grep -q . && echo "+local changes" || true)
+echo "commit $commit$dirty, kernel $(uname -r), $(nproc) CPUs, ${DURATION} s per transfer, congestion cubic, $RUNS runs per row"
+
+if section lab; then
 # name | --rates | target fraction of the physical limit ("" = none)
 SCENARIOS=(
     "2 x 50 Mbit/s|50mbit,50mbit|0.98"
@@ -38,14 +59,11 @@ SCENARIOS=(
     "2 x unshaped veth (CPU-bound)|unshaped,unshaped|"
 )
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain -- crates bench 2>/dev/null | grep -q . && echo "+local changes" || true)
-echo "commit $commit$dirty, kernel $(uname -r), $(nproc) CPUs, ${DURATION} s per transfer, congestion cubic, median of $RUNS runs"
+echo
+echo "## One connection (lab), medians"
 echo
 echo "| paths | mptcp bench | mptcpize iperf3 | ours / iperf3 | ours / limit | iperf3 / limit | subflows | integrity | targets |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-fail=0
 for s in "${SCENARIOS[@]}"; do
     IFS='|' read -r name rates target <<<"$s"
     ours=(); theirs=(); limit=0; subflows=9; integrity=verified
@@ -81,4 +99,8 @@ sed 's/^/    /' "$OUT/runs.txt"
 echo
 echo "limit = sum of path rates x payload per frame / frame size (MSS minus 24 bytes of MPTCP DSS option, over MTU + 14)."
 echo "Raw JSON of every run: $OUT/"
+fi
+
+# shellcheck source=bench/sections.sh
+source "$(dirname "$0")/sections.sh"
 exit $fail

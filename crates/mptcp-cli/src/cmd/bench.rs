@@ -1,56 +1,73 @@
-//! `mptcp bench`: an iperf-style throughput tool that also checks every byte.
+//! `mptcp bench`: an iperf-style throughput tool that also checks every
+//! byte, and a netperf-style request/response tool, MPTCP and TCP side by
+//! side.
 //!
-//! `mptcp bench server [--bind ADDR]` accepts clients (MPTCP or plain TCP);
-//! `mptcp bench client HOST:PORT` sends (or with `--reverse` receives) a
-//! deterministic pseudo-random stream for a time or a byte count, shows the
-//! aggregate and per-subflow rates live, and reports goodput, per-subflow
-//! share, the connection's MPTCP status, retransmits and whether the
-//! receiver's checksum of the stream equals the sender's. The transfer
-//! itself, and its wire protocol, are in [`crate::transfer`].
+//! `mptcp bench server` accepts clients (MPTCP or plain TCP);
+//! `mptcp bench client HOST` sends (`-R`: receives, `--bidir`: both) a
+//! deterministic pseudo-random stream on `-P` connections for a time or a
+//! byte count, shows the rates live (`-i`: one line per interval), and
+//! reports goodput, per-subflow share, the MPTCP status of both ends,
+//! retransmits and whether the receiver's checksum of every stream equals
+//! the sender's. `--rr` and `--crr` measure transaction latency and
+//! connection rate instead. Every option is checked before anything is
+//! sent. The transfers and their wire protocol are in [`crate::transfer`].
 
-use std::net::{SocketAddr, TcpListener};
+mod human;
+
+use std::io::{IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::transfer::aggregate::{Interval, TestDirection, TestReport};
+use crate::transfer::client::{self, Observer, TestConfig};
 use crate::transfer::opts::{SockArgs, SocketOpts};
-use crate::transfer::proto::{self, Direction};
-use crate::transfer::report::{Role, SessionReport, Status};
-use crate::transfer::session::{self, ClientConfig, FallbackWatch};
-use crate::transfer::units::{fmt_bytes, fmt_rate, fmt_rtt, parse_size};
-use crate::transfer::{live, plot};
-use crate::util::{print_json, usage};
+use crate::transfer::proto::{Direction, Mode};
+use crate::transfer::rr::{self, RrConfig, MAX_MESSAGE};
+use crate::transfer::server::{self, Event};
+use crate::transfer::session::ClientConfig;
+use crate::transfer::units::{parse_rate, parse_size};
+use crate::transfer::{live, plot, timed};
+use crate::util::{print_json, stdout, usage, StdoutClosed};
 
 /// Default port, as iperf3's.
 pub const DEFAULT_PORT: u16 = 5201;
+/// Most connections per direction (`-P`).
+pub const MAX_PARALLEL: u16 = 128;
 
 /// Arguments of `mptcp bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
-    mode: Mode,
+    mode: BenchMode,
 }
 
 #[derive(Debug, clap::Subcommand)]
-enum Mode {
-    /// Accept bench clients and receive (or send) their data.
+enum BenchMode {
+    /// Accept bench clients and serve their tests.
     Server(ServerArgs),
-    /// Connect to a bench server and measure throughput.
-    Client(ClientArgs),
+    /// Connect to a bench server and measure.
+    Client(Box<ClientArgs>),
 }
 
 #[derive(Debug, clap::Args)]
 struct ServerArgs {
-    /// Address to listen on. Keep the wildcard (the default) when the server
-    /// announces other addresses: subflows joining them need a listener there.
-    #[arg(long, value_name = "ADDR", default_value = "[::]:5201")]
+    /// Address to listen on, ADDR or ADDR:PORT. Keep the wildcard (the
+    /// default) when the server announces other addresses: subflows joining
+    /// them need a listener there.
+    #[arg(long, value_name = "ADDR", default_value = "[::]")]
     bind: String,
-    /// Serve one client, then exit (status 1 if its data did not verify).
+    /// Port to listen on (default 5201).
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
+    /// Serve one test, then exit (status 1 if it failed).
     #[arg(long)]
     once: bool,
-    /// One JSON object per session on stdout.
+    /// One JSON object per test on stdout.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -59,30 +76,71 @@ struct ServerArgs {
 
 #[derive(Debug, clap::Args)]
 struct ClientArgs {
-    /// Server address, HOST:PORT (port 5201 when omitted).
-    #[arg(value_name = "HOST:PORT")]
+    /// Server, HOST or HOST:PORT.
+    #[arg(value_name = "HOST[:PORT]")]
     target: String,
-    /// Seconds to send for (default 10 unless --bytes is given).
-    #[arg(short = 't', long, value_name = "S")]
+    /// Server port when HOST has none (default 5201).
+    #[arg(short = 'p', long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
+    /// Seconds to run (default 10 unless --bytes or --count is given; --rr
+    /// and --crr run this long per protocol).
+    #[arg(short = 't', long, value_name = "S", allow_negative_numbers = true)]
     duration: Option<f64>,
-    /// Bytes to send, e.g. 100M (K, M, G are powers of 1024).
+    /// Bytes to send in each direction, shared by the connections, e.g.
+    /// 100M (K, M, G are powers of 1024).
     #[arg(short = 'n', long, value_name = "N")]
     bytes: Option<String>,
     /// The server sends, the client receives.
     #[arg(short = 'R', long)]
     reverse: bool,
-    /// Plain TCP instead of MPTCP.
+    /// Both directions at once (-P connections each way).
+    #[arg(long, conflicts_with = "reverse")]
+    bidir: bool,
+    /// Connections at once (per direction), 1 to 128.
+    #[arg(short = 'P', long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_PARALLEL as i64))]
+    parallel: u16,
+    /// Print one line per interval of this many seconds (0.1 to 3600), also
+    /// when stdout is not a terminal.
+    #[arg(short = 'i', long, value_name = "S", allow_negative_numbers = true)]
+    interval: Option<f64>,
+    /// Pace each sending connection at RATE bits per second, e.g. 50M
+    /// (k, M, G are powers of 1000). Plain TCP: SO_MAX_PACING_RATE; MPTCP
+    /// sockets refuse it, so their writes are paced by the application.
+    #[arg(short = 'b', long, value_name = "RATE")]
+    bitrate: Option<String>,
+    /// Plain TCP instead of MPTCP (with --rr/--crr: TCP only).
     #[arg(long)]
     tcp: bool,
+    /// Request/response latency on open connections (like netperf TCP_RR),
+    /// MPTCP and TCP side by side.
+    #[arg(long, conflicts_with_all = ["crr", "reverse", "bidir", "bytes", "bitrate", "interval", "plot"])]
+    rr: bool,
+    /// Connections per second, one transaction each (like netperf
+    /// TCP_CRR), MPTCP and TCP side by side.
+    #[arg(long, conflicts_with_all = ["reverse", "bidir", "bytes", "bitrate", "interval", "plot"])]
+    crr: bool,
+    /// Request size for --rr/--crr, bytes (default 1; up to 16M).
+    #[arg(long, value_name = "BYTES")]
+    size: Option<String>,
+    /// Response size for --rr/--crr (default: the request size).
+    #[arg(long, value_name = "BYTES")]
+    response_size: Option<String>,
+    /// Transactions (--rr) or connections (--crr) in all, per protocol.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Fail when a connection moves no data for this many seconds (0.5 to 3600).
+    #[arg(long, value_name = "S", default_value_t = timed::DEFAULT_STALL.as_secs_f64(), allow_negative_numbers = true)]
+    stall_timeout: f64,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
-    /// Write an SVG chart of per-subflow and total throughput over time.
+    /// Write an SVG chart of throughput over time.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// Sampling interval of the per-subflow counters, milliseconds.
+    /// Sampling interval of the per-subflow counters, milliseconds (10 to 10000).
     #[arg(long, value_name = "MS", default_value_t = 100)]
-    interval: u64,
+    sample_ms: u64,
     /// Seed of the data stream (default: random).
     #[arg(long)]
     seed: Option<u64>,
@@ -93,101 +151,170 @@ struct ClientArgs {
     sock: SockArgs,
 }
 
-/// Adds the default port to a target without one.
-pub fn with_port(target: &str) -> String {
-    if target.parse::<SocketAddr>().is_ok() {
-        return target.to_string();
-    }
-    if target.parse::<std::net::IpAddr>().is_ok() {
-        return SocketAddr::new(target.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()), DEFAULT_PORT)
-            .to_string();
-    }
-    match target.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && !h.contains(':') && p.parse::<u16>().is_ok() => target.to_string(),
-        _ => format!("{target}:{DEFAULT_PORT}"),
+/// Adds the port to a target without one; `port` (from `-p`) must agree
+/// with a port the target names.
+pub fn with_port(target: &str, port: Option<u16>) -> anyhow::Result<String> {
+    let p = port.unwrap_or(DEFAULT_PORT);
+    let named = if let Ok(a) = target.parse::<SocketAddr>() {
+        Some(a.port())
+    } else if let Ok(ip) = target.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, p).to_string());
+    } else {
+        match target.rsplit_once(':') {
+            Some((h, ps)) if !h.is_empty() && !h.contains(':') => match ps.parse::<u16>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => return Err(usage(format!("{target:?}: the port must be 1 to 65535"))),
+            },
+            _ => None,
+        }
+    };
+    match (named, port) {
+        (Some(n), Some(q)) if n != q => {
+            Err(usage(format!("{target:?} names port {n} but -p says {q}: give the port once")))
+        }
+        (Some(_), _) => Ok(target.to_string()),
+        (None, _) if target.is_empty() => Err(usage("the server address is empty")),
+        (None, _) => Ok(format!("{target}:{p}")),
     }
 }
 
 /// Runs `mptcp bench`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.mode {
-        Mode::Server(a) => server(a),
-        Mode::Client(a) => client(a),
+        BenchMode::Server(a) => serve(a),
+        BenchMode::Client(a) => match validate(&a)? {
+            Plan::Stream(cfg) => stream_client(&a, &cfg),
+            Plan::Rr(cfg, protocols) => rr_client(&a, &cfg, &protocols),
+        },
     }
 }
 
-fn server(a: ServerArgs) -> anyhow::Result<ExitCode> {
+fn serve(a: ServerArgs) -> anyhow::Result<ExitCode> {
     let opts = SocketOpts::from_args(&a.sock)?;
-    let addrs: Vec<SocketAddr> = match a.bind.parse::<SocketAddr>() {
-        Ok(x) => vec![x],
-        Err(_) => match a.bind.parse::<std::net::IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, DEFAULT_PORT)],
-            Err(_) => return Err(usage(format!("--bind {:?}: expected ADDR:PORT or ADDR, e.g. 0.0.0.0:5201", a.bind))),
+    let bind = a.bind.trim_start_matches('[').trim_end_matches(']');
+    let addr = match (a.bind.parse::<SocketAddr>(), bind.parse::<IpAddr>()) {
+        (Ok(x), _) => match a.port {
+            Some(p) if p != x.port() => {
+                return Err(usage(format!(
+                    "--bind {} names port {} but -p says {p}: give the port once",
+                    a.bind,
+                    x.port()
+                )))
+            }
+            _ => x,
         },
+        (_, Ok(ip)) => SocketAddr::new(ip, a.port.unwrap_or(DEFAULT_PORT)),
+        _ => return Err(usage(format!("--bind {:?}: expected ADDR or ADDR:PORT, e.g. 0.0.0.0 or [::]:5201", a.bind))),
     };
     // Options set on the listener reach every socket it accepts.
     let builder = opts.builder();
-    let listener = match builder.bind_addr(&addrs[0]) {
+    let listener: TcpListener = match builder.bind_addr(&addr) {
         Ok(l) => l,
         // No IPv6 on this host: the default [::] becomes 0.0.0.0.
-        Err(e) if addrs[0].ip().is_unspecified() && addrs[0].is_ipv6() => builder
-            .bind_addr(&SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addrs[0].port()))
-            .map_err(|e2| anyhow::anyhow!("cannot listen on {}: {e}; nor on 0.0.0.0: {e2}", a.bind))?,
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {}", a.bind))),
+        Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() => builder
+            .bind_addr(&SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), addr.port()))
+            .map_err(|e2| anyhow::anyhow!("cannot listen on {addr}: {e}; nor on 0.0.0.0: {e2}"))?,
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}"))),
     };
     let local = listener.local_addr()?;
     if !a.json {
         eprintln!("mptcp bench: listening on {local} (MPTCP and TCP clients)");
     }
-    serve(&listener, a.once, a.json)
+    let closed = AtomicBool::new(false);
+    let print = |text: &str| {
+        let mut out = stdout();
+        if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
+            closed.store(true, Ordering::Relaxed);
+        }
+    };
+    let on_event = |ev: &Event| match ev {
+        Event::Test(t) if a.json => emit_json(t, &closed),
+        Event::Rr(r) if a.json => emit_json(r, &closed),
+        Event::Session(r) if a.json => emit_json(r, &closed),
+        Event::Test(t) => print(&human::test(t, None)),
+        Event::Rr(r) => print(&human::server_rr(r)),
+        Event::Session(r) => print(&human::session(r)),
+        Event::SessionFailed(e) | Event::Error(e) => eprintln!("mptcp bench: {e}"),
+    };
+    let sample = Duration::from_millis(100);
+    let ok = server::serve(&listener, a.once, sample, &on_event)?;
+    if closed.load(Ordering::Relaxed) {
+        return Err(anyhow::Error::new(StdoutClosed));
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn serve(listener: &TcpListener, once: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let mut fallbacks = FallbackWatch::new();
-    loop {
-        let (conn, peer) = match listener.accept() {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).context("accept failed"),
-        };
-        let fell_back = fallbacks.check(&conn);
-        let handle = std::thread::spawn(move || {
-            let r = session::serve_connection(conn, Duration::from_millis(100), fell_back, &mut |_| {});
-            match &r {
-                Ok(rep) if json => {
-                    let _ = print_json(rep);
-                }
-                Ok(rep) => eprint!("{}", human(rep, None)),
-                Err(e) => eprintln!("mptcp bench: {peer}: {e:#}"),
-            }
-            r.map(|rep| rep.integrity.verified).unwrap_or(false)
-        });
-        if once {
-            let ok = handle.join().unwrap_or(false);
-            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
-        }
+/// Prints a report as JSON; notes a closed stdout in `closed`.
+fn emit_json<T: serde::Serialize>(v: &T, closed: &AtomicBool) {
+    if print_json(v).is_err() {
+        closed.store(true, Ordering::Relaxed);
     }
 }
 
-fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
+/// A validated client command.
+enum Plan {
+    Stream(TestConfig),
+    Rr(RrConfig, Vec<bool>),
+}
+
+fn seconds(v: f64, what: &str, lo: f64, hi: f64) -> anyhow::Result<Duration> {
+    if v.is_finite() && v >= lo && v <= hi {
+        return Ok(Duration::from_secs_f64(v));
+    }
+    let shown = if v != 0.0 && !(1e-3..1e9).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") };
+    Err(usage(format!("{what} {shown}: expected seconds from {lo} to {hi}")))
+}
+
+fn message_size(v: &str, what: &str) -> anyhow::Result<u32> {
+    match parse_size(v) {
+        Some(n) if n >= 1 && n <= u64::from(MAX_MESSAGE) => Ok(n as u32),
+        _ => Err(usage(format!("{what} {v:?}: expected 1 byte to 16M"))),
+    }
+}
+
+/// Checks every option; nothing is sent before this returns.
+fn validate(a: &ClientArgs) -> anyhow::Result<Plan> {
+    let target = with_port(&a.target, a.port)?;
     let opts = SocketOpts::from_args(&a.sock)?;
+    let rr = a.rr || a.crr;
     let bytes = match &a.bytes {
         None => 0,
         Some(s) => match parse_size(s) {
-            Some(n) if n > 0 => n,
+            Some(n) if n >= u64::from(a.parallel) => n,
+            Some(n) if n > 0 => {
+                return Err(usage(format!("--bytes {s:?}: {n} bytes cannot be shared by {} connections", a.parallel)))
+            }
             _ => return Err(usage(format!("--bytes {s:?}: expected a positive size such as 100M"))),
         },
     };
+    if !rr && (a.size.is_some() || a.response_size.is_some() || a.count.is_some()) {
+        return Err(usage("--size, --response-size and --count apply to --rr and --crr"));
+    }
+    let count = match a.count {
+        Some(c) if (1..=1_000_000_000).contains(&c) => c,
+        Some(c) => return Err(usage(format!("--count {c}: expected 1 to 1000000000"))),
+        None => 0,
+    };
     let duration = match a.duration {
-        Some(d) if !(d > 0.0 && d <= 86400.0) => {
-            return Err(usage(format!("--duration {d}: expected seconds in (0, 86400]")))
-        }
-        Some(d) => Duration::from_secs_f64(d),
-        None if bytes > 0 => Duration::ZERO,
+        Some(d) => seconds(d, "--duration", 0.001, 86400.0)?,
+        None if bytes > 0 || count > 0 => Duration::ZERO,
         None => Duration::from_secs(10),
     };
-    if !(10..=10_000).contains(&a.interval) {
-        return Err(usage(format!("--interval {}: expected 10 to 10000 ms", a.interval)));
+    let report_interval = a.interval.map(|i| seconds(i, "--interval", 0.1, 3600.0)).transpose()?;
+    let rate_bps = match &a.bitrate {
+        None => 0,
+        Some(s) => match parse_rate(s) {
+            Some(r) if (1000..=10_000_000_000_000).contains(&r) => r,
+            _ => {
+                return Err(usage(format!(
+                    "--bitrate {s:?}: expected a rate from 1k to 10T bits per second, e.g. 50M (omit -b for no limit)"
+                )))
+            }
+        },
+    };
+    let stall = seconds(a.stall_timeout, "--stall-timeout", 0.5, 3600.0)?;
+    if !(10..=10_000).contains(&a.sample_ms) {
+        return Err(usage(format!("--sample-ms {}: expected 10 to 10000", a.sample_ms)));
     }
     if let Some(p) = &a.plot {
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -196,95 +323,133 @@ fn client(a: ClientArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let cfg = ClientConfig {
-        target: with_port(&a.target),
+    let base = ClientConfig {
+        target,
         direction: if a.reverse { Direction::Download } else { Direction::Upload },
         bytes,
         duration,
-        seed: a.seed.unwrap_or_else(random_seed),
+        seed: a.seed.unwrap_or_else(client::new_test_id),
         mptcp: !a.tcp,
         opts,
-        interval: Duration::from_millis(a.interval),
+        interval: Duration::from_millis(a.sample_ms),
         connect_timeout: Duration::from_secs(10),
+        rate_bps,
+        stall,
+        test: None,
     };
-    let title = format!("{} {}", if a.tcp { "TCP" } else { "MPTCP" }, if a.reverse { "download" } else { "upload" });
-    let mut live = live::Live::new(&title, a.quiet || a.json);
-    let rep = session::run_client(&cfg, &mut |s| {
+    if rr {
+        let request = a.size.as_deref().map(|s| message_size(s, "--size")).transpose()?.unwrap_or(1);
+        let response = a.response_size.as_deref().map(|s| message_size(s, "--response-size")).transpose()?;
+        let cfg = RrConfig {
+            base,
+            mode: if a.crr { Mode::Crr } else { Mode::Rr },
+            parallel: a.parallel,
+            request,
+            response: response.unwrap_or(request),
+            count,
+        };
+        let protocols = if a.tcp { vec![false] } else { vec![true, false] };
+        return Ok(Plan::Rr(cfg, protocols));
+    }
+    Ok(Plan::Stream(TestConfig { base, parallel: a.parallel, bidir: a.bidir, report_interval }))
+}
+
+fn stream_client(a: &ClientArgs, cfg: &TestConfig) -> anyhow::Result<ExitCode> {
+    let direction = if cfg.bidir {
+        TestDirection::Bidir
+    } else if a.reverse {
+        TestDirection::Download
+    } else {
+        TestDirection::Upload
+    };
+    let title = format!(
+        "{} {}",
+        if a.tcp { "TCP" } else { "MPTCP" },
+        match direction {
+            TestDirection::Upload => "upload",
+            TestDirection::Download => "download",
+            TestDirection::Bidir => "both ways",
+        }
+    );
+    // Interval lines and the live view would fight over the terminal.
+    let mut live = live::Live::new(&title, a.quiet || a.json || a.interval.is_some());
+    let closed = AtomicBool::new(false);
+    let mut on_interval = |i: &Interval| {
+        if !a.json && !closed.load(Ordering::Relaxed) {
+            let mut out = stdout();
+            let line = human::interval_line(i, direction);
+            if out.write_all(line.as_bytes()).and_then(|_| out.flush()).is_err() {
+                closed.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    let mut on_sample = |s: &[crate::transfer::sampler::Sample]| {
         if let Some(l) = live.as_mut() {
             l.update(s)
         }
-    });
+    };
+    let r = client::run_test(cfg, Observer { on_interval: &mut on_interval, on_sample: &mut on_sample });
     if let Some(l) = live {
         l.finish();
     }
-    let rep = rep?;
+    if closed.load(Ordering::Relaxed) {
+        return Err(anyhow::Error::new(StdoutClosed));
+    }
+    let rep = match r {
+        Ok(rep) => rep,
+        Err(e) => return Err(failed_before_start(a.json, e)),
+    };
     if let Some(p) = &a.plot {
-        let panel = plot::Panel {
-            title: format!("mptcp bench: {title} to {} ({})", rep.peer, rep.status),
-            points: rep.timeline.clone(),
-            markers: vec![],
-        };
-        plot::write(p, &[panel]).with_context(|| format!("writing {}", p.display()))?;
+        write_plot(p, &rep, &title)?;
     }
     if a.json {
         print_json(&rep)?;
     } else {
-        print!("{}", human(&rep, a.plot.as_deref()));
+        let mut out = stdout();
+        out.write_all(human::test(&rep, a.plot.as_deref()).as_bytes())?;
+        out.flush()?;
     }
-    Ok(if rep.integrity.verified { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    match &rep.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(anyhow::anyhow!("{e}")),
+    }
 }
 
-fn random_seed() -> u64 {
-    let t =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    proto::WyRand::new(t ^ (u64::from(std::process::id()) << 32)).next_u64()
+/// A test that failed before it started (no server, not a bench server):
+/// with `--json` a JSON object says so too.
+fn failed_before_start(json: bool, e: anyhow::Error) -> anyhow::Error {
+    if json {
+        let _ = print_json(&serde_json::json!({ "ok": false, "error": format!("{e:#}") }));
+    }
+    e
 }
 
-/// The human-readable report.
-pub fn human(r: &SessionReport, plot: Option<&std::path::Path>) -> String {
-    let mut s = String::new();
-    let dir = match (r.direction, r.role) {
-        (Direction::Upload, Role::Client) => format!("upload to {}", r.peer),
-        (Direction::Upload, Role::Server) => format!("upload from {}", r.peer),
-        (Direction::Download, Role::Client) => format!("download from {}", r.peer),
-        (Direction::Download, Role::Server) => format!("download to {}", r.peer),
+fn write_plot(p: &std::path::Path, rep: &TestReport, title: &str) -> anyhow::Result<()> {
+    let panel = plot::Panel {
+        title: format!("mptcp bench: {title} with {} ({})", rep.peer, rep.status),
+        points: rep.timeline.clone(),
+        markers: vec![],
     };
-    s.push_str(&format!("mptcp bench {}: {dir}\n", r.role));
-    let peer = if r.peer_status == Status::Unknown { String::new() } else { format!(" (peer: {})", r.peer_status) };
-    s.push_str(&format!("  status       {}{peer}, congestion {}\n", r.status, r.congestion.as_deref().unwrap_or("?")));
-    s.push_str(&format!("  data         {} in {:.2} s\n", fmt_bytes(r.bytes), r.duration_s));
-    s.push_str(&format!("  goodput      {}\n", fmt_rate(r.goodput_bps)));
-    let i = &r.integrity;
-    if i.verified {
-        s.push_str(&format!(
-            "  integrity    verified: {} bytes, {} {} on both ends\n",
-            i.receiver_bytes, i.checksum, i.receiver_hash
-        ));
+    plot::write(p, &[panel]).with_context(|| format!("writing {}", p.display()))
+}
+
+fn rr_client(a: &ClientArgs, cfg: &RrConfig, protocols: &[bool]) -> anyhow::Result<ExitCode> {
+    if !a.quiet && !a.json && std::io::stderr().is_terminal() {
+        let each = if cfg.base.duration.is_zero() { String::new() } else { format!(" ({:?} each)", cfg.base.duration) };
+        eprintln!("mptcp bench: {} then TCP{each}...", if protocols.len() > 1 { "MPTCP" } else { "TCP" });
+    }
+    let rep = rr::run(cfg, protocols).map_err(|e| failed_before_start(a.json, e))?;
+    if a.json {
+        print_json(&rep)?;
     } else {
-        s.push_str(&format!(
-            "  integrity    MISMATCH: sent {} bytes ({} {}), received {} bytes ({})\n",
-            i.sender_bytes, i.checksum, i.sender_hash, i.receiver_bytes, i.receiver_hash
-        ));
+        let mut out = stdout();
+        out.write_all(human::rr(&rep).as_bytes())?;
+        out.flush()?;
     }
-    let mr = r.mptcp_retransmits.map(|m| format!(", MPTCP level {m}")).unwrap_or_default();
-    s.push_str(&format!("  retransmits  {} segments{mr}\n", r.retransmits));
-    s.push_str(&format!("  subflows     {} seen, at most {} at once\n", r.subflows.len(), r.max_subflows));
-    for f in &r.subflows {
-        let rtt = f.rtt_us.map(|u| format!("rtt {}", fmt_rtt(u))).unwrap_or_default();
-        let closed = if f.open_at_end { "" } else { "  (closed)" };
-        s.push_str(&format!(
-            "    {:<44} {:>10} {:>6.1}% {:>12}  {rtt}  retrans {}{closed}\n",
-            f.path,
-            fmt_bytes(f.bytes),
-            f.share * 100.0,
-            fmt_rate(f.rate_bps),
-            f.retransmits.unwrap_or(0)
-        ));
+    match &rep.error {
+        None => Ok(ExitCode::SUCCESS),
+        Some(e) => Err(anyhow::anyhow!("{e}")),
     }
-    if let Some(p) = plot {
-        s.push_str(&format!("  plot         {}\n", p.display()));
-    }
-    s
 }
 
 #[cfg(test)]
@@ -293,11 +458,17 @@ mod tests {
 
     #[test]
     fn ports() {
-        assert_eq!(with_port("10.0.0.1"), "10.0.0.1:5201");
-        assert_eq!(with_port("10.0.0.1:80"), "10.0.0.1:80");
-        assert_eq!(with_port("::1"), "[::1]:5201");
-        assert_eq!(with_port("[::1]:9"), "[::1]:9");
-        assert_eq!(with_port("example.org"), "example.org:5201");
-        assert_eq!(with_port("example.org:9"), "example.org:9");
+        let p = |t: &str, port: Option<u16>| with_port(t, port).map_err(|e| e.to_string());
+        assert_eq!(p("10.0.0.1", None).unwrap(), "10.0.0.1:5201");
+        assert_eq!(p("10.0.0.1", Some(9)).unwrap(), "10.0.0.1:9");
+        assert_eq!(p("10.0.0.1:80", None).unwrap(), "10.0.0.1:80");
+        assert_eq!(p("10.0.0.1:80", Some(80)).unwrap(), "10.0.0.1:80");
+        assert!(p("10.0.0.1:80", Some(81)).unwrap_err().contains("give the port once"));
+        assert_eq!(p("::1", None).unwrap(), "[::1]:5201");
+        assert_eq!(p("[::1]:9", None).unwrap(), "[::1]:9");
+        assert_eq!(p("example.org", Some(7)).unwrap(), "example.org:7");
+        assert_eq!(p("example.org:9", None).unwrap(), "example.org:9");
+        assert!(p("example.org:99999", None).unwrap_err().contains("1 to 65535"));
+        assert!(p("example.org:0", None).is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! `mptcp check HOST:PORT`: does this server negotiate MPTCP?
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use mptcp::{Mechanism, MptcpBuilder, MptcpExt};
@@ -56,6 +57,8 @@ struct Report {
     token_hex: Option<String>,
     subflows: Vec<mptcp::SubflowInfo>,
     info: Option<mptcp::MptcpInfo>,
+    /// What the server did with the `--send` data.
+    after_send: Option<String>,
 }
 
 /// Runs `mptcp check`.
@@ -78,35 +81,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for a in &addrs {
         match builder.connect_addr(a) {
             Ok(s) => {
-                stream = Some(s);
+                stream = Some((s, *a));
                 break;
             }
             Err(e) => last = Some((a, e)),
         }
     }
-    let stream = match stream {
+    // The address connected to: a closed socket has no peer address any more.
+    let (stream, remote) = match stream {
         Some(s) => s,
         None => {
             let (a, e) = last.expect("at least one address was tried");
             return Err(anyhow::Error::new(e).context(format!("cannot connect to {} ({a})", args.target)));
         }
     };
-    if let Some(data) = &args.send {
-        use std::io::Write;
-        (&stream).write_all(data.as_bytes()).context("sending --send data")?;
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let answer = match &args.send {
+        Some(data) => Some(send_and_listen(&stream, data.as_bytes(), &args.target, remote)?),
+        None => None,
+    };
     let (status, mechanism) = match args.mechanism {
-        Some(m) => (stream.mptcp_status_with(m).with_context(|| format!("status through {m}"))?, m.to_string()),
+        Some(m) => (stream.mptcp_status_with(m).with_context(|| format!("status query through {m}"))?, m.to_string()),
         None => (
-            stream.mptcp_status().context("asking the kernel for the MPTCP status")?,
+            stream.mptcp_status().context("status query: asking the kernel for the MPTCP status")?,
             support.best_mechanism().map(|m| m.to_string()).unwrap_or_else(|| "so-protocol".into()),
         ),
     };
     let info = stream.mptcp_info().context("reading MPTCP_INFO")?;
     let report = Report {
         target: args.target.clone(),
-        remote: stream.peer_addr()?,
+        remote,
         local: stream.local_addr().ok(),
         status,
         mechanism,
@@ -118,6 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         token_hex: info.as_ref().and_then(|i| i.token).map(crate::token::fmt),
         subflows: stream.subflows().context("reading subflows")?,
         info,
+        after_send: answer,
     };
     if args.json {
         crate::util::print_json(&report)?;
@@ -137,6 +141,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         use std::io::Write;
         let mut out = crate::util::stdout();
         writeln!(out, "{} ({}): {verdict}", args.target, report.remote)?;
+        if let Some(a) = &report.after_send {
+            writeln!(out, "  after --send: {a}")?;
+        }
         for n in &report.notes {
             writeln!(out, "  note: {n}")?;
         }
@@ -159,4 +166,53 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
     }
     Ok(if status.is_mptcp() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+}
+
+/// The `--send` steps: send the data, then read what the server answers for
+/// up to half a second. Returns what the server did; a step that fails is
+/// named with what its error means.
+fn send_and_listen(stream: &TcpStream, data: &[u8], target: &str, remote: SocketAddr) -> anyhow::Result<String> {
+    let failed = |step: &str, e: std::io::Error| {
+        let what = match e.kind() {
+            ErrorKind::ConnectionReset => {
+                "the server reset the connection: it closed it without reading our data (a server that closes \
+                 connections at once, or one that rejects this request)"
+            }
+            ErrorKind::BrokenPipe => "the server had already closed the connection",
+            ErrorKind::NotConnected => "the connection is no longer open: the server closed or reset it",
+            _ => "the connection failed",
+        };
+        anyhow::anyhow!("{target} ({remote}): step {step} failed: {what}, so MPTCP on data cannot be checked ({e})")
+    };
+    (&*stream).write_all(data).map_err(|e| failed("send (writing the --send data)", e))?;
+    let until = Instant::now() + Duration::from_millis(500);
+    stream.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let (mut buf, mut got) = (vec![0u8; 64 * 1024], 0);
+    let closed = loop {
+        match (&*stream).read(&mut buf[got..]) {
+            Ok(0) => {
+                // A server that closed without reading our data resets the
+                // connection when the data arrives: look once more.
+                std::thread::sleep(Duration::from_millis(100));
+                match (&*stream).read(&mut buf[got..]) {
+                    Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                        return Err(failed("receive (reading the server's answer)", e))
+                    }
+                    _ => break true,
+                }
+            }
+            Ok(n) => got += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e) => return Err(failed("receive (reading the server's answer)", e)),
+        }
+        if got == buf.len() || Instant::now() >= until {
+            break false;
+        }
+    };
+    Ok(match (got, closed) {
+        (0, true) => "the server closed the connection without answering".to_string(),
+        (n, true) => format!("the server answered {n} bytes and closed the connection"),
+        (0, false) => "the server has not answered (yet)".to_string(),
+        (n, false) => format!("the server answered {n} bytes"),
+    })
 }

@@ -1,52 +1,105 @@
 //! The data loops: writing the pseudo-random stream with its trailer, and
-//! reading it to its end while checking it, then telling the sender.
+//! reading it to its end while checking it, then telling the sender. Both
+//! keep to their time limit and give up on a stalled peer ([`super::timed`]).
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use mptcp::MptcpExt;
 
-use super::proto::{self, Checksum, DataStream, HoldbackHasher, Outcome, Trailer, CHUNK};
+use super::checksum::{Checksum, DataStream, HoldbackHasher, CHUNK, CHUNK_BLOCKS};
+use super::pacing::Pacer;
+use super::proto::{Outcome, Paced, Trailer, OUTCOME_LEN};
 use super::report::Status;
 use super::sampler::Progress;
+use super::timed::{meaning, Limits, Timed};
+use super::units::fmt_bytes;
 
-/// Sends the data stream of `seed` until `bytes` (0: no limit) or `duration`
-/// (zero: no limit), then the trailer, then `shutdown(SHUT_WR)`.
-pub fn send_data(
-    mut stream: &TcpStream,
-    seed: u64,
-    bytes: u64,
-    duration: Duration,
-    progress: &Progress,
-) -> io::Result<Trailer> {
-    let mut data = DataStream::new(seed);
+/// What a sender sends.
+#[derive(Debug, Clone)]
+pub struct SendPlan {
+    /// Seed of the data stream.
+    pub seed: u64,
+    /// Stop after this many bytes (0: no limit).
+    pub bytes: u64,
+    /// Stop after this long (zero: no limit).
+    pub duration: Duration,
+    /// Application pacing (inactive when the kernel paces or nobody does).
+    pub pacer: Pacer,
+    /// How the data is paced, for the trailer.
+    pub paced: Paced,
+    /// Give up after this long without progress.
+    pub stall: Duration,
+}
+
+/// `e` with what we were doing and how far we got.
+fn after(e: io::Error, doing: &str, bytes: u64) -> io::Error {
+    io::Error::new(e.kind(), format!("{doing}, after {}: {}", fmt_bytes(bytes), meaning(&e)))
+}
+
+/// Sends the data stream of the plan until its byte count or its time is
+/// up, then the trailer, then `shutdown(SHUT_WR)`.
+pub fn send_data(stream: &TcpStream, plan: &SendPlan, progress: &Progress) -> io::Result<Trailer> {
+    let mut data = DataStream::new(plan.seed);
     let mut hash = Checksum::new();
     let start = Instant::now();
+    let end = (!plan.duration.is_zero()).then(|| start + plan.duration);
+    let mut timed = Timed::new(stream, Limits::stall(plan.stall)).watch_acks();
+    let pacer = &plan.pacer;
     let mut sent = 0u64;
     loop {
-        if bytes > 0 && sent >= bytes {
-            break;
-        }
-        if !duration.is_zero() && start.elapsed() >= duration {
+        if (plan.bytes > 0 && sent >= plan.bytes) || end.is_some_and(|e| Instant::now() >= e) {
             break;
         }
         let (chunk, sa, sb) = data.next_chunk();
-        let n = if bytes > 0 { (bytes - sent).min(CHUNK as u64) as usize } else { CHUNK };
-        let chunk = &chunk[..n];
-        stream.write_all(chunk)?;
-        // A whole chunk's checksum is known without reading it again.
-        if n < CHUNK || !hash.append_sums((CHUNK / proto::BLOCK) as u64, &sa, &sb) {
-            hash.update(chunk);
+        let n = if plan.bytes > 0 { (plan.bytes - sent).min(CHUNK as u64) as usize } else { CHUNK };
+        let mut off = 0;
+        while off < n {
+            let len = pacer.slice().min(n - off);
+            if pacer.is_active() && !pacer.wait(sent + off as u64, len, end) {
+                break;
+            }
+            let w = timed
+                .write_some(&chunk[off..off + len], end)
+                .map_err(|e| after(e, "sending data", sent + off as u64))?;
+            if w == 0 {
+                break; // the time is up
+            }
+            off += w;
+            progress.app_bytes.store(sent + off as u64, Ordering::Relaxed);
         }
-        sent += n as u64;
-        progress.app_bytes.store(sent, Ordering::Relaxed);
+        // A whole chunk's checksum is known without reading it again.
+        if off < CHUNK || !hash.append_sums(CHUNK_BLOCKS, &sa, &sb) {
+            hash.update(&chunk[..off]);
+        }
+        sent += off as u64;
+        if off < n {
+            break;
+        }
     }
-    let trailer = Trailer { bytes: sent, hash: hash.digest(), elapsed_us: start.elapsed().as_micros() as u64 };
-    stream.write_all(&trailer.encode())?;
-    stream.shutdown(Shutdown::Write)?;
+    let elapsed_us = start.elapsed().as_micros() as u64;
+    let trailer = Trailer { bytes: sent, hash: hash.digest(), elapsed_us, paced: plan.paced };
+    timed.write_all(&trailer.encode()).map_err(|e| after(e, "sending the end marker", sent))?;
+    stream.shutdown(Shutdown::Write).map_err(|e| after(e, "closing our half", sent))?;
     Ok(trailer)
+}
+
+/// After [`send_data`]: waits for the receiver's [`Outcome`], as long as
+/// the receiver keeps taking data (its acknowledgements count as progress).
+pub fn read_outcome(stream: &TcpStream, stall: Duration, sent: u64) -> io::Result<Outcome> {
+    let mut timed = Timed::new(stream, Limits::stall(stall)).watch_acks();
+    let mut b = [0u8; OUTCOME_LEN];
+    timed.read_exact(&mut b).map_err(|e| {
+        let doing = if e.kind() == io::ErrorKind::UnexpectedEof {
+            "the receiver closed the connection without reporting what it received"
+        } else {
+            "waiting for the receiver's report"
+        };
+        after(e, doing, sent)
+    })?;
+    Outcome::decode(&b).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the receiver's report is malformed"))
 }
 
 /// What a receiver saw.
@@ -70,9 +123,9 @@ impl Received {
 }
 
 /// The receiver's side of the end of a transfer: tells the sender what
-/// arrived ([`Outcome`]), closes our half, and returns the sender's trailer
-/// (zeros when the stream ended without one).
-pub fn send_outcome(stream: &TcpStream, rec: &Received, status: Status) -> Trailer {
+/// arrived ([`Outcome`]) and closes our half. Best effort: a sender that is
+/// gone does not hear it.
+pub fn send_outcome(stream: &TcpStream, rec: &Received, status: Status) {
     let sf = stream.subflows().map(|v| v.len()).unwrap_or(0);
     let outcome = Outcome {
         bytes: rec.bytes,
@@ -84,24 +137,36 @@ pub fn send_outcome(stream: &TcpStream, rec: &Received, status: Status) -> Trail
     };
     let _ = outcome.write_to(&mut &*stream);
     let _ = stream.shutdown(Shutdown::Write);
-    rec.trailer.unwrap_or(Trailer { bytes: 0, hash: 0, elapsed_us: 0 })
 }
 
-/// Reads the data stream to its end, hashing it.
-pub fn recv_data(mut stream: &TcpStream, start: Instant, progress: &Progress) -> io::Result<Received> {
+/// Reads the data stream to its end, hashing it. `limits` bound the wait
+/// for each read (stall) and the whole stream (deadline).
+pub fn recv_data(stream: &TcpStream, start: Instant, progress: &Progress, limits: Limits) -> io::Result<Received> {
     let mut buf = vec![0u8; 4 * CHUNK];
     let mut h = HoldbackHasher::new();
+    let mut timed = Timed::new(stream, limits);
     loop {
-        let n = match stream.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+        let n = timed.read(&mut buf).map_err(|e| after(e, "receiving data", h.bytes()))?;
+        if n == 0 {
+            break;
+        }
         h.update(&buf[..n]);
         progress.app_bytes.store(h.bytes(), Ordering::Relaxed);
     }
     let elapsed = start.elapsed();
     let (bytes, hash, trailer) = h.finish();
     Ok(Received { bytes, hash, trailer, elapsed })
+}
+
+/// The message for a stream that ended without its trailer.
+pub fn ended_early(rec: &Received, sender: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!(
+            "the data stream ended before its end marker, after {} in {:.2} s: the {sender} closed the \
+             connection or died mid-transfer",
+            fmt_bytes(rec.bytes),
+            rec.elapsed.as_secs_f64()
+        ),
+    )
 }

@@ -1,39 +1,55 @@
-//! The bench wire protocol, the data generator and the stream checksum.
+//! The bench wire protocol (version 2).
 //!
-//! One TCP/MPTCP connection carries everything:
+//! Every connection starts with an 80-byte [`Hello`] from the client; its
+//! [`Kind`] says what the connection is for:
 //!
-//! 1. client -> server: a [`Header`] (40 bytes): direction, seed, byte or
-//!    time limit;
-//! 2. sender -> receiver (client in an upload, server in a download): the
-//!    data stream, then a 32-byte [`Trailer`] with the sender's byte count and
-//!    [`Checksum`] of the stream, then `shutdown(SHUT_WR)`;
-//! 3. receiver -> sender: a 48-byte [`Outcome`] (what the receiver counted
-//!    and whether it matched), then the connection closes.
+//! - **control**: one per test. The server answers [`Reply::Accept`] (or
+//!   [`Reply::Refuse`] with a reason), which proves to the client that it
+//!   talks to an `mptcp bench server` before any data moves. The client then
+//!   opens the test's other connections, and closes its half of the control
+//!   connection when they have all ended; the server then reports the test.
+//! - **data**: one bulk transfer, checked end to end. The sender (client in
+//!   an upload, server in a download) writes the data stream, a 40-byte
+//!   [`Trailer`] with its byte count and checksum, then `shutdown(SHUT_WR)`;
+//!   the receiver answers with a 48-byte [`Outcome`] (what it counted and
+//!   whether it matched). The receiver never needs the length in advance: it
+//!   holds back the last 40 bytes it has read, and at end of stream those
+//!   are the trailer. A data connection with test id 0 stands alone (the lab
+//!   uses them without a control connection).
+//! - **rr**: request/response transactions of fixed sizes until the client
+//!   closes its half; the server then sends [`RrDone`] with its count.
+//! - **crr**: one transaction per connection: hello and request in one
+//!   write, the response, and the server closes first (so the client, which
+//!   opens thousands of them, holds no `TIME_WAIT` port).
 //!
-//! The receiver never needs to know the length in advance: it holds back the
-//! last 32 bytes it has read and, at end of stream, those are the trailer.
-//!
-//! The data is a deterministic pseudo-random stream: 128 KiB chunks of
-//! wyrand output generated once from the seed, with a per-chunk key added
-//! to every word, so a misplaced, lost or duplicated segment changes the
-//! checksum.
+//! The hello ends in `\r\n\r\n`, so a line-based server that is not ours
+//! (an HTTP server, say) sees a complete request and answers it: the client
+//! shows that answer instead of waiting.
 
 use std::io::{self, Read, Write};
 
 use super::report::Status;
 
-/// Size of one data chunk written at a time.
-pub const CHUNK: usize = 128 * 1024;
-/// Size of the encoded [`Header`].
-pub const HEADER_LEN: usize = 40;
+/// Size of the encoded [`Hello`].
+pub const HELLO_LEN: usize = 80;
 /// Size of the encoded [`Trailer`].
-pub const TRAILER_LEN: usize = 32;
+pub const TRAILER_LEN: usize = 40;
 /// Size of the encoded [`Outcome`].
 pub const OUTCOME_LEN: usize = 48;
+/// Size of an accepting [`Reply`] and of [`RrDone`].
+pub const REPLY_LEN: usize = 16;
+/// Longest reason a [`Reply::Refuse`] carries.
+pub const MAX_REASON: usize = 1024;
 
-const HEADER_MAGIC: &[u8; 8] = b"MPTCPBN1";
+const HELLO_MAGIC: &[u8; 8] = b"MPTCPBN2";
+/// Version 1 clients (before control connections) started with this.
+const HELLO_V1_MAGIC: &[u8; 8] = b"MPTCPBN1";
+const ACCEPT_MAGIC: &[u8; 8] = b"MPTCPOK2";
+const REFUSE_MAGIC: &[u8; 8] = b"MPTCPNO2";
+const RR_DONE_MAGIC: &[u8; 8] = b"MPTCPRR2";
 const TRAILER_MAGIC: &[u8; 8] = b"MPTCPEND";
 const OUTCOME_MAGIC: &[u8; 8] = b"MPTCPRES";
+const HELLO_END: &[u8; 4] = b"\r\n\r\n";
 
 /// Which way the data flows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -45,52 +61,257 @@ pub enum Direction {
     Download,
 }
 
-/// What the client asks for.
+/// What a connection is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The test's control connection.
+    Control,
+    /// A bulk data transfer.
+    Data,
+    /// Request/response transactions on one connection.
+    Rr,
+    /// One transaction on its own connection.
+    Crr,
+}
+
+/// What the test measures, as the control hello announces it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Bulk throughput (data connections).
+    Stream,
+    /// Request/response latency (rr connections).
+    Rr,
+    /// Connections per second (crr connections).
+    Crr,
+}
+
+impl Mode {
+    /// The kind of the test's connections other than the control one.
+    pub fn kind(self) -> Kind {
+        match self {
+            Mode::Stream => Kind::Data,
+            Mode::Rr => Kind::Rr,
+            Mode::Crr => Kind::Crr,
+        }
+    }
+}
+
+/// The first message of every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Header {
-    /// Direction of the data.
+pub struct Hello {
+    /// What this connection is for.
+    pub kind: Kind,
+    /// For control: the test's mode. Else: the mode its kind belongs to.
+    pub mode: Mode,
+    /// Data direction (data connections; control: the first stream's).
     pub direction: Direction,
+    /// Both directions at once (control of a `--bidir` test).
+    pub bidir: bool,
+    /// Index of this connection in its test (crr: the transaction number,
+    /// truncated).
+    pub index: u16,
+    /// Connections the test keeps open at once (`-P`; both directions
+    /// counted in a bidirectional test).
+    pub streams: u16,
+    /// The test this connection belongs to (0: a standalone data connection).
+    pub test_id: u64,
     /// Seed of the data stream.
     pub seed: u64,
     /// Stop after this many bytes (0: no byte limit).
     pub bytes: u64,
     /// Stop after this many milliseconds (0: no time limit).
     pub duration_ms: u64,
+    /// Sender's pacing rate, bits per second (0: unpaced).
+    pub rate_bps: u64,
+    /// Request size (rr, crr).
+    pub request_size: u32,
+    /// Response size (rr, crr).
+    pub response_size: u32,
+    /// Transactions per connection (rr; 0: until the time limit).
+    pub count: u64,
+    /// Give up after this long without progress, milliseconds.
+    pub stall_ms: u32,
 }
 
-impl Header {
-    /// Encodes the header.
-    pub fn encode(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0u8; HEADER_LEN];
-        b[..8].copy_from_slice(HEADER_MAGIC);
-        b[8] = match self.direction {
+impl Hello {
+    /// A data hello with everything else zero.
+    pub fn data(direction: Direction, seed: u64, bytes: u64, duration_ms: u64) -> Hello {
+        Hello {
+            kind: Kind::Data,
+            mode: Mode::Stream,
+            direction,
+            bidir: false,
+            index: 0,
+            streams: 1,
+            test_id: 0,
+            seed,
+            bytes,
+            duration_ms,
+            rate_bps: 0,
+            request_size: 0,
+            response_size: 0,
+            count: 0,
+            stall_ms: 0,
+        }
+    }
+
+    /// Encodes the hello.
+    pub fn encode(&self) -> [u8; HELLO_LEN] {
+        let mut b = [0u8; HELLO_LEN];
+        b[..8].copy_from_slice(HELLO_MAGIC);
+        b[8] = match self.kind {
+            Kind::Control => 0,
+            Kind::Data => 1,
+            Kind::Rr => 2,
+            Kind::Crr => 3,
+        };
+        b[9] = match self.direction {
             Direction::Upload => 0,
             Direction::Download => 1,
         };
-        b[16..24].copy_from_slice(&self.seed.to_le_bytes());
-        b[24..32].copy_from_slice(&self.bytes.to_le_bytes());
-        b[32..40].copy_from_slice(&self.duration_ms.to_le_bytes());
+        b[10..12].copy_from_slice(&self.index.to_le_bytes());
+        b[12..14].copy_from_slice(&self.streams.to_le_bytes());
+        b[14] = match self.mode {
+            Mode::Stream => 0,
+            Mode::Rr => 1,
+            Mode::Crr => 2,
+        };
+        b[15] = self.bidir as u8;
+        b[16..24].copy_from_slice(&self.test_id.to_le_bytes());
+        b[24..32].copy_from_slice(&self.seed.to_le_bytes());
+        b[32..40].copy_from_slice(&self.bytes.to_le_bytes());
+        b[40..48].copy_from_slice(&self.duration_ms.to_le_bytes());
+        b[48..56].copy_from_slice(&self.rate_bps.to_le_bytes());
+        b[56..60].copy_from_slice(&self.request_size.to_le_bytes());
+        b[60..64].copy_from_slice(&self.response_size.to_le_bytes());
+        b[64..72].copy_from_slice(&self.count.to_le_bytes());
+        b[72..76].copy_from_slice(&self.stall_ms.to_le_bytes());
+        b[76..80].copy_from_slice(HELLO_END);
         b
     }
 
-    /// Decodes a header; `None` when it is not one.
-    pub fn decode(b: &[u8; HEADER_LEN]) -> Option<Header> {
-        if &b[..8] != HEADER_MAGIC {
-            return None;
+    /// Decodes a hello, or says why the bytes are not one.
+    pub fn decode(b: &[u8; HELLO_LEN]) -> Result<Hello, String> {
+        if &b[..8] == HELLO_V1_MAGIC {
+            return Err(
+                "an `mptcp bench client` of an older version (bench protocol 1): use the same version on both ends"
+                    .into(),
+            );
         }
-        let direction = match b[8] {
+        if &b[..8] != HELLO_MAGIC {
+            return Err(format!("not an `mptcp bench client`: it sent {}", printable(b)));
+        }
+        let kind = match b[8] {
+            0 => Kind::Control,
+            1 => Kind::Data,
+            2 => Kind::Rr,
+            3 => Kind::Crr,
+            k => return Err(format!("unknown connection kind {k}")),
+        };
+        let direction = match b[9] {
             0 => Direction::Upload,
             1 => Direction::Download,
-            _ => return None,
+            d => return Err(format!("unknown direction {d}")),
         };
-        Some(Header { direction, seed: le64(&b[16..24]), bytes: le64(&b[24..32]), duration_ms: le64(&b[32..40]) })
+        let mode = match b[14] {
+            0 => Mode::Stream,
+            1 => Mode::Rr,
+            2 => Mode::Crr,
+            m => return Err(format!("unknown test mode {m}")),
+        };
+        Ok(Hello {
+            kind,
+            mode,
+            direction,
+            bidir: b[15] != 0,
+            index: le16(&b[10..12]),
+            streams: le16(&b[12..14]),
+            test_id: le64(&b[16..24]),
+            seed: le64(&b[24..32]),
+            bytes: le64(&b[32..40]),
+            duration_ms: le64(&b[40..48]),
+            rate_bps: le64(&b[48..56]),
+            request_size: le32(&b[56..60]),
+            response_size: le32(&b[60..64]),
+            count: le64(&b[64..72]),
+            stall_ms: le32(&b[72..76]),
+        })
+    }
+}
+
+/// The server's answer on a control connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The test may start.
+    Accept {
+        /// The test id, echoed.
+        test_id: u64,
+    },
+    /// The server will not run this test, and says why.
+    Refuse(String),
+}
+
+impl Reply {
+    /// Encodes the reply.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Reply::Accept { test_id } => {
+                let mut b = ACCEPT_MAGIC.to_vec();
+                b.extend_from_slice(&test_id.to_le_bytes());
+                b
+            }
+            Reply::Refuse(reason) => {
+                let r = &reason.as_bytes()[..reason.len().min(MAX_REASON)];
+                let mut b = REFUSE_MAGIC.to_vec();
+                b.extend_from_slice(&(r.len() as u16).to_le_bytes());
+                b.extend_from_slice(r);
+                b
+            }
+        }
     }
 
-    /// Reads a header from `r`.
-    pub fn read_from(r: &mut impl Read) -> io::Result<Header> {
-        let mut b = [0u8; HEADER_LEN];
-        r.read_exact(&mut b)?;
-        Header::decode(&b).ok_or_else(|| bad("not an `mptcp bench` client (bad header)"))
+    /// Decodes a reply from its first [`REPLY_LEN`] bytes; `more` reads the
+    /// rest of a refusal. `Err` carries the bytes when they are no reply.
+    pub fn decode(head: &[u8; REPLY_LEN], more: &mut impl Read) -> io::Result<Result<Reply, [u8; REPLY_LEN]>> {
+        if &head[..8] == ACCEPT_MAGIC {
+            return Ok(Ok(Reply::Accept { test_id: le64(&head[8..16]) }));
+        }
+        if &head[..8] != REFUSE_MAGIC {
+            return Ok(Err(*head));
+        }
+        let len = usize::from(le16(&head[8..10])).min(MAX_REASON);
+        let mut reason = head[10..].to_vec();
+        if len > reason.len() {
+            let mut rest = vec![0u8; len - reason.len()];
+            more.read_exact(&mut rest)?;
+            reason.extend_from_slice(&rest);
+        }
+        reason.truncate(len);
+        Ok(Ok(Reply::Refuse(String::from_utf8_lossy(&reason).into_owned())))
+    }
+}
+
+/// The server's count at the end of an rr connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RrDone {
+    /// Transactions the server answered.
+    pub served: u64,
+}
+
+impl RrDone {
+    /// Encodes the message.
+    pub fn encode(&self) -> [u8; REPLY_LEN] {
+        let mut b = [0u8; REPLY_LEN];
+        b[..8].copy_from_slice(RR_DONE_MAGIC);
+        b[8..].copy_from_slice(&self.served.to_le_bytes());
+        b
+    }
+
+    /// Decodes the message; `None` when the bytes are not one.
+    pub fn decode(b: &[u8; REPLY_LEN]) -> Option<RrDone> {
+        (&b[..8] == RR_DONE_MAGIC).then(|| RrDone { served: le64(&b[8..]) })
     }
 }
 
@@ -99,10 +320,23 @@ impl Header {
 pub struct Trailer {
     /// Bytes of data sent.
     pub bytes: u64,
-    /// [`Checksum`] of those bytes.
+    /// Checksum of those bytes.
     pub hash: u64,
     /// Sender's time from first to last byte written, microseconds.
     pub elapsed_us: u64,
+    /// How the sender paced its data.
+    pub paced: Paced,
+}
+
+/// How a sender paced its data, as its [`Trailer`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paced {
+    /// Not paced.
+    No,
+    /// By the kernel (`SO_MAX_PACING_RATE`).
+    Kernel,
+    /// By the application.
+    Application,
 }
 
 impl Trailer {
@@ -113,6 +347,11 @@ impl Trailer {
         b[8..16].copy_from_slice(&self.bytes.to_le_bytes());
         b[16..24].copy_from_slice(&self.hash.to_le_bytes());
         b[24..32].copy_from_slice(&self.elapsed_us.to_le_bytes());
+        b[32] = match self.paced {
+            Paced::No => 0,
+            Paced::Kernel => 1,
+            Paced::Application => 2,
+        };
         b
     }
 
@@ -121,7 +360,12 @@ impl Trailer {
         if b.len() != TRAILER_LEN || &b[..8] != TRAILER_MAGIC {
             return None;
         }
-        Some(Trailer { bytes: le64(&b[8..16]), hash: le64(&b[16..24]), elapsed_us: le64(&b[24..32]) })
+        let paced = match b[32] {
+            1 => Paced::Kernel,
+            2 => Paced::Application,
+            _ => Paced::No,
+        };
+        Some(Trailer { bytes: le64(&b[8..16]), hash: le64(&b[16..24]), elapsed_us: le64(&b[24..32]), paced })
     }
 }
 
@@ -130,9 +374,9 @@ impl Trailer {
 pub struct Outcome {
     /// Bytes of data received (trailer excluded).
     pub bytes: u64,
-    /// [`Checksum`] of the received data.
+    /// Checksum of the received data.
     pub hash: u64,
-    /// Receiver's time from the header to end of stream, microseconds.
+    /// Receiver's time from the hello to end of stream, microseconds.
     pub elapsed_us: u64,
     /// Whether count and checksum matched the sender's trailer.
     pub verified: bool,
@@ -172,17 +416,31 @@ impl Outcome {
         })
     }
 
-    /// Reads an outcome from `r`.
-    pub fn read_from(r: &mut impl Read) -> io::Result<Outcome> {
-        let mut b = [0u8; OUTCOME_LEN];
-        r.read_exact(&mut b)?;
-        Outcome::decode(&b).ok_or_else(|| bad("the peer's final report is malformed"))
-    }
-
     /// Writes the outcome to `w`.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
         w.write_all(&self.encode())
     }
+}
+
+/// Up to 60 bytes as text for a message: printable ASCII kept, the rest
+/// escaped, quoted.
+pub fn printable(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b.iter().take(60) {
+        match c {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    if b.len() > 60 {
+        s.push_str("...");
+    }
+    s
 }
 
 fn status_code(s: Status) -> u8 {
@@ -209,324 +467,91 @@ fn le64(b: &[u8]) -> u64 {
     u64::from_le_bytes(a)
 }
 
-fn bad(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+fn le32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
 }
 
-/// wyrand: a small, fast 64-bit PRNG.
-#[derive(Debug, Clone)]
-pub struct WyRand(u64);
-
-impl WyRand {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> WyRand {
-        WyRand(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
-        let t = (self.0 as u128).wrapping_mul((self.0 ^ 0xe703_7ed1_a0b4_28db) as u128);
-        ((t >> 64) ^ t) as u64
-    }
-}
-
-/// Bytes per checksum block (four little-endian u64 lanes).
-pub const BLOCK: usize = 32;
-const LANES: usize = 4;
-/// Blocks per chunk.
-const CHUNK_BLOCKS: u64 = (CHUNK / BLOCK) as u64;
-
-/// The stream checksum: Fletcher over four 64-bit lanes (`a += word`,
-/// `b += a`, wrapping), so it sees changed, lost, duplicated and reordered
-/// bytes, finished with the byte count through a 64-bit mixer. It
-/// vectorizes well (tens of GB/s), and it is linear, so a sender can add the
-/// checksum of a chunk it knows without reading it again.
-#[derive(Debug, Clone, Default)]
-pub struct Checksum {
-    a: [u64; LANES],
-    b: [u64; LANES],
-    total: u64,
-    mem: [u8; BLOCK],
-    mem_len: usize,
-}
-
-#[inline(always)]
-fn read64(b: &[u8]) -> u64 {
-    le64(b)
-}
-
-fn mix(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
-impl Checksum {
-    /// Name of the algorithm, as reports give it.
-    pub const NAME: &'static str = "fletcher-4x64";
-
-    /// A fresh checksum.
-    pub fn new() -> Checksum {
-        Checksum::default()
-    }
-
-    fn blocks(&mut self, data: &[u8]) {
-        let (mut a, mut b) = (self.a, self.b);
-        for blk in data.chunks_exact(BLOCK) {
-            for j in 0..LANES {
-                a[j] = a[j].wrapping_add(read64(&blk[j * 8..j * 8 + 8]));
-                b[j] = b[j].wrapping_add(a[j]);
-            }
-        }
-        self.a = a;
-        self.b = b;
-    }
-
-    /// Adds bytes.
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.total += data.len() as u64;
-        if self.mem_len > 0 {
-            let take = (BLOCK - self.mem_len).min(data.len());
-            self.mem[self.mem_len..self.mem_len + take].copy_from_slice(&data[..take]);
-            self.mem_len += take;
-            data = &data[take..];
-            if self.mem_len < BLOCK {
-                return;
-            }
-            let mem = self.mem;
-            self.blocks(&mem);
-            self.mem_len = 0;
-        }
-        let whole = data.len() / BLOCK * BLOCK;
-        self.blocks(&data[..whole]);
-        let rest = &data[whole..];
-        self.mem[..rest.len()].copy_from_slice(rest);
-        self.mem_len = rest.len();
-    }
-
-    /// Adds `m` whole blocks whose sums, computed from a zero state, are
-    /// `(sa, sb)`. Only at a block boundary (else it returns `false` and
-    /// does nothing).
-    pub fn append_sums(&mut self, m: u64, sa: &[u64; LANES], sb: &[u64; LANES]) -> bool {
-        if self.mem_len != 0 {
-            return false;
-        }
-        for j in 0..LANES {
-            self.b[j] = self.b[j].wrapping_add(m.wrapping_mul(self.a[j])).wrapping_add(sb[j]);
-            self.a[j] = self.a[j].wrapping_add(sa[j]);
-        }
-        self.total += m * BLOCK as u64;
-        true
-    }
-
-    /// The checksum of everything added so far.
-    pub fn digest(&self) -> u64 {
-        let mut c = self.clone();
-        if c.mem_len > 0 {
-            let mut last = [0u8; BLOCK];
-            last[..c.mem_len].copy_from_slice(&c.mem[..c.mem_len]);
-            c.blocks(&last);
-        }
-        let mut h = mix(c.total ^ 0x6d70_7463_7062_656e);
-        for j in 0..LANES {
-            h = mix(h ^ c.a[j]).rotate_left(17);
-            h = mix(h ^ c.b[j]).rotate_left(31);
-        }
-        mix(h)
-    }
-}
-
-/// The deterministic data stream of a seed: chunk `k` is a fixed 128 KiB
-/// block of wyrand output with a per-chunk key added to every 64-bit word,
-/// so no two chunks are alike and a misplaced segment changes the checksum.
-#[derive(Debug)]
-pub struct DataStream {
-    seed: u64,
-    body: Vec<u64>,
-    body_a: [u64; LANES],
-    body_b: [u64; LANES],
-    out: Vec<u8>,
-    next_chunk: u64,
-}
-
-impl DataStream {
-    /// The stream of `seed`.
-    pub fn new(seed: u64) -> DataStream {
-        let mut rng = WyRand::new(seed);
-        let body: Vec<u64> = (0..CHUNK / 8).map(|_| rng.next_u64()).collect();
-        let bytes: Vec<u8> = body.iter().flat_map(|w| w.to_le_bytes()).collect();
-        let mut c = Checksum::new();
-        c.blocks(&bytes);
-        DataStream { seed, body, body_a: c.a, body_b: c.b, out: vec![0u8; CHUNK], next_chunk: 0 }
-    }
-
-    fn key(&self, k: u64) -> u64 {
-        WyRand::new(self.seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
-    }
-
-    /// The next chunk ([`CHUNK`] bytes; the caller may send a prefix of the
-    /// last one), and the checksum sums of the whole chunk.
-    pub fn next_chunk(&mut self) -> (&[u8], [u64; LANES], [u64; LANES]) {
-        let key = self.key(self.next_chunk);
-        self.next_chunk += 1;
-        for (o, w) in self.out.chunks_exact_mut(8).zip(&self.body) {
-            o.copy_from_slice(&w.wrapping_add(key).to_le_bytes());
-        }
-        // Every word of every block grew by `key`: the sums grow by
-        // m*key (a) and key*m*(m+1)/2 (b) in each lane.
-        let m = CHUNK_BLOCKS;
-        let (mut sa, mut sb) = (self.body_a, self.body_b);
-        for j in 0..LANES {
-            sa[j] = sa[j].wrapping_add(m.wrapping_mul(key));
-            sb[j] = sb[j].wrapping_add(key.wrapping_mul(m * (m + 1) / 2));
-        }
-        (&self.out, sa, sb)
-    }
-}
-
-/// Hashes the data stream as a receiver: everything but the last
-/// [`TRAILER_LEN`] bytes seen, which are kept back as the trailer candidate.
-#[derive(Debug, Default)]
-pub struct HoldbackHasher {
-    hash: Checksum,
-    tail: Vec<u8>,
-    bytes: u64,
-}
-
-impl HoldbackHasher {
-    /// A fresh receiver-side hasher.
-    pub fn new() -> HoldbackHasher {
-        HoldbackHasher { hash: Checksum::new(), tail: Vec::with_capacity(2 * TRAILER_LEN), bytes: 0 }
-    }
-
-    /// Adds bytes just read.
-    pub fn update(&mut self, data: &[u8]) {
-        if data.len() >= TRAILER_LEN {
-            // Everything held back is data now, and so is all but the new tail.
-            let tail = std::mem::take(&mut self.tail);
-            self.feed(&tail);
-            let (body, tail) = data.split_at(data.len() - TRAILER_LEN);
-            self.feed(body);
-            self.tail.extend_from_slice(tail);
-        } else {
-            self.tail.extend_from_slice(data);
-            if self.tail.len() > TRAILER_LEN {
-                let excess = self.tail.len() - TRAILER_LEN;
-                let head: Vec<u8> = self.tail.drain(..excess).collect();
-                self.feed(&head);
-            }
-        }
-    }
-
-    fn feed(&mut self, d: &[u8]) {
-        self.hash.update(d);
-        self.bytes += d.len() as u64;
-    }
-
-    /// Data bytes so far (the held-back tail excluded).
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// At end of stream: (data bytes, hash, the trailer if the tail is one).
-    pub fn finish(&self) -> (u64, u64, Option<Trailer>) {
-        (self.bytes, self.hash.digest(), Trailer::decode(&self.tail))
-    }
+fn le16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sum(d: &[u8]) -> u64 {
-        let mut h = Checksum::new();
-        h.update(d);
-        h.digest()
-    }
-
-    #[test]
-    fn streaming_equals_one_shot() {
-        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 + 3) as u8).collect();
-        let whole = sum(&data);
-        for step in [1, 3, 31, 32, 33, 100, 999] {
-            let mut h = Checksum::new();
-            for c in data.chunks(step) {
-                h.update(c);
-            }
-            assert_eq!(h.digest(), whole, "step {step}");
-        }
-        assert_ne!(sum(b""), sum(b"\0"));
-        assert_ne!(sum(b"a"), sum(b"a\0"));
-    }
-
-    #[test]
-    fn sender_shortcut_equals_reading_the_bytes() {
-        let mut ds = DataStream::new(7);
-        let mut fast = Checksum::new();
-        let mut slow = Checksum::new();
-        for _ in 0..3 {
-            let (chunk, sa, sb) = ds.next_chunk();
-            slow.update(chunk);
-            assert!(fast.append_sums(CHUNK_BLOCKS, &sa, &sb));
-        }
-        let (chunk, _, _) = ds.next_chunk();
-        slow.update(&chunk[..1001]);
-        fast.update(&chunk[..1001]);
-        assert_eq!(fast.digest(), slow.digest());
-        let (_, sa, sb) = ds.next_chunk();
-        assert!(!fast.append_sums(CHUNK_BLOCKS, &sa, &sb), "mid-block append must be refused");
-    }
-
-    #[test]
-    fn changes_are_seen() {
-        let mut ds = DataStream::new(1);
-        let a = ds.next_chunk().0.to_vec();
-        let b = ds.next_chunk().0.to_vec();
-        let ab = [a.clone(), b.clone()].concat();
-        // Chunks differ everywhere, not only in a header.
-        assert_ne!(a[5000..5100], b[5000..5100]);
-        // Reordered chunks, a segment moved to the other chunk, a flipped bit,
-        // a lost segment.
-        assert_ne!(sum(&ab), sum(&[b.clone(), a.clone()].concat()));
-        let mut moved = ab.clone();
-        moved[CHUNK + 1448..CHUNK + 2896].copy_from_slice(&a[1448..2896]);
-        assert_ne!(sum(&ab), sum(&moved));
-        let mut swapped = ab.clone();
-        swapped[0..1448].copy_from_slice(&ab[1448..2896]);
-        swapped[1448..2896].copy_from_slice(&ab[0..1448]);
-        assert_ne!(sum(&ab), sum(&swapped));
-        let mut flipped = ab.clone();
-        flipped[77_777] ^= 1;
-        assert_ne!(sum(&ab), sum(&flipped));
-        let lost = [&ab[..1448], &ab[2896..]].concat();
-        assert_ne!(sum(&ab), sum(&lost));
-    }
-
-    #[test]
-    fn holdback_finds_the_trailer_whatever_the_read_sizes() {
-        let mut ds = DataStream::new(42);
-        let mut stream = Vec::new();
-        stream.extend_from_slice(&ds.next_chunk().0[..1000]);
-        let t = Trailer { bytes: 1000, hash: sum(&stream), elapsed_us: 5 };
-        stream.extend_from_slice(&t.encode());
-        for step in [1, 7, 32, 33, 500, 2000] {
-            let mut h = HoldbackHasher::new();
-            for c in stream.chunks(step) {
-                h.update(c);
-            }
-            let (n, hash, tr) = h.finish();
-            assert_eq!((n, hash, tr), (1000, t.hash, Some(t)), "step {step}");
+    fn hello() -> Hello {
+        Hello {
+            kind: Kind::Rr,
+            mode: Mode::Rr,
+            direction: Direction::Download,
+            bidir: true,
+            index: 3,
+            streams: 8,
+            test_id: 0x1122_3344_5566_7788,
+            seed: 9,
+            bytes: 10,
+            duration_ms: 11,
+            rate_bps: 12,
+            request_size: 13,
+            response_size: 14,
+            count: 15,
+            stall_ms: 16,
         }
     }
 
     #[test]
-    fn messages_round_trip_and_reject_garbage() {
-        let h = Header { direction: Direction::Download, seed: 9, bytes: 10, duration_ms: 11 };
-        assert_eq!(Header::decode(&h.encode()), Some(h));
-        assert_eq!(Header::decode(&[0u8; HEADER_LEN]), None);
+    fn hello_round_trips_and_ends_like_a_request() {
+        let h = hello();
+        let b = h.encode();
+        assert_eq!(Hello::decode(&b), Ok(h));
+        assert!(b.starts_with(b"MPTCPBN2") && b.ends_with(b"\r\n\r\n"));
+        let d = Hello::data(Direction::Upload, 1, 2, 3);
+        assert_eq!(Hello::decode(&d.encode()), Ok(d));
+    }
+
+    #[test]
+    fn hello_rejects_garbage_and_names_an_old_client() {
+        let mut http = [0u8; HELLO_LEN];
+        http[..16].copy_from_slice(b"GET / HTTP/1.1\r\n");
+        let e = Hello::decode(&http).unwrap_err();
+        assert!(e.contains("not an `mptcp bench client`") && e.contains("GET / HTTP/1.1\\r\\n"), "{e}");
+        let mut v1 = hello().encode();
+        v1[..8].copy_from_slice(b"MPTCPBN1");
+        assert!(Hello::decode(&v1).unwrap_err().contains("older version"));
+        let mut bad = hello().encode();
+        bad[8] = 9;
+        assert!(Hello::decode(&bad).unwrap_err().contains("kind 9"));
+    }
+
+    #[test]
+    fn replies_round_trip_and_others_are_handed_back() {
+        let decode = |b: Vec<u8>| {
+            let mut head = [0u8; REPLY_LEN];
+            head.copy_from_slice(&b[..REPLY_LEN]);
+            Reply::decode(&head, &mut &b[REPLY_LEN..]).unwrap()
+        };
+        assert_eq!(decode(Reply::Accept { test_id: 77 }.encode()), Ok(Reply::Accept { test_id: 77 }));
+        let long = "x".repeat(40);
+        assert_eq!(decode(Reply::Refuse(long.clone()).encode()), Ok(Reply::Refuse(long)));
+        let mut short = Reply::Refuse("no".into()).encode();
+        short.resize(REPLY_LEN, 0);
+        assert_eq!(decode(short), Ok(Reply::Refuse("no".into())));
+        let http = b"HTTP/1.0 400 Bad request\r\n".to_vec();
+        assert_eq!(decode(http.clone()).unwrap_err()[..], http[..REPLY_LEN]);
+        assert_eq!(RrDone::decode(&RrDone { served: 5 }.encode()), Some(RrDone { served: 5 }));
+        assert_eq!(RrDone::decode(&[0u8; REPLY_LEN]), None);
+    }
+
+    #[test]
+    fn printable_escapes_and_cuts() {
+        assert_eq!(printable(b"HTTP/1.0 400\r\n\x00\""), "\"HTTP/1.0 400\\r\\n\\x00\\\"\"");
+        assert!(printable(&[b'a'; 100]).ends_with("\"..."));
+    }
+
+    #[test]
+    fn trailer_and_outcome_round_trip() {
         for status in [Status::Mptcp, Status::Fallback, Status::Tcp, Status::Unknown] {
             let o = Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: true, status, subflows: 2 };
             assert_eq!(Outcome::decode(&o.encode()), Some(o));
@@ -535,6 +560,8 @@ mod tests {
             Outcome { bytes: 1, hash: 2, elapsed_us: 3, verified: false, status: Status::Tcp, subflows: 1 }.encode();
         odd[33] = 7;
         assert_eq!(Outcome::decode(&odd).map(|o| o.status), Some(Status::Unknown));
+        let t = Trailer { bytes: 4, hash: 5, elapsed_us: 6, paced: Paced::Application };
+        assert_eq!(Trailer::decode(&t.encode()), Some(t));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
     }
 }

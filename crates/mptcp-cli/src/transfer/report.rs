@@ -8,7 +8,9 @@ use std::fmt;
 use mptcp::MptcpStatus;
 use serde::Serialize;
 
-use super::proto::{Checksum, Direction};
+use super::checksum::Checksum;
+use super::pacing::Pacing;
+use super::proto::Direction;
 use super::sampler::{FlowSample, Sample};
 
 /// Which end of the connection a report describes.
@@ -151,6 +153,9 @@ pub struct SessionReport {
     pub subflows: Vec<FlowReport>,
     /// Throughput over time.
     pub timeline: Vec<TimelinePoint>,
+    /// How the sender paced its data (`-b`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<Pacing>,
 }
 
 /// Byte count and checksum of the stream, as one end counted them.
@@ -196,6 +201,8 @@ pub struct SessionInfo {
     pub congestion: Option<String>,
     /// MPTCP-level retransmissions at the end (Linux 6.5+).
     pub mptcp_retransmits: Option<u32>,
+    /// How the sender paced its data.
+    pub pacing: Option<Pacing>,
 }
 
 impl SessionReport {
@@ -227,6 +234,7 @@ impl SessionReport {
             max_subflows: samples.iter().map(|s| s.flows.len()).max().unwrap_or(0),
             subflows,
             timeline: timeline(samples),
+            pacing: info.pacing,
         }
     }
 }
@@ -316,6 +324,7 @@ mod tests {
             requested_mptcp: true,
             congestion: Some("cubic".into()),
             mptcp_retransmits: Some(3),
+            pacing: None,
         };
         let d = Delivery {
             sender: Tally { bytes: 2_500_000, hash: 0xab },
@@ -358,6 +367,7 @@ mod tests {
             requested_mptcp: false,
             congestion: None,
             mptcp_retransmits: None,
+            pacing: None,
         };
         let d = Delivery {
             sender: Tally::default(),

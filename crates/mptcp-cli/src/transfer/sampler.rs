@@ -46,22 +46,65 @@ pub struct Sample {
     pub flows: Vec<FlowSample>,
 }
 
-/// Counters the data loop shares with the sampler.
+/// Counters the data loop shares with the sampler (and, on a bench client,
+/// with the interval reports).
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Bytes written (sender) or read (receiver) by the application.
     pub app_bytes: AtomicU64,
+    /// Set when the data has ended (delivered or not): `app_bytes` is final.
+    pub finished: AtomicBool,
 }
 
-/// Reads the counters of `fd` now.
-pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64) -> Sample {
-    let flows: Vec<FlowSample> = fd
-        .subflows()
-        .unwrap_or_default()
+/// The name of a connection's only flow: `local -> remote`, read once while
+/// the connection is up (a closed socket has no peer address any more).
+pub fn connection_key(stream: &TcpStream) -> Option<String> {
+    Some(format!("{} -> {}", stream.local_addr().ok()?, stream.peer_addr().ok()?))
+}
+
+/// Data delivered so far: MPTCP-level bytes acked (sender; the subflows'
+/// TCP `bytes_acked` where the kernel has no MPTCP counter) or bytes read by
+/// the application (receiver).
+pub fn delivered(fd: BorrowedFd<'_>, side: Side, app_bytes: u64, flows: Option<&[FlowSample]>) -> u64 {
+    if side == Side::Receiver {
+        return app_bytes;
+    }
+    if let Some(a) = fd.mptcp_info().ok().flatten().and_then(|i| i.bytes_acked) {
+        return a;
+    }
+    let read;
+    let flows = match flows {
+        Some(f) => f,
+        None => {
+            read = flows_of(fd, side, None);
+            &read
+        }
+    };
+    if flows.is_empty() {
+        app_bytes
+    } else {
+        flows.iter().map(|f| f.bytes).sum()
+    }
+}
+
+/// Reads the counters of `fd` now. `conn_key` names a flow whose addresses
+/// the kernel no longer gives (the connection's own, once it has closed).
+pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64, conn_key: Option<&str>) -> Sample {
+    let flows = flows_of(fd, side, conn_key);
+    let total = delivered(fd, side, app_bytes, Some(&flows));
+    Sample { t, total, flows }
+}
+
+fn flows_of(fd: BorrowedFd<'_>, side: Side, conn_key: Option<&str>) -> Vec<FlowSample> {
+    let subflows = fd.subflows().unwrap_or_default();
+    let only = subflows.len() == 1;
+    subflows
         .into_iter()
         .map(|sf| {
-            let key = match (sf.local, sf.remote) {
-                (Some(l), Some(r)) => format!("{l} -> {r}"),
+            let key = match (sf.local, sf.remote, conn_key) {
+                (Some(l), Some(r), _) => format!("{l} -> {r}"),
+                // A plain TCP connection after close: still the same flow.
+                (_, _, Some(k)) if only && sf.id.is_none() => k.to_string(),
                 _ => format!("subflow {}", sf.id.unwrap_or(0)),
             };
             let bytes = match side {
@@ -71,19 +114,7 @@ pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64) -> Sample 
             .unwrap_or(0);
             FlowSample { key, bytes, rtt_us: sf.tcp.rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
         })
-        .collect();
-    let total = match side {
-        Side::Receiver => app_bytes,
-        Side::Sender => {
-            let acked = fd.mptcp_info().ok().flatten().and_then(|i| i.bytes_acked);
-            match acked {
-                Some(a) => a,
-                None if !flows.is_empty() => flows.iter().map(|f| f.bytes).sum(),
-                None => app_bytes,
-            }
-        }
-    };
-    Sample { t, total, flows }
+        .collect()
 }
 
 /// Runs `work` while a thread samples `stream` every `interval`, calling
@@ -101,11 +132,13 @@ pub fn with_sampler<R>(
     let stop = AtomicBool::new(false);
     let history = Mutex::new(Vec::<Sample>::new());
     let fd = stream.as_fd();
+    let key = connection_key(stream);
+    let key = key.as_deref();
     let r = std::thread::scope(|s| {
         s.spawn(|| {
             let mut next = Instant::now();
             while !stop.load(Ordering::Acquire) {
-                let smp = sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed));
+                let smp = sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed), key);
                 let mut h = history.lock().unwrap_or_else(|p| p.into_inner());
                 h.push(smp);
                 on_sample(&h);
@@ -130,6 +163,6 @@ pub fn with_sampler<R>(
         r
     });
     let mut h = history.into_inner().unwrap_or_else(|p| p.into_inner());
-    h.push(sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed)));
+    h.push(sample(fd, side, t0.elapsed().as_secs_f64(), progress.app_bytes.load(Ordering::Relaxed), key));
     (r, h)
 }

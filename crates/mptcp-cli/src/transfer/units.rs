@@ -62,6 +62,25 @@ pub fn parse_size(s: &str) -> Option<u64> {
     (r <= u64::MAX as f64).then_some(r as u64)
 }
 
+/// Parses a rate in bits per second: a number with an optional k, M, G or T
+/// (powers of 1000, as iperf3's `-b`) and an optional `bit`, `bit/s`,
+/// `bps` or `b` after it: `100M`, `1.5Gbit/s`, `500kbps`.
+pub fn parse_rate(s: &str) -> Option<u64> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let t = ["bit/s", "bits/s", "bps", "bit", "b"].iter().find_map(|u| lower.strip_suffix(u)).unwrap_or(&lower);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1e3),
+        Some('m') => (&t[..t.len() - 1], 1e6),
+        Some('g') => (&t[..t.len() - 1], 1e9),
+        Some('t') => (&t[..t.len() - 1], 1e12),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    let r = v * mult;
+    (r.is_finite() && r >= 0.0 && r <= u64::MAX as f64).then_some(r as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +98,19 @@ mod tests {
         assert_eq!(fmt_rate(800.0), "800 bit/s");
         assert_eq!(fmt_bytes(3_000_001), "2.9 MiB");
         assert_eq!(fmt_bytes(512), "512 B");
+    }
+
+    #[test]
+    fn rates() {
+        assert_eq!(parse_rate("100M"), Some(100_000_000));
+        assert_eq!(parse_rate("1.5Gbit/s"), Some(1_500_000_000));
+        assert_eq!(parse_rate("500kbps"), Some(500_000));
+        assert_eq!(parse_rate("10mbit"), Some(10_000_000));
+        assert_eq!(parse_rate("64000"), Some(64_000));
+        assert_eq!(parse_rate("garbage"), None);
+        assert_eq!(parse_rate("-5M"), None);
+        assert_eq!(parse_rate("1e30"), None);
+        assert_eq!(parse_rate(""), None);
     }
 
     #[test]

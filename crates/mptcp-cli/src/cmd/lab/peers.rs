@@ -126,6 +126,9 @@ pub fn client_session(
         opts: plan.opts.clone(),
         interval: INTERVAL,
         connect_timeout: Duration::from_secs(5),
+        rate_bps: 0,
+        stall: crate::transfer::timed::DEFAULT_STALL,
+        test: None,
     };
     let mut live = Live::new(title, quiet);
     let mut t0: Option<Instant> = None;

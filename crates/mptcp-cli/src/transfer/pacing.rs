@@ -1,0 +1,166 @@
+//! Pacing a sender (`-b RATE`, bits per second per connection).
+//!
+//! Plain TCP sockets take `SO_MAX_PACING_RATE` and the kernel paces every
+//! segment. MPTCP sockets refuse it: on Linux 6.18 `setsockopt` answers
+//! `EOPNOTSUPP` on a connected MPTCP socket, on a listener and on one that
+//! fell back to TCP (checked here; the subflows are out of reach from user
+//! space). So an MPTCP sender paces in the application: a token bucket that
+//! writes slices of about 10 ms of data.
+
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::checksum::CHUNK;
+use crate::sys;
+
+/// Who enforces the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PacingMethod {
+    /// The kernel, through `SO_MAX_PACING_RATE`.
+    SoMaxPacingRate,
+    /// The application's writes (the socket refused the option).
+    Application,
+}
+
+/// The pacing of one sender, as reports give it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pacing {
+    /// Rate asked for, bits per second.
+    pub rate_bps: u64,
+    /// Who enforces it.
+    pub method: PacingMethod,
+    /// `SO_MAX_PACING_RATE` read back from the socket, bits per second
+    /// (`None` when the socket refused the option).
+    pub socket_rate_bps: Option<u64>,
+    /// Why the kernel does not pace, when it does not.
+    pub note: Option<String>,
+}
+
+/// Paces `stream` at `rate_bps`: through the kernel where the socket takes
+/// `SO_MAX_PACING_RATE`, else in the application (the returned [`Pacer`]).
+pub fn apply(stream: &TcpStream, rate_bps: u64) -> (Pacing, Pacer) {
+    let fd = stream.as_fd();
+    match sys::set_max_pacing_rate(fd, rate_bps / 8) {
+        Ok(()) => {
+            let back = sys::max_pacing_rate(fd).ok().map(|b| b.saturating_mul(8));
+            let pacing = Pacing { rate_bps, method: PacingMethod::SoMaxPacingRate, socket_rate_bps: back, note: None };
+            (pacing, Pacer::none())
+        }
+        Err(e) => {
+            let note = format!("the socket refused SO_MAX_PACING_RATE ({e}): paced by the application");
+            let pacing =
+                Pacing { rate_bps, method: PacingMethod::Application, socket_rate_bps: None, note: Some(note) };
+            (pacing, Pacer::new(rate_bps))
+        }
+    }
+}
+
+/// An application-level token bucket; [`Pacer::none`] lets everything through.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    bytes_per_s: f64,
+    start: Instant,
+    slice: usize,
+}
+
+impl Pacer {
+    /// No pacing.
+    pub fn none() -> Pacer {
+        Pacer { bytes_per_s: 0.0, start: Instant::now(), slice: CHUNK }
+    }
+
+    /// `rate_bps` bits per second from now, in slices of about 10 ms of data
+    /// (1 KiB to one chunk).
+    pub fn new(rate_bps: u64) -> Pacer {
+        let bytes_per_s = rate_bps as f64 / 8.0;
+        let slice = ((bytes_per_s / 100.0) as usize).clamp(1024, CHUNK);
+        Pacer { bytes_per_s, start: Instant::now(), slice }
+    }
+
+    /// Whether this pacer limits anything.
+    pub fn is_active(&self) -> bool {
+        self.bytes_per_s > 0.0
+    }
+
+    /// Largest write to make at once.
+    pub fn slice(&self) -> usize {
+        self.slice
+    }
+
+    /// When `sent` bytes may have been written (one slice of burst allowed).
+    pub fn due(&self, sent: u64) -> Instant {
+        if !self.is_active() {
+            return self.start;
+        }
+        let ahead = sent.saturating_sub(self.slice as u64) as f64;
+        self.start + Duration::from_secs_f64((ahead / self.bytes_per_s).min(1e9))
+    }
+
+    /// Sleeps until `sent + next` bytes are due; `false` when `until` comes
+    /// first.
+    pub fn wait(&self, sent: u64, next: usize, until: Option<Instant>) -> bool {
+        let due = self.due(sent + next as u64);
+        let now = Instant::now();
+        if due <= now {
+            return true;
+        }
+        match until {
+            Some(u) if u <= due => {
+                std::thread::sleep(u.saturating_duration_since(now));
+                false
+            }
+            _ => {
+                std::thread::sleep(due - now);
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bucket_allows_one_slice_then_the_rate() {
+        let p = Pacer::new(8_000_000); // 1 MB/s: 10 KB slices
+        assert_eq!(p.slice(), 10_000);
+        assert_eq!(p.due(10_000), p.start);
+        assert_eq!(p.due(1_010_000), p.start + Duration::from_secs(1));
+        assert_eq!(Pacer::new(8).slice(), 1024, "tiny rates still write a KiB at a time");
+        assert_eq!(Pacer::new(u64::MAX).slice(), CHUNK);
+        assert!(!Pacer::none().is_active());
+        // Waiting stops at `until`.
+        let until = Instant::now() + Duration::from_millis(20);
+        assert!(!p.wait(100_000_000, 1, Some(until)));
+        assert!(Instant::now() >= until);
+    }
+
+    /// Plain TCP takes the kernel's pacing cap and reads it back; an MPTCP
+    /// socket refuses it (Linux 6.18) and the application paces.
+    #[test]
+    #[ignore = "needs a kernel with MPTCP (scripts/test.sh runs it)"]
+    fn tcp_is_paced_by_the_kernel_and_mptcp_by_the_application() {
+        assert!(mptcp::host_support().is_available(), "this test needs a kernel with MPTCP");
+        for mptcp in [false, true] {
+            let l = mptcp::MptcpBuilder::new().mptcp(mptcp).bind("127.0.0.1:0").unwrap();
+            let c = mptcp::MptcpBuilder::new().mptcp(mptcp).connect(l.local_addr().unwrap()).unwrap();
+            let (pacing, pacer) = apply(&c, 80_000_000);
+            match pacing.method {
+                PacingMethod::SoMaxPacingRate => {
+                    assert!(!mptcp, "6.18 refuses the option on MPTCP sockets; a kernel that takes it: {pacing:?}");
+                    assert_eq!(pacing.socket_rate_bps, Some(80_000_000));
+                    assert!(!pacer.is_active());
+                }
+                PacingMethod::Application => {
+                    assert!(mptcp, "plain TCP must take SO_MAX_PACING_RATE: {pacing:?}");
+                    assert!(pacer.is_active() && pacing.note.is_some());
+                }
+            }
+        }
+    }
+}
