@@ -50,6 +50,7 @@ mod detect;
 mod ext;
 mod host;
 pub mod info;
+pub mod listener;
 #[cfg(all(feature = "netlink", mptcp_linux))]
 mod netlink;
 mod socket;
@@ -70,6 +71,10 @@ pub mod pm;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
+
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 
 pub use ext::MptcpExt;
 pub use host::{host_support, sysctls, Availability, HostSupport, Unavailable};
