@@ -257,7 +257,9 @@ impl<R> MptcpConnector<R> {
     }
 
     /// TCP keepalive: `SO_KEEPALIVE` and the idle time before the first
-    /// probe (`TCP_KEEPIDLE`). Off by default.
+    /// probe (`TCP_KEEPIDLE`). Off by default. A kernel that refuses these
+    /// options on MPTCP sockets makes the connect fail with
+    /// [`ConnectError::Setup`] naming them (never silently without them).
     ///
     /// # Examples
     ///

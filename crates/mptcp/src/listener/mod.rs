@@ -8,7 +8,7 @@
 //! returns a plain TCP socket, the same as for a client that never asked.
 //! Only the namespace's `MPCapableFallbackACK` counter shows the difference.
 //! [`MptcpListener`] (std) and [`AsyncMptcpListener`] (tokio) read it for you
-//! ([`PassiveFallbackDetector`](crate::counters::PassiveFallbackDetector))
+//! ([`PassiveFallbackDetector`])
 //! and hand back each stream with an [`AcceptedStatus`].
 //!
 //! The counters are read only for clients whose socket says plain TCP, from
@@ -16,7 +16,7 @@
 //! namespace of the thread that made it, whichever thread accepts later.
 //! Their limits (exact counts, attribution exact when handshakes do not
 //! overlap, other listeners of the namespace counted too) are those of
-//! [`PassiveFallbackDetector`](crate::counters::PassiveFallbackDetector).
+//! [`PassiveFallbackDetector`].
 //!
 //! # Examples
 //!
@@ -32,6 +32,8 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+#![cfg_attr(not(feature = "tokio"), doc = "[`AsyncMptcpListener`]: crate#features")]
 
 use std::fmt;
 use std::fs::File;
