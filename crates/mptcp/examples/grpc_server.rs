@@ -91,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let incoming = futures_util::stream::unfold(listener, |listener| async move {
         let conn = listener.accept().await.and_then(|(tcp, peer, status)| {
             eprintln!("{peer}: accepted, {status}");
-            MptcpStream::accepted(tcp, status.status()).map(Conn)
+            MptcpStream::accepted(tcp, status).map(Conn)
         });
         Some((conn, listener))
     });

@@ -61,7 +61,7 @@ impl Mptcp {
         loop {
             let accepted = self.0.accept().await.and_then(|(tcp, peer, status)| {
                 eprintln!("{peer}: accepted, {status}");
-                Ok((MptcpStream::accepted(tcp, status.status())?, peer))
+                Ok((MptcpStream::accepted(tcp, status)?, peer))
             });
             match accepted {
                 Ok(conn) => return conn,

@@ -88,12 +88,12 @@ impl MptcpStream {
     /// # async fn demo() -> std::io::Result<()> {
     /// let listener = AsyncMptcpListener::bind("[::]:8080").await?;
     /// let (tcp, peer, status) = listener.accept().await?;
-    /// let stream = MptcpStream::accepted(tcp, status.status())?;
+    /// let stream = MptcpStream::accepted(tcp, status)?;
     /// # Ok(())
     /// # }
     /// ```
-    pub fn accepted(stream: TcpStream, status: MptcpStatus) -> io::Result<MptcpStream> {
-        MptcpStream::with_status(stream, status)
+    pub fn accepted(stream: TcpStream, status: impl Into<MptcpStatus>) -> io::Result<MptcpStream> {
+        MptcpStream::with_status(stream, status.into())
     }
 
     fn with_status(stream: TcpStream, initial: MptcpStatus) -> io::Result<MptcpStream> {

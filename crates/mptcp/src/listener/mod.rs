@@ -117,6 +117,13 @@ impl AcceptedStatus {
     }
 }
 
+impl From<AcceptedStatus> for MptcpStatus {
+    /// As [`AcceptedStatus::status`].
+    fn from(s: AcceptedStatus) -> MptcpStatus {
+        s.status()
+    }
+}
+
 impl fmt::Display for AcceptedStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
