@@ -78,6 +78,16 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+echo "== the library's feature matrix: none, each alone, all (and its docs, without broken links)"
+lib_features=$(sed -n '/^\[features\]/,/^\[/s/^\([a-z][a-z0-9_-]*\) *=.*/\1/p' crates/mptcp/Cargo.toml | grep -vx default)
+cargo check -q -p multipath-tcp --no-default-features
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p multipath-tcp --no-default-features --no-deps
+for f in $lib_features; do
+  echo "   --no-default-features --features $f"
+  cargo check -q -p multipath-tcp --no-default-features --features "$f"
+done
+cargo check -q -p multipath-tcp --all-features
+RUSTDOCFLAGS="-D warnings" cargo doc -q -p multipath-tcp --all-features --no-deps
 echo "== the library's code paths for other operating systems (no other target's std here)"
 MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo clippy -p multipath-tcp --all-features --all-targets -- -D warnings
 MPTCP_PORTABLE_CHECK=1 CARGO_TARGET_DIR=target/portable cargo test -p multipath-tcp --all-features --lib

@@ -475,6 +475,11 @@ impl MptcpBuilder {
         self.connect_timeout
     }
 
+    #[cfg(feature = "hyper")]
+    pub(crate) fn local_addr_value(&self) -> Option<SocketAddr> {
+        self.local_addr
+    }
+
     /// A bound, listening socket.
     pub(crate) fn listen_socket(&self, addr: &SocketAddr) -> io::Result<Socket> {
         let s = self.socket(Domain::for_address(*addr))?;

@@ -48,6 +48,7 @@ pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
     MptcpBuilder::new().bind_async(addr).await
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl MptcpBuilder {
     /// Async [`connect`](MptcpBuilder::connect) for tokio (feature `tokio`).
     ///

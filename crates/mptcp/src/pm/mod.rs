@@ -29,6 +29,9 @@
 //! }
 //! # Ok::<(), mptcp::pm::Error>(())
 //! ```
+//!
+#![cfg_attr(not(feature = "tokio"), doc = "[`AsyncPathManager`]: crate#features")]
+#![cfg_attr(not(feature = "tokio"), doc = "[`EventStream`]: crate#features")]
 
 mod api;
 #[cfg(feature = "tokio")]
