@@ -88,9 +88,10 @@ impl Command {
             Command::Pm(a) => a.json,
             Command::Lab(a) => a.json,
             Command::Daemon(a) => a.json(),
+            Command::Run(a) => a.json,
             // Its options take no free text: the words tell.
             Command::Bench(_) => errors::wants_json(argv),
-            // run, systemd, completions, man: nothing to print as JSON.
+            // systemd, completions, man: nothing to print as JSON.
             _ => false,
         }
     }

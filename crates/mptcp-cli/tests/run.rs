@@ -542,6 +542,40 @@ fn existing_ld_preload_and_godebug_are_kept() {
     assert!(maps.contains("libz.so.1") && maps.contains(ours), "both libraries must be loaded");
 }
 
+/// `--json`: the report is one JSON object on stderr (the program keeps
+/// stdout), a loopback MPTCP connection counted in it; an error of
+/// `mptcp run` itself is a JSON object on stdout.
+#[test]
+fn report_as_json() {
+    let py = "import socket\nl=socket.socket(); l.bind(('127.0.0.1',0)); l.listen()\n\
+              c=socket.create_connection(l.getsockname()); s,_=l.accept(); c.sendall(b'x'); s.recv(1)\n\
+              print('program output')";
+    let mut cmd = Command::new(MPTCP);
+    cmd.args(["run", "--json", "--", "python3", "-c", py]);
+    let out = output(cmd, Duration::from_secs(20));
+    assert!(out.ok(), "{}", out.stderr);
+    assert_eq!(out.stdout, "program output\n");
+    let line = out.stderr.lines().last().expect("a report line");
+    let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    if expect::has_mptcp() {
+        assert_eq!(v["converted"], 2, "listener and client socket: {v}");
+        assert_eq!(v["mptcp"], 2, "both ends of the loopback connection: {v}");
+    } else {
+        assert_eq!((v["converted"].as_u64(), v["unavailable"].as_u64()), (Some(0), Some(2)), "{v}");
+        assert_eq!(v["mptcp"], 0, "{v}");
+    }
+    assert_eq!(v["fallback"], 0, "{v}");
+    assert!(v["by_library"]["mptcp"].is_u64() && v["by_kernel_only"]["fallback"].is_u64(), "{v}");
+
+    let mut cmd = Command::new(MPTCP);
+    cmd.args(["run", "--json", "--", "/nonexistent/program"]);
+    let out = output(cmd, Duration::from_secs(10));
+    assert_ne!(out.status.and_then(|s| s.code()), Some(0));
+    let v: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    assert!(v["error"].as_str().is_some_and(|e| e.contains("/nonexistent/program")), "{v}");
+}
+
 #[test]
 fn exit_status_setid_refusal_and_missing_library() {
     // The child's exit status becomes ours, with and without --report.

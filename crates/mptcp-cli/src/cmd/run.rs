@@ -62,6 +62,11 @@ pub struct Args {
     /// many connections used MPTCP or fell back to TCP, and who saw them.
     #[arg(long)]
     pub report: bool,
+    /// With --report (implied): the report as one JSON object on stderr
+    /// (the program keeps stdout); an error of `mptcp run` itself is a JSON
+    /// object on stdout, as for every command.
+    #[arg(short = 'j', long)]
+    pub json: bool,
     /// Path of libmptcp_preload.so (default: see below).
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
@@ -95,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             lib.source
         );
     }
-    if !args.report {
+    if !args.report && !args.json {
         let err = cmd.exec();
         return Err(anyhow::Error::new(err).context(format!("cannot run {}", path.display())));
     }
@@ -110,7 +115,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let status = child.wait().context("waiting for the program")?;
     let observed = observer.finish();
     let text = fs::read_to_string(&report.path).unwrap_or_default();
-    eprintln!("{}", report::Report::merge(&report::Records::parse(&text), &observed).summary());
+    let merged = report::Report::merge(&report::Records::parse(&text), &observed);
+    if args.json {
+        eprintln!("{}", serde_json::to_string(&merged)?);
+    } else {
+        eprintln!("{}", merged.summary());
+    }
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),

@@ -59,8 +59,8 @@ impl Records {
     }
 }
 
-/// The merged counts.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// The merged counts (`mptcp run --report --json` prints them as JSON).
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
     /// Sockets the library created as MPTCP.
     pub converted: u64,
@@ -71,13 +71,24 @@ pub struct Report {
     /// See `mptcp`.
     pub fallback: u64,
     /// Of those, what the library recorded: (MPTCP, fallback).
+    #[serde(serialize_with = "pair")]
     pub by_library: (u64, u64),
     /// Of those, what only the kernel's socket table showed.
+    #[serde(serialize_with = "pair")]
     pub by_kernel_only: (u64, u64),
     /// Processes seen by either source.
     pub processes: usize,
     /// Why the socket table could not be sampled, if it could not.
     pub kernel_error: Option<String>,
+}
+
+/// A (MPTCP, fallback) pair as `{"mptcp": .., "fallback": ..}`.
+fn pair<S: serde::Serializer>(p: &(u64, u64), s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let mut st = s.serialize_struct("Counts", 2)?;
+    st.serialize_field("mptcp", &p.0)?;
+    st.serialize_field("fallback", &p.1)?;
+    st.end()
 }
 
 fn add(pair: &mut (u64, u64), o: Outcome) {
@@ -182,6 +193,11 @@ mod tests {
             s.contains("seen only in the kernel's socket table (MPTCP sockets, sampled every 50 ms): 1 MPTCP"),
             "{s}"
         );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["mptcp"], 3);
+        assert_eq!(json["by_library"], serde_json::json!({"mptcp": 2, "fallback": 0}));
+        assert_eq!(json["by_kernel_only"], serde_json::json!({"mptcp": 1, "fallback": 0}));
+        assert_eq!(json["kernel_error"], serde_json::Value::Null);
         let failed = Observed { error: Some("inet_diag: EPERM".into()), ..Observed::default() };
         let s = Report::merge(&records, &failed).summary();
         assert!(s.contains("could not be read (inet_diag: EPERM)"), "{s}");
