@@ -3,9 +3,10 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::detect::{created_as_mptcp, is_no_such_option};
+use crate::detect::{connection_created_as_mptcp, is_no_such_option};
+use crate::ext::Given;
 use crate::host::host_support;
-use crate::info::{MptcpInfo, SubflowInfo, TcpInfo};
+use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};
 use crate::sockopt::{self, FULL_INFO_HEADER_SIZE, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE, SUBFLOW_INFO_SIZE};
 use crate::sys;
 
@@ -18,8 +19,8 @@ const MAX_SUBFLOWS: usize = 256;
 
 /// `getsockopt(SOL_MPTCP, MPTCP_INFO)`: `None` when the connection is not
 /// using MPTCP (plain TCP, fallen back, or a kernel without the option).
-pub(crate) fn mptcp_info(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
-    if !created_as_mptcp(fd)? {
+pub(crate) fn mptcp_info(fd: BorrowedFd<'_>, given: Given) -> io::Result<Option<MptcpInfo>> {
+    if !connection_created_as_mptcp(fd, given)? {
         return Ok(None);
     }
     let mut buf = [0u8; 256];
@@ -44,36 +45,44 @@ fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     }])
 }
 
-/// Every subflow of the connection. For a connection not using MPTCP, its
-/// one TCP flow.
-pub(crate) fn subflows(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
-    if !created_as_mptcp(fd)? {
+/// Every subflow of the connection, from the socket options alone
+/// (`backup` is `None`). For a connection not using MPTCP, its one TCP flow.
+pub(crate) fn subflows(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    if !connection_created_as_mptcp(fd, given)? {
         return single_flow(fd);
     }
-    let mut flows = subflows_from_sockopts(fd)?;
-    fill_backup(fd, &mut flows);
+    subflows_from_sockopts(fd)
+}
+
+/// [`subflows`], with `detail` read too.
+pub(crate) fn subflows_with(fd: BorrowedFd<'_>, detail: SubflowDetail, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    let mut flows = subflows(fd, given)?;
+    match detail {
+        SubflowDetail::Backup => fill_backup(fd, &mut flows)?,
+    }
     Ok(flows)
 }
 
-/// The socket options do not carry the backup flag; inet_diag does. One
-/// exact lookup per subflow; left `None` where that is not possible
-/// (feature `netlink` off, `mptcp_diag` missing, no permission).
+/// The socket options do not carry the backup flag; inet_diag does: exact
+/// lookups of each subflow, left `None` for a subflow not found.
 #[cfg(feature = "netlink")]
-fn fill_backup(fd: BorrowedFd<'_>, flows: &mut [SubflowInfo]) {
-    if !host_support().inet_diag {
-        return;
+fn fill_backup(fd: BorrowedFd<'_>, flows: &mut [SubflowInfo]) -> io::Result<()> {
+    let pairs: Vec<_> = flows.iter().filter_map(|f| Some((f.local?, f.remote?))).collect();
+    let flags = crate::diag::subflow_backup_exact(fd, &pairs)?;
+    let mut flags = pairs.into_iter().zip(flags);
+    for f in flows.iter_mut().filter(|f| f.local.is_some() && f.remote.is_some()) {
+        f.backup = flags.next().and_then(|(_, b)| b);
     }
-    let pairs: Option<Vec<_>> = flows.iter().map(|f| Some((f.local?, f.remote?))).collect();
-    let Some(pairs) = pairs else { return };
-    if let Ok(flags) = crate::diag::subflow_backup_exact(fd, &pairs) {
-        for (f, b) in flows.iter_mut().zip(flags) {
-            f.backup = b;
-        }
-    }
+    Ok(())
 }
 
 #[cfg(not(feature = "netlink"))]
-fn fill_backup(_fd: BorrowedFd<'_>, _flows: &mut [SubflowInfo]) {}
+fn fill_backup(_fd: BorrowedFd<'_>, _flows: &mut [SubflowInfo]) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the backup flag of subflows comes from inet_diag: enable the `netlink` feature of the mptcp crate",
+    ))
+}
 
 fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let support = host_support();
@@ -164,7 +173,14 @@ fn tcpinfo_and_addrs(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 }
 
 /// Forces the `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` path (for tests and
-/// for comparing with `MPTCP_FULL_INFO`).
-pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
-    tcpinfo_and_addrs(fd)
+/// for comparing with `MPTCP_FULL_INFO`). For a connection not using
+/// MPTCP, its one TCP flow.
+pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    if !connection_created_as_mptcp(fd, given)? {
+        return single_flow(fd);
+    }
+    match tcpinfo_and_addrs(fd) {
+        Err(e) if is_no_such_option(&e) => single_flow(fd),
+        r => r,
+    }
 }

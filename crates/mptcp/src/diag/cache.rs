@@ -17,17 +17,38 @@ pub(crate) fn open() -> io::Result<Socket> {
     netlink::open(NETLINK_SOCK_DIAG)
 }
 
-/// Opens a sock_diag socket in the network namespace `ns`, other than the
-/// calling thread's: a short-lived thread enters it.
-fn open_in(ns: &OwnedFd) -> io::Result<Socket> {
+/// Runs `f` in the network namespace `ns`, other than the calling
+/// thread's: a short-lived thread enters it.
+fn run_in<R: Send>(ns: &OwnedFd, f: impl FnOnce() -> io::Result<R> + Send) -> io::Result<R> {
     std::thread::scope(|s| {
         s.spawn(|| {
             sys::setns_net(ns.as_fd())?;
-            open()
+            f()
         })
         .join()
         .map_err(|_| io::Error::other("netns helper thread panicked"))?
     })
+}
+
+/// (dev, inode) of a namespace file: equal for the same namespace.
+fn key_of(ns: &OwnedFd) -> io::Result<(u64, u64)> {
+    let meta = std::fs::File::from(ns.try_clone()?).metadata()?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// (dev, inode) of the calling thread's network namespace.
+fn own_key() -> io::Result<(u64, u64)> {
+    let ours = std::fs::metadata("/proc/thread-self/ns/net")?;
+    Ok((ours.dev(), ours.ino()))
+}
+
+/// Runs `f` in the network namespace of socket `fd`: right here when that
+/// is the calling thread's (or cannot be told), else on a helper thread.
+pub(crate) fn in_netns_of<R: Send>(fd: BorrowedFd<'_>, f: impl FnOnce() -> io::Result<R> + Send) -> io::Result<R> {
+    match sys::socket_netns(fd) {
+        Ok(ns) if key_of(&ns)? != own_key()? => run_in(&ns, f),
+        _ => f(),
+    }
 }
 
 thread_local! {
@@ -45,8 +66,7 @@ pub(crate) fn with_socket_for<R>(fd: BorrowedFd<'_>, f: impl FnOnce(&Socket) -> 
         // No SIOCGSKNS: the calling thread's namespace, uncached.
         return f(&open()?);
     };
-    let meta = std::fs::File::from(ns.try_clone()?).metadata()?;
-    let key = (meta.dev(), meta.ino());
+    let key = key_of(&ns)?;
     CACHED.with(|cell| {
         let mut slot = cell.borrow_mut();
         if let Some((k, sock)) = slot.take() {
@@ -58,9 +78,8 @@ pub(crate) fn with_socket_for<R>(fd: BorrowedFd<'_>, f: impl FnOnce(&Socket) -> 
                 return res;
             }
         }
-        let ours = std::fs::metadata("/proc/thread-self/ns/net")?;
-        if (ours.dev(), ours.ino()) != key {
-            return f(&open_in(&ns)?);
+        if own_key()? != key {
+            return f(&run_in(&ns, open)?);
         }
         let sock = open()?;
         let res = f(&sock);

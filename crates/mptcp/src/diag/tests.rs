@@ -2,6 +2,7 @@
 
 use super::wire::*;
 use super::*;
+use crate::info::MptcpInfo;
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 
 fn parse_diag_msg(payload: &[u8]) -> Option<DiagSocket> {
@@ -28,7 +29,7 @@ fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
 #[test]
 fn request_layout() {
     let local = "10.0.0.1:1000".parse().unwrap();
-    let r = netlink::encode(Request::tcp(local, "10.0.0.2:80".parse().unwrap()), Expect::One.flags(), 3);
+    let r = netlink::encode(Request::tcp(local, "10.0.0.2:80".parse().unwrap(), 0), Expect::One.flags(), 3);
     assert_eq!(r.len(), 72);
     assert_eq!(u16::from_ne_bytes([r[4], r[5]]), 20); // SOCK_DIAG_BY_FAMILY
     assert_eq!(u16::from_ne_bytes([r[6], r[7]]), NLM_F_REQUEST);
