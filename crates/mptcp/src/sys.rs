@@ -182,6 +182,32 @@ pub(crate) fn interfaces_with(ip: std::net::IpAddr) -> io::Result<Vec<u32>> {
     Ok(out)
 }
 
+/// `SO_NETNS_COOKIE` (5.14): 71 on every architecture Rust targets but
+/// sparc, which numbers it otherwise (and is left to [`socket_netns`]).
+#[cfg(all(feature = "netlink", not(target_arch = "sparc64")))]
+const SO_NETNS_COOKIE: i32 = 71;
+
+/// The cookie of socket `fd`'s network namespace (`SO_NETNS_COOKIE`,
+/// Linux 5.14): equal for two sockets exactly when they share a namespace.
+/// One `getsockopt`, no descriptor opened.
+#[cfg(feature = "netlink")]
+pub(crate) fn netns_cookie(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    #[cfg(not(target_arch = "sparc64"))]
+    {
+        let mut buf = [0u8; 8];
+        let n = getsockopt_buf(fd, libc::SOL_SOCKET, SO_NETNS_COOKIE, &mut buf)?;
+        if n != buf.len() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        Ok(u64::from_ne_bytes(buf))
+    }
+    #[cfg(target_arch = "sparc64")]
+    {
+        let _ = fd;
+        Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
+    }
+}
+
 /// Opens the network namespace of socket `fd` (`ioctl(SIOCGSKNS)`).
 #[cfg(feature = "netlink")]
 pub(crate) fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {

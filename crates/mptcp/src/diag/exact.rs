@@ -21,7 +21,7 @@ use std::os::fd::BorrowedFd;
 use netlink_packet_sock_diag::constants::TCP_LISTEN;
 use netlink_sys::Socket;
 
-use super::wire::{family_of, Request, Response};
+use super::wire::{Request, Response};
 use super::{cache, get_one, list_on, AddressFamily, Subflow};
 use crate::info::MptcpInfo;
 use crate::sys;
@@ -171,24 +171,32 @@ fn token_by_sockopt(fd: BorrowedFd<'_>) -> Option<u32> {
 pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
     let s = socket2::SockRef::from(&fd);
     let cookie = s.cookie()?;
-    let local = s.local_addr()?.as_socket().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let remote = s.peer_addr().ok().and_then(|a| a.as_socket());
+    let token = token_by_sockopt(fd);
     cache::with_socket_for(fd, |sock| {
-        let token = match (token_by_sockopt(fd), remote) {
-            (Some(t), _) => Some(t),
-            (None, Some(remote)) => {
-                find_subflow(sock, fd, (local, remote), &mut None, Reach::Initial)?.and_then(|sf| sf.token_local)
-            }
-            (None, None) => None,
+        let token = match token {
+            Some(t) => Some(t),
+            None => initial_subflow(sock, fd, &s)?.and_then(|sf| sf.token_local),
         };
         if let Some(token) = token {
-            if let Some(r) = get_one(sock, Request::mptcp_token(family_of(&local), token))? {
+            // mptcp_diag finds the token whatever the request's family.
+            if let Some(r) = get_one(sock, Request::mptcp_token(libc::AF_INET as u8, token))? {
                 if r.cookie() == cookie {
                     return Ok(r.info().map(MptcpInfo::parse));
                 }
             }
         }
-        let all = list_on(sock, AddressFamily::of(&local))?;
+        let family = s.local_addr()?.as_socket().map_or(AddressFamily::Ipv4, |a| AddressFamily::of(&a));
+        let all = list_on(sock, family)?;
         Ok(all.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
     })
+}
+
+/// The initial subflow of the MPTCP socket `fd`: the TCP socket with the
+/// connection's own addresses, bound where the connection is.
+fn initial_subflow(sock: &Socket, fd: BorrowedFd<'_>, s: &socket2::SockRef<'_>) -> io::Result<Option<Subflow>> {
+    let (Some(local), Some(remote)) = (s.local_addr()?.as_socket(), s.peer_addr().ok().and_then(|a| a.as_socket()))
+    else {
+        return Ok(None);
+    };
+    find_subflow(sock, fd, (local, remote), &mut None, Reach::Initial)
 }

@@ -44,6 +44,8 @@ fn next_seq() -> u32 {
 
 /// Sends `req` and collects the replies of a dump.
 fn dump(sock: &Socket, req: Request) -> io::Result<Vec<Response>> {
+    #[cfg(test)]
+    tests::DUMPS.with(|d| d.set(d.get() + 1));
     let seq = next_seq();
     let mut buf = vec![0u8; RECV_BUF];
     let msg = netlink::encode(req, Expect::Dump.flags(), seq);
@@ -53,7 +55,9 @@ fn dump(sock: &Socket, req: Request) -> io::Result<Vec<Response>> {
 /// Sends an exact request; `None` when the kernel has no such socket (`ENOENT`).
 fn get_one(sock: &Socket, req: Request) -> io::Result<Option<Response>> {
     let seq = next_seq();
-    let mut buf = vec![0u8; 16 * 1024];
+    // One socket's reply: a few hundred bytes (a longer one is an error,
+    // never read past).
+    let mut buf = [0u8; 8 * 1024];
     let msg = netlink::encode(req, Expect::One.flags(), seq);
     match netlink::transact(sock, &mut buf, &msg, seq, Expect::One) {
         Ok(mut replies) => Ok(replies.pop()),
