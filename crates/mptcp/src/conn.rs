@@ -3,7 +3,7 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::detect::{connection_created_as_mptcp, is_no_such_option};
+use crate::detect::{connection_created_as_mptcp, is_no_such_option, name_fd_error};
 use crate::ext::Given;
 use crate::host::host_support;
 use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};
@@ -20,14 +20,20 @@ const MAX_SUBFLOWS: usize = 256;
 /// `getsockopt(SOL_MPTCP, MPTCP_INFO)`: `None` when the connection is not
 /// using MPTCP (plain TCP, fallen back, or a kernel without the option).
 pub(crate) fn mptcp_info(fd: BorrowedFd<'_>, given: Given) -> io::Result<Option<MptcpInfo>> {
-    if !connection_created_as_mptcp(fd, given)? {
+    // A stream by its type is asked at once: one syscall while MPTCP runs.
+    if given != Given::Stream && !connection_created_as_mptcp(fd, given)? {
         return Ok(None);
     }
     let mut buf = [0u8; 256];
     match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
         Ok(n) => Ok(Some(MptcpInfo::parse(&buf[..n.min(buf.len())]))),
-        Err(e) if is_no_such_option(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if is_no_such_option(&e) => {
+            // Plain TCP, fallen back, or no SOL_MPTCP; any other socket
+            // (refused the option too) is named.
+            connection_created_as_mptcp(fd, given)?;
+            Ok(None)
+        }
+        Err(e) => Err(name_fd_error(e)),
     }
 }
 
@@ -48,6 +54,14 @@ fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 /// Every subflow of the connection, from the socket options alone
 /// (`backup` is `None`). For a connection not using MPTCP, its one TCP flow.
 pub(crate) fn subflows(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    // A stream by its type is asked at once: one syscall on 6.5+ while
+    // MPTCP runs.
+    if given == Given::Stream && host_support().mptcp_full_info {
+        match full_info(fd) {
+            Err(e) if is_no_such_option(&e) => {}
+            r => return r.map_err(name_fd_error),
+        }
+    }
     if !connection_created_as_mptcp(fd, given)? {
         return single_flow(fd);
     }
