@@ -400,6 +400,10 @@ pub enum SubflowDetail {
 }
 
 #[cfg(test)]
+#[path = "info_props.rs"]
+pub(crate) mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

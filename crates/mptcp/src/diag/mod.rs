@@ -193,4 +193,6 @@ pub fn subflow_backup_flags(token: u32) -> io::Result<Vec<(SocketAddr, SocketAdd
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
