@@ -40,14 +40,9 @@ proptest! {
 
     #[test]
     fn arbitrary_datagrams_never_panic(d in proptest::collection::vec(any::<u8>(), 0..512), seq in any::<u32>(), flags in any::<u16>()) {
-        for m in split(&d) {
-            match m {
-                Ok(m) => {
-                    prop_assert!(m.len() >= 16);
-                    let _ = decode::<Raw>(m);
-                }
-                Err(_) => {}
-            }
+        for m in split(&d).flatten() {
+            prop_assert!(m.len() >= 16);
+            let _ = decode::<Raw>(m);
         }
         for expect in [Expect::Dump, Expect::Ack, Expect::One] {
             let _ = Exchange::<Raw>::new(seq, expect).feed(&d);
