@@ -46,12 +46,15 @@ use crate::status::{Mechanism, MptcpStatus};
 pub trait MptcpExt {
     /// Whether the connection uses MPTCP right now, with the best mechanism
     /// the kernel offers (see [`Mechanism`]). On Linux 6.10+ an MPTCP
-    /// connection costs one `getsockopt(TCP_IS_MPTCP)`.
+    /// connection costs one `getsockopt(TCP_IS_MPTCP)` on a `TcpStream`
+    /// (one `getpeername` more on a `BorrowedFd` or `socket2::Socket`).
     ///
     /// # Errors
     ///
     /// `Unsupported` when the kernel offers no way to confirm MPTCP for an
-    /// MPTCP socket: this crate never guesses `Mptcp`.
+    /// MPTCP socket: this crate never guesses `Mptcp`. For what is not a
+    /// connection (a listener, a UDP socket, a file, ...), the errors of the
+    /// table above.
     ///
     /// # Examples
     ///
