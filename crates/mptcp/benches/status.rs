@@ -75,6 +75,23 @@ mod namespaces {
     use mptcp::MptcpStatus;
     use mptcp_netns::{Netns, Path};
 
+    /// The floor under `subflows()`: one `getsockopt(MPTCP_FULL_INFO)` into
+    /// buffers allocated once, nothing parsed (8 subflow slots, 224 bytes of
+    /// `tcp_info` each, as the library asks).
+    fn raw_full_info(s: &TcpStream, head: &mut [u8; 296], sf: &mut [u8; 8 * 264], tcp: &mut [u8; 8 * 224]) -> i32 {
+        head[..40].fill(0);
+        head[4..8].copy_from_slice(&224u32.to_ne_bytes());
+        head[12..16].copy_from_slice(&264u32.to_ne_bytes());
+        head[20..24].copy_from_slice(&8u32.to_ne_bytes());
+        head[24..32].copy_from_slice(&(sf.as_mut_ptr() as u64).to_ne_bytes());
+        head[32..40].copy_from_slice(&(tcp.as_mut_ptr() as u64).to_ne_bytes());
+        let mut len = head.len() as libc::socklen_t;
+        // SAFETY: `head` is writable for `len` bytes; the kernel writes at most 8
+        // elements of 264 and 224 bytes through the two pointers, which point to
+        // arrays of that size, borrowed mutably for the call.
+        unsafe { libc::getsockopt(s.as_raw_fd(), 284, 4, head.as_mut_ptr().cast(), &mut len) }
+    }
+
     /// This thread inside a network namespace until dropped: criterion measures
     /// on this thread, and the library keeps its inet_diag socket for the
     /// thread's own namespace, as an application running there would.
@@ -150,6 +167,10 @@ mod namespaces {
         let flows = client.subflows_with(SubflowDetail::Backup).unwrap();
         assert!(flows.iter().all(|f| f.backup == Some(false)), "{flows:#?}");
         let mut g = c.benchmark_group("subflows_2");
+        g.bench_function("floor_one_getsockopt_full_info", |b| {
+            let (mut head, mut sf, mut tcp) = ([0u8; 40 + 256], [0u8; 8 * 264], [0u8; 8 * 224]);
+            b.iter(|| black_box(raw_full_info(&client, &mut head, &mut sf, &mut tcp)))
+        });
         g.bench_function("subflows", |b| b.iter(|| black_box(client.subflows().unwrap())));
         g.bench_function("subflows_with_backup", |b| {
             b.iter(|| black_box(client.subflows_with(SubflowDetail::Backup).unwrap()))

@@ -1,5 +1,6 @@
 //! Connection and per-subflow information of a live socket.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::BorrowedFd;
 
@@ -56,13 +57,16 @@ fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 pub(crate) fn subflows(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
     // A stream by its type is asked at once: one syscall on 6.5+ while
     // MPTCP runs.
-    if given == Given::Stream && host_support().mptcp_full_info {
+    let asked = given == Given::Stream && host_support().mptcp_full_info;
+    if asked {
         match full_info(fd) {
             Err(e) if is_no_such_option(&e) => {}
             r => return r.map_err(name_fd_error),
         }
     }
-    if !connection_created_as_mptcp(fd, given)? {
+    // Refused where the host has the option: plain TCP, or fallen back
+    // (the other subflow options refuse alike).
+    if !connection_created_as_mptcp(fd, given)? || asked {
         return single_flow(fd);
     }
     subflows_from_sockopts(fd)
@@ -118,20 +122,31 @@ fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 /// `MPTCP_FULL_INFO` (6.5): ids, addresses and `tcp_info` in one call;
 /// retried with larger arrays when more subflows exist than fit.
 fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    thread_local! {
+        /// The two arrays, kept between calls: the kernel fills each
+        /// element it reports for as many bytes as it says, and only those
+        /// are read, so nothing of an earlier call is.
+        static ARRAYS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+    ARRAYS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut arrays) => {
+            let (sf, tcp) = &mut *arrays;
+            full_info_into(fd, sf, tcp)
+        }
+        Err(_) => full_info_into(fd, &mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+fn full_info_into(fd: BorrowedFd<'_>, sf: &mut Vec<u8>, tcp: &mut Vec<u8>) -> io::Result<Vec<SubflowInfo>> {
     let mut n = 8usize;
     loop {
         let mut head = [0u8; FULL_INFO_HEADER_SIZE + 256];
-        let mut sf = vec![0u8; n * SUBFLOW_INFO_SIZE];
-        let mut tcp = vec![0u8; n * TCP_INFO_ASK];
-        sys::getsockopt_full_info(
-            fd,
-            &mut head,
-            &mut sf,
-            SUBFLOW_INFO_SIZE as u32,
-            &mut tcp,
-            TCP_INFO_ASK as u32,
-            n as u32,
-        )?;
+        if sf.len() < n * SUBFLOW_INFO_SIZE {
+            sf.resize(n * SUBFLOW_INFO_SIZE, 0);
+            tcp.resize(n * TCP_INFO_ASK, 0);
+        }
+        let (sf, tcp) = (&mut sf[..n * SUBFLOW_INFO_SIZE], &mut tcp[..n * TCP_INFO_ASK]);
+        sys::getsockopt_full_info(fd, &mut head, sf, SUBFLOW_INFO_SIZE as u32, tcp, TCP_INFO_ASK as u32, n as u32)?;
         let h = sockopt::parse_full_info_header(&head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short MPTCP_FULL_INFO header"))?;
         let total = h.num_subflows as usize;

@@ -156,8 +156,11 @@ fn connections_answer_through_every_type() {
         assert_eq!(flows.len(), 1, "{what}");
         assert_eq!(flows[0].backup, None, "{what}: subflows() does not ask inet_diag");
         assert_eq!(x.subflows_legacy().unwrap().len(), 1, "{what}");
+        // inet_diag knows the backup flag of an MPTCP subflow; a plain TCP
+        // connection has none.
         let flows = x.subflows_with(SubflowDetail::Backup).unwrap();
-        assert_eq!(flows[0].backup, Some(false), "{what}: {flows:?}");
+        let backup = (want == MptcpStatus::Mptcp).then_some(false);
+        assert_eq!(flows[0].backup, backup, "{what}: {flows:?}");
     }
     // A plain TCP connection through a BorrowedFd is TCP, with one flow.
     let t = TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -165,6 +168,7 @@ fn connections_answer_through_every_type() {
     assert_eq!(t.as_fd().mptcp_status().unwrap(), MptcpStatus::Tcp);
     assert_eq!(t.as_fd().mptcp_info().unwrap(), None);
     assert_eq!(t.as_fd().subflows().unwrap().len(), 1);
+    assert_eq!(t.subflows_with(SubflowDetail::Backup).unwrap()[0].backup, None, "not an MPTCP subflow");
 }
 
 /// Set in the environment of the unprivileged run of
