@@ -205,11 +205,15 @@ fn tcpinfo_and_addrs(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 /// for comparing with `MPTCP_FULL_INFO`). For a connection not using
 /// MPTCP, its one TCP flow.
 pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
-    if !connection_created_as_mptcp(fd, given)? {
+    // A stream by its type is asked at once, as in `subflows`.
+    if given != Given::Stream && !connection_created_as_mptcp(fd, given)? {
         return single_flow(fd);
     }
     match tcpinfo_and_addrs(fd) {
-        Err(e) if is_no_such_option(&e) => single_flow(fd),
-        r => r,
+        Err(e) if is_no_such_option(&e) => {
+            connection_created_as_mptcp(fd, given)?;
+            single_flow(fd)
+        }
+        r => r.map_err(name_fd_error),
     }
 }
