@@ -1,11 +1,13 @@
 //! Connection and per-subflow information of a live socket.
 
+use std::cell::RefCell;
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::detect::{created_as_mptcp, is_no_such_option};
+use crate::detect::{connection_created_as_mptcp, is_no_such_option, name_fd_error};
+use crate::ext::Given;
 use crate::host::host_support;
-use crate::info::{MptcpInfo, SubflowInfo, TcpInfo};
+use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};
 use crate::sockopt::{self, FULL_INFO_HEADER_SIZE, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE, SUBFLOW_INFO_SIZE};
 use crate::sys;
 
@@ -18,15 +20,21 @@ const MAX_SUBFLOWS: usize = 256;
 
 /// `getsockopt(SOL_MPTCP, MPTCP_INFO)`: `None` when the connection is not
 /// using MPTCP (plain TCP, fallen back, or a kernel without the option).
-pub(crate) fn mptcp_info(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
-    if !created_as_mptcp(fd)? {
+pub(crate) fn mptcp_info(fd: BorrowedFd<'_>, given: Given) -> io::Result<Option<MptcpInfo>> {
+    // A stream by its type is asked at once: one syscall while MPTCP runs.
+    if given != Given::Stream && !connection_created_as_mptcp(fd, given)? {
         return Ok(None);
     }
     let mut buf = [0u8; 256];
     match sys::getsockopt_buf(fd, sys::SOL_MPTCP, sys::MPTCP_INFO, &mut buf) {
         Ok(n) => Ok(Some(MptcpInfo::parse(&buf[..n.min(buf.len())]))),
-        Err(e) if is_no_such_option(&e) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) if is_no_such_option(&e) => {
+            // Plain TCP, fallen back, or no SOL_MPTCP; any other socket
+            // (refused the option too) is named.
+            connection_created_as_mptcp(fd, given)?;
+            Ok(None)
+        }
+        Err(e) => Err(name_fd_error(e)),
     }
 }
 
@@ -44,36 +52,55 @@ fn single_flow(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     }])
 }
 
-/// Every subflow of the connection. For a connection not using MPTCP, its
-/// one TCP flow.
-pub(crate) fn subflows(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
-    if !created_as_mptcp(fd)? {
+/// Every subflow of the connection, from the socket options alone
+/// (`backup` is `None`). For a connection not using MPTCP, its one TCP flow.
+pub(crate) fn subflows(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    // A stream by its type is asked at once: one syscall on 6.5+ while
+    // MPTCP runs.
+    let asked = given == Given::Stream && host_support().mptcp_full_info;
+    if asked {
+        match full_info(fd) {
+            Err(e) if is_no_such_option(&e) => {}
+            r => return r.map_err(name_fd_error),
+        }
+    }
+    // Refused where the host has the option: plain TCP, or fallen back
+    // (the other subflow options refuse alike).
+    if !connection_created_as_mptcp(fd, given)? || asked {
         return single_flow(fd);
     }
-    let mut flows = subflows_from_sockopts(fd)?;
-    fill_backup(fd, &mut flows);
+    subflows_from_sockopts(fd)
+}
+
+/// [`subflows`], with `detail` read too.
+pub(crate) fn subflows_with(fd: BorrowedFd<'_>, detail: SubflowDetail, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    let mut flows = subflows(fd, given)?;
+    match detail {
+        SubflowDetail::Backup => fill_backup(fd, &mut flows)?,
+    }
     Ok(flows)
 }
 
-/// The socket options do not carry the backup flag; inet_diag does. One
-/// exact lookup per subflow; left `None` where that is not possible
-/// (feature `netlink` off, `mptcp_diag` missing, no permission).
+/// The socket options do not carry the backup flag; inet_diag does: exact
+/// lookups of each subflow, left `None` for a subflow not found.
 #[cfg(feature = "netlink")]
-fn fill_backup(fd: BorrowedFd<'_>, flows: &mut [SubflowInfo]) {
-    if !host_support().inet_diag {
-        return;
+fn fill_backup(fd: BorrowedFd<'_>, flows: &mut [SubflowInfo]) -> io::Result<()> {
+    let pairs: Vec<_> = flows.iter().filter_map(|f| Some((f.local?, f.remote?))).collect();
+    let flags = crate::diag::subflow_backup_exact(fd, &pairs)?;
+    let mut flags = pairs.into_iter().zip(flags);
+    for f in flows.iter_mut().filter(|f| f.local.is_some() && f.remote.is_some()) {
+        f.backup = flags.next().and_then(|(_, b)| b);
     }
-    let pairs: Option<Vec<_>> = flows.iter().map(|f| Some((f.local?, f.remote?))).collect();
-    let Some(pairs) = pairs else { return };
-    if let Ok(flags) = crate::diag::subflow_backup_exact(fd, &pairs) {
-        for (f, b) in flows.iter_mut().zip(flags) {
-            f.backup = b;
-        }
-    }
+    Ok(())
 }
 
 #[cfg(not(feature = "netlink"))]
-fn fill_backup(_fd: BorrowedFd<'_>, _flows: &mut [SubflowInfo]) {}
+fn fill_backup(_fd: BorrowedFd<'_>, _flows: &mut [SubflowInfo]) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the backup flag of subflows comes from inet_diag: enable the `netlink` feature of the mptcp crate",
+    ))
+}
 
 fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
     let support = host_support();
@@ -95,20 +122,31 @@ fn subflows_from_sockopts(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 /// `MPTCP_FULL_INFO` (6.5): ids, addresses and `tcp_info` in one call;
 /// retried with larger arrays when more subflows exist than fit.
 fn full_info(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    thread_local! {
+        /// The two arrays, kept between calls: the kernel fills each
+        /// element it reports for as many bytes as it says, and only those
+        /// are read, so nothing of an earlier call is.
+        static ARRAYS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+    ARRAYS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut arrays) => {
+            let (sf, tcp) = &mut *arrays;
+            full_info_into(fd, sf, tcp)
+        }
+        Err(_) => full_info_into(fd, &mut Vec::new(), &mut Vec::new()),
+    })
+}
+
+fn full_info_into(fd: BorrowedFd<'_>, sf: &mut Vec<u8>, tcp: &mut Vec<u8>) -> io::Result<Vec<SubflowInfo>> {
     let mut n = 8usize;
     loop {
         let mut head = [0u8; FULL_INFO_HEADER_SIZE + 256];
-        let mut sf = vec![0u8; n * SUBFLOW_INFO_SIZE];
-        let mut tcp = vec![0u8; n * TCP_INFO_ASK];
-        sys::getsockopt_full_info(
-            fd,
-            &mut head,
-            &mut sf,
-            SUBFLOW_INFO_SIZE as u32,
-            &mut tcp,
-            TCP_INFO_ASK as u32,
-            n as u32,
-        )?;
+        if sf.len() < n * SUBFLOW_INFO_SIZE {
+            sf.resize(n * SUBFLOW_INFO_SIZE, 0);
+            tcp.resize(n * TCP_INFO_ASK, 0);
+        }
+        let (sf, tcp) = (&mut sf[..n * SUBFLOW_INFO_SIZE], &mut tcp[..n * TCP_INFO_ASK]);
+        sys::getsockopt_full_info(fd, &mut head, sf, SUBFLOW_INFO_SIZE as u32, tcp, TCP_INFO_ASK as u32, n as u32)?;
         let h = sockopt::parse_full_info_header(&head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "short MPTCP_FULL_INFO header"))?;
         let total = h.num_subflows as usize;
@@ -164,7 +202,18 @@ fn tcpinfo_and_addrs(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
 }
 
 /// Forces the `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS` path (for tests and
-/// for comparing with `MPTCP_FULL_INFO`).
-pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
-    tcpinfo_and_addrs(fd)
+/// for comparing with `MPTCP_FULL_INFO`). For a connection not using
+/// MPTCP, its one TCP flow.
+pub(crate) fn subflows_legacy(fd: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+    // A stream by its type is asked at once, as in `subflows`.
+    if given != Given::Stream && !connection_created_as_mptcp(fd, given)? {
+        return single_flow(fd);
+    }
+    match tcpinfo_and_addrs(fd) {
+        Err(e) if is_no_such_option(&e) => {
+            connection_created_as_mptcp(fd, given)?;
+            single_flow(fd)
+        }
+        r => r.map_err(name_fd_error),
+    }
 }

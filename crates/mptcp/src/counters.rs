@@ -223,16 +223,25 @@ impl MptcpCounters {
     /// ```
     pub fn parse(netstat: &str) -> Result<MptcpCounters, CountersError> {
         let malformed = |line: usize, reason: String| CountersError::Malformed { line, reason };
-        let mut lines = netstat.lines().enumerate().map(|(i, l)| (i + 1, l));
-        while let Some((at, line)) = lines.next() {
+        // Lines with whether they were ended: a values line without its
+        // newline is a cut copy, whose last number may be cut too.
+        let mut lines = netstat.split_inclusive('\n').enumerate().map(|(i, l)| {
+            let ended = l.ends_with('\n');
+            let l = l.strip_suffix('\n').unwrap_or(l);
+            (i + 1, l.strip_suffix('\r').unwrap_or(l), ended)
+        });
+        while let Some((at, line, _)) = lines.next() {
             let Some(names) = line.strip_prefix(PREFIX) else { continue };
             let names: Vec<&str> = names.split_whitespace().collect();
             if let Some(n) = names.iter().find(|n| !n.starts_with(|c: char| c.is_ascii_alphabetic())) {
                 return Err(malformed(at, format!("{n:?} is not a counter name (values before names?)")));
             }
-            let Some((vat, values)) = lines.next() else {
+            let Some((vat, values, ended)) = lines.next() else {
                 return Err(malformed(at, "the names line has no values line after it".into()));
             };
+            if !ended {
+                return Err(malformed(vat, "the values line is cut short (no newline at its end)".into()));
+            }
             let Some(values) = values.strip_prefix(PREFIX) else {
                 return Err(malformed(vat, format!("expected the {PREFIX} values line")));
             };
@@ -588,6 +597,10 @@ impl PassiveFallbackDetector {
 }
 
 #[cfg(test)]
+#[path = "counters_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -667,6 +680,8 @@ mod tests {
         // Names without values, at the end and before another section.
         assert_eq!(line_of("TcpExt: A\nTcpExt: 1\nMPTcpExt: MPCurrEstab"), 3);
         assert_eq!(line_of("MPTcpExt: MPCurrEstab\nIpExt: 0\n"), 2);
+        // A values line cut short: its last number may be cut too.
+        assert_eq!(line_of("MPTcpExt: MPCurrEstab\nMPTcpExt: 12"), 2);
         // More names than values, and the other way round.
         assert_eq!(line_of("MPTcpExt: MPCurrEstab Blackhole\nMPTcpExt: 1\n"), 2);
         assert_eq!(line_of("MPTcpExt: MPCurrEstab\nMPTcpExt: 1 2\n"), 2);

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::host::Availability;
-use libc::{EBADF, ENOPROTOOPT, EOPNOTSUPP, IPPROTO_MPTCP, IPPROTO_TCP};
+use libc::{EACCES, EBADF, ENOPROTOOPT, ENOTCONN, ENOTSOCK, EOPNOTSUPP, IPPROTO_MPTCP, IPPROTO_TCP};
 
 /// One socket's answers (errnos on the `Err` side) and the calls made.
 #[derive(Debug, Clone)]
@@ -15,6 +15,11 @@ struct Script {
     /// `Ok(None)`: not listed; `Ok(Some(flags))`: listed, with these
     /// `mptcp_info.flags` (`None`: flags not reported).
     inet_diag: Result<Option<Option<u32>>, i32>,
+    /// `SO_TYPE`, `SO_DOMAIN`, `getpeername` (errno) and `SO_ACCEPTCONN`.
+    so_type: i32,
+    so_domain: i32,
+    peer: Result<(), i32>,
+    accepting: bool,
     calls: Vec<&'static str>,
 }
 
@@ -26,6 +31,22 @@ impl Probe for Script {
     fn so_protocol(&mut self) -> io::Result<i32> {
         self.calls.push("SO_PROTOCOL");
         Ok(self.so_protocol)
+    }
+    fn so_type(&mut self) -> io::Result<i32> {
+        self.calls.push("SO_TYPE");
+        Ok(self.so_type)
+    }
+    fn so_domain(&mut self) -> io::Result<i32> {
+        self.calls.push("SO_DOMAIN");
+        Ok(self.so_domain)
+    }
+    fn peer(&mut self) -> io::Result<()> {
+        self.calls.push("getpeername");
+        self.peer.map_err(io::Error::from_raw_os_error)
+    }
+    fn accepting(&mut self) -> io::Result<bool> {
+        self.calls.push("SO_ACCEPTCONN");
+        Ok(self.accepting)
     }
     fn mptcp_info(&mut self) -> io::Result<()> {
         self.calls.push("MPTCP_INFO");
@@ -55,6 +76,10 @@ fn mptcp_on_6_18() -> Script {
         so_protocol: IPPROTO_MPTCP,
         mptcp_info: Ok(()),
         inet_diag: Ok(Some(Some(REMOTE_KEY))),
+        so_type: libc::SOCK_STREAM,
+        so_domain: libc::AF_INET,
+        peer: Ok(()),
+        accepting: false,
         calls: vec![],
     }
 }
@@ -94,13 +119,28 @@ fn host(tcp_is_mptcp: bool, mptcp_info: bool, inet_diag: bool) -> HostSupport {
     }
 }
 
-fn auto(h: &HostSupport, mut s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
-    let r = decide(h, &mut s);
+/// The automatic choice for a `TcpStream` (a connected stream by its type).
+fn auto(h: &HostSupport, s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    auto_given(h, Given::Stream, s)
+}
+
+fn auto_given(h: &HostSupport, given: Given, mut s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    let r = decide(h, given, &mut s);
     (r, s.calls)
 }
 
-fn with(h: &HostSupport, m: Mechanism, mut s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
-    let r = decide_with(h, m, &mut s);
+/// One mechanism, for a `TcpStream`.
+fn with(h: &HostSupport, m: Mechanism, s: Script) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    with_given(h, m, Given::Stream, s)
+}
+
+fn with_given(
+    h: &HostSupport,
+    m: Mechanism,
+    given: Given,
+    mut s: Script,
+) -> (io::Result<MptcpStatus>, Vec<&'static str>) {
+    let r = decide_with(h, m, given, &mut s);
     (r, s.calls)
 }
 
@@ -198,7 +238,8 @@ fn explicit_tcp_is_mptcp() {
     let (r, calls) = with(&h, Mechanism::TcpIsMptcp, before_6_10(mptcp_on_6_18()));
     assert_eq!(kind(&r), io::ErrorKind::Unsupported);
     assert!(r.unwrap_err().to_string().contains("6.10"));
-    assert_eq!(calls, ["TCP_IS_MPTCP"]);
+    // SO_PROTOCOL first tells a socket of another protocol apart.
+    assert_eq!(calls, ["TCP_IS_MPTCP", "SO_PROTOCOL"]);
 }
 
 #[test]
@@ -235,39 +276,60 @@ fn so_protocol_never_confirms_mptcp() {
     assert_eq!(with(&h, Mechanism::SoProtocol, tcp_on_6_18()).0.unwrap(), MptcpStatus::Tcp);
 }
 
-/// Over every combination of capabilities and answers: `Mptcp` only when
-/// the kernel confirmed it (TCP_IS_MPTCP = 1, MPTCP_INFO answered, or
-/// inet_diag's flags without FALLBACK), whatever the mechanism.
+/// Over every combination of capabilities, answers and kinds of socket:
+/// `Mptcp` only when the kernel confirmed it (TCP_IS_MPTCP = 1, MPTCP_INFO
+/// answered, or inet_diag's flags without FALLBACK), whatever the
+/// mechanism; never an answer for a listener, a socket of another protocol,
+/// or (unless its type says it is connected) an unconnected socket.
 #[test]
 fn mptcp_only_when_confirmed() {
+    const UDP: i32 = libc::IPPROTO_UDP;
     for bits in 0..8u8 {
         let h = host(bits & 1 != 0, bits & 2 != 0, bits & 4 != 0);
-        for tcp_is in [Ok(0), Ok(1), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EBADF)] {
-            for proto in [IPPROTO_MPTCP, IPPROTO_TCP] {
-                for mi in [Ok(()), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EBADF)] {
-                    for d in [Ok(None), Ok(Some(None)), Ok(Some(Some(0))), Ok(Some(Some(FALLBACK_FLAG))), Err(EBADF)] {
-                        let s = Script {
-                            tcp_is_mptcp: tcp_is,
-                            so_protocol: proto,
-                            mptcp_info: mi,
-                            inet_diag: d,
-                            calls: vec![],
-                        };
-                        let confirmed = |calls: &[&str]| {
-                            (calls.contains(&"TCP_IS_MPTCP") && tcp_is == Ok(1))
-                                || (calls.contains(&"MPTCP_INFO") && mi == Ok(()))
-                                || (calls.contains(&"inet_diag")
-                                    && matches!(d, Ok(Some(Some(f))) if f & FALLBACK_FLAG == 0))
-                        };
-                        let (r, calls) = auto(&h, s.clone());
-                        if matches!(r, Ok(MptcpStatus::Mptcp)) {
-                            assert!(confirmed(&calls), "auto guessed MPTCP: {h:?} {s:?} {calls:?}");
-                        }
-                        for &m in Mechanism::ALL {
-                            let (r, calls) = with(&h, m, s.clone());
-                            if matches!(r, Ok(MptcpStatus::Mptcp)) {
-                                assert_ne!(m, Mechanism::SoProtocol);
-                                assert!(confirmed(&calls), "{m} guessed MPTCP: {h:?} {s:?} {calls:?}");
+        for tcp_is in [Ok(0), Ok(1), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EACCES)] {
+            for proto in [IPPROTO_MPTCP, IPPROTO_TCP, UDP, 0] {
+                for mi in [Ok(()), Err(EOPNOTSUPP), Err(ENOPROTOOPT), Err(EACCES)] {
+                    let tcp = proto == IPPROTO_MPTCP || proto == IPPROTO_TCP;
+                    if !tcp && (tcp_is.is_ok() || mi.is_ok()) {
+                        continue; // only TCP and MPTCP sockets answer these options
+                    }
+                    for d in [Ok(None), Ok(Some(None)), Ok(Some(Some(0))), Ok(Some(Some(FALLBACK_FLAG))), Err(EACCES)] {
+                        for (peer, accepting) in [(Ok(()), false), (Err(ENOTCONN), false), (Err(ENOTCONN), true)] {
+                            let s = Script {
+                                tcp_is_mptcp: tcp_is,
+                                so_protocol: proto,
+                                mptcp_info: mi,
+                                inet_diag: d,
+                                peer,
+                                accepting,
+                                ..mptcp_on_6_18()
+                            };
+                            let confirmed = |calls: &[&str]| {
+                                (calls.contains(&"TCP_IS_MPTCP") && tcp_is == Ok(1))
+                                    || (calls.contains(&"MPTCP_INFO") && mi == Ok(()))
+                                    || (calls.contains(&"inet_diag")
+                                        && matches!(d, Ok(Some(Some(f))) if f & FALLBACK_FLAG == 0))
+                            };
+                            for given in [Given::Stream, Given::Listener, Given::Unknown] {
+                                let check = |what: &str, r: &io::Result<MptcpStatus>, calls: &[&str]| {
+                                    let Ok(status) = r else { return };
+                                    assert_ne!(given, Given::Listener, "{what}: a listener got {status:?}");
+                                    if given == Given::Unknown {
+                                        assert!(tcp && peer.is_ok(), "{what}: {status:?} for {s:?}");
+                                    }
+                                    if *status == MptcpStatus::Mptcp {
+                                        assert!(confirmed(calls), "{what} guessed MPTCP: {h:?} {s:?} {calls:?}");
+                                    }
+                                };
+                                let (r, calls) = auto_given(&h, given, s.clone());
+                                check("auto", &r, &calls);
+                                for &m in Mechanism::ALL {
+                                    let (r, calls) = with_given(&h, m, given, s.clone());
+                                    if matches!(r, Ok(MptcpStatus::Mptcp)) {
+                                        assert_ne!(m, Mechanism::SoProtocol);
+                                    }
+                                    check(m.as_str(), &r, &calls);
+                                }
                             }
                         }
                     }
@@ -275,4 +337,61 @@ fn mptcp_only_when_confirmed() {
             }
         }
     }
+}
+
+/// What a socket of unknown kind (`BorrowedFd`, `socket2::Socket`) gets.
+#[test]
+fn unknown_kinds_are_checked_before_an_answer() {
+    let h = host(true, true, true);
+    // A connected MPTCP socket: one getpeername more than a TcpStream.
+    let (r, calls) = auto_given(&h, Given::Unknown, mptcp_on_6_18());
+    assert_eq!(r.unwrap(), MptcpStatus::Mptcp);
+    assert_eq!(calls, ["getpeername", "TCP_IS_MPTCP"]);
+    // A listener: refused with a message saying why.
+    let s = Script { peer: Err(ENOTCONN), accepting: true, ..mptcp_on_6_18() };
+    let (r, calls) = auto_given(&h, Given::Unknown, s);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("listening socket"), "{e}");
+    assert_eq!(calls, ["getpeername", "SO_PROTOCOL", "SO_ACCEPTCONN"]);
+    // A listener known by its type: refused before any syscall.
+    let (r, calls) = auto_given(&h, Given::Listener, mptcp_on_6_18());
+    assert_eq!(r.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert!(calls.is_empty(), "{calls:?}");
+    // Never connected (or closed): NotConnected.
+    let s = Script { peer: Err(ENOTCONN), ..mptcp_on_6_18() };
+    assert_eq!(kind(&auto_given(&h, Given::Unknown, s).0), io::ErrorKind::NotConnected);
+    // A connected UDP socket answers no SOL_TCP option: named, refused.
+    let udp = Script {
+        tcp_is_mptcp: Err(EOPNOTSUPP),
+        so_protocol: libc::IPPROTO_UDP,
+        so_type: libc::SOCK_DGRAM,
+        ..tcp_on_6_18()
+    };
+    let e = auto_given(&h, Given::Unknown, udp.clone()).0.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("a UDP socket (AF_INET, SOCK_DGRAM, protocol 17)"), "{e}");
+    for &m in Mechanism::ALL {
+        let r = with_given(&h, m, Given::Unknown, udp.clone()).0;
+        assert_eq!(kind(&r), io::ErrorKind::InvalidInput, "{m}");
+    }
+    // A raw socket of protocol TCP (SO_PROTOCOL 6) is not a TCP socket.
+    let raw = Script { so_type: libc::SOCK_RAW, ..before_6_10(tcp_on_6_18()) };
+    let e = auto_given(&host(false, true, true), Given::Unknown, raw).0.unwrap_err();
+    assert!(e.to_string().contains("a raw socket"), "{e}");
+    // A Unix socket.
+    let unix = Script { so_domain: libc::AF_UNIX, so_protocol: 0, ..udp };
+    let e = auto_given(&h, Given::Unknown, unix).0.unwrap_err();
+    assert!(e.to_string().contains("a Unix socket"), "{e}");
+}
+
+#[test]
+fn descriptors_that_are_no_sockets_are_named() {
+    for (errno, text) in [(EBADF, "not an open file descriptor"), (ENOTSOCK, "not a socket")] {
+        let e = name_fd_error(io::Error::from_raw_os_error(errno));
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains(text), "{e}");
+    }
+    // Other errors are kept as they are.
+    assert_eq!(name_fd_error(io::Error::from_raw_os_error(EACCES)).raw_os_error(), Some(EACCES));
 }

@@ -3,13 +3,31 @@
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::info::{MptcpInfo, SubflowInfo};
+use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo};
 use crate::status::{Mechanism, MptcpStatus};
 
 /// MPTCP status and connection info, for std's and tokio's `TcpStream` and
 /// for `socket2::Socket` (and listeners).
 ///
 /// Every call asks the kernel now: fallback can happen late, after data.
+///
+/// # Errors
+///
+/// What each kind of descriptor gets:
+///
+/// | given | `created_as_mptcp` | every other method |
+/// |---|---|---|
+/// | a TCP or MPTCP connection | the answer | the answer |
+/// | a TCP or MPTCP listener | the answer | `InvalidInput`: a listener has no connection |
+/// | an unconnected TCP or MPTCP socket, or a closed connection (`BorrowedFd`, `socket2::Socket`) | the answer | `NotConnected` |
+/// | another socket (UDP, Unix, raw, ...) | `Ok(false)` | `InvalidInput`, naming the socket |
+/// | a descriptor that is not a socket (file, pipe) | `InvalidInput` | `InvalidInput` |
+/// | a closed descriptor (`EBADF`) | `InvalidInput` | `InvalidInput` |
+///
+/// std's and tokio's `TcpStream` are connected by construction, so their
+/// status costs one `getsockopt` on Linux 6.10+ and a closed connection
+/// still reports what it ran on; a `BorrowedFd` or `socket2::Socket` may be
+/// anything, so one `getpeername` first checks it is connected.
 ///
 /// # Examples
 ///
@@ -28,12 +46,15 @@ use crate::status::{Mechanism, MptcpStatus};
 pub trait MptcpExt {
     /// Whether the connection uses MPTCP right now, with the best mechanism
     /// the kernel offers (see [`Mechanism`]). On Linux 6.10+ an MPTCP
-    /// connection costs one `getsockopt(TCP_IS_MPTCP)`.
+    /// connection costs one `getsockopt(TCP_IS_MPTCP)` on a `TcpStream`
+    /// (one `getpeername` more on a `BorrowedFd` or `socket2::Socket`).
     ///
     /// # Errors
     ///
     /// `Unsupported` when the kernel offers no way to confirm MPTCP for an
-    /// MPTCP socket: this crate never guesses `Mptcp`.
+    /// MPTCP socket: this crate never guesses `Mptcp`. For what is not a
+    /// connection (a listener, a UDP socket, a file, ...), the errors of the
+    /// table above.
     ///
     /// # Examples
     ///
@@ -105,13 +126,11 @@ pub trait MptcpExt {
     /// `MPTCP_TCPINFO` + `MPTCP_SUBFLOW_ADDRS`. For a connection not using
     /// MPTCP: its single TCP flow.
     ///
-    /// The socket options do not carry the backup flag: with feature
-    /// `netlink`, [`SubflowInfo::backup`] comes from one inet_diag request
-    /// per subflow (in the socket's own network namespace; a subflow bound
-    /// to a device needs one dump). That is most of the cost, about 18 µs
-    /// for one subflow on Linux 6.18 against under 3 µs for the socket
-    /// option alone. [`subflows_legacy`](MptcpExt::subflows_legacy) reads the
-    /// socket options only.
+    /// The socket options do not carry the backup flag, so
+    /// [`SubflowInfo::backup`] is `None` here: one `getsockopt` on 6.5+,
+    /// about 2 µs for two subflows on Linux 6.18 (as much as that one
+    /// system call alone; `cargo bench -p multipath-tcp --bench status`).
+    /// [`subflows_with`](MptcpExt::subflows_with) reads more.
     ///
     /// # Examples
     ///
@@ -141,11 +160,64 @@ pub trait MptcpExt {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>>;
+
+    /// [`subflows`](MptcpExt::subflows), with `detail` read too (see
+    /// [`SubflowDetail`] for what each costs).
+    ///
+    /// # Errors
+    ///
+    /// Those of `subflows`; `Unsupported` for [`SubflowDetail::Backup`]
+    /// without feature `netlink`; the error of the inet_diag request when
+    /// it fails (a subflow it does not find keeps `backup: None`).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::net::TcpStream;
+    /// use mptcp::info::SubflowDetail;
+    /// use mptcp::{MptcpExt, MptcpStreamExt};
+    ///
+    /// let s = TcpStream::connect_mptcp("127.0.0.1:8080")?;
+    /// let backups = s.subflows_with(SubflowDetail::Backup)?.iter().filter(|sf| sf.backup == Some(true)).count();
+    /// println!("{backups} backup subflows");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn subflows_with(&self, detail: SubflowDetail) -> io::Result<Vec<SubflowInfo>>;
+}
+
+/// What the caller's type already tells about its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Given {
+    /// A connected stream by construction: std's and tokio's `TcpStream`.
+    Stream,
+    /// A listening socket: std's and tokio's `TcpListener`.
+    Listener,
+    /// Any descriptor: `BorrowedFd`, `socket2::Socket`.
+    Unknown,
+}
+
+impl Given {
+    /// The error for asking a listener about its connection.
+    pub(crate) fn listener_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a listening socket has no connection: ask the streams accept() returns (created_as_mptcp() says \
+             whether the listener accepts MPTCP)",
+        )
+    }
+
+    /// Refuses a listener before anything is asked of the kernel.
+    pub(crate) fn refuse_listener(self) -> io::Result<()> {
+        match self {
+            Given::Listener => Err(Given::listener_error()),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(mptcp_linux)]
 mod imp {
-    pub(super) use crate::conn::{mptcp_info, subflows, subflows_legacy};
+    pub(super) use crate::conn::{mptcp_info, subflows, subflows_legacy, subflows_with};
     pub(super) use crate::detect::{created_as_mptcp, status, status_with};
 }
 
@@ -157,61 +229,73 @@ mod imp {
     fn unsupported() -> io::Error {
         io::Error::new(io::ErrorKind::Unsupported, "MPTCP exists only on Linux")
     }
-    pub(super) fn status(_: BorrowedFd<'_>) -> io::Result<MptcpStatus> {
+    pub(super) fn status(_: BorrowedFd<'_>, given: Given) -> io::Result<MptcpStatus> {
+        given.refuse_listener()?;
         Ok(MptcpStatus::Tcp)
     }
-    pub(super) fn status_with(_: BorrowedFd<'_>, _: Mechanism) -> io::Result<MptcpStatus> {
+    pub(super) fn status_with(_: BorrowedFd<'_>, _: Mechanism, given: Given) -> io::Result<MptcpStatus> {
+        given.refuse_listener()?;
         Ok(MptcpStatus::Tcp)
     }
     pub(super) fn created_as_mptcp(_: BorrowedFd<'_>) -> io::Result<bool> {
         Ok(false)
     }
-    pub(super) fn mptcp_info(_: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
+    pub(super) fn mptcp_info(_: BorrowedFd<'_>, given: Given) -> io::Result<Option<MptcpInfo>> {
+        given.refuse_listener()?;
         Ok(None)
     }
-    pub(super) fn subflows(_: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    pub(super) fn subflows(_: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+        given.refuse_listener()?;
         Err(unsupported())
     }
-    pub(super) fn subflows_legacy(_: BorrowedFd<'_>) -> io::Result<Vec<SubflowInfo>> {
+    pub(super) fn subflows_legacy(_: BorrowedFd<'_>, given: Given) -> io::Result<Vec<SubflowInfo>> {
+        given.refuse_listener()?;
+        Err(unsupported())
+    }
+    pub(super) fn subflows_with(_: BorrowedFd<'_>, _: SubflowDetail, given: Given) -> io::Result<Vec<SubflowInfo>> {
+        given.refuse_listener()?;
         Err(unsupported())
     }
 }
 
 macro_rules! impl_ext {
-    ($($(#[$m:meta])* $t:ty),*) => {$(
+    ($($(#[$m:meta])* $t:ty => $given:expr),*) => {$(
         $(#[$m])*
         impl MptcpExt for $t {
             fn mptcp_status(&self) -> io::Result<MptcpStatus> {
-                imp::status(self.as_fd())
+                imp::status(self.as_fd(), $given)
             }
             fn mptcp_status_with(&self, mechanism: Mechanism) -> io::Result<MptcpStatus> {
-                imp::status_with(self.as_fd(), mechanism)
+                imp::status_with(self.as_fd(), mechanism, $given)
             }
             fn created_as_mptcp(&self) -> io::Result<bool> {
                 imp::created_as_mptcp(self.as_fd())
             }
             fn mptcp_info(&self) -> io::Result<Option<MptcpInfo>> {
-                imp::mptcp_info(self.as_fd())
+                imp::mptcp_info(self.as_fd(), $given)
             }
             fn subflows(&self) -> io::Result<Vec<SubflowInfo>> {
-                imp::subflows(self.as_fd())
+                imp::subflows(self.as_fd(), $given)
             }
             fn subflows_legacy(&self) -> io::Result<Vec<SubflowInfo>> {
-                imp::subflows_legacy(self.as_fd())
+                imp::subflows_legacy(self.as_fd(), $given)
+            }
+            fn subflows_with(&self, detail: SubflowDetail) -> io::Result<Vec<SubflowInfo>> {
+                imp::subflows_with(self.as_fd(), detail, $given)
             }
         }
     )*};
 }
 
 impl_ext!(
-    std::net::TcpStream,
-    std::net::TcpListener,
-    socket2::Socket,
-    BorrowedFd<'_>,
+    std::net::TcpStream => Given::Stream,
+    std::net::TcpListener => Given::Listener,
+    socket2::Socket => Given::Unknown,
+    BorrowedFd<'_> => Given::Unknown,
     #[cfg(feature = "tokio")]
-    tokio::net::TcpStream,
+    tokio::net::TcpStream => Given::Stream,
     #[cfg(feature = "tokio")]
-    tokio::net::TcpListener
+    tokio::net::TcpListener => Given::Listener
 );
 
 #[cfg(test)]

@@ -110,7 +110,7 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `netlink` | yes | [`diag`] (inet_diag listing) and [`pm`] (the path manager and its events); with it, [`SubflowInfo::backup`] is filled in and [`Mechanism::InetDiag`] works |
+//! | `netlink` | yes | [`diag`] (inet_diag listing) and [`pm`] (the path manager and its events); with it, [`SubflowInfo::backup`] is available through [`MptcpExt::subflows_with`]`(`[`SubflowDetail::Backup`]`)` and [`Mechanism::InetDiag`] works |
 //! | `tokio` | no | [`tokio`]: `connect`/`bind` returning tokio's types, async [`MptcpBuilder`] methods, [`listener::AsyncMptcpListener`]; with `netlink`, `pm::AsyncPathManager` and `pm::EventStream` |
 //! | `hyper` | no | [`hyper`]: a connector for hyper-util's client, hyper-rustls and tonic, and a stream type for servers (implies `tokio`; current hyper-util needs Rust 1.85) |
 //! | `serde` | no | `serde::Serialize` for the types that describe the host, a connection, the path manager and its events (each type's documentation says how it serializes) |
@@ -171,7 +171,7 @@ pub mod hyper;
 
 pub use ext::MptcpExt;
 pub use host::{host_support, sysctls, Availability, HostSupport, Unavailable};
-pub use info::{MptcpInfo, SubflowInfo, TcpInfo};
+pub use info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};
 pub use socket::{new_socket, FallbackPolicy, MptcpBuilder, MptcpListenerExt, MptcpStreamExt};
 pub use status::{Mechanism, MptcpStatus, ParseMechanismError};
 

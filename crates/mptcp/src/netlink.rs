@@ -231,6 +231,10 @@ pub(crate) fn transact<P: NetlinkDeserializable>(
 }
 
 #[cfg(test)]
+#[path = "netlink_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

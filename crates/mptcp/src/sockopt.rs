@@ -135,6 +135,10 @@ pub(crate) fn parse_subflow_info(buf: &[u8]) -> (Option<u32>, Option<SocketAddr>
 }
 
 #[cfg(test)]
+#[path = "sockopt_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -97,8 +97,12 @@ pub enum Mechanism {
     /// use, fails with `EOPNOTSUPP`/`ENOPROTOOPT` after fallback. Used only
     /// where the host probe proved `SOL_MPTCP` works.
     MptcpInfo,
-    /// The `MPTCP_INFO_FLAG_FALLBACK` flag inet_diag reports for this socket
-    /// (matched by `SO_COOKIE`, queried in the socket's network namespace).
+    /// The `MPTCP_INFO_FLAG_FALLBACK` flag inet_diag reports for this
+    /// socket, in the socket's network namespace: one exact request by the
+    /// connection's token (from `MPTCP_INFO`, or from the initial subflow's
+    /// ULP info by one more exact request), checked against `SO_COOKIE`.
+    /// Its cost does not grow with the other sockets of the namespace, and
+    /// it needs no privilege.
     InetDiag,
     /// `SO_PROTOCOL`: only says whether the socket was *created* as MPTCP,
     /// so it can answer [`MptcpStatus::Tcp`] but never confirm MPTCP.

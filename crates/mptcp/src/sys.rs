@@ -93,6 +93,121 @@ pub(crate) fn getsockopt_full_info(
     Ok(len as usize)
 }
 
+/// `getpeername(2)`: `Ok` when socket `fd` is connected, else the errno
+/// (`ENOTCONN` for a listening or unconnected socket, `ENOTSOCK`, `EBADF`).
+pub(crate) fn check_peer(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: `sockaddr_storage` is plain data, valid when zeroed.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `addr` is writable for `len` bytes and `len` is a live
+    // socklen_t; the fd is borrowed, so open for the call.
+    let rc = unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Interface index of the device socket `fd` is bound to (`SO_BINDTODEVICE`),
+/// 0 when unbound. The name is resolved by `ioctl(SIOCGIFINDEX)` on `fd`
+/// itself, so in the socket's own network namespace.
+#[cfg(feature = "netlink")]
+pub(crate) fn bound_ifindex(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let mut name = [0u8; libc::IFNAMSIZ];
+    let n = getsockopt_buf(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, &mut name)?;
+    let len = name[..n.min(name.len())].iter().position(|&b| b == 0).unwrap_or(n.min(name.len()));
+    if len == 0 {
+        return Ok(0);
+    }
+    // SAFETY: `ifreq` is plain data (a name and a union of plain data), valid when zeroed.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(&name[..len.min(libc::IFNAMSIZ - 1)]) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFINDEX reads the NUL-terminated name in `req` (zeroed
+    // past it) and writes the index into its union; `req` outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFINDEX succeeded, so the kernel wrote `ifru_ifindex`.
+    Ok(u32::try_from(unsafe { req.ifr_ifru.ifru_ifindex }).unwrap_or(0))
+}
+
+/// Indexes of the interfaces that hold address `ip` in the calling
+/// thread's network namespace (`getifaddrs(3)`, then `if_nametoindex(3)`
+/// for each match).
+#[cfg(feature = "netlink")]
+pub(crate) fn interfaces_with(ip: std::net::IpAddr) -> io::Result<Vec<u32>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head into `head`, freed below.
+    if unsafe { libc::getifaddrs(&mut head) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned, alive
+        // until freeifaddrs below; its `ifa_addr`, when not null, points to
+        // a sockaddr of the family it names, and `ifa_name` to a C string.
+        unsafe {
+            let ifa = &*cur;
+            let addr = ifa.ifa_addr;
+            let found = if addr.is_null() {
+                None
+            } else {
+                match i32::from((*addr).sa_family) {
+                    libc::AF_INET => {
+                        let a = &*(addr as *const libc::sockaddr_in);
+                        Some(std::net::IpAddr::from(a.sin_addr.s_addr.to_ne_bytes()))
+                    }
+                    libc::AF_INET6 => {
+                        let a = &*(addr as *const libc::sockaddr_in6);
+                        Some(std::net::IpAddr::from(a.sin6_addr.s6_addr))
+                    }
+                    _ => None,
+                }
+            };
+            if found == Some(ip) {
+                let index = libc::if_nametoindex(ifa.ifa_name);
+                if index != 0 && !out.contains(&index) {
+                    out.push(index);
+                }
+            }
+            cur = ifa.ifa_next;
+        }
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// `SO_NETNS_COOKIE` (5.14): 71 on every architecture Rust targets but
+/// sparc, which numbers it otherwise (and is left to [`socket_netns`]).
+#[cfg(all(feature = "netlink", not(target_arch = "sparc64")))]
+const SO_NETNS_COOKIE: i32 = 71;
+
+/// The cookie of socket `fd`'s network namespace (`SO_NETNS_COOKIE`,
+/// Linux 5.14): equal for two sockets exactly when they share a namespace.
+/// One `getsockopt`, no descriptor opened.
+#[cfg(feature = "netlink")]
+pub(crate) fn netns_cookie(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    #[cfg(not(target_arch = "sparc64"))]
+    {
+        let mut buf = [0u8; 8];
+        let n = getsockopt_buf(fd, libc::SOL_SOCKET, SO_NETNS_COOKIE, &mut buf)?;
+        if n != buf.len() {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        Ok(u64::from_ne_bytes(buf))
+    }
+    #[cfg(target_arch = "sparc64")]
+    {
+        let _ = fd;
+        Err(io::Error::from_raw_os_error(libc::ENOPROTOOPT))
+    }
+}
+
 /// Opens the network namespace of socket `fd` (`ioctl(SIOCGSKNS)`).
 #[cfg(feature = "netlink")]
 pub(crate) fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {

@@ -119,7 +119,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         notes: crate::cmd::status::missing(support, true),
         token: info.as_ref().and_then(|i| i.token),
         token_hex: info.as_ref().and_then(|i| i.token).map(crate::token::fmt),
-        subflows: stream.subflows().context("reading subflows")?,
+        subflows: stream.subflows_with(mptcp::SubflowDetail::Backup).context("reading subflows")?,
         info,
         after_send: answer,
     };

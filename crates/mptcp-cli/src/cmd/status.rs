@@ -130,8 +130,8 @@ pub fn missing(support: &mptcp::HostSupport, pm_family: bool) -> Vec<String> {
         }
         if !support.inet_diag {
             v.push(
-                "inet_diag does not list MPTCP sockets (mptcp_diag missing): `mptcp conns` cannot work and the \
-                 backup flag of subflows is unknown"
+                "inet_diag does not list MPTCP sockets (mptcp_diag missing): `mptcp conns` cannot work and status \
+                 checks cannot use inet_diag"
                     .into(),
             );
         }

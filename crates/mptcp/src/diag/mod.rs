@@ -16,18 +16,19 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use netlink_sys::Socket;
 
 use self::wire::{Request, Response};
-use crate::info::MptcpInfo;
 use crate::netlink::{self, Expect, RawError, RECV_BUF};
 
 mod cache;
+mod exact;
 mod types;
 mod wire;
+
+pub(crate) use exact::{lookup_socket, subflow_backup_exact};
 
 pub use types::{
     AddressFamily, Connection, DiagSocket, Filter, Subflow, SUBFLOW_FLAG_BKUP_LOC, SUBFLOW_FLAG_BKUP_REM,
@@ -43,6 +44,8 @@ fn next_seq() -> u32 {
 
 /// Sends `req` and collects the replies of a dump.
 fn dump(sock: &Socket, req: Request) -> io::Result<Vec<Response>> {
+    #[cfg(test)]
+    tests::DUMPS.with(|d| d.set(d.get() + 1));
     let seq = next_seq();
     let mut buf = vec![0u8; RECV_BUF];
     let msg = netlink::encode(req, Expect::Dump.flags(), seq);
@@ -52,7 +55,9 @@ fn dump(sock: &Socket, req: Request) -> io::Result<Vec<Response>> {
 /// Sends an exact request; `None` when the kernel has no such socket (`ENOENT`).
 fn get_one(sock: &Socket, req: Request) -> io::Result<Option<Response>> {
     let seq = next_seq();
-    let mut buf = vec![0u8; 16 * 1024];
+    // One socket's reply: a few hundred bytes (a longer one is an error,
+    // never read past).
+    let mut buf = [0u8; 8 * 1024];
     let msg = netlink::encode(req, Expect::One.flags(), seq);
     match netlink::transact(sock, &mut buf, &msg, seq, Expect::One) {
         Ok(mut replies) => Ok(replies.pop()),
@@ -103,16 +108,6 @@ pub(crate) fn probe() -> io::Result<bool> {
         }
         Err(e) => Err(e),
     }
-}
-
-/// Finds the MPTCP socket `fd` in inet_diag (by `SO_COOKIE`, in the socket's
-/// own network namespace) and returns its `mptcp_info`.
-pub(crate) fn lookup_socket(fd: BorrowedFd<'_>) -> io::Result<Option<MptcpInfo>> {
-    let sock = socket2::SockRef::from(&fd);
-    let cookie = sock.cookie()?;
-    let local = sock.local_addr()?.as_socket().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let all = cache::with_socket_for(fd, |s| list_on(s, AddressFamily::of(&local)))?;
-    Ok(all.into_iter().find(|s| s.cookie == cookie).and_then(|s| s.info))
 }
 
 /// Every MPTCP subflow (IPv4 and IPv6) in the calling thread's network
@@ -178,37 +173,6 @@ fn group(msks: Vec<DiagSocket>, mut sfs: Vec<Subflow>) -> Vec<Connection> {
     out
 }
 
-/// Backup flags of the given subflows of the MPTCP socket `fd`, looked up
-/// one by one (an exact inet_diag get per subflow, in the socket's own
-/// network namespace). `None` where the kernel did not report flags.
-pub(crate) fn subflow_backup_exact(
-    fd: BorrowedFd<'_>,
-    pairs: &[(SocketAddr, SocketAddr)],
-) -> io::Result<Vec<Option<bool>>> {
-    cache::with_socket_for(fd, |sock| backup_flags_on(sock, pairs))
-}
-
-fn backup_flags_on(sock: &Socket, pairs: &[(SocketAddr, SocketAddr)]) -> io::Result<Vec<Option<bool>>> {
-    let backup = |s: &Subflow| s.flags.map(|_| s.is_backup());
-    let mut out = Vec::with_capacity(pairs.len());
-    for (l, r) in pairs {
-        let reply = get_one(sock, Request::tcp(*l, *r))?;
-        out.push(reply.as_ref().and_then(Subflow::from_response).as_ref().and_then(backup));
-    }
-    // An exact lookup misses subflows bound to a device (the kernel matches
-    // the interface too, and the socket options do not tell it): one dump
-    // of the TCP sockets finds those.
-    if out.iter().any(Option::is_none) {
-        let all = subflows_on(sock)?;
-        for (o, (l, r)) in out.iter_mut().zip(pairs) {
-            if o.is_none() {
-                *o = all.iter().find(|s| s.local == *l && s.remote == *r).and_then(backup);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// The subflows of the connection with local token `token`, as
 /// `(local, remote, backup)`.
 ///
@@ -228,5 +192,7 @@ pub fn subflow_backup_flags(token: u32) -> io::Result<Vec<(SocketAddr, SocketAdd
         .collect())
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use super::wire::*;
 use super::*;
+use crate::info::MptcpInfo;
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST};
 
 fn parse_diag_msg(payload: &[u8]) -> Option<DiagSocket> {
@@ -28,7 +29,7 @@ fn nla(ty: u16, v: &[u8]) -> Vec<u8> {
 #[test]
 fn request_layout() {
     let local = "10.0.0.1:1000".parse().unwrap();
-    let r = netlink::encode(Request::tcp(local, "10.0.0.2:80".parse().unwrap()), Expect::One.flags(), 3);
+    let r = netlink::encode(Request::tcp(local, "10.0.0.2:80".parse().unwrap(), 0), Expect::One.flags(), 3);
     assert_eq!(r.len(), 72);
     assert_eq!(u16::from_ne_bytes([r[4], r[5]]), 20); // SOCK_DIAG_BY_FAMILY
     assert_eq!(u16::from_ne_bytes([r[6], r[7]]), NLM_F_REQUEST);
@@ -188,4 +189,74 @@ fn grouping_by_token() {
     assert!(!Filter::default().port(5001).matches(&conns[0]));
     assert!(Filter::default().addr("10.66.2.2".parse().unwrap()).matches(&conns[0]));
     assert!(Filter::default().addr("::ffff:10.66.2.2".parse().unwrap()).matches(&conns[0]));
+}
+
+thread_local! {
+    /// Dumps this thread asked for: the exact lookups must ask for none.
+    pub(super) static DUMPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The status lookup (by token) and the backup flags (by 4-tuple and
+/// interface) find every socket with exact requests, never a dump: MPTCP
+/// and fallen-back connections, IPv4 and IPv6, and a subflow bound to its
+/// endpoint's device.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn lookups_are_exact() {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsFd;
+    use std::time::{Duration, Instant};
+
+    use crate::{MptcpExt, MptcpListenerExt, MptcpStreamExt};
+
+    mptcp_netns::require_root();
+    let cli = mptcp_netns::Netns::new("dcli").unwrap();
+    let srv = mptcp_netns::Netns::new("dsrv").unwrap();
+    let p1 = mptcp_netns::Path::new(&cli, "10.81.0.1/24", &srv, "10.81.0.2/24").unwrap();
+    let p2 = mptcp_netns::Path::new(&cli, "10.82.0.1/24", &srv, "10.82.0.2/24").unwrap();
+    for (ns, dev, a) in [(&cli, &p1.a_dev, 1), (&srv, &p1.b_dev, 2)] {
+        ns.ip(&["addr", "add", &format!("fd81::{a}/64"), "dev", dev, "nodad"]).unwrap();
+    }
+    cli.ip(&["mptcp", "endpoint", "add", &p2.a_addr, "dev", &p2.a_dev, "subflow"]).unwrap();
+    for ns in [&cli, &srv] {
+        ns.ip(&["mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"]).unwrap();
+    }
+    let pair = |addr: &str, mptcp_server: bool| {
+        let addr: std::net::SocketAddr = addr.parse().unwrap();
+        let l = srv
+            .in_ns(|| if mptcp_server { TcpListener::bind_mptcp(addr) } else { TcpListener::bind(addr) })
+            .unwrap()
+            .unwrap();
+        let c = cli.in_ns(|| TcpStream::connect_mptcp(addr)).unwrap().unwrap();
+        let s = l.accept().unwrap().0;
+        (l, c, s)
+    };
+    let (_l1, mut c, mut s) = pair("10.81.0.2:7201", true);
+    let (_l2, v6, _s2) = pair("[fd81::2]:7202", true);
+    let (_l3, fb, _s3) = pair("10.81.0.2:7203", false);
+    let (_l4, fb6, _s4) = pair("[fd81::2]:7204", false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.subflows().unwrap().len() < 2 {
+        assert!(Instant::now() < deadline, "no second subflow");
+        c.write_all(&[7u8; 32 * 1024]).unwrap();
+        s.read_exact(&mut [0u8; 32 * 1024]).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = DUMPS.with(|d| d.get());
+    for (what, sock, fallback) in
+        [("v4", &c, false), ("v6", &v6, false), ("fallback v4", &fb, true), ("fallback v6", &fb6, true)]
+    {
+        let info = lookup_socket(sock.as_fd()).unwrap().unwrap_or_else(|| panic!("{what}: not found"));
+        assert_eq!(info.is_fallback(), Some(fallback), "{what}");
+    }
+    let flows = c.subflows().unwrap();
+    let pairs: Vec<_> = flows.iter().map(|f| (f.local.unwrap(), f.remote.unwrap())).collect();
+    assert_eq!(subflow_backup_exact(c.as_fd(), &pairs).unwrap(), [Some(false), Some(false)]);
+    // A second round starts from the interface hints.
+    assert_eq!(subflow_backup_exact(c.as_fd(), &pairs).unwrap(), [Some(false), Some(false)]);
+    assert_eq!(DUMPS.with(|d| d.get()), before, "an exact lookup fell back to a dump");
+    // A subflow that does not exist is not found, and is not a guess.
+    let gone = [("10.81.0.1:1".parse().unwrap(), "10.81.0.2:7201".parse().unwrap())];
+    assert_eq!(subflow_backup_exact(c.as_fd(), &gone).unwrap(), [None]);
 }

@@ -38,6 +38,15 @@ pub(crate) const SUBFLOW_ATTR_ID_LOC: u16 = 10;
 /// `INET_DIAG_NOCOOKIE`: match an exact request on the 4-tuple only.
 const NO_COOKIE: [u8; 8] = [0xff; 8];
 
+/// `AF_INET` or `AF_INET6`, as the kernel numbers them in a request.
+pub(crate) fn family_of(addr: &SocketAddr) -> u8 {
+    if addr.is_ipv4() {
+        libc::AF_INET as u8
+    } else {
+        libc::AF_INET6 as u8
+    }
+}
+
 /// A `SOCK_DIAG_BY_FAMILY` request asking for `INET_DIAG_INFO` (and with
 /// it the ULP info of TCP sockets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +78,27 @@ impl Request {
         Request::new(family, protocol as u32, id)
     }
 
-    /// The TCP socket with this 4-tuple (an exact get, not a dump).
-    pub(crate) fn tcp(local: SocketAddr, remote: SocketAddr) -> Request {
-        let family = if local.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 } as u8;
+    /// The TCP socket with this 4-tuple (an exact get, not a dump). The
+    /// kernel matches a socket bound to a device only when `ifindex` names
+    /// that device; an unbound socket matches any `ifindex`.
+    pub(crate) fn tcp(local: SocketAddr, remote: SocketAddr, ifindex: u32) -> Request {
         let id = SocketId {
             source_port: local.port(),
             destination_port: remote.port(),
             source_address: local.ip(),
             destination_address: remote.ip(),
-            interface_id: 0,
+            interface_id: ifindex,
             cookie: NO_COOKIE,
         };
-        Request::new(family, libc::IPPROTO_TCP as u32, id)
+        Request::new(family_of(&local), libc::IPPROTO_TCP as u32, id)
+    }
+
+    /// The MPTCP connection with local token `token` (an exact get:
+    /// `mptcp_diag` looks the token up in `idiag_cookie[0]`, since 5.9).
+    pub(crate) fn mptcp_token(family: u8, token: u32) -> Request {
+        let mut id = if i32::from(family) == libc::AF_INET { SocketId::new_v4() } else { SocketId::new_v6() };
+        id.cookie[..4].copy_from_slice(&token.to_ne_bytes());
+        Request::new(family, libc::IPPROTO_MPTCP as u32, id)
     }
 
     fn attr_len(&self) -> usize {

@@ -460,6 +460,10 @@ where
 }
 
 #[cfg(test)]
+#[path = "nl_props.rs"]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::netlink::{decode, extack_message, split, Reply};
