@@ -136,6 +136,21 @@ fn kind_of_cause(c: &(dyn std::error::Error + 'static)) -> Option<Kind> {
     c.downcast_ref::<io::Error>().map(Kind::of_io)
 }
 
+static REPORT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A command whose `--json` output already says it failed (its report
+/// carries `"ok": false` and the error) calls this before returning the
+/// error, so `main` prints no second JSON object: stdout stays one JSON
+/// document.
+pub fn mark_json_failure_printed() {
+    REPORT_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`mark_json_failure_printed`] was called.
+pub fn json_failure_printed() -> bool {
+    REPORT_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A JSON error: what `--json` prints on stdout when a command fails.
 #[derive(Debug, Serialize)]
 pub struct JsonError {

@@ -129,7 +129,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if json {
+            if json && !errors::json_failure_printed() {
                 errors::JsonError::of(&err).print();
             }
             util::report_error(&err)

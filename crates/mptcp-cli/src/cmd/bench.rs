@@ -409,17 +409,31 @@ fn stream_client(a: &ClientArgs, cfg: &TestConfig) -> anyhow::Result<ExitCode> {
         out.write_all(human::test(&rep, a.plot.as_deref()).as_bytes())?;
         out.flush()?;
     }
-    match &rep.error {
+    failed_if(a.json, rep.error.as_deref())
+}
+
+/// The outcome of a test whose report was printed: an error when it failed
+/// (with `--json` the report already says so: no second JSON object).
+fn failed_if(json: bool, error: Option<&str>) -> anyhow::Result<ExitCode> {
+    match error {
         None => Ok(ExitCode::SUCCESS),
-        Some(e) => Err(anyhow::anyhow!("{e}")),
+        Some(e) => {
+            if json {
+                crate::errors::mark_json_failure_printed();
+            }
+            Err(anyhow::anyhow!("{e}"))
+        }
     }
 }
 
 /// A test that failed before it started (no server, not a bench server):
-/// with `--json` a JSON object says so too.
+/// with `--json` the JSON object says so like a report would (`"ok":
+/// false`), with the error and its kind as every command's JSON error.
 fn failed_before_start(json: bool, e: anyhow::Error) -> anyhow::Error {
     if json {
-        let _ = print_json(&serde_json::json!({ "ok": false, "error": format!("{e:#}") }));
+        let je = crate::errors::JsonError::of(&e);
+        let _ = print_json(&serde_json::json!({ "ok": false, "error": je.error, "kind": je.kind }));
+        crate::errors::mark_json_failure_printed();
     }
     e
 }
@@ -446,10 +460,7 @@ fn rr_client(a: &ClientArgs, cfg: &RrConfig, protocols: &[bool]) -> anyhow::Resu
         out.write_all(human::rr(&rep).as_bytes())?;
         out.flush()?;
     }
-    match &rep.error {
-        None => Ok(ExitCode::SUCCESS),
-        Some(e) => Err(anyhow::anyhow!("{e}")),
-    }
+    failed_if(a.json, rep.error.as_deref())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! while the data loop runs.
 
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd};
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -65,7 +65,7 @@ pub fn connection_key(stream: &TcpStream) -> Option<String> {
 /// Data delivered so far: MPTCP-level bytes acked (sender; the subflows'
 /// TCP `bytes_acked` where the kernel has no MPTCP counter) or bytes read by
 /// the application (receiver).
-pub fn delivered(fd: BorrowedFd<'_>, side: Side, app_bytes: u64, flows: Option<&[FlowSample]>) -> u64 {
+pub fn delivered(fd: &TcpStream, side: Side, app_bytes: u64, flows: Option<&[FlowSample]>) -> u64 {
     if side == Side::Receiver {
         return app_bytes;
     }
@@ -89,13 +89,13 @@ pub fn delivered(fd: BorrowedFd<'_>, side: Side, app_bytes: u64, flows: Option<&
 
 /// Reads the counters of `fd` now. `conn_key` names a flow whose addresses
 /// the kernel no longer gives (the connection's own, once it has closed).
-pub fn sample(fd: BorrowedFd<'_>, side: Side, t: f64, app_bytes: u64, conn_key: Option<&str>) -> Sample {
+pub fn sample(fd: &TcpStream, side: Side, t: f64, app_bytes: u64, conn_key: Option<&str>) -> Sample {
     let flows = flows_of(fd, side, conn_key);
     let total = delivered(fd, side, app_bytes, Some(&flows));
     Sample { t, total, flows }
 }
 
-fn flows_of(fd: BorrowedFd<'_>, side: Side, conn_key: Option<&str>) -> Vec<FlowSample> {
+fn flows_of(fd: &TcpStream, side: Side, conn_key: Option<&str>) -> Vec<FlowSample> {
     let subflows = fd.subflows().unwrap_or_default();
     let only = subflows.len() == 1;
     subflows
@@ -131,7 +131,7 @@ pub fn with_sampler<R>(
 ) -> (R, Vec<Sample>) {
     let stop = AtomicBool::new(false);
     let history = Mutex::new(Vec::<Sample>::new());
-    let fd = stream.as_fd();
+    let fd = stream;
     let key = connection_key(stream);
     let key = key.as_deref();
     let r = std::thread::scope(|s| {

@@ -8,7 +8,6 @@
 //! the client for a download.
 
 use std::net::TcpStream;
-use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,9 +42,7 @@ impl Probe {
         match self.direction {
             Direction::Download => app,
             // The hello is acknowledged too; what is acknowledged was written.
-            Direction::Upload => {
-                delivered(s.as_fd(), Side::Sender, app, None).saturating_sub(HELLO_LEN as u64).min(app)
-            }
+            Direction::Upload => delivered(s, Side::Sender, app, None).saturating_sub(HELLO_LEN as u64).min(app),
         }
     }
 }
