@@ -238,9 +238,10 @@ mod props;
 mod tests {
     use super::*;
 
-    /// A payload that is the message body as is, for framing tests.
+    /// A payload that is the message body as is, for framing tests (the
+    /// property tests in `props` use it too).
     #[derive(Debug, Clone, PartialEq, Eq)]
-    struct Raw(u16, Vec<u8>);
+    pub(super) struct Raw(pub(super) u16, pub(super) Vec<u8>);
 
     impl NetlinkSerializable for Raw {
         fn message_type(&self) -> u16 {

@@ -4,31 +4,9 @@
 
 use proptest::prelude::*;
 
+use super::tests::Raw;
 use super::*;
 use crate::info::props::config;
-
-/// A payload that is the message body as is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Raw(u16, Vec<u8>);
-
-impl NetlinkSerializable for Raw {
-    fn message_type(&self) -> u16 {
-        self.0
-    }
-    fn buffer_len(&self) -> usize {
-        self.1.len()
-    }
-    fn serialize(&self, buffer: &mut [u8]) {
-        buffer.copy_from_slice(&self.1)
-    }
-}
-
-impl NetlinkDeserializable for Raw {
-    type Error = DecodeError;
-    fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Raw(header.message_type, payload.to_vec()))
-    }
-}
 
 /// Data messages of family type 16 and up (below are the control types).
 fn message() -> impl Strategy<Value = (u16, Vec<u8>, u32)> {
