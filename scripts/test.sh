@@ -107,10 +107,19 @@ else
   cargo test --workspace --all-features --no-fail-fast -- --test-threads=2
 fi
 echo "== leftovers"
-left=$(ip netns list 2>/dev/null | grep -c '^mptcp-' || true)
-if [ "$left" != 0 ]; then
-  echo "FAIL: $left mptcp-* network namespaces left behind:" >&2
-  ip netns list >&2
+# Every test has ended: a namespace named mptcp-<pid>-... whose process is
+# gone was left behind (one of a process still running, e.g. a lab someone
+# runs on this machine, is not ours to judge), and so is any process still
+# inside such a namespace.
+left=()
+for ns in $(ip netns list 2>/dev/null | awk '/^mptcp-/ {print $1}'); do
+  pid=${ns#mptcp-}; pid=${pid%%-*}
+  [ -d "/proc/$pid" ] || left+=("$ns")
+done
+if [ ${#left[@]} != 0 ]; then
+  echo "FAIL: ${#left[@]} mptcp-* network namespaces left behind by processes that have ended:" >&2
+  printf '  %s\n' "${left[@]}" >&2
+  for ns in "${left[@]}"; do ip netns pids "$ns" 2>/dev/null | sed "s/^/  process in $ns: /" >&2; done
   exit 1
 fi
 if [ "$kernels" = 1 ] && [ -x tests/kernels/run.sh ]; then
