@@ -30,7 +30,7 @@ use std::time::Duration;
 use clap::Parser;
 use mptcp::{MptcpBuilder, MptcpExt};
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 
 // tests/echo.rs compiles this file as a module and declares `common` once
 // at its root, so that the server's and the client's reports are one type.
@@ -97,7 +97,18 @@ pub fn run(config: &Config, ready: impl FnOnce(SocketAddr)) -> io::Result<Server
     let peak_rss = Arc::new(AtomicU64::new(base));
     let sampler = common::sample_rss(sampling.clone(), peak_rss.clone());
     let shared = Arc::new(Shared::default());
-    let timed_out = rt.block_on(serve(config, shared.clone(), ready))?;
+    let timed_out = rt.block_on(async {
+        let listener = MptcpBuilder::new()
+            .backlog(config.backlog)
+            .bind_async(config.listen)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
+        ready(listener.local_addr()?);
+        // The accept loop runs on a worker, so the connections it spawns go
+        // to that worker's own queue rather than through the shared one.
+        let deadline = Duration::from_secs(config.timeout);
+        tokio::spawn(serve(listener, shared.clone(), config.connections, deadline)).await.map_err(io::Error::other)
+    })?;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.join();
     rt.shutdown_timeout(Duration::from_secs(1));
@@ -120,17 +131,10 @@ pub fn run(config: &Config, ready: impl FnOnce(SocketAddr)) -> io::Result<Server
     Ok(report)
 }
 
-/// The accept loop; `Ok(true)` when it stopped at the deadline.
-async fn serve(config: &Config, shared: Arc<Shared>, ready: impl FnOnce(SocketAddr)) -> io::Result<bool> {
-    let listener = MptcpBuilder::new()
-        .backlog(config.backlog)
-        .bind_async(config.listen)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen)))?;
-    ready(listener.local_addr()?);
-    let deadline = tokio::time::sleep(Duration::from_secs(config.timeout));
+/// The accept loop; `true` when it stopped at the deadline.
+async fn serve(listener: TcpListener, shared: Arc<Shared>, target: u64, deadline: Duration) -> bool {
+    let deadline = tokio::time::sleep(deadline);
     tokio::pin!(deadline);
-    let target = config.connections;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -148,8 +152,8 @@ async fn serve(config: &Config, shared: Arc<Shared>, ready: impl FnOnce(SocketAd
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
             },
-            _ = shared.done.notified() => return Ok(false),
-            _ = &mut deadline => return Ok(true),
+            _ = shared.done.notified() => return false,
+            _ = &mut deadline => return true,
         }
     }
 }

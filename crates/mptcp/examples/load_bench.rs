@@ -150,11 +150,14 @@ fn main() {
                 match sample(&args, peer, mode, run) {
                     Ok(s) => {
                         eprintln!(
-                            "run {run} {} {}: {:.0} rps, {:.0} cps, {:.0} B/conn, errors {}/{}, wrong status {}/{}",
+                            "run {run} {} {}: {:.0} rps, {:.0} cps, {:.1} µs CPU/request on {:.2} cores, {:.0} B/conn, \
+                             errors {}/{}, wrong status {}/{}",
                             peer.name,
                             mode.as_str(),
                             s.client.rps,
                             s.client.cps,
+                            table::cpu_per_request(&s),
+                            table::cores(&s),
                             s.server.bytes_per_conn,
                             s.client.errors,
                             s.server.errors,
@@ -236,12 +239,7 @@ fn network() -> mptcp_netns::Result<(Netns, Netns, Path)> {
 
 fn sample(args: &Args, peer: &Peer, mode: Mode, run: u32) -> io::Result<Sample> {
     let (client_ns, server_ns, _path) = network().map_err(io::Error::other)?;
-    let mut server = server_ns
-        .command(&peer.server[0])
-        .args(&peer.server[1..])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut server = launch(&server_ns, &peer.server).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let lines = read_lines(&mut server);
     match lines.recv_timeout(Duration::from_secs(10)) {
         Ok(l) if l.starts_with("ready ") => {}
@@ -252,16 +250,11 @@ fn sample(args: &Args, peer: &Peer, mode: Mode, run: u32) -> io::Result<Sample> 
         }
     }
     let client_args: Vec<String> =
-        peer.client[1..].iter().map(|a| if a == "MODE" { mode.as_str().to_string() } else { a.clone() }).collect();
+        peer.client.iter().map(|a| if a == "MODE" { mode.as_str().to_string() } else { a.clone() }).collect();
     let server_pid = server.id();
     let server_start = cpu_secs(server_pid).unwrap_or(0.0);
-    let mut client = client_ns
-        .command(&peer.client[0])
-        .args(&client_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut client =
+        launch(&client_ns, &client_args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let marks = read_marks(&mut client, server_pid);
     let mut client_out = String::new();
     if let Some(mut o) = client.stdout.take() {
@@ -296,8 +289,19 @@ fn sample(args: &Args, peer: &Peer, mode: Mode, run: u32) -> io::Result<Sample> 
     let server_report: ServerReport = serde_json::from_str(&server_json)
         .map_err(|e| io::Error::other(format!("{} server gave no report ({e}): {}", peer.name, stderr.trim())))?;
     let file = args.out.join(format!("{}-{}-{run}.json", peer.name, mode.as_str()));
-    std::fs::write(&file, format!("{client_json}\n{server_json}\n"))?;
+    let cpu_json = format!(
+        r#"{{"cpu_secs":{{"setup_client":{},"setup_server":{},"request_client":{},"request_server":{}}}}}"#,
+        cpu.setup_client, cpu.setup_server, cpu.request_client, cpu.request_server
+    );
+    std::fs::write(&file, format!("{client_json}\n{server_json}\n{cpu_json}\n"))?;
     Ok(Sample { peer: peer.name, mode, client, server: server_report, cpu })
+}
+
+/// `argv` inside `ns` (`ip netns exec` execs it: the child's id is the program's).
+fn launch(ns: &Netns, argv: &[String]) -> std::process::Command {
+    let mut c = ns.command(&argv[0]);
+    c.args(&argv[1..]);
+    c
 }
 
 /// CPU seconds (user + system, all threads) of process `pid`, from

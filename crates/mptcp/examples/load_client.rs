@@ -92,11 +92,14 @@ pub fn run(config: &Config) -> io::Result<ClientReport> {
         .enable_all()
         .build()?;
     let limit = Duration::from_secs(config.timeout);
-    rt.block_on(async { tokio::time::timeout(limit, load(config)).await })
+    // On a worker, so that the connection tasks start in its own queue.
+    let config = config.clone();
+    rt.block_on(async { tokio::spawn(async move { tokio::time::timeout(limit, load(config)).await }).await })
+        .map_err(io::Error::other)?
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("the load did not finish in {limit:?}")))?
 }
 
-async fn load(config: &Config) -> io::Result<ClientReport> {
+async fn load(config: Config) -> io::Result<ClientReport> {
     let n = config.connections;
     let gate = Arc::new(Semaphore::new(config.concurrency as usize));
     let set_up = Arc::new(Barrier::new(n as usize + 1));
@@ -198,26 +201,35 @@ async fn connection(id: u32, config: Config, gate: Arc<Semaphore>, set_up: Arc<B
 /// A frame to send and the buffer its echo comes back into.
 struct Frame {
     sent: Vec<u8>,
+    /// One byte longer than a frame: a read that returns the whole echo
+    /// leaves it partly empty, which tells tokio the socket is drained, so
+    /// the next request's read waits for readiness instead of first making
+    /// a `read` that fails with `EAGAIN`. A byte landing there is an error:
+    /// the server sent more than it was sent.
     back: Vec<u8>,
 }
 
 impl Frame {
     fn new(size: usize) -> Frame {
-        Frame { sent: vec![0; size], back: vec![0; size] }
+        Frame { sent: vec![0; size], back: vec![0; size + 1] }
     }
 
-    /// Sends frame `seq` and checks that the same bytes come back.
+    /// Sends frame `seq` and checks that the same bytes, and no more, come back.
     async fn exchange(&mut self, stream: &mut TcpStream, conn: u32, seq: u32, intent: Intent) -> io::Result<()> {
         common::encode(conn, seq, intent, &mut self.sent);
         stream.write_all(&self.sent).await?;
-        stream.read_exact(&mut self.back).await.map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                io::Error::new(e.kind(), format!("the server closed before echoing frame {seq}"))
-            } else {
-                e
+        let size = self.sent.len();
+        let mut got = 0;
+        while got < size {
+            match stream.read(&mut self.back[got..]).await? {
+                0 => {
+                    let msg = format!("the server closed before echoing frame {seq}");
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+                }
+                n => got += n,
             }
-        })?;
-        if self.back != self.sent {
+        }
+        if got > size || self.back[..size] != self.sent[..] {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame {seq} came back changed")));
         }
         Ok(())

@@ -46,9 +46,15 @@ impl Spread {
 }
 
 /// Client and server CPU time in the request phase, per request, µs.
-fn cpu_per_request(s: &Sample) -> f64 {
+pub fn cpu_per_request(s: &Sample) -> f64 {
     let n = (s.client.connections * s.client.requests).max(1) as f64;
     (s.cpu.request_client + s.cpu.request_server) * 1e6 / n
+}
+
+/// CPU cores both ends used in the request phase: below the machine's
+/// count, something else had the rest (or the peers waited).
+pub fn cores(s: &Sample) -> f64 {
+    (s.cpu.request_client + s.cpu.request_server) / s.client.request_secs.max(1e-9)
 }
 
 /// Client and server CPU time in the setup phase, per connection, µs.
@@ -68,8 +74,8 @@ pub fn render(samples: &[Sample], peers: &[&str], modes: &[Mode], connections: u
     let pick = |peer: &str, mode: Mode| -> Vec<&Sample> {
         samples.iter().filter(|s| s.peer == peer && s.mode == mode).collect()
     };
-    out.push_str("\n| peer | mode | requests/s | connections/s | p99 latency (ms) | server memory/conn (KiB) | CPU µs/request | CPU µs/connection | errors client/server | status client | status server |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
+    out.push_str("\n| peer | mode | requests/s | connections/s | p99 latency (ms) | server memory/conn (KiB) | CPU µs/request | CPU µs/connection | cores used (requests) | errors client/server | status client | status server |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|\n");
     for &peer in peers {
         for &mode in modes {
             let v = pick(peer, mode);
@@ -91,7 +97,7 @@ pub fn render(samples: &[Sample], peers: &[&str], modes: &[Mode], connections: u
             let (sc, ss) = (wrong(true), wrong(false));
             ok &= errors_c == 0 && errors_s == 0 && sc == "right" && ss == "right";
             out.push_str(&format!(
-                "| {peer} | {} | {} | {} | {} | {} | {} | {} | {errors_c}/{errors_s} | {sc} | {ss} |\n",
+                "| {peer} | {} | {} | {} | {} | {} | {} | {} | {} | {errors_c}/{errors_s} | {sc} | {ss} |\n",
                 mode.as_str(),
                 spread(&v, |s| s.client.rps).show(1.0, 0),
                 spread(&v, |s| s.client.cps).show(1.0, 0),
@@ -99,6 +105,7 @@ pub fn render(samples: &[Sample], peers: &[&str], modes: &[Mode], connections: u
                 spread(&v, |s| s.server.bytes_per_conn).show(1024.0, 2),
                 spread(&v, cpu_per_request).show(1.0, 1),
                 spread(&v, cpu_per_connection).show(1.0, 1),
+                spread(&v, cores).show(1.0, 2),
             ));
         }
     }
