@@ -38,11 +38,11 @@ mod table;
 #[command(name = "load_bench")]
 struct Args {
     /// Our echo server (examples/echo_server, release build).
-    #[arg(long)]
-    ours_server: PathBuf,
+    #[arg(long, required_unless_present = "from")]
+    ours_server: Option<PathBuf>,
     /// Our load client (examples/load_client, release build).
-    #[arg(long)]
-    ours_client: PathBuf,
+    #[arg(long, required_unless_present = "from")]
+    ours_client: Option<PathBuf>,
     /// The Go peer (bench/scale/go, built): `scale server|client`.
     #[arg(long)]
     go: Option<PathBuf>,
@@ -67,6 +67,10 @@ struct Args {
     /// Where the raw JSON of every sample goes.
     #[arg(long, default_value = "/tmp/mptcp-scale")]
     out: PathBuf,
+    /// Run nothing: print the table of the samples an earlier run wrote to
+    /// this directory (same --runs, --modes and --connections).
+    #[arg(long)]
+    from: Option<PathBuf>,
 }
 
 /// One implementation's pair of programs.
@@ -94,7 +98,7 @@ pub struct Sample {
 }
 
 /// CPU seconds (user + system) each end spent in each phase of the client.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Cpu {
     /// Client, from its start to `setup-done`.
     pub setup_client: f64,
@@ -122,6 +126,9 @@ const PORT: u16 = 7000;
 
 fn main() {
     let args = Args::parse();
+    if let Some(dir) = &args.from {
+        return replay(&args, dir);
+    }
     if !mptcp_netns::is_root() {
         eprintln!("load_bench: network namespaces need root: run it with sudo (bench/scale/run.sh does)");
         std::process::exit(2);
@@ -182,15 +189,60 @@ fn main() {
     }
 }
 
+/// Prints the table of the samples in `dir`, as `sample` wrote them.
+fn replay(args: &Args, dir: &std::path::Path) {
+    let mut samples = Vec::new();
+    let mut names = Vec::new();
+    for peer in ["ours", "go"] {
+        for run in 1..=args.runs {
+            for &mode in &args.modes {
+                let file = dir.join(format!("{peer}-{}-{run}.json", mode.as_str()));
+                let Ok(text) = std::fs::read_to_string(&file) else { continue };
+                let lines: Vec<&str> = text.lines().collect();
+                let parsed = (|| -> serde_json::Result<Sample> {
+                    let cpu: serde_json::Value = serde_json::from_str(lines.get(2).copied().unwrap_or("{}"))?;
+                    Ok(Sample {
+                        peer,
+                        mode,
+                        client: serde_json::from_str(lines.first().copied().unwrap_or(""))?,
+                        server: serde_json::from_str(lines.get(1).copied().unwrap_or(""))?,
+                        cpu: serde_json::from_value(cpu["cpu_secs"].clone())?,
+                    })
+                })();
+                match parsed {
+                    Ok(s) => samples.push(s),
+                    Err(e) => {
+                        eprintln!("load_bench: {}: {e}", file.display());
+                        std::process::exit(2);
+                    }
+                }
+                if !names.contains(&peer) {
+                    names.push(peer);
+                }
+            }
+        }
+    }
+    if samples.is_empty() {
+        eprintln!("load_bench: no samples in {} (files PEER-MODE-RUN.json)", dir.display());
+        std::process::exit(2);
+    }
+    let (text, all_met) = table::render(&samples, &names, &args.modes, args.connections);
+    println!("{text}");
+    if !all_met {
+        std::process::exit(1);
+    }
+}
+
 fn ours(args: &Args) -> Peer {
     let server = vec![
-        args.ours_server.display().to_string(),
+        args.ours_server.as_deref().unwrap_or(std::path::Path::new("echo_server")).display().to_string(),
         "--listen".into(),
         format!("0.0.0.0:{PORT}"),
         "--connections".into(),
         args.connections.to_string(),
     ];
-    Peer { name: "ours", server, client: client_args(args.ours_client.display().to_string(), args) }
+    let client = args.ours_client.as_deref().unwrap_or(std::path::Path::new("load_client"));
+    Peer { name: "ours", server, client: client_args(client.display().to_string(), args) }
 }
 
 fn go_peer(args: &Args, go: &std::path::Path) -> Peer {
@@ -289,10 +341,7 @@ fn sample(args: &Args, peer: &Peer, mode: Mode, run: u32) -> io::Result<Sample> 
     let server_report: ServerReport = serde_json::from_str(&server_json)
         .map_err(|e| io::Error::other(format!("{} server gave no report ({e}): {}", peer.name, stderr.trim())))?;
     let file = args.out.join(format!("{}-{}-{run}.json", peer.name, mode.as_str()));
-    let cpu_json = format!(
-        r#"{{"cpu_secs":{{"setup_client":{},"setup_server":{},"request_client":{},"request_server":{}}}}}"#,
-        cpu.setup_client, cpu.setup_server, cpu.request_client, cpu.request_server
-    );
+    let cpu_json = serde_json::json!({ "cpu_secs": cpu });
     std::fs::write(&file, format!("{client_json}\n{server_json}\n{cpu_json}\n"))?;
     Ok(Sample { peer: peer.name, mode, client, server: server_report, cpu })
 }
