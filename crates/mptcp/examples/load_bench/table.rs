@@ -45,6 +45,9 @@ impl Spread {
     }
 }
 
+/// One number taken from a sample.
+type Measure = dyn Fn(&Sample) -> f64;
+
 /// Client and server CPU time in the request phase, per request, µs.
 pub fn cpu_per_request(s: &Sample) -> f64 {
     let n = (s.client.connections * s.client.requests).max(1) as f64;
@@ -116,7 +119,7 @@ pub fn render(samples: &[Sample], peers: &[&str], modes: &[Mode], connections: u
     let med = |peer: &str, mode: Mode, f: &dyn Fn(&Sample) -> f64| spread(&pick(peer, mode), f).median;
     // Throughput in wall-clock time, and per CPU-second of both ends (the
     // inverse of the CPU columns: higher is better, like requests/s).
-    let measures: [(&str, &dyn Fn(&Sample) -> f64); 4] = [
+    let measures: [(&str, &Measure); 4] = [
         ("requests/s", &|s: &Sample| s.client.rps),
         ("connections/s", &|s: &Sample| s.client.cps),
         ("requests per CPU-second", &|s: &Sample| 1e6 / cpu_per_request(s)),
