@@ -49,7 +49,7 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:7000")]
     pub listen: SocketAddr,
-    /// Stop and report after this many connections have ended (0: run until killed, no report).
+    /// Stop and report after this many connections have ended (0: serve until --timeout, then report).
     #[arg(long, default_value_t = 0)]
     pub connections: u64,
     /// Listen backlog (the kernel caps it at net.core.somaxconn).
@@ -86,7 +86,7 @@ struct Tally {
 /// passes; calls `ready` with the bound address once listening.
 pub fn run(config: &Config, ready: impl FnOnce(SocketAddr)) -> io::Result<ServerReport> {
     if config.connections > 0 {
-        common::check_open_files(config.connections)?;
+        common::raise_open_files(config.connections)?;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(common::threads(config.threads))

@@ -77,7 +77,7 @@ const STACK: usize = 128 * 1024;
 
 /// Serves `connections` connections; calls `ready` once listening.
 pub fn server(listen: SocketAddr, connections: u32, ready: impl FnOnce(SocketAddr)) -> io::Result<ServerReport> {
-    common::check_open_files(u64::from(connections))?;
+    common::raise_open_files(u64::from(connections))?;
     let listener = TcpListener::bind_mptcp(listen)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {listen}: {e}")))?;
     ready(listener.local_addr()?);
@@ -171,7 +171,7 @@ impl Gate {
 
 /// Runs the client: setup (connect, one frame, own status), then `requests` frames.
 pub fn client(addr: SocketAddr, connections: u32, requests: u32, size: u32, mode: Mode) -> io::Result<ClientReport> {
-    common::check_open_files(u64::from(connections))?;
+    common::raise_open_files(u64::from(connections))?;
     let gate = Arc::new(Gate { free: Mutex::new(256), cv: Condvar::new() });
     let (set_up, go) =
         (Arc::new(Barrier::new(connections as usize + 1)), Arc::new(Barrier::new(connections as usize + 1)));

@@ -86,7 +86,7 @@ struct Outcome {
 
 /// Runs the load and returns the report.
 pub fn run(config: &Config) -> io::Result<ClientReport> {
-    common::check_open_files(u64::from(config.connections))?;
+    common::raise_open_files(u64::from(config.connections))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(common::threads(config.threads))
         .enable_all()

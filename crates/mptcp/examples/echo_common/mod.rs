@@ -288,25 +288,24 @@ pub fn rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// This process's soft limit on open files (`/proc/self/limits`), `None`
-/// when unlimited or unreadable.
-pub fn open_files_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
-}
-
-/// An error when `needed` descriptors exceed the open-file limit, saying
-/// what to run.
-pub fn check_open_files(needed: u64) -> std::io::Result<()> {
-    match open_files_limit() {
-        Some(limit) if limit < needed => Err(std::io::Error::other(format!(
-            "{needed} connections need about {} open files, but the limit is {limit}: raise it first, e.g. `ulimit -n {}`",
-            needed + 64,
-            (needed + 64).next_power_of_two().max(1024)
-        ))),
-        _ => Ok(()),
+/// Raises this process's soft limit on open files to its hard limit (as
+/// Go's runtime does at start), and fails with what to do when even that
+/// is too low for `connections` sockets.
+pub fn raise_open_files(connections: u64) -> std::io::Result<()> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let needed = connections + 64;
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(std::io::Error::from)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(std::io::Error::from)?;
     }
+    if hard < needed {
+        return Err(std::io::Error::other(format!(
+            "{connections} connections need about {needed} open files, but the hard limit is {hard}: \
+             raise it first (as root, e.g. `ulimit -Hn {}`) or open fewer connections",
+            needed.next_power_of_two()
+        )));
+    }
+    Ok(())
 }
 
 /// Worker threads: the number given, or one per CPU.
