@@ -1,0 +1,3 @@
+module mptcp.bench/scale
+
+go 1.21
