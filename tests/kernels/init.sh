@@ -16,7 +16,9 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
+# /tmp stays part of the initramfs: the test binaries and `mptcp` sit at
+# the paths cargo built them at, which may be under /tmp.
+mkdir -p /tmp && chmod 1777 /tmp
 mkdir -p /run/netns /run/lock
 # Kernel messages (e.g. a WARN from MPTCP) still reach the console, but not
 # the informational ones that would interleave with the suite's output.
