@@ -336,10 +336,32 @@ fn iperf3_uses_two_subflows_over_two_paths() {
     assert!(out.stderr.contains("fallback to TCP") && out.stderr.contains(" 0 fallback"), "{}", out.stderr);
 }
 
+/// Python: `is_mptcp(sock)`, 1 while the connection uses MPTCP: TCP_IS_MPTCP
+/// where the kernel has it (6.10+), else MPTCP_INFO, which answers only
+/// while MPTCP is in use (5.16+). Prepended to the programs below.
+macro_rules! is_mptcp_py {
+    () => {
+        r#"
+import socket
+def is_mptcp(s):
+    try:
+        return s.getsockopt(socket.SOL_TCP, 43)  # TCP_IS_MPTCP (6.10+)
+    except OSError:
+        try:
+            s.getsockopt(284, 1, 48)  # SOL_MPTCP, MPTCP_INFO: works only while MPTCP is in use
+            return 1
+        except OSError:
+            return 0
+"#
+    };
+}
+
 /// Python program in the style of Go's runtime: every socket created with
 /// SOCK_NONBLOCK | SOCK_CLOEXEC, non-blocking connect/accept; also from 8
 /// threads at once and from a forked child.
-const NONBLOCK_PY: &str = r#"
+const NONBLOCK_PY: &str = concat!(
+    is_mptcp_py!(),
+    r#"
 import json, os, select, socket, threading
 F = socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 import fcntl
@@ -357,15 +379,6 @@ def serve():
             continue
         c.setblocking(True); c.sendall(c.recv(100)); c.close()
 threading.Thread(target=serve, daemon=True).start()
-def is_mptcp(s):
-    try:
-        return s.getsockopt(socket.SOL_TCP, 43)  # TCP_IS_MPTCP (6.10+)
-    except OSError:
-        try:
-            s.getsockopt(284, 1, 48)  # SOL_MPTCP, MPTCP_INFO: works only while MPTCP is in use
-            return 1
-        except OSError:
-            return 0
 def dial():
     s = socket.socket(socket.AF_INET, F)
     nb, ce = flags(s)
@@ -388,7 +401,8 @@ if pid == 0:
 os.close(w); os.waitpid(pid, 0)
 child = json.loads(os.read(r, 4096))
 print(json.dumps(dict(main=dial(), threads=results, child=child, listener=lst.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))))
-"#;
+"#
+);
 
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
@@ -686,15 +700,18 @@ print(l.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), c.getsockopt(socket.S
 "#;
 
 /// Client for the shipping test: prints its socket's SO_PROTOCOL and
-/// TCP_IS_MPTCP after sending.
-const CLIENT_PY: &str = r#"
+/// whether it uses MPTCP (`is_mptcp`) after sending.
+const CLIENT_PY: &str = concat!(
+    is_mptcp_py!(),
+    r#"
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.connect((sys.argv[1], int(sys.argv[2])))
 s.sendall(b"shipped")
-print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), s.getsockopt(socket.SOL_TCP, 43))
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), is_mptcp(s))
 s.close()
-"#;
+"#
+);
 
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
@@ -803,7 +820,9 @@ fn verbose_log_never_enters_the_programs_socket() {
 /// Children that leave with `_exit` right after connecting (blocking, and
 /// non-blocking through a timeout), and a parent that `_exit`s with its
 /// accepted connections open: no atexit handler runs anywhere.
-const EXIT_PY: &str = r#"
+const EXIT_PY: &str = concat!(
+    is_mptcp_py!(),
+    r#"
 import os, socket
 l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 l.bind(("127.0.0.1", 0)); l.listen()
@@ -821,9 +840,10 @@ for timeout in (None, 5.0):
     c.recv(1)
     kept.append(c)
     os.waitpid(pid, 0)
-print([c.getsockopt(socket.SOL_TCP, 43) for c in kept], flush=True)
+print([is_mptcp(c) for c in kept], flush=True)
 os._exit(0)
-"#;
+"#
+);
 
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
