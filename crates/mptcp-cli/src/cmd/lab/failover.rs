@@ -11,9 +11,10 @@
 //!
 //! Everything else is the same in both: the topology, the client's
 //! endpoints (one `subflow` endpoint per path, as the daemon's default
-//! policy makes them, set before the transfer; the daemon adopts them and
-//! changes nothing until the link goes down), the path, and the instant it
-//! goes down.
+//! policy makes them, set before the transfer: the client opens one subflow
+//! per path from them, see [`Topology::add_client_endpoints`]; the daemon
+//! adopts them and changes nothing until the link goes down), the path, and
+//! the instant it goes down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -134,7 +135,10 @@ pub fn run(
                             .push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
                     }
                 }
-                None => p.notes.push("the path went down too late to measure the stall".into()),
+                None => p.notes.push(format!(
+                    "too little time after the failure to measure the stall (it needs {} ms; use a longer --duration)",
+                    (stall::SAMPLE * 2 * stall::HOLD as u32).as_millis()
+                )),
             }
             if let Some(all) = &actions {
                 let after: Vec<&Action> = all.iter().filter(|a| !at_start.contains(a)).collect();

@@ -64,9 +64,10 @@ pub struct FailoverComparison {
 }
 
 impl FailoverComparison {
-    /// From the phases, when both failover phases ran.
+    /// From the phases, when both failover phases ran and measured (a
+    /// stall that never ended counts; a window too short to tell does not).
     pub fn of(phases: &[PhaseReport]) -> Option<FailoverComparison> {
-        let find = |ph: Phase| phases.iter().find(|p| p.name == ph);
+        let find = |ph: Phase| phases.iter().find(|p| p.name == ph && p.remaining_bps.is_some());
         let (k, d) = (find(Phase::Failover)?, find(Phase::FailoverDaemon)?);
         let ratio = match (k.stall_ms, d.stall_ms) {
             (Some(k), Some(d)) if k > 0.0 => Some(d / k),
@@ -301,11 +302,14 @@ mod tests {
             phase_line(&f),
             format!("  FAIL failover        {INTACT}; the transfer ended before the path went down")
         );
-        // Without the other failover phase, no comparison.
+        // Without the other failover phase, or a measurement, no comparison.
         assert_eq!(FailoverComparison::of(&[f.clone()]), None);
         let mut d = f.clone();
         d.name = Phase::FailoverDaemon;
         d.stall_ms = Some(100.0);
+        assert_eq!(FailoverComparison::of(&[f.clone(), d.clone()]), None);
+        f.remaining_bps = Some(3e6);
+        d.remaining_bps = Some(47e6);
         let c = FailoverComparison::of(&[f, d]).unwrap();
         assert_eq!((c.kernel_stall_ms, c.daemon_stall_ms, c.daemon_over_kernel), (None, Some(100.0), None));
         let v = serde_json::to_value(&c).unwrap();

@@ -114,12 +114,17 @@ impl Topology {
         (extra, extra)
     }
 
-    /// Gives the client one `subflow` endpoint per path, bound to its
-    /// interface (what `mptcp daemon`'s default policy makes of them); the
-    /// limits stay, so the subflows are the same as without them.
+    /// Makes the client open the subflows itself, as a multi-homed host
+    /// does: one `subflow` endpoint per path, bound to its interface (what
+    /// `mptcp daemon`'s default policy makes of them), and the server's
+    /// announcements ignored (`add_addr_accepted 0`). Each join goes out
+    /// through its endpoint's interface to the server's first address (the
+    /// interface has no route there, so the kernel takes it as on-link and
+    /// the server answers on that path): one subflow per path again.
     pub fn add_client_endpoints(&self) -> anyhow::Result<()> {
         let eps: Vec<(String, String)> = self.paths.iter().map(|p| (p.a_addr.clone(), p.a_dev.clone())).collect();
-        configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, self.client_limits()).map(|_| ())
+        let (subflows, _) = self.client_limits();
+        configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, (subflows, 0)).map(|_| ())
     }
 
     /// The client's path manager as the topology made it: no endpoints,
