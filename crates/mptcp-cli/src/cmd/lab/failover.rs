@@ -77,16 +77,16 @@ pub fn run(
     cancel.store(true, Ordering::Release);
     let down_result = killer.join().map_err(|_| anyhow::anyhow!("the failover thread panicked"))?;
     let actions = daemon.as_ref().map(|d| d.status().last_actions);
-    if let Some(d) = daemon {
-        d.stop().context("stopping mptcp daemon")?;
-    }
+    let stopped = daemon.map(|d| d.stop()).unwrap_or(Ok(()));
     // Bring the path back and the client's endpoints to what they were,
-    // for the phases that follow.
+    // for the phases that follow, whatever failed.
     let up = topo.paths[fail].up();
-    endpoints.remove()?;
+    let reset = endpoints.remove();
     std::thread::sleep(Duration::from_millis(200));
     down_result.context("taking the path down")?;
     up.context("bringing the path back up")?;
+    reset?;
+    stopped.context("stopping mptcp daemon")?;
     let (c, t0) = res?;
     let s = server.report()?;
     let timeline = c.timeline.clone();
@@ -112,34 +112,7 @@ pub fn run(
             if let Some(r) = p.remaining_limit_bps {
                 panel.limits.push(chart::limit(at, r, "remaining paths' limit"));
             }
-            let end = t0 + plan.duration;
-            match stall::measure(&server.deliveries(), d, end) {
-                Some(st) => {
-                    p.stall_ms = st.ms;
-                    p.remaining_bps = Some(st.reference_bps);
-                    p.stall_samples_mbps = Some(st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect());
-                    let to = st.ms.map(|ms| at + ms / 1000.0).unwrap_or(plan.duration.as_secs_f64());
-                    let label = match st.ms {
-                        Some(ms) => format!("stall {ms:.0} ms"),
-                        None => "no recovery".into(),
-                    };
-                    let legend = format!(
-                        "stall: from the link going down until the receiver gets {:.0}% of the remaining paths' \
-                         rate ({}), 50 ms samples",
-                        FRACTION * 100.0,
-                        fmt_rate(st.reference_bps)
-                    );
-                    panel.shade = Some(Shade { from: at, to, label, legend });
-                    if st.ms.is_none() {
-                        p.notes
-                            .push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
-                    }
-                }
-                None => p.notes.push(format!(
-                    "too little time after the failure to measure the stall (it needs {} ms; use a longer --duration)",
-                    (stall::SAMPLE * 2 * stall::HOLD as u32).as_millis()
-                )),
-            }
+            measure_stall(&mut p, &mut panel, &server.deliveries(), (d, at), t0 + plan.duration);
             if let Some(all) = &actions {
                 let after: Vec<&Action> = all.iter().filter(|a| !at_start.contains(a)).collect();
                 reacted = daemon_notes(&mut p, &at_start, &after, &topo.paths[fail].a_addr);
@@ -150,6 +123,45 @@ pub fn run(
     }
     p.ok = verified && down.is_some() && reacted;
     Ok((p, panel))
+}
+
+/// Measures the stall from what the receiver got (`deliveries`) between
+/// the failure (`down`, as an instant and in seconds of the transfer) and
+/// `end` (the sender stopped), into the report and the panel.
+fn measure_stall(
+    p: &mut PhaseReport,
+    panel: &mut Panel,
+    deliveries: &[(Instant, u64)],
+    down: (Instant, f64),
+    end: Instant,
+) {
+    let (d, at) = down;
+    let Some(st) = stall::measure(deliveries, d, end) else {
+        p.notes.push(format!(
+            "too little time after the failure to measure the stall (it needs {} ms; use a longer --duration)",
+            (stall::SAMPLE * 2 * stall::HOLD as u32).as_millis()
+        ));
+        return;
+    };
+    p.stall_ms = st.ms;
+    p.remaining_bps = Some(st.reference_bps);
+    p.stall_samples_mbps = Some(st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect());
+    let end_s = at + end.saturating_duration_since(d).as_secs_f64();
+    let (to, label) = match st.ms {
+        Some(ms) => (at + ms / 1000.0, format!("stall {ms:.0} ms")),
+        None => (end_s, "no recovery".to_string()),
+    };
+    let legend = format!(
+        "stall: from the link going down until the receiver gets {:.0}% of the remaining paths' rate ({}), {} ms \
+         samples",
+        FRACTION * 100.0,
+        fmt_rate(st.reference_bps),
+        stall::SAMPLE.as_millis()
+    );
+    panel.shade = Some(Shade { from: at, to, label, legend });
+    if st.ms.is_none() {
+        p.notes.push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
+    }
 }
 
 fn phase_title(phase: Phase, fail: usize) -> String {
