@@ -100,9 +100,14 @@ impl FailoverComparison {
 pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan) -> String {
     let n = paths.len();
     let list: Vec<String> = paths.iter().map(|p| format!("{} <-> {} ({})", p.client, p.server, p.rate)).collect();
+    let failover = if plan.phases.iter().any(|p| p.is_failover()) {
+        " (failover phases: the client opens them from one endpoint per path)"
+    } else {
+        ""
+    };
     format!(
         "mptcp lab: client and server in namespaces {}, joined by {n} path{}: {}\n  path manager: server \
-         announces {} address{}, limits subflows {} (via {pm_via}); congestion {}; {} s per transfer\n",
+         announces {} address{}, limits subflows {} (via {pm_via}){failover}; congestion {}; {} s per transfer\n",
         names.join(" and "),
         if n == 1 { "" } else { "s" },
         list.join(", "),
