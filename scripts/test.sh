@@ -24,14 +24,15 @@ done
 # xtables middlebox fallback (iptables), real peers for `mptcp run` and the
 # benchmark (iperf3, mptcpize, python3, curl), capability-dropped runs
 # (util-linux's setpriv, libcap2-bin), counters and processes (procps,
-# kmod, iputils-ping), the preload check (zlib1g) and the qemu kernel
+# kmod, iputils-ping), the preload check (zlib1g), the lab's chart rendered
+# to PNG (librsvg2-bin's rsvg-convert) and the qemu kernel
 # matrix (qemu-system-x86, cpio, busybox-static, xz-utils, zstd, gcc).
 # "command-or-file:package" pairs.
 needs=(
   ip:iproute2 tc:iproute2 ss:iproute2 iptables:iptables nft:nftables iperf3:iperf3
   mptcpize:mptcpize python3:python3 curl:curl setpriv:util-linux setcap:libcap2-bin
   ps:procps modprobe:kmod ping:iputils-ping gcc:gcc /usr/include/stdio.h:libc6-dev
-  /usr/lib/x86_64-linux-gnu/libz.so.1:zlib1g
+  /usr/lib/x86_64-linux-gnu/libz.so.1:zlib1g rsvg-convert:librsvg2-bin
 )
 if [ "$kernels" = 1 ]; then
   needs+=(qemu-system-x86_64:qemu-system-x86 cpio:cpio busybox:busybox-static xz:xz-utils zstd:zstd)

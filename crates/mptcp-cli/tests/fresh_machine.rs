@@ -120,11 +120,11 @@ fn lab_runs_every_default_phase_without_iptables_nft_iperf3_mptcpize_or_python()
     let v = json(&out);
     assert_gone(&v);
     let phases: Vec<&str> = v["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["tcp", "mptcp", "failover", "fallback"], "{v}");
+    assert_eq!(phases, ["tcp", "mptcp", "failover", "failover-daemon", "fallback"], "{v}");
     for p in v["phases"].as_array().unwrap() {
         assert_eq!((p["ok"].as_bool(), p["skipped"].as_bool()), (Some(true), Some(false)), "{p}\n{err}");
     }
-    let fb = &v["phases"][3];
+    let fb = &v["phases"][4];
     assert_eq!((fb["client_status"].as_str(), fb["server_status"].as_str()), (Some("fallback"), Some("fallback")));
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("iptables"), "the middlebox needs no iptables: {err}");
@@ -147,7 +147,7 @@ fn the_iperf3_phase_is_skipped_with_a_note_without_its_programs() {
     let out = run_on_a_fresh_machine(&["lab", "-t", "1", "--no-plot", "--phases", "iperf3"], &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("  skip iperf3    skipped: `iperf3` and `mptcpize` not found"), "{text}");
+    assert!(text.contains("  skip iperf3          skipped: `iperf3` and `mptcpize` not found"), "{text}");
 }
 
 #[test]

@@ -83,6 +83,30 @@ fn lab_shows_mptcp_failover_and_fallback() {
     assert_eq!(f["verified"], true, "failover lost or corrupted data: {f}");
     assert!(f["down_at_s"].as_f64().is_some(), "the path never went down: {f}");
     assert_eq!(f["failed_path"], 1);
+    assert!(f["daemon_actions"].is_null(), "no daemon in the kernel-only phase: {f}");
+
+    // The same failure with mptcp daemon on the client: it deleted the dead
+    // path's endpoint and closed the initial subflow from its address.
+    let d = phase(&v, "failover-daemon");
+    assert_eq!(d["verified"], true, "failover-daemon lost or corrupted data: {d}");
+    assert_eq!(d["ok"], true, "{d}");
+    assert!(d["down_at_s"].as_f64().is_some(), "the path never went down: {d}");
+    let actions = d["daemon_actions"].as_array().expect("the daemon's actions");
+    let did = |op: &str, what: &str| {
+        actions.iter().any(|a| a["op"] == op && a["endpoint"].as_str().unwrap().contains(what) && a["result"] == "ok")
+    };
+    assert!(did("delete", " 10.100.0.1 dev "), "{actions:?}");
+    assert!(did("delete id 0", "10.100.0.1"), "{actions:?}");
+    assert_eq!(actions.len(), 2, "nothing else, and nothing at start-up: {actions:?}");
+    // Both stalls measured from the receiver's samples, side by side.
+    for p in [f, d] {
+        assert!(!p["stall_samples_mbps"].as_array().unwrap().is_empty(), "{p}");
+        assert!(p["remaining_bps"].as_f64().is_some(), "{p}");
+    }
+    let cmp = &v["failover"];
+    assert_eq!(cmp["failed_path"], 1, "{cmp}");
+    assert_eq!(cmp["kernel_stall_ms"], f["stall_ms"]);
+    assert_eq!(cmp["daemon_stall_ms"], d["stall_ms"]);
 
     let fb = phase(&v, "fallback");
     assert_eq!(fb["verified"], true, "{fb}");
@@ -100,8 +124,66 @@ fn lab_shows_mptcp_failover_and_fallback() {
     assert_eq!(v["ok"], true, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success());
     let svg = std::fs::read_to_string(&plot).expect("plot written");
+    let png = rasterize(&plot);
     let _ = std::fs::remove_file(&plot);
-    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "bad SVG");
+    assert!(svg.contains("version=\"1.1\"") && svg.contains("<polygon"), "bad SVG");
+    for text in [">path 1 down<", "stall: from the link going down", ">limit 94.1 Mbit/s<"] {
+        assert!(svg.contains(text), "the plot lacks {text:?}");
+    }
+    assert_eq!(png, svg_size(&svg), "the PNG has the SVG's size");
+}
+
+/// The `width` and `height` of an SVG document's root element.
+fn svg_size(svg: &str) -> (u32, u32) {
+    let root = &svg[svg.find("<svg").expect("an <svg> element")..];
+    let root = &root[..root.find('>').unwrap()];
+    let attr = |name: &str| -> u32 {
+        let v = root.split(&format!(" {name}=\"")).nth(1).unwrap_or_else(|| panic!("no {name} in {root}"));
+        v.split('"').next().unwrap().parse::<f64>().unwrap().ceil() as u32
+    };
+    (attr("width"), attr("height"))
+}
+
+/// Renders an SVG file with librsvg's `rsvg-convert` (which rejects
+/// malformed XML and unknown elements' errors) and returns the PNG's size.
+fn rasterize(svg: &std::path::Path) -> (u32, u32) {
+    let png = svg.with_extension("png");
+    let o = Command::new("rsvg-convert")
+        .arg("--format=png")
+        .arg("--output")
+        .arg(&png)
+        .arg(svg)
+        .output()
+        .expect("rsvg-convert (apt package librsvg2-bin) must be installed");
+    assert!(o.status.success(), "rsvg-convert failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stderr.is_empty(), "rsvg-convert warned: {}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&png).expect("the PNG");
+    let _ = std::fs::remove_file(&png);
+    assert!(bytes.len() > 10_000, "a near-empty PNG: {} bytes", bytes.len());
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn the_daemon_also_handles_a_joined_path_going_down() {
+    mptcp_netns::require_root();
+    let (o, pid) =
+        run(&["lab", "--phases", "failover-daemon", "--fail-path", "2", "--duration", "2", "--json", "--no-plot"]);
+    let v = json(&o);
+    assert_no_namespace_of(pid);
+    let d = phase(&v, "failover-daemon");
+    assert_eq!(d["verified"], true, "{d}");
+    assert_eq!(d["failed_path"], 2);
+    let actions = d["daemon_actions"].as_array().expect("the daemon's actions");
+    assert!(
+        actions.iter().any(|a| a["op"] == "delete" && a["endpoint"].as_str().unwrap().contains(" 10.101.0.1 dev ")),
+        "{actions:?}"
+    );
+    assert!(v["failover"].is_null(), "one failover phase: nothing to compare");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -126,6 +208,7 @@ fn lab_rejects_bad_input_before_creating_anything() {
         &["lab", "--rates", "10mbps"],
         &["lab", "--phases", "nope"],
         &["lab", "--duration", "0"],
+        &["lab", "--paths", "1", "--phases", "failover-daemon"],
     ] {
         let (o, pid) = run(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));

@@ -442,7 +442,7 @@ fn write_plot(p: &std::path::Path, rep: &TestReport, title: &str) -> anyhow::Res
     let panel = plot::Panel {
         title: format!("mptcp bench: {title} with {} ({})", rep.peer, rep.status),
         points: rep.timeline.clone(),
-        markers: vec![],
+        ..Default::default()
     };
     plot::write(p, &[panel]).with_context(|| format!("writing {}", p.display()))
 }

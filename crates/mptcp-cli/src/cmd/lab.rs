@@ -1,20 +1,23 @@
 //! `mptcp lab`: builds a client and a server joined by N shaped paths in
 //! network namespaces and shows MPTCP at work: plain TCP on one path against
-//! MPTCP over all of them, failover when a path dies mid-transfer, and
-//! fallback to TCP when a middlebox strips the MPTCP option. Every namespace
-//! it made is removed at the end, on error and on Ctrl-C.
+//! MPTCP over all of them, failover when a path dies mid-transfer (with the
+//! kernel path manager alone, then with `mptcp daemon`), and fallback to TCP
+//! when a middlebox strips the MPTCP option. Every namespace it made is
+//! removed at the end, on error and on Ctrl-C.
 //!
 //! Before it creates anything, [`mptcp_netns::preflight`] checks what this
 //! run needs (root, namespaces, veth, tbf, MPTCP, the nf_tables middlebox;
 //! iperf3 and mptcpize for the iperf3 phase): what is missing is said one
 //! line each, with the package or setting that provides it.
 
+mod chart;
 mod failover;
 mod fallback;
 mod iperf3;
 mod peers;
 mod phase;
 mod plan;
+mod stall;
 mod summary;
 mod throughput;
 pub mod topo;
@@ -35,11 +38,11 @@ use crate::util::print_json;
 use peers::Server;
 use phase::Phase;
 use plan::Plan;
-use summary::{intro, phase_line, summary, LabReport, PathInfo};
+use summary::{intro, phase_line, summary, FailoverComparison, LabReport, PathInfo};
 use topo::Topology;
 
 /// The phases run unless `--phases` says otherwise.
-const DEFAULT_PHASES: &str = "tcp,mptcp,failover,fallback";
+const DEFAULT_PHASES: &str = "tcp,mptcp,failover,failover-daemon,fallback";
 
 /// Arguments of `mptcp lab`.
 #[derive(Debug, clap::Args)]
@@ -57,10 +60,12 @@ pub struct Args {
     #[arg(short = 't', long, default_value_t = 5.0)]
     duration: f64,
     /// Phases to run, in this order: tcp, mptcp, iperf3 (`mptcpize run
-    /// iperf3` for comparison), failover, fallback.
+    /// iperf3` for comparison), failover (kernel path manager alone),
+    /// failover-daemon (the same with `mptcp daemon` on the client),
+    /// fallback.
     #[arg(long, default_value = DEFAULT_PHASES, value_name = "LIST")]
     phases: String,
-    /// Path taken down in the failover phase (1 = the initial subflow's).
+    /// Path taken down in the failover phases (1 = the initial subflow's).
     #[arg(long, default_value_t = 1)]
     fail_path: usize,
     /// Where to write the SVG chart.
@@ -120,7 +125,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let charted = |(report, panel)| (report, Some(panel));
         let (rep, panel) = match phase {
             Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &topo, &server, &plan, &title, quiet)?),
-            Phase::Failover => charted(failover::run(&topo, &server, &plan, &title, quiet)?),
+            Phase::Failover | Phase::FailoverDaemon => {
+                charted(failover::run(phase, &topo, &server, &plan, &title, quiet)?)
+            }
             Phase::Fallback => charted(fallback::run(&topo, &server, &plan, &title, quiet)?),
             Phase::Iperf3 => (iperf3::run(&topo, &plan, &absent)?, None),
         };
@@ -151,6 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         congestion: plan.opts.congestion.clone(),
         path_manager_via: pm_via,
         duration_s: plan.duration.as_secs_f64(),
+        failover: FailoverComparison::of(&phases),
         phases,
         plot: plot_path,
         namespaces: names,

@@ -1,12 +1,21 @@
-//! Hand-written SVG charts of per-subflow and total throughput over time.
+//! Hand-written SVG 1.1 charts of throughput over time: one panel per
+//! transfer, every panel on the same scale (time and Mbit/s). Each subflow's
+//! rate is a band stacked on the previous ones (equal subflows cannot hide
+//! each other), the total a black line, the physical limit a dashed line
+//! with its value; marked instants (a path going down), a shaded interval
+//! (the failover's stall) and the drain after the sender stopped, greyed.
+//! Legends sit under their panel and wrap; text is measured with the
+//! widest common sans-serif font ([`text`]), so nothing runs off the canvas.
+
+mod text;
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::report::TimelinePoint;
 
-/// One chart: a title, the timeline and vertical markers (time, label).
-#[derive(Debug, Clone)]
+/// One chart.
+#[derive(Debug, Clone, Default)]
 pub struct Panel {
     /// Chart title.
     pub title: String,
@@ -14,185 +23,476 @@ pub struct Panel {
     pub points: Vec<TimelinePoint>,
     /// Vertical markers, e.g. `(2.5, "path 1 down")`.
     pub markers: Vec<(f64, String)>,
+    /// The physical limit, a step for each time it changes.
+    pub limits: Vec<Limit>,
+    /// A shaded interval, e.g. the stall after a failure.
+    pub shade: Option<Shade>,
+    /// When the sender stopped (s): what comes after is the drain.
+    pub sent_until: Option<f64>,
 }
 
-const W: f64 = 860.0;
-const PANEL_H: f64 = 300.0;
-const LEFT: f64 = 70.0;
-const RIGHT: f64 = 230.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 40.0;
-const COLORS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+/// The limit from `from` (s) on, until the next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    /// Seconds.
+    pub from: f64,
+    /// Bits per second.
+    pub bps: f64,
+    /// Written over the line, e.g. `limit 94.1 Mbit/s`.
+    pub label: String,
+}
+
+/// A shaded interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shade {
+    /// Start, seconds.
+    pub from: f64,
+    /// End, seconds.
+    pub to: f64,
+    /// Written in it, e.g. `stall 300 ms`.
+    pub label: String,
+    /// What it is, for the legend.
+    pub legend: String,
+}
+
+/// Canvas width.
+const W: f64 = 900.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 24.0;
+const PW: f64 = W - LEFT - RIGHT;
+const PLOT_H: f64 = 200.0;
+const TITLE_PX: f64 = 14.0;
+const TITLE_LINE: f64 = 18.0;
+/// Under the plot: tick labels and the axis title.
+const AXIS_H: f64 = 40.0;
+const LEGEND_PX: f64 = 11.0;
+const LEGEND_LINE: f64 = 15.0;
+const SWATCH: f64 = 22.0;
+/// Between a legend entry's swatch and its text, and between entries.
+const PAD: f64 = 6.0;
+const ENTRY_GAP: f64 = 18.0;
+const PANEL_GAP: f64 = 22.0;
+const TOP: f64 = 12.0;
+const COLORS: [&str; 8] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"];
+const DASHES: [&str; 4] = ["none", "7,3", "2,2", "9,3,2,3"];
+const STALL: &str = "#d62728";
+const LIMIT: &str = "#333";
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A "nice" axis step for a range.
+/// A "nice" axis step (1, 2, 2.5 or 5 times a power of ten) for `ticks`
+/// steps over `range`.
 fn nice_step(range: f64, ticks: f64) -> f64 {
     let raw = (range / ticks).max(1e-9);
     let mag = 10f64.powf(raw.log10().floor());
-    let f = raw / mag;
-    let n = if f <= 1.0 {
-        1.0
-    } else if f <= 2.0 {
-        2.0
-    } else if f <= 5.0 {
-        5.0
-    } else {
-        10.0
-    };
+    let n = [1.0, 2.0, 2.5, 5.0, 10.0].into_iter().find(|n| raw / mag <= n + 1e-9).unwrap_or(10.0);
     n * mag
 }
 
-/// Renders the panels as one SVG document.
+/// The one scale of every panel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    /// Right end of the time axis, seconds.
+    pub tmax: f64,
+    /// Between time ticks.
+    pub tstep: f64,
+    /// Top of the rate axis, Mbit/s.
+    pub vmax: f64,
+    /// Between rate ticks.
+    pub vstep: f64,
+}
+
+impl Scale {
+    /// Time up to the latest point of any panel; rates up to 10% above the
+    /// highest limit or to the highest rate, whichever is more, but no
+    /// more than 30% above the highest limit (peaks beyond are clipped and
+    /// labelled with their value). Without a limit, up to the highest rate.
+    pub fn of(panels: &[Panel]) -> Scale {
+        let tmax = panels
+            .iter()
+            .flat_map(|p| {
+                let pts = p.points.iter().map(|q| q.t);
+                let marks = p.markers.iter().map(|m| m.0);
+                pts.chain(marks).chain(p.shade.iter().map(|s| s.to))
+            })
+            .fold(1.0, f64::max);
+        let top = panels.iter().flat_map(|p| p.points.iter().map(peak)).fold(0.0, f64::max) / 1e6;
+        let limit = panels.iter().flat_map(|p| p.limits.iter().map(|l| l.bps)).fold(0.0, f64::max) / 1e6;
+        let want = if limit > 0.0 { (limit * 1.1).max(top.min(limit * 1.3)) } else { top.max(1.0) };
+        let vstep = nice_step(want, 5.0);
+        Scale { tmax, tstep: nice_step(tmax, 10.0), vmax: (want / vstep - 1e-9).ceil() * vstep, vstep }
+    }
+}
+
+/// The highest of a point's stacked subflows and its total, bits/s.
+fn peak(q: &TimelinePoint) -> f64 {
+    q.total_bps.max(q.flows.values().sum())
+}
+
+/// What a legend entry's swatch shows.
+#[derive(Debug, Clone, PartialEq)]
+enum Swatch {
+    Band(&'static str, &'static str),
+    Line(&'static str),
+    Limit,
+    Shade,
+    Drain,
+}
+
+/// A legend entry placed on the canvas: its swatch at (`x`, `y`), its text
+/// lines from `x + SWATCH + PAD`, the first baseline at `y + 4`.
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    swatch: Swatch,
+    lines: Vec<String>,
+    x: f64,
+    y: f64,
+}
+
+impl Entry {
+    /// The box of its text: (left, top, right, bottom).
+    fn text_box(&self) -> (f64, f64, f64, f64) {
+        let w = self.lines.iter().map(|l| text::width(l, LEGEND_PX)).fold(0.0, f64::max);
+        let left = self.x + SWATCH + PAD;
+        (left, self.y - LEGEND_PX * 0.8, left + w, self.y + 4.0 + (self.lines.len() as f64 - 1.0) * LEGEND_LINE + 3.0)
+    }
+}
+
+/// A panel placed on the canvas.
+#[derive(Debug, Clone)]
+struct Layout {
+    title: Vec<String>,
+    /// Top of the plot area.
+    plot_top: f64,
+    keys: Vec<String>,
+    legend: Vec<Entry>,
+    /// Bottom of the whole panel.
+    bottom: f64,
+}
+
+/// Subflow keys in order of appearance.
+fn keys(p: &Panel) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for q in &p.points {
+        for k in q.flows.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+    }
+    keys
+}
+
+fn layout(p: &Panel, top: f64) -> Layout {
+    let title = text::wrap(&p.title, TITLE_PX, PW);
+    let plot_top = top + title.len() as f64 * TITLE_LINE + 8.0;
+    let keys = keys(p);
+    let mut items: Vec<(Swatch, String)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (Swatch::Band(COLORS[i % COLORS.len()], DASHES[i % DASHES.len()]), format!("subflow {k}")))
+        .collect();
+    items.push((Swatch::Line("#000"), "total".into()));
+    if !p.limits.is_empty() {
+        items.push((Swatch::Limit, "physical limit of the paths in use".into()));
+    }
+    if let Some(s) = &p.shade {
+        items.push((Swatch::Shade, s.legend.clone()));
+    }
+    if let Some(t) = p.sent_until {
+        items.push((Swatch::Drain, format!("after {t:.1} s: the sender has stopped, data in flight drains")));
+    }
+    let (left, right) = (LEFT, W - RIGHT);
+    let text_max = right - left - SWATCH - PAD;
+    let (mut x, mut y, mut row_lines) = (left, plot_top + PLOT_H + AXIS_H + 4.0, 1usize);
+    let mut legend = Vec::new();
+    for (swatch, label) in items {
+        let lines = text::wrap(&label, LEGEND_PX, text_max);
+        let w = SWATCH + PAD + lines.iter().map(|l| text::width(l, LEGEND_PX)).fold(0.0, f64::max);
+        if x > left && x + w > right {
+            (x, y) = (left, y + row_lines as f64 * LEGEND_LINE + 3.0);
+            row_lines = 1;
+        }
+        row_lines = row_lines.max(lines.len());
+        legend.push(Entry { swatch, lines, x, y });
+        x += w + ENTRY_GAP;
+    }
+    let bottom = legend.iter().map(|e| e.text_box().3).fold(y + row_lines as f64 * LEGEND_LINE, f64::max);
+    Layout { title, plot_top, keys, legend, bottom }
+}
+
+/// Renders the panels as one SVG 1.1 document.
 pub fn render(panels: &[Panel]) -> String {
-    let h = TOP + panels.len().max(1) as f64 * (PANEL_H + TOP + BOTTOM);
+    let scale = Scale::of(panels);
+    let mut layouts = Vec::new();
+    let mut top = TOP;
+    for p in panels {
+        let l = layout(p, top);
+        top = l.bottom + PANEL_GAP;
+        layouts.push(l);
+    }
+    let h = top.ceil();
     let mut s = String::new();
     let _ = writeln!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="DejaVu Sans, Verdana, sans-serif" font-size="12">"#
     );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    for (i, p) in panels.iter().enumerate() {
-        let y0 = TOP + i as f64 * (PANEL_H + TOP + BOTTOM);
-        panel(&mut s, p, y0);
+    let _ = writeln!(s, r#"<rect x="0" y="0" width="{W}" height="{h}" fill="white"/>"#);
+    for (i, (p, l)) in panels.iter().zip(&layouts).enumerate() {
+        panel(&mut s, p, l, &scale, i);
     }
     s.push_str("</svg>\n");
     s
 }
 
-fn panel(s: &mut String, p: &Panel, y0: f64) {
-    let pw = W - LEFT - RIGHT;
-    let ph = PANEL_H;
-    let tmax = p
-        .points
-        .iter()
-        .map(|q| q.t)
-        .fold(0.0, f64::max)
-        .max(p.markers.iter().map(|m| m.0).fold(0.0, f64::max))
-        .max(1.0);
-    let vmax_raw =
-        p.points.iter().map(|q| q.total_bps.max(q.flows.values().cloned().fold(0.0, f64::max))).fold(0.0, f64::max)
-            / 1e6;
-    let ystep = nice_step(vmax_raw.max(1.0), 5.0);
-    let vmax = (vmax_raw / ystep).ceil().max(1.0) * ystep;
-    let xstep = nice_step(tmax, 8.0);
-    let x = |t: f64| LEFT + t / tmax * pw;
-    let y = |v: f64| y0 + ph - (v / vmax).min(1.05) * ph;
+/// Text with a white halo, legible over the lines it crosses.
+fn label(s: &mut String, x: f64, y: f64, anchor: &str, fill: &str, extra: &str, text: &str) {
+    let t = esc(text);
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="{:.1}" font-size="14" font-weight="bold">{}</text>"#,
-        y0 - 12.0,
-        esc(&p.title)
+        r#"<text x="{x:.1}" y="{y:.1}" text-anchor="{anchor}" {extra} fill="white" stroke="white" stroke-width="3" stroke-linejoin="round">{t}</text>"#
     );
-    // Grid and axes.
-    let mut v = 0.0;
-    while v <= vmax + 1e-9 {
-        let yy = y(v);
-        let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/>"##, LEFT + pw);
-        let _ =
-            writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, yy + 4.0, trim_num(v));
-        v += ystep;
-    }
-    let mut t = 0.0;
-    while t <= tmax + 1e-9 {
-        let xx = x(t);
+    let _ = writeln!(s, r#"<text x="{x:.1}" y="{y:.1}" text-anchor="{anchor}" {extra} fill="{fill}">{t}</text>"#);
+}
+
+fn panel(s: &mut String, p: &Panel, l: &Layout, sc: &Scale, idx: usize) {
+    let y0 = l.plot_top;
+    let x = |t: f64| LEFT + (t / sc.tmax).clamp(0.0, 1.0) * PW;
+    let y = |bps: f64| y0 + PLOT_H - (bps / 1e6 / sc.vmax).clamp(0.0, 1.0) * PLOT_H;
+    for (k, line) in l.title.iter().enumerate() {
+        let ty = y0 - 8.0 - (l.title.len() - 1 - k) as f64 * TITLE_LINE - 6.0;
         let _ = writeln!(
             s,
-            r##"<line x1="{xx:.1}" y1="{:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#888"/>"##,
-            y0 + ph,
-            y0 + ph + 5.0
+            r#"<text x="{LEFT}" y="{ty:.1}" font-size="{TITLE_PX}" font-weight="bold">{}</text>"#,
+            esc(line)
         );
-        let _ =
-            writeln!(s, r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, y0 + ph + 18.0, trim_num(t));
-        t += xstep;
     }
-    let _ =
-        writeln!(s, r##"<rect x="{LEFT}" y="{y0:.1}" width="{pw:.1}" height="{ph:.1}" fill="none" stroke="#444"/>"##);
+    let _ = writeln!(
+        s,
+        r#"<defs><clipPath id="plot{idx}"><rect x="{LEFT}" y="{y0:.1}" width="{PW}" height="{PLOT_H}"/></clipPath></defs>"#
+    );
+    // Grid, ticks and axis titles.
+    let mut v = 0.0;
+    while v <= sc.vmax + 1e-9 {
+        let yy = y(v * 1e6);
+        let _ =
+            writeln!(s, r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#e4e4e4"/>"##, LEFT + PW);
+        let _ =
+            writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, yy + 4.0, trim_num(v));
+        v += sc.vstep;
+    }
+    let mut t = 0.0;
+    while t <= sc.tmax + 1e-9 {
+        let xx = x(t);
+        let yb = y0 + PLOT_H;
+        let _ = writeln!(s, r##"<line x1="{xx:.1}" y1="{yb:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#888"/>"##, yb + 5.0);
+        let _ = writeln!(s, r#"<text x="{xx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, yb + 18.0, trim_num(t));
+        t += sc.tstep;
+    }
     let _ = writeln!(
         s,
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">time (s)</text>"#,
-        LEFT + pw / 2.0,
-        y0 + ph + 34.0
+        LEFT + PW / 2.0,
+        y0 + PLOT_H + 33.0
     );
     let _ = writeln!(
         s,
         r#"<text transform="translate({:.1},{:.1}) rotate(-90)" text-anchor="middle">Mbit/s</text>"#,
-        LEFT - 48.0,
-        y0 + ph / 2.0
+        LEFT - 44.0,
+        y0 + PLOT_H / 2.0
     );
-    // Markers.
-    for (mt, label) in &p.markers {
+    if let Some(sh) = &p.shade {
+        let (a, b) = (x(sh.from), x(sh.to).max(x(sh.from) + 1.0));
+        let _ = writeln!(
+            s,
+            r#"<rect x="{a:.1}" y="{y0:.1}" width="{:.1}" height="{PLOT_H}" fill="{STALL}" fill-opacity="0.14"/>"#,
+            b - a
+        );
+    }
+    series(s, p, l, sc, (&x, &y), idx);
+    limits(s, p, sc, &x, &y);
+    if let Some(t) = p.sent_until.filter(|t| *t < sc.tmax) {
+        let a = x(t);
+        let _ = writeln!(
+            s,
+            r#"<rect x="{a:.1}" y="{y0:.1}" width="{:.1}" height="{PLOT_H}" fill="white" fill-opacity="0.72"/>"#,
+            LEFT + PW - a
+        );
+        let _ = writeln!(
+            s,
+            r##"<line x1="{a:.1}" y1="{y0:.1}" x2="{a:.1}" y2="{:.1}" stroke="#999" stroke-dasharray="2,3"/>"##,
+            y0 + PLOT_H
+        );
+        if text::width("drain", LEGEND_PX) + 6.0 < LEFT + PW - a {
+            label(s, a + 3.0, y0 + PLOT_H - 6.0, "start", "#777", r#"font-size="11""#, "drain");
+        }
+    }
+    for (mt, text) in &p.markers {
         let xx = x(*mt);
         let _ = writeln!(
             s,
-            r##"<line x1="{xx:.1}" y1="{y0:.1}" x2="{xx:.1}" y2="{:.1}" stroke="#c00" stroke-dasharray="5,4"/>"##,
-            y0 + ph
+            r##"<line x1="{xx:.1}" y1="{y0:.1}" x2="{xx:.1}" y2="{:.1}" stroke="{STALL}" stroke-width="1.5"/>"##,
+            y0 + PLOT_H
         );
-        let _ = writeln!(s, r##"<text x="{:.1}" y="{:.1}" fill="#c00">{}</text>"##, xx + 4.0, y0 + 14.0, esc(label));
+        let w = text::width(text, 12.0);
+        let (tx, anchor) = if xx - 4.0 - w >= LEFT { (xx - 4.0, "end") } else { (xx + 4.0, "start") };
+        label(s, tx, y0 + 15.0, anchor, STALL, "", text);
     }
-    // Series: every subflow in order of appearance, then the total.
-    let mut keys: Vec<&String> = Vec::new();
-    for q in &p.points {
-        for k in q.flows.keys() {
-            if !keys.contains(&k) {
-                keys.push(k);
-            }
-        }
+    if let Some(sh) = &p.shade {
+        let a = x(sh.from) + 4.0;
+        let ax = if a + text::width(&sh.label, 12.0) > LEFT + PW { LEFT + PW - 4.0 } else { a };
+        let anchor = if ax < a { "end" } else { "start" };
+        label(s, ax, y0 + 15.0, anchor, STALL, r#"font-weight="bold""#, &sh.label);
     }
-    let mut legend = Vec::new();
-    for (i, k) in keys.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        // A subflow that disappears ends its line; one that appears starts one.
-        let mut seg = String::new();
-        let mut segs = Vec::new();
-        for q in &p.points {
-            match q.flows.get(*k) {
-                Some(v) => {
-                    let _ = write!(seg, "{:.1},{:.1} ", x(q.t), y(v / 1e6));
+    let _ = writeln!(s, r##"<rect x="{LEFT}" y="{y0:.1}" width="{PW}" height="{PLOT_H}" fill="none" stroke="#444"/>"##);
+    legend(s, l);
+}
+
+/// Start and end (s) of each point's interval: from the previous point
+/// (the first: back by the next interval's length).
+fn intervals(points: &[TimelinePoint]) -> Vec<(f64, f64)> {
+    (0..points.len())
+        .map(|j| {
+            let b = points[j].t;
+            let a = match j {
+                0 => {
+                    let dt = points.get(1).map(|q| q.t - b).filter(|d| *d > 0.0).unwrap_or(b);
+                    (b - dt).max(0.0)
                 }
-                None if !seg.is_empty() => segs.push(std::mem::take(&mut seg)),
-                None => {}
-            }
-        }
-        if !seg.is_empty() {
-            segs.push(seg);
-        }
-        for sg in segs {
-            let _ = writeln!(
-                s,
-                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.5"/>"#,
-                sg.trim_end()
-            );
-        }
-        legend.push((color, k.to_string(), 1.5));
-    }
-    // The total (MPTCP-level data acked, or bytes read) comes in bursts:
-    // draw it as a centred 3-point moving average.
-    let n = p.points.len();
-    let total: String = (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(1);
-            let hi = (i + 1).min(n - 1);
-            let avg = p.points[lo..=hi].iter().map(|q| q.total_bps).sum::<f64>() / (hi - lo + 1) as f64;
-            format!("{:.1},{:.1}", x(p.points[i].t), y(avg / 1e6))
+                _ => points[j - 1].t,
+            };
+            (a, b)
         })
-        .collect::<Vec<_>>()
-        .join(" ");
-    if !total.is_empty() {
-        let _ = writeln!(s, r##"<polyline points="{total}" fill="none" stroke="#000" stroke-width="2.5"/>"##);
-    }
-    legend.push(("#000", "total".to_string(), 2.5));
-    for (i, (color, label, wdt)) in legend.iter().enumerate() {
-        let ly = y0 + 10.0 + i as f64 * 18.0;
-        let lx = LEFT + pw + 12.0;
+        .collect()
+}
+
+/// The subflows as stacked bands (steps: each interval at its rate), the
+/// total as a black step line, clipped to the plot area; the highest
+/// clipped peak written at the top.
+fn series(
+    s: &mut String,
+    p: &Panel,
+    l: &Layout,
+    sc: &Scale,
+    (x, y): (&dyn Fn(f64) -> f64, &dyn Fn(f64) -> f64),
+    idx: usize,
+) {
+    let iv = intervals(&p.points);
+    let _ = writeln!(s, r#"<g clip-path="url(#plot{idx})">"#);
+    let mut below = vec![0.0; p.points.len()];
+    for (i, k) in l.keys.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let dash = DASHES[i % DASHES.len()];
+        let above: Vec<f64> =
+            p.points.iter().zip(&below).map(|(q, b)| b + q.flows.get(k).copied().unwrap_or(0.0)).collect();
+        let mut top = String::new();
+        let mut bottom = Vec::new();
+        for (j, (a, b)) in iv.iter().enumerate() {
+            let _ = write!(top, "{:.1},{:.1} {:.1},{:.1} ", x(*a), y(above[j]), x(*b), y(above[j]));
+            bottom.push(format!("{:.1},{:.1} {:.1},{:.1}", x(*b), y(below[j]), x(*a), y(below[j])));
+        }
+        bottom.reverse();
         let _ = writeln!(
             s,
-            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="{wdt}"/>"#,
-            lx + 20.0
+            r#"<polygon points="{top}{}" fill="{color}" fill-opacity="0.3" stroke="none"/>"#,
+            bottom.join(" ")
         );
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#, lx + 25.0, ly + 4.0, esc(label));
+        let _ = writeln!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="1.6" stroke-dasharray="{dash}"/>"#,
+            top.trim_end()
+        );
+        below = above;
+    }
+    let total: Vec<String> = iv
+        .iter()
+        .zip(&p.points)
+        .map(|((a, b), q)| format!("{:.1},{:.1} {:.1},{:.1}", x(*a), y(q.total_bps), x(*b), y(q.total_bps)))
+        .collect();
+    if !total.is_empty() {
+        let _ =
+            writeln!(s, r##"<polyline points="{}" fill="none" stroke="#000" stroke-width="1.8"/>"##, total.join(" "));
+    }
+    s.push_str("</g>\n");
+    let clipped = p.points.iter().zip(&iv).filter(|(q, _)| peak(q) / 1e6 > sc.vmax);
+    if let Some((q, (a, b))) = clipped.max_by(|m, n| peak(m.0).total_cmp(&peak(n.0))) {
+        let text = format!("\u{2191} {:.0}", peak(q) / 1e6);
+        let xx = ((x(*a) + x(*b)) / 2.0).clamp(LEFT + 20.0, LEFT + PW - 20.0);
+        label(s, xx, y(f64::MAX) + 12.0, "middle", "#000", r#"font-size="11""#, &text);
+    }
+}
+
+/// The limit's steps as dashed lines, each with its value.
+fn limits(s: &mut String, p: &Panel, sc: &Scale, x: &dyn Fn(f64) -> f64, y: &dyn Fn(f64) -> f64) {
+    for (i, lim) in p.limits.iter().enumerate() {
+        let end = p.limits.get(i + 1).map(|n| n.from).unwrap_or(sc.tmax);
+        let (a, b, yy) = (x(lim.from), x(end), y(lim.bps));
+        let _ = writeln!(
+            s,
+            r#"<line x1="{a:.1}" y1="{yy:.1}" x2="{b:.1}" y2="{yy:.1}" stroke="{LIMIT}" stroke-width="1.5" stroke-dasharray="9,4"/>"#
+        );
+        label(s, a + 6.0, yy - 5.0, "start", LIMIT, r#"font-size="11""#, &lim.label);
+    }
+}
+
+fn legend(s: &mut String, l: &Layout) {
+    for e in &l.legend {
+        let (sx, sy) = (e.x, e.y);
+        match &e.swatch {
+            Swatch::Band(color, dash) => {
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{sx:.1}" y="{:.1}" width="{SWATCH}" height="8" fill="{color}" fill-opacity="0.3"/>"#,
+                    sy - 4.0
+                );
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{sx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="1.6" stroke-dasharray="{dash}"/>"#,
+                    sy - 4.0,
+                    sx + SWATCH,
+                    sy - 4.0
+                );
+            }
+            Swatch::Line(color) => {
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{sx:.1}" y1="{sy:.1}" x2="{:.1}" y2="{sy:.1}" stroke="{color}" stroke-width="1.8"/>"#,
+                    sx + SWATCH
+                );
+            }
+            Swatch::Limit => {
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{sx:.1}" y1="{sy:.1}" x2="{:.1}" y2="{sy:.1}" stroke="{LIMIT}" stroke-width="1.5" stroke-dasharray="9,4"/>"#,
+                    sx + SWATCH
+                );
+            }
+            Swatch::Shade => {
+                let _ = writeln!(
+                    s,
+                    r#"<rect x="{sx:.1}" y="{:.1}" width="{SWATCH}" height="10" fill="{STALL}" fill-opacity="0.14" stroke="{STALL}" stroke-width="0.5"/>"#,
+                    sy - 5.0
+                );
+            }
+            Swatch::Drain => {
+                let _ = writeln!(
+                    s,
+                    r##"<rect x="{sx:.1}" y="{:.1}" width="{SWATCH}" height="10" fill="#f2f2f2" stroke="#999" stroke-width="0.5"/>"##,
+                    sy - 5.0
+                );
+            }
+        }
+        for (k, line) in e.lines.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="{LEGEND_PX}">{}</text>"#,
+                sx + SWATCH + PAD,
+                sy + 4.0 + k as f64 * LEGEND_LINE,
+                esc(line)
+            );
+        }
     }
 }
 
@@ -207,36 +507,4 @@ pub fn write(path: &Path, panels: &[Panel]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn renders_series_legend_and_markers() {
-        let mut flows = BTreeMap::new();
-        flows.insert("10.0.0.1:1 -> 10.0.0.2:2".to_string(), 40e6);
-        let pts = vec![
-            TimelinePoint { t: 0.1, total_bps: 40e6, flows: flows.clone() },
-            TimelinePoint { t: 0.2, total_bps: 45e6, flows },
-        ];
-        let svg = render(&[Panel { title: "a <b>".into(), points: pts, markers: vec![(0.15, "down".into())] }]);
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<polyline").count(), 2);
-        assert!(svg.contains("a &lt;b&gt;"));
-        assert!(svg.contains("10.0.0.1:1 -&gt; 10.0.0.2:2"));
-        assert!(svg.contains(">down<"));
-    }
-
-    #[test]
-    fn empty_panel_is_still_valid() {
-        let svg = render(&[Panel { title: "empty".into(), points: vec![], markers: vec![] }]);
-        assert!(svg.contains("total"));
-    }
-
-    #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(100.0, 5.0), 20.0);
-        assert_eq!(nice_step(7.0, 8.0), 1.0);
-    }
-}
+mod tests;

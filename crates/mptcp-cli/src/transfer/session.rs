@@ -147,14 +147,15 @@ pub fn read_hello(stream: &TcpStream) -> anyhow::Result<Hello> {
     Hello::decode(&b).map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Serves one standalone data connection (reads its hello first). Socket
-/// options come from the listener, which passes them on. `passive_fallback`
-/// says the kernel counted a fallback for it (see [`FallbackWatch`]): its
-/// TCP socket is then reported as `fallback`.
+/// Serves one standalone data connection (reads its hello first), sharing
+/// its progress. Socket options come from the listener, which passes them
+/// on. `passive_fallback` says the kernel counted a fallback for it (see
+/// [`FallbackWatch`]): its TCP socket is then reported as `fallback`.
 pub fn serve_connection(
     stream: TcpStream,
     interval: Duration,
     passive_fallback: bool,
+    progress: &Progress,
     on_sample: OnSample<'_>,
 ) -> anyhow::Result<SessionReport> {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
@@ -162,7 +163,7 @@ pub fn serve_connection(
     if hello.kind != Kind::Data {
         anyhow::bail!("{peer}: expected a data connection, got a {:?} one", hello.kind);
     }
-    serve_data(&stream, &hello, interval, passive_fallback, &Progress::default(), on_sample)
+    serve_data(&stream, &hello, interval, passive_fallback, progress, on_sample)
 }
 
 /// Serves a data connection whose hello has been read.

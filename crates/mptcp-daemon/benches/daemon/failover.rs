@@ -2,6 +2,7 @@
 //! 3 s and comes back 3 s later. Measured at the receiver (stall) and on
 //! the sender's interface (data on the path again), with the kernel path
 //! manager alone (the same endpoints, configured once) and with the daemon.
+//! The stall is `mptcp lab`'s, computed by the same code (`stall.rs`).
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
@@ -12,18 +13,12 @@ use std::time::{Duration, Instant};
 use mptcp::MptcpBuilder;
 use mptcp_netns::{Netns, Path};
 
-use crate::{ms, Stats};
+use crate::{ms, stall, Stats};
 
 const BUCKET: Duration = Duration::from_millis(50);
 const WARMUP: Duration = Duration::from_secs(3);
 const OUTAGE: Duration = Duration::from_secs(3);
 const AFTER: Duration = Duration::from_secs(3);
-/// The remaining path "carries its rate" from a 50 ms sample on when that
-/// sample, and the mean of the samples over the 300 ms from it, reach this
-/// fraction of it (the mean absorbs the lumps in which reordered data is
-/// delivered after a failover).
-const FRACTION: f64 = 0.85;
-const HOLD: usize = 6;
 /// A path "carries data again" when this much leaves through it in 50 ms.
 const BACK_BYTES: u64 = 64 * 1024;
 
@@ -154,27 +149,10 @@ fn one(mptcp: &str, fail: usize, daemon: bool) -> Run {
     }
     let received: u64 = log.iter().map(|(_, n)| *n as u64).sum();
 
-    // Receiver goodput per 50 ms bucket from the moment the link went down.
-    let nb = (OUTAGE.as_millis() / BUCKET.as_millis()) as usize;
-    let mut buckets = vec![0u64; nb];
-    for (t, n) in &log {
-        if *t >= t_down {
-            let k = ((*t - t_down).as_millis() / BUCKET.as_millis()) as usize;
-            if k < nb {
-                buckets[k] += *n as u64;
-            }
-        }
-    }
-    let rate = |b: u64| b as f64 * 8.0 / BUCKET.as_secs_f64();
-    let steady: Vec<f64> = buckets[nb / 2..nb - 1].iter().map(|b| rate(*b)).collect();
-    let remaining = Stats::of(&steady).median;
-    let stall = (0..nb.saturating_sub(HOLD))
-        .find(|&k| {
-            let mean = buckets[k..k + HOLD].iter().map(|b| rate(*b)).sum::<f64>() / HOLD as f64;
-            rate(buckets[k]) >= FRACTION * remaining && mean >= FRACTION * remaining
-        })
-        .map(|k| k as f64 * ms(BUCKET))
-        .unwrap_or(f64::NAN);
+    // The stall, over the outage: receiver goodput in 50 ms samples from the
+    // moment the link went down.
+    let reads: Vec<(Instant, u64)> = log.iter().map(|(t, n)| (*t, *n as u64)).collect();
+    let st = stall::measure(&reads, t_down, t_down + OUTAGE).expect("an outage of many samples");
     // The failed path carries data again: 64 KiB leave through it within 50 ms.
     let back = tx
         .iter()
@@ -186,12 +164,12 @@ fn one(mptcp: &str, fail: usize, daemon: bool) -> Run {
         })
         .unwrap_or(f64::NAN);
     Run {
-        stall_ms: stall,
+        stall_ms: st.ms.unwrap_or(f64::NAN),
         back_ms: back,
-        remaining_mbps: remaining / 1e6,
+        remaining_mbps: st.reference_bps / 1e6,
         bytes: received,
         intact: received == sent,
-        samples_mbps: buckets.iter().map(|b| (rate(*b) / 1e5).round() / 10.0).collect(),
+        samples_mbps: st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect(),
     }
 }
 
@@ -229,9 +207,11 @@ pub fn run(mptcp: &str, runs: usize) -> Failover {
         "\n### Failover: 2 x 50 Mbit/s upload, one path's link down at 3 s ({runs} runs each, median (min-max))\n"
     );
     println!(
-        "Stall = from the link going down until the receiver gets {:.0}% of the remaining path's rate: the first 50 ms sample \
-         that does, with the mean of the 300 ms from it doing so too.\n",
-        FRACTION * 100.0
+        "Stall = from the link going down until the receiver gets {:.0}% of the remaining path's rate: the first {} ms sample \
+         that does, with the mean of the {} ms from it doing so too (mptcp lab's definition, crates/mptcp-cli/src/cmd/lab/stall.rs).\n",
+        stall::FRACTION * 100.0,
+        stall::SAMPLE.as_millis(),
+        stall::SAMPLE.as_millis() * stall::HOLD as u128
     );
     println!(
         "| path taken down | kernel PM alone: stall, ms | with mptcp daemon: stall, ms | daemon / kernel | target |"

@@ -1,21 +1,42 @@
-//! The `failover` phase: one path goes down half-way through an MPTCP
-//! upload; every byte must still arrive, and the stall until the remaining
-//! paths carry 90% of their limit is measured at the receiver.
+//! The failover phases: one path goes down half-way through an MPTCP
+//! upload; every byte must still arrive, and the stall (see [`stall`]) is
+//! measured at the receiver.
+//!
+//! `failover` leaves the failure to the kernel path manager alone, which
+//! does nothing when a link goes down: the dead subflow keeps its data until
+//! retransmission timeouts give up on it. `failover-daemon` runs `mptcp
+//! daemon` in the client namespace, which deletes the dead path's endpoint
+//! (and, for the initial subflow's path, the initial subflow) at once: the
+//! kernel closes the subflow and reinjects its data on the others.
+//!
+//! Everything else is the same in both: the topology, the client's
+//! endpoints (one `subflow` endpoint per path, as the daemon's default
+//! policy makes them, set before the transfer: the client opens one subflow
+//! per path from them, see [`Topology::add_client_endpoints`]; the daemon
+//! adopts them and changes nothing until the link goes down), the path, and
+//! the instant it goes down.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use mptcp_daemon::status::Action;
+use mptcp_daemon::{DefaultRoute, Manage, OnExit};
 
+use super::chart;
 use super::peers::{client_session, Server};
 use super::phase::{Phase, PhaseReport, INTACT, MISMATCH};
+use super::stall::{self, FRACTION};
 use super::topo::Topology;
 use super::Plan;
-use crate::transfer::plot::Panel;
+use crate::transfer::plot::{Panel, Shade};
+use crate::transfer::units::fmt_rate;
 
-/// Runs the phase; the path is brought back up before it returns.
+/// Runs `phase` (`failover` or `failover-daemon`); the path is brought back
+/// up, and the client's path manager reset, before it returns.
 pub fn run(
+    phase: Phase,
     topo: &Topology,
     server: &Server,
     plan: &Plan,
@@ -23,11 +44,17 @@ pub fn run(
     quiet: bool,
 ) -> anyhow::Result<(PhaseReport, Panel)> {
     let fail = plan.fail_path;
-    let path = topo.paths[fail].clone();
+    let endpoints = ClientEndpoints::add(topo)?;
+    let daemon = match phase {
+        Phase::FailoverDaemon => Some(start_daemon(topo)?),
+        _ => None,
+    };
+    let at_start = daemon.as_ref().map(|d| d.status().last_actions).unwrap_or_default();
     let down_after = plan.duration / 2;
     let down_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let cancel = Arc::new(AtomicBool::new(false));
     let (d2, c2) = (down_at.clone(), cancel.clone());
+    let path = topo.paths[fail].clone();
     let started = Instant::now();
     let killer = std::thread::spawn(move || {
         // Wait for data to flow, then pull the link.
@@ -44,21 +71,29 @@ pub fn run(
         }
         r
     });
-    let label = format!("{title}: path {} goes down mid-transfer", fail + 1);
+    let who = if daemon.is_some() { "mptcp daemon on the client" } else { "kernel path manager alone" };
+    let label = format!("{title}: path {} goes down mid-transfer ({who})", fail + 1);
     let res = client_session(topo, plan, true, &label, quiet);
     cancel.store(true, Ordering::Release);
     let down_result = killer.join().map_err(|_| anyhow::anyhow!("the failover thread panicked"))?;
-    // Bring it back for the phases that follow.
-    let _ = topo.paths[fail].up();
+    let actions = daemon.as_ref().map(|d| d.status().last_actions);
+    let stopped = daemon.map(|d| d.stop()).unwrap_or(Ok(()));
+    // Bring the path back and the client's endpoints to what they were,
+    // for the phases that follow, whatever failed.
+    let up = topo.paths[fail].up();
+    let reset = endpoints.remove();
     std::thread::sleep(Duration::from_millis(200));
     down_result.context("taking the path down")?;
+    up.context("bringing the path back up")?;
+    reset?;
+    stopped.context("stopping mptcp daemon")?;
     let (c, t0) = res?;
     let s = server.report()?;
-    let marks = server.marks();
     let timeline = c.timeline.clone();
     let all: Vec<usize> = (0..topo.paths.len()).collect();
-    let mut p = PhaseReport::from_transfer(Phase::Failover, c, s, topo, &all, true);
+    let mut p = PhaseReport::from_transfer(phase, c, s, topo, &all, true);
     p.failed_path = Some(fail + 1);
+    let limit_before = p.limit_bps;
     // The limit that matters after the failure is that of the remaining paths.
     let remaining: Vec<usize> = all.iter().copied().filter(|i| *i != fail).collect();
     p.remaining_limit_bps = p.limit_of(topo, &remaining);
@@ -67,96 +102,140 @@ pub fn run(
     let verified = p.verified();
     p.notes.push(if verified { INTACT } else { MISMATCH }.into());
     let down = down_at.lock().ok().and_then(|d| *d);
-    let mut markers = vec![];
+    let mut panel = chart::panel(phase_title(phase, fail), timeline, limit_before, plan);
+    let mut reacted = true;
     match down {
         Some(d) => {
             let at = d.saturating_duration_since(t0).as_secs_f64();
             p.down_at_s = Some(at);
-            markers.push((at, format!("path {} down", fail + 1)));
-            p.stall_ms = stall_ms(&marks, d, p.remaining_limit_bps);
-            if p.stall_ms.is_none() {
-                p.notes.push("the remaining paths never reached 90% of their rate".into());
+            panel.markers.push((at, format!("path {} down", fail + 1)));
+            if let Some(r) = p.remaining_limit_bps {
+                panel.limits.push(chart::limit(at, r, "remaining paths' limit"));
+            }
+            measure_stall(&mut p, &mut panel, &server.deliveries(), (d, at), t0 + plan.duration);
+            if let Some(all) = &actions {
+                let after: Vec<&Action> = all.iter().filter(|a| !at_start.contains(a)).collect();
+                reacted = daemon_notes(&mut p, &at_start, &after, &topo.paths[fail].a_addr);
+                p.daemon_actions = Some(after.into_iter().cloned().collect());
             }
         }
         None => p.notes.push("the transfer ended before the path went down".into()),
     }
-    p.ok = verified && down.is_some();
-    let panel = Panel { title: format!("failover: path {} down", fail + 1), points: timeline, markers };
+    p.ok = verified && down.is_some() && reacted;
     Ok((p, panel))
 }
 
-/// Time from `down` until a receiver interval (between two `marks` of
-/// (when, bytes so far)) carries >= 90% of `limit` (or, unshaped, of the
-/// median rate after the failure).
-pub fn stall_ms(marks: &[(Instant, u64)], down: Instant, limit: Option<f64>) -> Option<f64> {
-    let rates: Vec<(Instant, f64)> = marks
-        .windows(2)
-        .filter(|w| w[0].0 >= down)
-        .filter_map(|w| {
-            let dt = w[1].0.saturating_duration_since(w[0].0).as_secs_f64();
-            (dt > 0.02).then(|| (w[0].0, w[1].1.saturating_sub(w[0].1) as f64 * 8.0 / dt))
-        })
-        .collect();
-    let target = match limit {
-        Some(l) => 0.9 * l,
-        None => {
-            let mut v: Vec<f64> = rates.iter().map(|r| r.1).collect();
-            v.sort_by(|a, b| a.total_cmp(b));
-            0.9 * *v.get(v.len() / 2)?
-        }
+/// Measures the stall from what the receiver got (`deliveries`) between
+/// the failure (`down`, as an instant and in seconds of the transfer) and
+/// `end` (the sender stopped), into the report and the panel.
+fn measure_stall(
+    p: &mut PhaseReport,
+    panel: &mut Panel,
+    deliveries: &[(Instant, u64)],
+    down: (Instant, f64),
+    end: Instant,
+) {
+    let (d, at) = down;
+    let Some(st) = stall::measure(deliveries, d, end) else {
+        p.notes.push(format!(
+            "too little time after the failure to measure the stall (it needs {} ms; use a longer --duration)",
+            (stall::SAMPLE * 2 * stall::HOLD as u32).as_millis()
+        ));
+        return;
     };
-    rates.iter().find(|r| r.1 >= target).map(|r| r.0.saturating_duration_since(down).as_secs_f64() * 1000.0)
+    p.stall_ms = st.ms;
+    p.remaining_bps = Some(st.reference_bps);
+    p.stall_samples_mbps = Some(st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect());
+    let end_s = at + end.saturating_duration_since(d).as_secs_f64();
+    let (to, label) = match st.ms {
+        Some(ms) => (at + ms / 1000.0, format!("stall {ms:.0} ms")),
+        None => (end_s, "no recovery".to_string()),
+    };
+    let legend = format!(
+        "stall: from the link going down until the receiver gets {:.0}% of the remaining paths' rate ({}), {} ms \
+         samples",
+        FRACTION * 100.0,
+        fmt_rate(st.reference_bps),
+        stall::SAMPLE.as_millis()
+    );
+    panel.shade = Some(Shade { from: at, to, label, legend });
+    if st.ms.is_none() {
+        p.notes.push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn phase_title(phase: Phase, fail: usize) -> String {
+    match phase {
+        Phase::FailoverDaemon => format!("failover-daemon: path {} down, mptcp daemon on the client", fail + 1),
+        _ => format!("failover: path {} down, kernel path manager alone", fail + 1),
+    }
+}
 
-    /// Marks every 100 ms of a 10 Mbit/s receiver (125,000 bytes per
-    /// interval) over 2 s, with nothing moving in the intervals that start
-    /// in `gap` (ms).
-    fn marks(t: Instant, gap: std::ops::Range<u64>) -> Vec<(Instant, u64)> {
-        let mut v = vec![(t, 0u64)];
-        let mut bytes = 0u64;
-        for i in 1..=20u64 {
-            if !gap.contains(&((i - 1) * 100)) {
-                bytes += 125_000;
+/// Notes what the daemon did: nothing at start-up (else the comparison is
+/// not fair), and deleting the dead path's endpoint after the failure.
+/// Returns whether both held.
+fn daemon_notes(p: &mut PhaseReport, at_start: &[Action], after: &[&Action], addr: &str) -> bool {
+    let fair = at_start.is_empty();
+    if !fair {
+        let what: Vec<String> = at_start.iter().map(|a| format!("{} {}", a.op, a.endpoint)).collect();
+        p.notes.push(format!("the daemon changed the client's path manager at start-up: {}", what.join(", ")));
+    }
+    let deleted =
+        after.iter().find(|a| a.op == "delete" && a.result == "ok" && a.endpoint.contains(&format!(" {addr} ")));
+    match deleted {
+        Some(a) => p.notes.push(format!(
+            "mptcp daemon deleted {} {:.1} ms after the link event{}",
+            a.endpoint,
+            a.after_event_ms,
+            if after.iter().any(|a| a.op == "delete id 0" && a.result == "ok") {
+                " and closed the initial subflow from it"
+            } else {
+                ""
             }
-            v.push((t + Duration::from_millis(i * 100), bytes));
+        )),
+        None => p.notes.push(format!("mptcp daemon did not delete the endpoint of {addr}")),
+    }
+    fair && deleted.is_some()
+}
+
+/// Starts `mptcp daemon` on a thread in the client namespace: no default
+/// route needed (the lab has none), no state file or control socket; it
+/// adopts the endpoints the lab set (`manage = all`) and deletes its
+/// endpoints when it stops.
+fn start_daemon(topo: &Topology) -> anyhow::Result<mptcp_daemon::Handle> {
+    let mut c = mptcp_daemon::Config::default();
+    c.default_route = DefaultRoute::Any;
+    c.runtime_dir = None;
+    c.manage = Manage::All;
+    c.on_exit = OnExit::Flush;
+    topo.client.in_ns(|| mptcp_daemon::spawn(c))?.context("starting mptcp daemon in the client namespace")
+}
+
+/// The client's `subflow` endpoints for a failover phase; removed (the
+/// client's path manager reset) by [`remove`](Self::remove) or on drop.
+struct ClientEndpoints<'a> {
+    topo: Option<&'a Topology>,
+}
+
+impl<'a> ClientEndpoints<'a> {
+    fn add(topo: &'a Topology) -> anyhow::Result<ClientEndpoints<'a>> {
+        let guard = ClientEndpoints { topo: Some(topo) };
+        topo.add_client_endpoints().context("adding the client's endpoints")?;
+        Ok(guard)
+    }
+
+    fn remove(mut self) -> anyhow::Result<()> {
+        match self.topo.take() {
+            Some(t) => t.reset_client_pm().context("resetting the client's path manager"),
+            None => Ok(()),
         }
-        v
     }
+}
 
-    #[test]
-    fn stall_is_measured_from_the_failure() {
-        let t = Instant::now();
-        let ms = |m: u64| t + Duration::from_millis(m);
-        let m = marks(t, 1000..1300);
-        let s = stall_ms(&m, ms(1000), Some(10e6)).unwrap();
-        assert!((290.0..=310.0).contains(&s), "{s}");
-        // Never at 90% of a limit ten times the rate.
-        assert_eq!(stall_ms(&m, ms(1000), Some(100e6)), None);
-        assert_eq!(stall_ms(&[], ms(0), None), None);
-    }
-
-    #[test]
-    fn unshaped_paths_compare_with_the_median_rate_after_the_failure() {
-        let t = Instant::now();
-        let m = marks(t, 1000..1200);
-        // After 1000 ms: 2 empty intervals, then 8 at 10 Mbit/s; the median is 10 Mbit/s.
-        let s = stall_ms(&m, t + Duration::from_millis(1000), None).unwrap();
-        assert!((190.0..=210.0).contains(&s), "{s}");
-    }
-
-    #[test]
-    fn intervals_before_the_failure_do_not_count() {
-        let t = Instant::now();
-        // Full rate until 1000 ms, nothing after: no recovery, even though
-        // earlier intervals met the target.
-        let m = marks(t, 1000..2000);
-        assert_eq!(stall_ms(&m, t + Duration::from_millis(1000), Some(10e6)), None);
-        // Marks too close together (under 20 ms) are no interval.
-        let close = vec![(t, 0), (t + Duration::from_millis(5), 1_000_000)];
-        assert_eq!(stall_ms(&close, t, Some(1.0)), None);
+impl Drop for ClientEndpoints<'_> {
+    fn drop(&mut self) {
+        if let Some(t) = self.topo.take() {
+            let _ = t.reset_client_pm();
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 
+use super::chart::{self, rate_of_limit};
 use super::peers::{client_session, Server};
 use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
 use super::topo::Topology;
@@ -28,9 +29,15 @@ pub fn run(
     let (c, _) = res?;
     let s = server.report()?;
     let (client, server) = (c.status, s.status);
-    let panel = Panel { title: format!("fallback: {client} / {server}"), points: c.timeline.clone(), markers: vec![] };
+    let points = c.timeline.clone();
     // The limit is that of path 1, for plain TCP segments.
     let mut p = PhaseReport::from_transfer(Phase::Fallback, c, s, topo, &[0], false);
+    let ends = match (client, server) {
+        (Status::Fallback, Status::Fallback) => "both ends fall back to TCP".to_string(),
+        _ => format!("client {client}, server {server}"),
+    };
+    let title = format!("fallback: a middlebox strips MPTCP; {ends}, {}", rate_of_limit(p.goodput_bps, p.limit_bps));
+    let panel = chart::panel(title, points, p.limit_bps, plan);
     let verified = p.verified();
     p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
     p.notes.push(format!("client reports {client}, server reports {server}"));

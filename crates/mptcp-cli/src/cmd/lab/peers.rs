@@ -1,7 +1,7 @@
 //! The two ends of every lab transfer: an in-process bench server in the
 //! server namespace, and bench client sessions in the client namespace.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use crate::transfer::live::Live;
 use crate::transfer::opts::SocketOpts;
 use crate::transfer::proto::Direction;
 use crate::transfer::report::SessionReport;
+use crate::transfer::sampler::Progress;
 use crate::transfer::session::{self, ClientConfig, FallbackWatch};
 
 /// The bench port inside the lab.
@@ -22,15 +23,19 @@ pub const PORT: u16 = 5201;
 /// Sampling interval of both ends.
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// Receiver progress of the current session: (when, bytes so far), one mark
-/// per sample.
-pub type Marks = Vec<(Instant, u64)>;
+/// How often the server notes what its application has read: fine enough
+/// for the stall's 50 ms samples (about 2% each).
+const WATCH: Duration = Duration::from_millis(1);
+
+/// What the receiving application got in the current session: (when, bytes
+/// read since the previous entry), every [`WATCH`] while data arrives.
+pub type Deliveries = Vec<(Instant, u64)>;
 
 /// The in-process bench server, listening in the server namespace.
 pub struct Server {
     stop: Arc<AtomicBool>,
     rx: mpsc::Receiver<anyhow::Result<SessionReport>>,
-    marks: Arc<Mutex<Marks>>,
+    deliveries: Arc<Mutex<Deliveries>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// A second handle on the listening socket, to wake its accept.
     wake: TcpListener,
@@ -49,9 +54,9 @@ impl Server {
         // connects; `stop` wakes it with shutdown(2).
         let wake = listener.try_clone().context("duplicating the listener")?;
         let stop = Arc::new(AtomicBool::new(false));
-        let marks = Arc::new(Mutex::new(Vec::new()));
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        let (stop2, marks2) = (stop.clone(), marks.clone());
+        let (stop2, deliveries2) = (stop.clone(), deliveries.clone());
         // The thread lives in the server namespace, whose fallback counters
         // the watch reads.
         let thread = topo.server.spawn(move || {
@@ -60,23 +65,14 @@ impl Server {
                 match listener.accept() {
                     Ok((conn, _)) => {
                         let fell_back = fallbacks.check(&conn);
-                        if let Ok(mut m) = marks2.lock() {
-                            m.clear();
-                        }
-                        let marks3 = marks2.clone();
-                        let r = session::serve_connection(conn, INTERVAL, fell_back, &mut move |s| {
-                            if let (Some(last), Ok(mut m)) = (s.last(), marks3.lock()) {
-                                m.push((Instant::now(), last.total));
-                            }
-                        });
-                        let _ = tx.send(r);
+                        let _ = tx.send(serve_watched(conn, fell_back, &deliveries2));
                     }
                     Err(_) if stop2.load(Ordering::Acquire) => break,
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }
         });
-        Ok(Server { stop, rx, marks, thread: Some(thread?), wake })
+        Ok(Server { stop, rx, deliveries, thread: Some(thread?), wake })
     }
 
     /// The server's report of the session that just ended.
@@ -84,9 +80,9 @@ impl Server {
         self.rx.recv_timeout(Duration::from_secs(40)).context("the lab server did not report")?
     }
 
-    /// The receiver's progress marks of the last session.
-    pub fn marks(&self) -> Marks {
-        self.marks.lock().map(|m| m.clone()).unwrap_or_default()
+    /// What the receiving application got in the last session.
+    pub fn deliveries(&self) -> Deliveries {
+        self.deliveries.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// Stops accepting and waits (briefly) for the thread.
@@ -104,6 +100,34 @@ impl Server {
             }
         }
     }
+}
+
+/// Serves one data connection, noting into `log` (emptied first) what the
+/// application reads, every [`WATCH`].
+fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> anyhow::Result<SessionReport> {
+    if let Ok(mut l) = log.lock() {
+        l.clear();
+    }
+    let progress = Progress::default();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut seen = 0;
+            while !progress.finished.load(Ordering::Acquire) {
+                let now = progress.app_bytes.load(Ordering::Relaxed);
+                if now > seen {
+                    if let Ok(mut l) = log.lock() {
+                        l.push((Instant::now(), now - seen));
+                    }
+                    seen = now;
+                }
+                std::thread::sleep(WATCH);
+            }
+        });
+        let r = session::serve_connection(conn, INTERVAL, fell_back, &progress, &mut |_| {});
+        // A hello that failed never starts the data: end the watch here.
+        progress.finished.store(true, Ordering::Release);
+        r
+    })
 }
 
 /// Runs one upload from the client namespace to the lab server, with a

@@ -9,8 +9,7 @@ use super::topo::{frame_budget, Topology};
 use crate::transfer::report::{SessionReport, Status};
 
 /// One experiment of the lab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
     /// Plain TCP on path 1.
     Tcp,
@@ -18,15 +17,19 @@ pub enum Phase {
     Mptcp,
     /// `mptcpize run iperf3` on the same topology, for comparison.
     Iperf3,
-    /// A path goes down in the middle of an MPTCP transfer.
+    /// A path goes down in the middle of an MPTCP transfer; the kernel
+    /// path manager alone deals with it.
     Failover,
+    /// The same with `mptcp daemon` running on the client.
+    FailoverDaemon,
     /// A middlebox strips MPTCP from the server's SYN-ACK.
     Fallback,
 }
 
 impl Phase {
     /// Every phase, in the order they run.
-    pub const ALL: [Phase; 5] = [Phase::Tcp, Phase::Mptcp, Phase::Iperf3, Phase::Failover, Phase::Fallback];
+    pub const ALL: [Phase; 6] =
+        [Phase::Tcp, Phase::Mptcp, Phase::Iperf3, Phase::Failover, Phase::FailoverDaemon, Phase::Fallback];
 
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -35,8 +38,14 @@ impl Phase {
             Phase::Mptcp => "mptcp",
             Phase::Iperf3 => "iperf3",
             Phase::Failover => "failover",
+            Phase::FailoverDaemon => "failover-daemon",
             Phase::Fallback => "fallback",
         }
+    }
+
+    /// Whether a path goes down in this phase.
+    pub fn is_failover(self) -> bool {
+        matches!(self, Phase::Failover | Phase::FailoverDaemon)
     }
 
     /// Parses a comma-separated list (`tcp,mptcp`); the result is in the
@@ -61,6 +70,12 @@ impl fmt::Display for Phase {
     }
 }
 
+impl Serialize for Phase {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 impl FromStr for Phase {
     type Err = String;
 
@@ -82,7 +97,7 @@ pub const MISMATCH: &str = "DATA MISMATCH";
 /// The result of one phase.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
-    /// `tcp`, `mptcp`, `iperf3`, `failover` or `fallback`.
+    /// `tcp`, `mptcp`, `iperf3`, `failover`, `failover-daemon` or `fallback`.
     pub name: Phase,
     /// Whether the phase showed what it should.
     pub ok: bool,
@@ -123,10 +138,20 @@ pub struct PhaseReport {
     pub failed_path: Option<usize>,
     /// Failover: seconds into the transfer when it went down.
     pub down_at_s: Option<f64>,
-    /// Failover: time until the receiver got >= 90% of the remaining paths' limit.
+    /// Failover: from the path going down until the receiver gets 85% of
+    /// the remaining paths' rate again (see `stall.rs` for the definition).
     pub stall_ms: Option<f64>,
+    /// Failover: the remaining paths' rate after the failure, as measured
+    /// (the stall's reference).
+    pub remaining_bps: Option<f64>,
     /// Failover: the remaining paths' limit.
     pub remaining_limit_bps: Option<f64>,
+    /// Failover: the receiver's rate in each 50 ms sample from the failure
+    /// on, Mbit/s (what the stall is computed from).
+    pub stall_samples_mbps: Option<Vec<f64>>,
+    /// `failover-daemon`: what the daemon did from its start to the end of
+    /// the transfer.
+    pub daemon_actions: Option<Vec<mptcp_daemon::status::Action>>,
     /// The client's full bench report.
     pub client: Option<SessionReport>,
     /// The server's full bench report.
@@ -158,7 +183,10 @@ impl PhaseReport {
             failed_path: None,
             down_at_s: None,
             stall_ms: None,
+            remaining_bps: None,
             remaining_limit_bps: None,
+            stall_samples_mbps: None,
+            daemon_actions: None,
             client: None,
             server: None,
         }
@@ -230,7 +258,12 @@ mod tests {
         }
         assert_eq!(Phase::Iperf3.to_string(), "iperf3");
         let err = "nope".parse::<Phase>().unwrap_err();
-        assert_eq!(err, "unknown phase \"nope\"; expected some of tcp, mptcp, iperf3, failover, fallback");
+        assert_eq!(
+            err,
+            "unknown phase \"nope\"; expected some of tcp, mptcp, iperf3, failover, failover-daemon, fallback"
+        );
+        assert_eq!(serde_json::to_value(Phase::FailoverDaemon).unwrap(), "failover-daemon");
+        assert!(Phase::FailoverDaemon.is_failover() && !Phase::Mptcp.is_failover());
     }
 
     #[test]
@@ -238,7 +271,7 @@ mod tests {
         assert_eq!(Phase::parse_list("fallback, tcp,tcp"), Ok(vec![Phase::Tcp, Phase::Fallback]));
         assert_eq!(
             Phase::parse_list(super::super::DEFAULT_PHASES),
-            Ok(vec![Phase::Tcp, Phase::Mptcp, Phase::Failover, Phase::Fallback])
+            Ok(vec![Phase::Tcp, Phase::Mptcp, Phase::Failover, Phase::FailoverDaemon, Phase::Fallback])
         );
         assert!(Phase::parse_list(" , ").unwrap_err().contains("no phase"));
         assert!(Phase::parse_list("tcp,udp").unwrap_err().contains("\"udp\""));

@@ -19,7 +19,7 @@ pub struct Plan {
     pub duration: Duration,
     /// Socket options of both ends.
     pub opts: SocketOpts,
-    /// The path the failover phase takes down (0-based).
+    /// The path the failover phases take down (0-based).
     pub fail_path: usize,
 }
 
@@ -43,8 +43,10 @@ impl Plan {
             return Err(usage(format!("--duration {}: expected 1 to 3600 seconds", a.duration)));
         }
         let phases = Phase::parse_list(&a.phases).map_err(|e| usage(format!("--phases: {e}")))?;
-        if phases.contains(&Phase::Failover) && rates.len() < 2 {
-            return Err(usage("the failover phase needs at least 2 paths (use --paths 2 or drop it from --phases)"));
+        if let Some(f) = phases.iter().find(|p| p.is_failover()).filter(|_| rates.len() < 2) {
+            return Err(usage(format!(
+                "the {f} phase needs at least 2 paths (use --paths 2 or drop it from --phases)"
+            )));
         }
         if a.fail_path == 0 || a.fail_path > rates.len() {
             return Err(usage(format!("--fail-path {}: expected 1 to {}", a.fail_path, rates.len())));

@@ -1,13 +1,13 @@
 //! The `tcp` and `mptcp` phases: plain TCP on path 1 against MPTCP over
 //! every path, each against its physical limit.
 
+use super::chart::{self, rate_of_limit};
 use super::peers::{client_session, Server};
 use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
 use super::topo::Topology;
 use super::Plan;
 use crate::transfer::plot::Panel;
 use crate::transfer::report::Status;
-use crate::transfer::units::fmt_rate;
 
 /// Runs `phase` (`tcp` or `mptcp`).
 pub fn run(
@@ -25,9 +25,11 @@ pub fn run(
     let (c, _) = client_session(topo, plan, mptcp, &label, quiet)?;
     let s = server.report()?;
     let paths: Vec<usize> = if mptcp { (0..npaths).collect() } else { vec![0] };
-    let panel =
-        Panel { title: format!("{phase}: {}", fmt_rate(c.goodput_bps)), points: c.timeline.clone(), markers: vec![] };
+    let points = c.timeline.clone();
     let mut p = PhaseReport::from_transfer(phase, c, s, topo, &paths, mptcp);
+    let what = if mptcp { format!("MPTCP over {npaths} paths") } else { "plain TCP on path 1".into() };
+    let title = format!("{phase}: {what}, {}", rate_of_limit(p.goodput_bps, p.limit_bps));
+    let panel = chart::panel(title, points, p.limit_bps, plan);
     let verified = p.verified();
     p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
     let subflows = p.subflows;

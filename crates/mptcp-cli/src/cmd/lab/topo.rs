@@ -3,6 +3,7 @@
 //! that MPTCP opens one subflow per path.
 
 use anyhow::Context;
+use mptcp::pm::EndpointFlags;
 use mptcp_netns::{Netns, Path};
 
 /// Bytes of MPTCP options in a data segment on Linux (DSS with a 32-bit
@@ -101,9 +102,35 @@ impl Topology {
         // and opens one subflow to each, routed over the matching path.
         let announce: Vec<(String, String)> =
             paths.iter().skip(1).map(|p| (p.b_addr.clone(), p.b_dev.clone())).collect();
-        let pm_via = configure_pm(&server, &announce, extra, 0)?;
-        configure_pm(&client, &[], extra, extra)?;
-        Ok(Topology { client, server, paths, rates: rates.to_vec(), pm_via })
+        let pm_via = configure_pm(&server, &announce, EndpointFlags::SIGNAL, (extra, 0))?;
+        let topo = Topology { client, server, paths, rates: rates.to_vec(), pm_via };
+        topo.reset_client_pm()?;
+        Ok(topo)
+    }
+
+    /// The client's limits: one subflow per announced address.
+    fn client_limits(&self) -> (u32, u32) {
+        let extra = self.paths.len().saturating_sub(1) as u32;
+        (extra, extra)
+    }
+
+    /// Makes the client open the subflows itself, as a multi-homed host
+    /// does: one `subflow` endpoint per path, bound to its interface (what
+    /// `mptcp daemon`'s default policy makes of them), and the server's
+    /// announcements ignored (`add_addr_accepted 0`). Each join goes out
+    /// through its endpoint's interface to the server's first address (the
+    /// interface has no route there, so the kernel takes it as on-link and
+    /// the server answers on that path): one subflow per path again.
+    pub fn add_client_endpoints(&self) -> anyhow::Result<()> {
+        let eps: Vec<(String, String)> = self.paths.iter().map(|p| (p.a_addr.clone(), p.a_dev.clone())).collect();
+        let (subflows, _) = self.client_limits();
+        configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, (subflows, 0)).map(|_| ())
+    }
+
+    /// The client's path manager as the topology made it: no endpoints,
+    /// its limits.
+    pub fn reset_client_pm(&self) -> anyhow::Result<()> {
+        configure_pm(&self.client, &[], EndpointFlags::SUBFLOW, self.client_limits()).map(|_| ())
     }
 
     /// Sum of the rates of the paths in `which`; `None` if one is unshaped.
@@ -116,21 +143,23 @@ impl Topology {
     }
 }
 
-/// Path manager setup of one namespace: `signal` endpoints for `announce`
-/// (address, device) and the limits. The one place that knows how: through
-/// `mptcp::pm` (netlink) inside the namespace, else `ip mptcp`.
-/// Returns which of the two did it.
+/// Path manager setup of one namespace: exactly the endpoints `endpoints`
+/// (address, device) with `flags`, and the limits (`subflows`,
+/// `add_addr_accepted`). The one place that knows how: through `mptcp::pm`
+/// (netlink) inside the namespace, else `ip mptcp`. Returns which of the
+/// two did it.
 pub fn configure_pm(
     ns: &Netns,
-    announce: &[(String, String)],
-    subflows: u32,
-    add_addr_accepted: u32,
+    endpoints: &[(String, String)],
+    flags: EndpointFlags,
+    (subflows, add_addr_accepted): (u32, u32),
 ) -> anyhow::Result<&'static str> {
     let via_netlink = ns.in_ns(|| -> Result<(), String> {
         let mut pm = mptcp::pm::PathManager::new().map_err(|e| e.to_string())?;
-        for (a, dev) in announce {
+        pm.flush_endpoints().map_err(|e| e.to_string())?;
+        for (a, dev) in endpoints {
             let ip: std::net::IpAddr = a.parse().map_err(|e| format!("{a}: {e}"))?;
-            let mut ep = mptcp::pm::Endpoint::new(ip).with_flags(mptcp::pm::EndpointFlags::SIGNAL);
+            let mut ep = mptcp::pm::Endpoint::new(ip).with_flags(flags);
             if let Ok(idx) = mptcp::pm::interface_index(dev) {
                 ep = ep.with_ifindex(idx);
             }
@@ -144,8 +173,10 @@ pub fn configure_pm(
         Err(e) => eprintln!("mptcp lab: {e}; using `ip mptcp`"),
     }
     let _ = ns.ip(&["mptcp", "endpoint", "flush"]);
-    for (a, dev) in announce {
-        ns.ip(&["mptcp", "endpoint", "add", a, "dev", dev, "signal"])?;
+    for (a, dev) in endpoints {
+        let mut args = vec!["mptcp", "endpoint", "add", a.as_str(), "dev", dev.as_str()];
+        args.extend(flags.names());
+        ns.ip(&args)?;
     }
     ns.ip(&[
         "mptcp",
