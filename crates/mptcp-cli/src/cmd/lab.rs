@@ -35,7 +35,7 @@ use crate::transfer::opts::SockArgs;
 use crate::transfer::plot;
 use crate::transfer::units::fmt_rate;
 use crate::util::print_json;
-use peers::Server;
+use peers::{Server, Stage};
 use phase::Phase;
 use plan::Plan;
 use summary::{intro, phase_line, summary, FailoverComparison, LabReport, PathInfo};
@@ -120,15 +120,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut panels = Vec::new();
     let total = plan.phases.len();
     for (k, &phase) in plan.phases.iter().enumerate() {
-        let title = format!("[{}/{total}] {phase}", k + 1);
-        let quiet = args.quiet || args.json;
+        let stage = Stage {
+            topo: &topo,
+            server: &server,
+            plan: &plan,
+            title: format!("[{}/{total}] {phase}", k + 1),
+            quiet: args.quiet || args.json,
+        };
         let charted = |(report, panel)| (report, Some(panel));
         let (rep, panel) = match phase {
-            Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &topo, &server, &plan, &title, quiet)?),
-            Phase::Failover | Phase::FailoverDaemon => {
-                charted(failover::run(phase, &topo, &server, &plan, &title, quiet)?)
-            }
-            Phase::Fallback => charted(fallback::run(&topo, &server, &plan, &title, quiet)?),
+            Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &stage)?),
+            Phase::Failover | Phase::FailoverDaemon => charted(failover::run(phase, &stage)?),
+            Phase::Fallback => charted(fallback::run(&stage)?),
             Phase::Iperf3 => (iperf3::run(&topo, &plan, &absent)?, None),
         };
         if human {

@@ -25,24 +25,17 @@ use mptcp_daemon::status::Action;
 use mptcp_daemon::{DefaultRoute, Manage, OnExit};
 
 use super::chart;
-use super::peers::{client_session, Server};
-use super::phase::{Phase, PhaseReport, INTACT, MISMATCH};
+use super::peers::Stage;
+use super::phase::{Phase, PhaseReport, INTACT};
 use super::stall::{self, FRACTION};
 use super::topo::Topology;
-use super::Plan;
 use crate::transfer::plot::{Panel, Shade};
 use crate::transfer::units::fmt_rate;
 
 /// Runs `phase` (`failover` or `failover-daemon`); the path is brought back
 /// up, and the client's path manager reset, before it returns.
-pub fn run(
-    phase: Phase,
-    topo: &Topology,
-    server: &Server,
-    plan: &Plan,
-    title: &str,
-    quiet: bool,
-) -> anyhow::Result<(PhaseReport, Panel)> {
+pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
+    let Stage { topo, server, plan, .. } = stage;
     let fail = plan.fail_path;
     let endpoints = ClientEndpoints::add(topo)?;
     let daemon = match phase {
@@ -72,8 +65,7 @@ pub fn run(
         r
     });
     let who = if daemon.is_some() { "mptcp daemon on the client" } else { "kernel path manager alone" };
-    let label = format!("{title}: path {} goes down mid-transfer ({who})", fail + 1);
-    let res = client_session(topo, plan, true, &label, quiet);
+    let res = stage.client(true, &format!("path {} goes down mid-transfer ({who})", fail + 1));
     cancel.store(true, Ordering::Release);
     let down_result = killer.join().map_err(|_| anyhow::anyhow!("the failover thread panicked"))?;
     let actions = daemon.as_ref().map(|d| d.status().last_actions);
@@ -99,8 +91,7 @@ pub fn run(
     p.remaining_limit_bps = p.limit_of(topo, &remaining);
     p.limit_bps = None;
     p.fraction_of_limit = None;
-    let verified = p.verified();
-    p.notes.push(if verified { INTACT } else { MISMATCH }.into());
+    let verified = p.note_integrity(INTACT);
     let down = down_at.lock().ok().and_then(|d| *d);
     let mut panel = chart::panel(phase_title(phase, fail), timeline, limit_before, plan);
     let mut reacted = true;

@@ -5,26 +5,18 @@
 use anyhow::Context;
 
 use super::chart::{self, rate_of_limit};
-use super::peers::{client_session, Server};
-use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
-use super::topo::Topology;
-use super::Plan;
+use super::peers::Stage;
+use super::phase::{Phase, PhaseReport, VERIFIED};
 use crate::transfer::plot::Panel;
 use crate::transfer::report::Status;
 
 /// Runs the phase; the middlebox rule is removed before it returns.
-pub fn run(
-    topo: &Topology,
-    server: &Server,
-    plan: &Plan,
-    title: &str,
-    quiet: bool,
-) -> anyhow::Result<(PhaseReport, Panel)> {
+pub fn run(stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
+    let Stage { topo, server, plan, .. } = stage;
     topo.server
         .strip_mptcp(false, mptcp_netns::Strip::SynAck)
         .context("adding the middlebox that strips MPTCP from the SYN-ACK")?;
-    let label = format!("{title}: a middlebox strips the MPTCP option");
-    let res = client_session(topo, plan, true, &label, quiet);
+    let res = stage.client(true, "a middlebox strips the MPTCP option");
     let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);
     let (c, _) = res?;
     let s = server.report()?;
@@ -38,8 +30,7 @@ pub fn run(
     };
     let title = format!("fallback: a middlebox strips MPTCP; {ends}, {}", rate_of_limit(p.goodput_bps, p.limit_bps));
     let panel = chart::panel(title, points, p.limit_bps, plan);
-    let verified = p.verified();
-    p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
+    let verified = p.note_integrity(VERIFIED);
     p.notes.push(format!("client reports {client}, server reports {server}"));
     p.ok = verified && client == Status::Fallback && server == Status::Fallback;
     Ok((p, panel))

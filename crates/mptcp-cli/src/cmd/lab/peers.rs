@@ -130,6 +130,26 @@ fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> a
     })
 }
 
+/// What a charted phase runs against: the network, the lab's server, the
+/// plan, and the head of its live view.
+pub struct Stage<'a> {
+    pub topo: &'a Topology,
+    pub server: &'a Server,
+    pub plan: &'a Plan,
+    /// `[k/n] phase`: the start of the live view's label.
+    pub title: String,
+    /// No live view.
+    pub quiet: bool,
+}
+
+impl Stage<'_> {
+    /// Runs one client session ([`client_session`]), its live view
+    /// labelled `title: what`.
+    pub fn client(&self, mptcp: bool, what: &str) -> anyhow::Result<(SessionReport, Instant)> {
+        client_session(self.topo, self.plan, mptcp, &format!("{}: {what}", self.title), self.quiet)
+    }
+}
+
 /// Runs one upload from the client namespace to the lab server, with a
 /// live view titled `title`. Returns the client's report and the estimated
 /// instant its clock started.

@@ -240,6 +240,14 @@ impl PhaseReport {
         self.verified == Some(true)
     }
 
+    /// Notes whether the data arrived as sent (`intact`, or [`MISMATCH`]);
+    /// returns whether it did.
+    pub fn note_integrity(&mut self, intact: &str) -> bool {
+        let verified = self.verified();
+        self.notes.push(if verified { intact } else { MISMATCH }.into());
+        verified
+    }
+
     /// The client's and the server's status.
     pub fn statuses(&self) -> (Status, Status) {
         (self.client_status.unwrap_or(Status::Unknown), self.server_status.unwrap_or(Status::Unknown))

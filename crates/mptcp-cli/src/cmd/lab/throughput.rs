@@ -2,36 +2,25 @@
 //! every path, each against its physical limit.
 
 use super::chart::{self, rate_of_limit};
-use super::peers::{client_session, Server};
-use super::phase::{Phase, PhaseReport, MISMATCH, VERIFIED};
-use super::topo::Topology;
-use super::Plan;
+use super::peers::Stage;
+use super::phase::{Phase, PhaseReport, VERIFIED};
 use crate::transfer::plot::Panel;
 use crate::transfer::report::Status;
 
 /// Runs `phase` (`tcp` or `mptcp`).
-pub fn run(
-    phase: Phase,
-    topo: &Topology,
-    server: &Server,
-    plan: &Plan,
-    title: &str,
-    quiet: bool,
-) -> anyhow::Result<(PhaseReport, Panel)> {
+pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
+    let Stage { topo, server, plan, .. } = stage;
     let mptcp = phase == Phase::Mptcp;
     let npaths = topo.paths.len();
-    let label =
-        if mptcp { format!("{title}: MPTCP over {npaths} paths") } else { format!("{title}: plain TCP on path 1") };
-    let (c, _) = client_session(topo, plan, mptcp, &label, quiet)?;
+    let what = if mptcp { format!("MPTCP over {npaths} paths") } else { "plain TCP on path 1".into() };
+    let (c, _) = stage.client(mptcp, &what)?;
     let s = server.report()?;
     let paths: Vec<usize> = if mptcp { (0..npaths).collect() } else { vec![0] };
     let points = c.timeline.clone();
     let mut p = PhaseReport::from_transfer(phase, c, s, topo, &paths, mptcp);
-    let what = if mptcp { format!("MPTCP over {npaths} paths") } else { "plain TCP on path 1".into() };
     let title = format!("{phase}: {what}, {}", rate_of_limit(p.goodput_bps, p.limit_bps));
     let panel = chart::panel(title, points, p.limit_bps, plan);
-    let verified = p.verified();
-    p.notes.push(if verified { VERIFIED } else { MISMATCH }.into());
+    let verified = p.note_integrity(VERIFIED);
     let subflows = p.subflows;
     match p.statuses() {
         (client, server) if mptcp => {
