@@ -5,10 +5,10 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::detect::{connection_created_as_mptcp, is_no_such_option, name_fd_error};
-use crate::ext::Given;
 use crate::host::host_support;
 use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};
 use crate::sockopt::{self, FULL_INFO_HEADER_SIZE, SUBFLOW_ADDRS_SIZE, SUBFLOW_DATA_SIZE, SUBFLOW_INFO_SIZE};
+use crate::status::Given;
 use crate::sys;
 
 /// Size we ask for per `tcp_info` element in the subflow arrays: every field

@@ -10,9 +10,9 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::ext::Given;
 use crate::host::{host_support, HostSupport};
 use crate::info::MptcpInfo;
+use crate::status::Given;
 use crate::status::{Mechanism, MptcpStatus};
 use crate::sys;
 

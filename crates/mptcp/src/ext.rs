@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::info::{MptcpInfo, SubflowDetail, SubflowInfo};
-use crate::status::{Mechanism, MptcpStatus};
+use crate::status::{Given, Mechanism, MptcpStatus};
 
 /// MPTCP status and connection info, for std's and tokio's `TcpStream` and
 /// for `socket2::Socket` (and listeners).
@@ -128,8 +128,8 @@ pub trait MptcpExt {
     ///
     /// The socket options do not carry the backup flag, so
     /// [`SubflowInfo::backup`] is `None` here: one `getsockopt` on 6.5+,
-    /// about 2 µs for two subflows on Linux 6.18 (as much as that one
-    /// system call alone; `cargo bench -p multipath-tcp --bench status`).
+    /// about 1.4 µs for two subflows on Linux 6.18 (little more than that one
+    /// system call alone; `bench/status.sh`).
     /// [`subflows_with`](MptcpExt::subflows_with) reads more.
     ///
     /// # Examples
@@ -183,36 +183,6 @@ pub trait MptcpExt {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     fn subflows_with(&self, detail: SubflowDetail) -> io::Result<Vec<SubflowInfo>>;
-}
-
-/// What the caller's type already tells about its socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Given {
-    /// A connected stream by construction: std's and tokio's `TcpStream`.
-    Stream,
-    /// A listening socket: std's and tokio's `TcpListener`.
-    Listener,
-    /// Any descriptor: `BorrowedFd`, `socket2::Socket`.
-    Unknown,
-}
-
-impl Given {
-    /// The error for asking a listener about its connection.
-    pub(crate) fn listener_error() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a listening socket has no connection: ask the streams accept() returns (created_as_mptcp() says \
-             whether the listener accepts MPTCP)",
-        )
-    }
-
-    /// Refuses a listener before anything is asked of the kernel.
-    pub(crate) fn refuse_listener(self) -> io::Result<()> {
-        match self {
-            Given::Listener => Err(Given::listener_error()),
-            _ => Ok(()),
-        }
-    }
 }
 
 #[cfg(mptcp_linux)]

@@ -392,7 +392,7 @@ pub struct SubflowInfo {
 pub enum SubflowDetail {
     /// [`SubflowInfo::backup`], from inet_diag (feature `netlink`): one
     /// exact request per subflow in the socket's own network namespace,
-    /// whatever the number of other sockets there (about 10 µs each on
+    /// whatever the number of other sockets there (about 6 µs each on
     /// Linux 6.18; a subflow bound to a device may take a few more requests
     /// the first time a thread asks about its local address). No privilege
     /// is needed.

@@ -1,6 +1,8 @@
 //! The answers to "is this connection using MPTCP right now?" and the
 //! mechanisms that give them. How the answer is found is in `detect`.
 
+use std::io;
+
 /// What a connection runs on right now.
 ///
 /// Three answers cover every connection, so the enum is exhaustive.
@@ -170,3 +172,33 @@ impl std::str::FromStr for Mechanism {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown mechanism {0:?}: expected one of {names}", names = Mechanism::ALL.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "))]
 pub struct ParseMechanismError(String);
+
+/// What the caller's type already tells about its socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Given {
+    /// A connected stream by construction: std's and tokio's `TcpStream`.
+    Stream,
+    /// A listening socket: std's and tokio's `TcpListener`.
+    Listener,
+    /// Any descriptor: `BorrowedFd`, `socket2::Socket`.
+    Unknown,
+}
+
+impl Given {
+    /// The error for asking a listener about its connection.
+    pub(crate) fn listener_error() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a listening socket has no connection: ask the streams accept() returns (created_as_mptcp() says \
+             whether the listener accepts MPTCP)",
+        )
+    }
+
+    /// Refuses a listener before anything is asked of the kernel.
+    pub(crate) fn refuse_listener(self) -> io::Result<()> {
+        match self {
+            Given::Listener => Err(Given::listener_error()),
+            _ => Ok(()),
+        }
+    }
+}
