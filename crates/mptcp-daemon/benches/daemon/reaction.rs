@@ -1,5 +1,11 @@
 //! Reaction time: from the rtnetlink event to the endpoint's change in the
-//! kernel, both seen from inside the namespace by this process.
+//! kernel. Two clocks: the daemon's own (event read -> the kernel's answer
+//! to its request for this endpoint), and this process's (event read ->
+//! a path-manager dump that shows the change). The second is later when
+//! the daemon has more to do: the `mptcp_pm` generic netlink family runs
+//! one request at a time (genl_mutex), and a dump waiting behind one
+//! delete can also wait behind the next (a link with two addresses, two
+//! deletes of 5-20 ms each).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -22,6 +28,9 @@ type Log<T> = Arc<Mutex<Vec<(Instant, T)>>>;
 #[derive(Debug, serde::Serialize)]
 pub struct Case {
     pub name: String,
+    /// The daemon's own account: event read to the kernel's answer to its
+    /// request for this endpoint (the change is done).
+    pub answered_ms: Stats,
     /// Event to endpoint change, as this process sees both.
     pub reaction_ms: Stats,
     /// Times the endpoint changed before this process had read the event
@@ -160,6 +169,7 @@ pub fn run(mptcp: &str, n: usize) -> Reaction {
             if let Some((d, k)) = daemon_account(mptcp, &dir, *addr, *present) {
                 sm.daemon.push(d);
                 sm.kernel.push(k);
+                sm.answered.push(d + k);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -176,6 +186,7 @@ pub fn run(mptcp: &str, n: usize) -> Reaction {
         .zip(samples)
         .map(|(c, s)| Case {
             name: c.0.into(),
+            answered_ms: Stats::of(&s.answered),
             reaction_ms: Stats::of(&s.reaction),
             listener_late: s.late,
             daemon_ms: Stats::of(&s.daemon),
@@ -187,21 +198,24 @@ pub fn run(mptcp: &str, n: usize) -> Reaction {
     println!(
         "\n### Reaction: rtnetlink event -> endpoint changed in the kernel ({n} times each, ms: median (min-max))\n"
     );
-    println!("| event | event -> endpoint changed | target | of which: daemon (event read -> request sent) | kernel (request -> answer) | `ip` command -> event |");
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| event | event -> the kernel's answer (daemon's clock) | target | of which: daemon (event read -> request sent) | kernel (request -> answer) | event -> change seen by another path-manager dump | `ip` command -> event |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for c in &cases {
         println!(
-            "| {} | {}{} | {} ms | {} | {} | {} |",
+            "| {} | {} | {} ms | {} | {} | {}{} | {} |",
             c.name,
+            c.answered_ms.show(2),
+            c.target_ms,
+            c.daemon_ms.show(2),
+            c.kernel_ms.show(2),
             c.reaction_ms.show(2),
             if c.listener_late > 0 {
                 format!(" [{}x 0: changed before we read the event]", c.listener_late)
             } else {
                 String::new()
             },
-            c.target_ms,
-            c.daemon_ms.show(2),
-            c.kernel_ms.show(2),
             c.command_to_event_ms.show(1)
         );
     }
@@ -210,6 +224,7 @@ pub fn run(mptcp: &str, n: usize) -> Reaction {
 
 #[derive(Default)]
 struct Samples {
+    answered: Vec<f64>,
     reaction: Vec<f64>,
     late: usize,
     daemon: Vec<f64>,
