@@ -177,8 +177,8 @@ pub fn summary(r: &LabReport) -> String {
             None => "-",
         };
         let limit = p.limit_bps.or(p.remaining_limit_bps).map(fmt_rate).unwrap_or_else(|| "-".into());
-        s.push_str(&format!(
-            "  {:<15} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}\n",
+        let row = format!(
+            "  {:<15} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}",
             p.name.name(),
             if p.goodput_bps > 0.0 { fmt_rate(p.goodput_bps) } else { "-".into() },
             limit,
@@ -187,7 +187,9 @@ pub fn summary(r: &LabReport) -> String {
             status,
             integrity,
             notes(p)
-        ));
+        );
+        s.push_str(row.trim_end());
+        s.push('\n');
     }
     s.push_str(
         "  limit: sum of the path rates x payload per frame / frame size, from the MSS used; tbf lets a 32 KB burst \
