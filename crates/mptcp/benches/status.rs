@@ -60,13 +60,14 @@ fn bench_status(c: &mut Criterion) {
 #[cfg(all(mptcp_linux, feature = "netlink"))]
 mod namespaces {
     use std::fs::File;
-    use std::io::{Read, Write};
+    use std::io::Read;
     use std::net::SocketAddr;
     use std::time::{Duration, Instant};
 
     use criterion::BenchmarkId;
     use mptcp::diag::AddressFamily;
 
+    use super::exchange::exchange;
     use super::*;
     use mptcp::info::SubflowDetail;
 
@@ -125,20 +126,6 @@ mod namespaces {
         }
         eprintln!("SKIPPING benchmark group `{group}`: it needs root (it builds network namespaces); run as root");
         true
-    }
-
-    /// Moves `n` bytes each way.
-    fn exchange(c: &mut TcpStream, s: &mut TcpStream, n: usize) {
-        let data = vec![0x5au8; n];
-        let mut buf = vec![0u8; n];
-        std::thread::scope(|sc| {
-            sc.spawn(|| c.write_all(&data).unwrap());
-            s.read_exact(&mut buf).unwrap();
-        });
-        std::thread::scope(|sc| {
-            sc.spawn(|| s.write_all(&data).unwrap());
-            c.read_exact(&mut buf).unwrap();
-        });
     }
 
     pub(super) fn bench_subflows(c: &mut Criterion) {
@@ -274,6 +261,10 @@ mod namespaces {
         }
     }
 }
+
+#[cfg(all(mptcp_linux, feature = "netlink"))]
+#[path = "../tests/support/exchange.rs"]
+mod exchange;
 
 #[cfg(all(mptcp_linux, feature = "netlink"))]
 use namespaces::{bench_inet_diag, bench_subflows, hold_crowd, CROWD_ENV};

@@ -13,7 +13,7 @@
 //! tests that hold everywhere: `probe_matches_kernel` and
 //! `default_and_strict_policy_on_this_kernel`.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,11 @@ use mptcp::{
 };
 use mptcp_netns::{Netns, Path, Strip};
 
+#[path = "support/exchange.rs"]
+mod exchange;
 #[path = "../../../tests/kernels/expect.rs"]
 mod expect;
+use exchange::exchange;
 
 /// Two namespaces joined by `paths` veth pairs (10.<base+i>.0.1 client, .2
 /// server; fd<base+i>::1/2 for IPv6, base in hex).
@@ -52,20 +55,6 @@ fn net(paths: usize, base: u8) -> Net {
         v.push(p);
     }
     Net { client, server, paths: v, listeners: Default::default() }
-}
-
-fn exchange(c: &mut TcpStream, s: &mut TcpStream, n: usize) {
-    let data = vec![0x5au8; n];
-    let mut buf = vec![0u8; n];
-    std::thread::scope(|sc| {
-        sc.spawn(|| c.write_all(&data).unwrap());
-        s.read_exact(&mut buf).unwrap();
-    });
-    assert_eq!(buf, data);
-    std::thread::scope(|sc| {
-        sc.spawn(|| s.write_all(&data).unwrap());
-        c.read_exact(&mut buf).unwrap();
-    });
 }
 
 /// Listener in the server namespace, client in the client namespace;
