@@ -7,10 +7,12 @@
 //! generous hard timeout", never as a speed; exit status and message are
 //! asserted.
 
-use std::io::Read;
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+mod common;
+
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{text, Proc};
 use mptcp_netns::{Netns, Path};
 use serde_json::Value;
 
@@ -22,48 +24,10 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_mptcp")
 }
 
-/// A process killed (and reaped) on drop, also on panic.
-struct Proc(Option<Child>);
-
-impl Proc {
-    fn pid(&self) -> u32 {
-        self.0.as_ref().map(|c| c.id()).unwrap_or(0)
-    }
-
-    fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([sig, &self.pid().to_string()]).status();
-    }
-
-    /// Waits (bounded) and returns the status and stdout.
-    fn finish(mut self) -> (ExitStatus, String) {
-        let mut child = self.0.take().expect("child");
-        let status = wait_bounded(&mut child).unwrap_or_else(|| panic!("server still running after {HARD_TIMEOUT:?}"));
-        let mut out = String::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_string(&mut out);
-        }
-        (status, out)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn wait_bounded(child: &mut Child) -> Option<ExitStatus> {
-    let deadline = Instant::now() + HARD_TIMEOUT;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+/// Waits (bounded by [`HARD_TIMEOUT`]) for a peer to exit; its status and stdout.
+fn finish(p: Proc) -> (ExitStatus, String) {
+    let (status, out, _) = p.wait(HARD_TIMEOUT);
+    (status.unwrap_or_else(|| panic!("server still running after {HARD_TIMEOUT:?}")), out)
 }
 
 /// A client namespace and a server namespace joined by one 200 Mbit/s path.
@@ -86,7 +50,7 @@ fn start(ns: &Netns, program: &str, args: &[&str], port: u16) -> Proc {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn a peer");
-    let p = Proc(Some(child));
+    let p = Proc::from_child(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let o = ns.run_status(&["ss", "-Hltn", &format!("sport = :{port}")]).unwrap();
@@ -118,38 +82,9 @@ fn python_server(s: &Netns, code: &str) -> Proc {
 
 /// Runs the binary in `ns`; panics if it outlives [`HARD_TIMEOUT`].
 fn run_in(ns: &Netns, args: &[&str]) -> Output {
-    let mut child = ns
-        .command(bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mptcp");
-    // Read the pipes on the side so a chatty child cannot block.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let status = wait_bounded(&mut child);
-    if status.is_none() {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("`mptcp {}` did not return within {HARD_TIMEOUT:?}", args.join(" "));
-    }
-    Output { status: status.unwrap(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let (status, stdout, stderr) = common::output(ns.command(bin()).args(args), HARD_TIMEOUT);
+    let status = status.unwrap_or_else(|| panic!("`mptcp {}` did not return within {HARD_TIMEOUT:?}", args.join(" ")));
+    Output { status, stdout, stderr }
 }
 
 fn json(s: &str) -> Value {
@@ -222,7 +157,7 @@ fn a_server_that_stops_mid_transfer_times_out() {
         args.extend_from_slice(extra);
         let o = client(&c, &args);
         stopper.join().unwrap();
-        server.signal("-CONT");
+        server.signal("CONT");
         let v = json(&text(&o.stdout));
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o.stderr));
         let e = v["error"].as_str().unwrap();
@@ -283,7 +218,7 @@ fn four_parallel_connections_on_both_ends() {
     let (c, s, _p) = pair();
     let server = bench_server(&s, true);
     let o = client(&c, &["-P", "4", "-t", "2", "--json"]);
-    let (st, out) = server.finish();
+    let (st, out) = finish(server);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(st.success());
     let (cl, sv) = (json(&text(&o.stdout)), json(&out));
@@ -315,7 +250,7 @@ fn bidir_moves_verified_data_both_ways() {
     let (c, s, _p) = pair();
     let server = bench_server(&s, true);
     let o = client(&c, &["--bidir", "-t", "2", "--json"]);
-    let (st, out) = server.finish();
+    let (st, out) = finish(server);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(st.success());
     for v in [json(&text(&o.stdout)), json(&out)] {
@@ -340,7 +275,7 @@ fn interval_lines_on_a_pipe() {
     let (c, s, _p) = pair();
     let server = bench_server(&s, true);
     let o = client(&c, &["-t", "4", "-i", "1"]);
-    let _ = server.finish();
+    let _ = finish(server);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let out = text(&o.stdout);
     let lines = out.lines().filter(|l| l.trim_start().starts_with("interval ")).count();
@@ -414,7 +349,7 @@ fn tcp_counts_its_data_once() {
     let (c, s, _p) = pair();
     let server = bench_server(&s, true);
     let o = client(&c, &["--tcp", "-t", "1", "--json"]);
-    let _ = server.finish();
+    let _ = finish(server);
     let v = json(&text(&o.stdout));
     assert!(o.status.success(), "{v}");
     let flows = v["subflows"].as_array().unwrap();

@@ -7,20 +7,19 @@
 //! pages. Addresses: 10.67.0.0/16 and loopback, only inside namespaces
 //! created here.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Output, Stdio};
 
+use common::text;
 use mptcp::MptcpListenerExt;
 use mptcp::{MptcpExt, MptcpStreamExt};
 use mptcp_netns::{Netns, Path};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mptcp");
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout)

@@ -14,14 +14,17 @@
 //! cargo test -p mptcp-cli --test daemon -- --include-ignored
 //! ```
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::Proc;
 use mptcp::{MptcpListenerExt, MptcpStreamExt};
 use mptcp_netns::{Netns, Path};
 use serde_json::Value;
@@ -72,7 +75,7 @@ impl Host {
         for (k, v) in env {
             c.env(k, v);
         }
-        Daemon(Some(c.spawn().expect("start mptcp daemon")))
+        Daemon(Proc::spawn(&mut c))
     }
 
     /// `ip -j mptcp endpoint show` as "ADDR dev DEV FLAGS..." strings.
@@ -120,37 +123,18 @@ impl Drop for Host {
 }
 
 /// A daemon process, killed if the test ends first.
-struct Daemon(Option<Child>);
+struct Daemon(Proc);
 
 impl Daemon {
     fn signal(&self, sig: &str) {
-        let pid = self.0.as_ref().unwrap().id().to_string();
-        let o = std::process::Command::new("kill").args([&format!("-{sig}"), &pid]).output().unwrap();
-        assert!(o.status.success(), "kill -{sig} {pid}");
+        assert!(self.0.signal(sig), "kill -{sig} {}", self.0.pid());
     }
 
     /// Waits for the exit; returns the status code and stderr.
-    fn wait(mut self) -> (Option<i32>, String) {
-        let mut child = self.0.take().unwrap();
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(st) = child.try_wait().unwrap() {
-                let mut err = String::new();
-                child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-                return (st.code(), err);
-            }
-            assert!(Instant::now() < end, "mptcp daemon did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    fn wait(self) -> (Option<i32>, String) {
+        let (status, _, err) = self.0.wait(Duration::from_secs(10));
+        let status = status.unwrap_or_else(|| panic!("mptcp daemon did not exit: {err}"));
+        (status.code(), err)
     }
 }
 

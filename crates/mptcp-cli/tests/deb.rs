@@ -3,18 +3,18 @@
 //! tools look for (man pages, completions, copyright, the daemon's unit),
 //! then removed and purged, leaving nothing behind.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use common::text;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mptcp");
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn run(program: &str, args: &[&str]) -> Output {

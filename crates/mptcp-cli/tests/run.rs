@@ -17,11 +17,13 @@
 //! `ss -M`, per-interface byte counters, SO_PROTOCOL), not with our own log.
 //! Addresses: 10.55.0.0/16, only inside namespaces created here.
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path as FsPath, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{text, Proc};
 use mptcp_netns::{Netns, Path};
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
@@ -70,54 +72,6 @@ fn python() -> &'static str {
     }
 }
 
-/// A child process killed (and reaped) on drop.
-struct Guard(Option<Child>);
-
-impl Guard {
-    fn spawn(mut cmd: Command) -> Guard {
-        let child = cmd.stdin(Stdio::null()).spawn().expect("spawn");
-        Guard(Some(child))
-    }
-
-    /// Sends SIGTERM, then returns the exit status and stderr (bounded wait;
-    /// SIGKILL after `timeout`).
-    fn terminate(mut self, timeout: Duration) -> (Option<ExitStatus>, String) {
-        let mut child = self.0.take().expect("child");
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let status = wait_timeout(&mut child, timeout);
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        (status, err)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Waits at most `timeout`; kills the child when it is exceeded.
-fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            return Some(st);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Output of a finished command.
 struct Out {
     status: Option<ExitStatus>,
@@ -134,21 +88,8 @@ impl Out {
 /// Runs `cmd` to completion within `timeout` (killed after it), collecting
 /// its output on reader threads so a full pipe never blocks it.
 fn output(mut cmd: Command, timeout: Duration) -> Out {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let t1 = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let t2 = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let status = wait_timeout(&mut child, timeout);
-    Out { status, stdout: t1.join().unwrap_or_default(), stderr: t2.join().unwrap_or_default() }
+    let (status, stdout, stderr) = common::output(&mut cmd, timeout);
+    Out { status, stdout: text(&stdout), stderr: text(&stderr) }
 }
 
 /// `mptcp ARGS...` inside `ns`.
@@ -189,12 +130,12 @@ fn web_root(tag: &str) -> PathBuf {
 }
 
 /// Starts `mptcp run --report -- python3 -m http.server` in `server`.
-fn http_server(server: &Netns, addr: &str, port: u16, root: &FsPath) -> Guard {
+fn http_server(server: &Netns, addr: &str, port: u16, root: &FsPath) -> Proc {
     let port_s = port.to_string();
     let mut cmd =
         mptcp_in(server, &["run", "--report", "--", python(), "-m", "http.server", "-b", addr, port_s.as_str()]);
     cmd.current_dir(root).stdout(Stdio::null()).stderr(Stdio::piped());
-    let g = Guard::spawn(cmd);
+    let g = Proc::spawn(&mut cmd);
     wait_listening(server, port, Duration::from_secs(10));
     g
 }
@@ -240,7 +181,7 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
     assert!(syn_rx >= 1 && synack_rx >= 1 && fallback == 0);
 
     // The server side's own report, printed when it is stopped.
-    let (_, err) = srv.terminate(Duration::from_secs(5));
+    let (_, _, err) = srv.terminate(Duration::from_secs(5));
     let summary = err.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default().to_string();
     println!("server: {summary}");
     assert!(summary.contains("1 MPTCP, 0 fallback"), "server report: {err}");
@@ -258,7 +199,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     let mut plain = server.command(python());
     plain.args(["-m", "http.server", "-b", "10.55.5.2", "8081"]).current_dir(&root);
     plain.stdout(Stdio::null()).stderr(Stdio::null());
-    let _plain = Guard::spawn(plain);
+    let _plain = Proc::spawn(&mut plain);
     wait_listening(&server, 8081, Duration::from_secs(10));
 
     // MPTCP client -> plain TCP server: the client's connection falls back.
@@ -276,7 +217,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     cmd.args(&curl_args("http://10.55.5.2:8080/blob")[1..]);
     let out = output(cmd, Duration::from_secs(20));
     assert!(out.ok() && out.stdout.trim() == "200 1048576", "{} {}", out.stdout, out.stderr);
-    let (_, err) = srv.terminate(Duration::from_secs(5));
+    let (_, _, err) = srv.terminate(Duration::from_secs(5));
     let summary = err.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default().to_string();
     println!("MPCapableFallbackSYNACK(client)={fb}; server: {summary}");
     assert!(summary.contains("0 MPTCP, 1 fallback"), "server report: {err}");
@@ -307,7 +248,7 @@ fn iperf3_uses_two_subflows_over_two_paths() {
 
     let mut cmd = mptcp_in(&server, &["run", "--", "iperf3", "-s", "-1", "-p", "5201"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    let _srv = Guard::spawn(cmd);
+    let _srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 5201, Duration::from_secs(10));
 
     let before = (tx_bytes(&client, &p1.a_dev), tx_bytes(&client, &p2.a_dev));
@@ -473,7 +414,7 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
     println!("mptcpize run python3 -m http.server: {:?} {}", m.status, m.stderr.lines().last().unwrap_or_default());
     assert!(m.status.is_some_and(|s| !s.success()), "mptcpize http.server did not fail: {:?}", m.status);
 
-    let (_, err) = srv.terminate(Duration::from_secs(5));
+    let (_, _, err) = srv.terminate(Duration::from_secs(5));
     assert!(err.contains("1 socket(s) kept TCP"), "server report: {err}");
     let _ = std::fs::remove_dir_all(root);
 }
@@ -726,7 +667,7 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     let mut cmd = server.command(&mptcp);
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.6.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut srv = Guard::spawn(cmd);
+    let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, Duration::from_secs(10));
 
     let mut cmd = client.command(&mptcp);
@@ -748,16 +689,8 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     use std::os::unix::fs::MetadataExt;
     assert!(md.is_file() && md.uid() == 0 && md.mode() & 0o022 == 0, "{lib}: mode {:o}", md.mode());
 
-    let child = srv.0.take().expect("server");
-    let status_out = {
-        let mut child = child;
-        let status = wait_timeout(&mut child, Duration::from_secs(10));
-        let mut so = String::new();
-        if let Some(mut o) = child.stdout.take() {
-            let _ = o.read_to_string(&mut so);
-        }
-        (status, so)
-    };
+    let (status, so, _) = srv.wait(Duration::from_secs(10));
+    let status_out = (status, so);
     assert!(status_out.0.is_some_and(|s| s.success()), "server: {:?}", status_out.0);
     // Listener and accepted socket are MPTCP; the bytes arrived.
     assert_eq!(status_out.1.trim(), "262 262 shipped");
@@ -792,7 +725,7 @@ fn verbose_log_never_enters_the_programs_socket() {
     let (client, server, _path) = two_namespaces(7);
     let mut cmd = mptcp_in(&server, &["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.7.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-    let mut srv = Guard::spawn(cmd);
+    let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, Duration::from_secs(10));
 
     let out = output(
@@ -800,12 +733,7 @@ fn verbose_log_never_enters_the_programs_socket() {
         Duration::from_secs(20),
     );
     assert!(out.status.is_some_and(|s| s.success()), "{:?} {}", out.status, out.stderr);
-    let mut child = srv.0.take().expect("server");
-    let status = wait_timeout(&mut child, Duration::from_secs(10));
-    let mut received = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut received);
-    }
+    let (status, received, _) = srv.wait(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "server: {status:?}");
     println!("server received: {received:?}\nmptcp run -v stderr:\n{}", out.stderr);
     // Exactly the program's bytes, over MPTCP on both ends.
@@ -979,7 +907,7 @@ fn report_counts_go_connections_from_the_kernels_view() {
 
     let mut cmd = mptcp_in(&server, &["run", "--report", "--", &peer_s, "server", "10.55.8.2:8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut srv = Guard::spawn(cmd);
+    let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, Duration::from_secs(10));
     let out = output(
         mptcp_in(&client, &["run", "--report", "--", &peer_s, "client", "10.55.8.2:8080"]),
@@ -988,15 +916,7 @@ fn report_counts_go_connections_from_the_kernels_view() {
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "client ok true", "Go's own view: MPTCP");
 
-    let mut child = srv.0.take().expect("server");
-    let status = wait_timeout(&mut child, Duration::from_secs(10));
-    let (mut so, mut se) = (String::new(), String::new());
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut so);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut se);
-    }
+    let (status, so, se) = srv.wait(Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "server: {status:?} {se}");
     assert_eq!(so.trim(), "server hello true");
 
@@ -1073,7 +993,7 @@ fn converted_programs_on_this_kernel() {
     args.extend(curl_args("http://10.55.6.2:8080/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = output(mptcp_in(&client, &args), Duration::from_secs(30));
-    let (_, server_err) = srv.terminate(Duration::from_secs(5));
+    let (_, _, server_err) = srv.terminate(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(root);
     assert!(out.ok(), "curl under mptcp run failed: {} {}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "200 1048576");

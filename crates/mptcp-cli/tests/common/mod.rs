@@ -1,0 +1,109 @@
+//! What the suites that run `mptcp` and its peers as processes share: a
+//! child killed on drop, a bounded wait, and a run to completion that
+//! collects both pipes.
+
+#![allow(dead_code)] // each suite uses part of it
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bytes as text (lossy: a stray invalid byte never hides the rest).
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A child process killed (and reaped) on drop, also when the test panics.
+pub struct Proc(Option<Child>);
+
+impl Proc {
+    /// Spawns `cmd` with stdin from /dev/null (its other pipes as set).
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        Proc(Some(cmd.stdin(Stdio::null()).spawn().expect("spawn")))
+    }
+
+    /// Takes over a spawned child.
+    pub fn from_child(child: Child) -> Proc {
+        Proc(Some(child))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().map(|c| c.id()).expect("a running child")
+    }
+
+    /// Sends signal `sig` (a name: "TERM", "HUP", ...) with kill(1);
+    /// returns whether kill succeeded.
+    pub fn signal(&self, sig: &str) -> bool {
+        Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().is_ok_and(|s| s.success())
+    }
+
+    /// Waits at most `timeout` for the exit (SIGKILL after it), then
+    /// returns the status (`None`: it had to be killed) and what its piped
+    /// stdout and stderr held.
+    pub fn wait(mut self, timeout: Duration) -> (Option<ExitStatus>, String, String) {
+        let mut child = self.0.take().expect("a running child");
+        let status = wait_timeout(&mut child, timeout);
+        (status, read_all(child.stdout.take()), read_all(child.stderr.take()))
+    }
+
+    /// SIGTERM, then [`wait`](Self::wait).
+    pub fn terminate(self, timeout: Duration) -> (Option<ExitStatus>, String, String) {
+        self.signal("TERM");
+        self.wait(timeout)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What is left in a pipe (`""` when it was not piped).
+fn read_all(pipe: Option<impl Read>) -> String {
+    let mut v = Vec::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_end(&mut v);
+    }
+    text(&v)
+}
+
+/// Waits at most `timeout` for `child`; kills and reaps it when that is
+/// exceeded (`None`).
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `cmd` to completion within `timeout` (killed after it: status
+/// `None`), reading stdout and stderr on threads so a full pipe never
+/// blocks it.
+pub fn output(cmd: &mut Command, timeout: Duration) -> (Option<ExitStatus>, Vec<u8>, Vec<u8>) {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let out = drain(child.stdout.take().expect("stdout"));
+    let err = drain(child.stderr.take().expect("stderr"));
+    let status = wait_timeout(&mut child, timeout);
+    (status, out.join().unwrap_or_default(), err.join().unwrap_or_default())
+}
+
+/// Reads `pipe` to its end on a thread.
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = pipe.read_to_end(&mut v);
+        v
+    })
+}
