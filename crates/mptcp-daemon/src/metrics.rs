@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use mptcp::counters::{CounterKind, MptcpCounters};
 use mptcp::pm::PathManager;
 
 use crate::engine::Counters;
@@ -101,22 +102,6 @@ fn format_value(v: f64) -> String {
     }
 }
 
-/// The `MPTcpExt` line pair of `/proc/net/netstat` text, in order.
-pub fn mptcp_ext(netstat: &str) -> Vec<(String, u64)> {
-    let lines: Vec<&str> = netstat.lines().collect();
-    for pair in lines.windows(2) {
-        let (Some(keys), Some(vals)) = (pair[0].strip_prefix("MPTcpExt:"), pair[1].strip_prefix("MPTcpExt:")) else {
-            continue;
-        };
-        return keys
-            .split_whitespace()
-            .zip(vals.split_whitespace())
-            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-            .collect();
-    }
-    Vec::new()
-}
-
 /// What the daemon knows that the metrics show.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DaemonView {
@@ -138,24 +123,8 @@ pub(crate) fn render(view: &DaemonView, pm: Option<&mut PathManager>) -> String 
 }
 
 fn kernel_metrics(e: &mut Exposition, pm: Option<&mut PathManager>, view: &DaemonView) {
-    let netstat = std::fs::read_to_string("/proc/thread-self/net/netstat").unwrap_or_default();
-    let ext = mptcp_ext(&netstat);
-    e.family(
-        "mptcp_netstat_total",
-        "counter",
-        "The kernel's MPTcpExt counters (/proc/net/netstat), one series per counter name; summing them is meaningless.",
-    );
-    for (k, v) in ext.iter().filter(|(k, _)| k != "MPCurrEstab") {
-        e.sample("mptcp_netstat_total", &[("counter", k)], *v as f64);
-    }
-    if let Some((_, v)) = ext.iter().find(|(k, _)| k == "MPCurrEstab") {
-        e.family(
-            "mptcp_netstat_current_established",
-            "gauge",
-            "MPTCP connections established now (MPTcpExt MPCurrEstab).",
-        );
-        e.sample("mptcp_netstat_current_established", &[], *v as f64);
-    }
+    // Unreadable (no MPTCP in this kernel): no samples.
+    netstat_metrics(e, &MptcpCounters::read().unwrap_or_default());
     let enabled =
         std::fs::read_to_string("/proc/sys/net/mptcp/enabled").ok().and_then(|s| s.trim().parse::<f64>().ok());
     e.family("mptcp_enabled", "gauge", "sysctl net.mptcp.enabled (absent without MPTCP in the kernel).");
@@ -228,6 +197,27 @@ fn kernel_metrics(e: &mut Exposition, pm: Option<&mut PathManager>, view: &Daemo
         e.family("mptcp_limit", "gauge", "Path-manager limits: subflows, add_addr_accepted.");
         e.sample("mptcp_limit", &[("limit", "subflows")], f64::from(l.subflows));
         e.sample("mptcp_limit", &[("limit", "add_addr_accepted")], f64::from(l.add_addr_accepted));
+    }
+}
+
+/// The kernel's `MPTcpExt` counters: one `mptcp_netstat_total` series per
+/// counter, and the one gauge (`MPCurrEstab`) on its own.
+fn netstat_metrics(e: &mut Exposition, counters: &MptcpCounters) {
+    e.family(
+        "mptcp_netstat_total",
+        "counter",
+        "The kernel's MPTcpExt counters (/proc/net/netstat), one series per counter name; summing them is meaningless.",
+    );
+    for (k, v) in counters.iter().filter(|(k, _)| CounterKind::of(k) == CounterKind::Counter) {
+        e.sample("mptcp_netstat_total", &[("counter", k)], v as f64);
+    }
+    if let Some(v) = counters.curr_estab() {
+        e.family(
+            "mptcp_netstat_current_established",
+            "gauge",
+            "MPTCP connections established now (MPTcpExt MPCurrEstab).",
+        );
+        e.sample("mptcp_netstat_current_established", &[], v as f64);
     }
 }
 
@@ -309,9 +299,19 @@ mod tests {
 
     #[test]
     fn netstat_pairs() {
-        let t = "TcpExt: A B\nTcpExt: 1 2\nMPTcpExt: MPCapableSYNTX MPCurrEstab\nMPTcpExt: 7 3\n";
-        assert_eq!(mptcp_ext(t), vec![("MPCapableSYNTX".into(), 7), ("MPCurrEstab".into(), 3)]);
-        assert!(mptcp_ext("TcpExt: A\nTcpExt: 1\n").is_empty());
+        let render = |t: &str| {
+            let mut e = Exposition::default();
+            netstat_metrics(&mut e, &MptcpCounters::parse(t).unwrap());
+            e.finish()
+        };
+        let out = render("TcpExt: A B\nTcpExt: 1 2\nMPTcpExt: MPCapableSYNTX MPCurrEstab\nMPTcpExt: 7 3\n");
+        let samples: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            samples,
+            ["mptcp_netstat_total{counter=\"MPCapableSYNTX\"} 7", "mptcp_netstat_current_established 3"]
+        );
+        let out = render("TcpExt: A\nTcpExt: 1\n");
+        assert!(out.lines().all(|l| l.starts_with('#')), "{out}");
     }
 
     #[test]
