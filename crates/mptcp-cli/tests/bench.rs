@@ -10,9 +10,9 @@
 mod common;
 
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{text, Proc};
+use common::{text, wait_listening, Proc};
 use mptcp_netns::{Netns, Path};
 use serde_json::Value;
 
@@ -42,24 +42,9 @@ fn pair() -> (Netns, Netns, Path) {
 /// Starts `args` in `ns` with stdout piped (stderr inherited), and waits
 /// until something listens on TCP port `port` there.
 fn start(ns: &Netns, program: &str, args: &[&str], port: u16) -> Proc {
-    let child = ns
-        .command(program)
-        .args(args)
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn a peer");
-    let p = Proc::from_child(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let o = ns.run_status(&["ss", "-Hltn", &format!("sport = :{port}")]).unwrap();
-        if !o.stdout.is_empty() {
-            return p;
-        }
-        assert!(Instant::now() < deadline, "{program} {args:?} never listened on port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let p = Proc::spawn(ns.command(program).args(args).current_dir(std::env::temp_dir()).stdout(Stdio::piped()));
+    wait_listening(ns, port, Duration::from_secs(20));
+    p
 }
 
 fn bench_server(s: &Netns, once: bool) -> Proc {

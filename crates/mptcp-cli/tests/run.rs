@@ -21,9 +21,9 @@ mod common;
 
 use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{text, Proc};
+use common::{text, wait_listening, Proc};
 use mptcp_netns::{Netns, Path};
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
@@ -97,21 +97,6 @@ fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MPTCP);
     c.args(args);
     c
-}
-
-/// Waits until something listens on TCP `port` in `ns` (MPTCP listeners
-/// show up as TCP listeners too).
-fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    let needle = format!(":{port} ");
-    loop {
-        let out = ns.run_status(&["ss", "-Hltn"]).expect("ss");
-        if String::from_utf8_lossy(&out.stdout).contains(&needle) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "nothing listens on port {port} in {}", ns.name());
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn two_namespaces(net: u8) -> (Netns, Netns, Path) {

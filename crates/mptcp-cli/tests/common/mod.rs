@@ -8,6 +8,8 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use mptcp_netns::Netns;
+
 /// Bytes as text (lossy: a stray invalid byte never hides the rest).
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -20,11 +22,6 @@ impl Proc {
     /// Spawns `cmd` with stdin from /dev/null (its other pipes as set).
     pub fn spawn(cmd: &mut Command) -> Proc {
         Proc(Some(cmd.stdin(Stdio::null()).spawn().expect("spawn")))
-    }
-
-    /// Takes over a spawned child.
-    pub fn from_child(child: Child) -> Proc {
-        Proc(Some(child))
     }
 
     pub fn pid(&self) -> u32 {
@@ -106,4 +103,19 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
         let _ = pipe.read_to_end(&mut v);
         v
     })
+}
+
+/// Waits until something listens on TCP `port` in `ns` (MPTCP listeners
+/// show up as TCP listeners too).
+pub fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    let needle = format!(":{port} ");
+    loop {
+        let out = ns.run_status(&["ss", "-Hltn"]).expect("ss");
+        if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nothing listens on port {port} in {}", ns.name());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
