@@ -30,8 +30,10 @@ mod echo_std;
 #[allow(dead_code)]
 #[path = "../examples/load_client.rs"]
 mod load_client;
+mod support;
 
 use common::{ByIntent, ClientReport, Counts, Intent, Latency, Mode, ServerReport};
+use support::TempDir;
 
 /// Two namespaces and one veth path; the server is 10.78.0.2.
 struct Net {
@@ -150,7 +152,7 @@ fn std_echo_100_connections_half_mptcp_half_tcp() {
 #[ignore = "needs root: network namespaces, and Go (scripts/test.sh runs it)"]
 fn interop_with_go_net_both_ways() {
     mptcp_netns::require_root();
-    let dir = TempDir(std::env::temp_dir().join(format!("mptcp-scale-go-{}", std::process::id())));
+    let dir = TempDir::new("scale-go");
     let go = build_go_peer(&dir.0);
 
     // Go server, our client.
@@ -246,15 +248,6 @@ fn percentiles_by_nearest_rank() {
     let l = Latency::of(&mut v);
     assert_eq!((l.p50, l.p90, l.p99, l.max), (50, 90, 99, 100));
     assert_eq!(Latency::of(&mut []), Latency::default());
-}
-
-/// A directory removed on drop, also when the test panics.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Builds the Go peer with bench/scale/go/build.sh into `dir`.
