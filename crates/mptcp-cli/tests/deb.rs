@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::text;
+use common::{text, RemoveOnDrop};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mptcp");
 
@@ -44,15 +44,6 @@ struct Purge;
 impl Drop for Purge {
     fn drop(&mut self) {
         let _ = dpkg(&["--purge", "mptcp"]);
-    }
-}
-
-/// A scratch directory, removed however the test ends.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -92,7 +83,7 @@ fn the_deb_installs_works_from_usr_bin_and_purges_without_a_trace() {
         !installed(),
         "a package named mptcp is installed already: remove it before this test (dpkg --purge mptcp)"
     );
-    let scratch = Scratch(std::env::temp_dir().join(format!("mptcp-deb-{}", std::process::id())));
+    let scratch = RemoveOnDrop(std::env::temp_dir().join(format!("mptcp-deb-{}", std::process::id())));
     let tmp = &scratch.0;
     let (out, dist, empty) = (tmp.join("out"), tmp.join("dist"), tmp.join("empty"));
     for d in [&out, &dist.join("systemd"), &empty] {

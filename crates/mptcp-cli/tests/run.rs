@@ -23,7 +23,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use common::{text, wait_listening, Proc};
+use common::{text, wait_listening, Proc, RemoveOnDrop};
 use mptcp_netns::{Netns, Path};
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
@@ -921,15 +921,6 @@ fn report_counts_go_connections_from_the_kernels_view() {
             report.contains("kernel's socket table (MPTCP sockets, sampled every 50 ms): 1 MPTCP, 0 fallback"),
             "{report}"
         );
-    }
-}
-
-/// Removes a directory on drop (also when a test panics).
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

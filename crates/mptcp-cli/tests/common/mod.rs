@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each suite uses part of it
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,15 @@ use mptcp_netns::Netns;
 /// Bytes as text (lossy: a stray invalid byte never hides the rest).
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// A directory removed on drop, also when the test panics.
+pub struct RemoveOnDrop(pub PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A child process killed (and reaped) on drop, also when the test panics.
