@@ -90,6 +90,8 @@ pub(crate) struct Engine {
     close_initial: bool,
     owned: BTreeMap<u8, Owned>,
     ids: BTreeMap<IpAddr, u8>,
+    /// The id given last: the next is searched after it (see `choose_id`).
+    last_id: u8,
     pub held: BTreeMap<IpAddr, Held>,
     retry: BTreeMap<IpAddr, Retry>,
     /// Addresses the policy wants that could not get an endpoint, and why.
@@ -127,6 +129,7 @@ impl Engine {
             cfg,
             pm,
             close_initial: true,
+            last_id: state.owned.iter().map(|o| o.id).chain(state.ids.values().copied()).max().unwrap_or(0),
             owned: state.owned.into_iter().map(|o| (o.id, o)).collect(),
             ids: state.ids,
             held: BTreeMap::new(),
@@ -426,7 +429,7 @@ impl Engine {
         self.raise_limits(&todo, trig)?;
         let mut used: BTreeSet<u8> = self.kernel.iter().map(|e| e.id).collect();
         for w in todo {
-            let id = self.choose_id(w.addr, &used);
+            let id = self.choose_id(&used);
             used.insert(id);
             let mut ep = Endpoint::new(w.addr).with_id(id).with_flags(w.flags).with_ifindex(w.ifindex);
             if let Some(p) = w.port {
@@ -488,17 +491,23 @@ impl Engine {
         Ok(())
     }
 
-    /// The id the address had before if it is free, else the lowest id no
-    /// other address had recently, else the lowest free one.
-    fn choose_id(&self, addr: IpAddr, used: &BTreeSet<u8>) -> u8 {
-        if let Some(&id) = self.ids.get(&addr).filter(|id| !used.contains(id)) {
-            return id;
-        }
+    /// A free id, searched round-robin after the one given last (as the
+    /// kernel does when it picks), and one no other address had recently
+    /// where possible. An id is thus not handed out again right after its
+    /// endpoint was deleted: the peer may still receive the RM_ADDR of that
+    /// id, sent on another path behind queued data, and would then close the
+    /// subflows of the endpoint that replaced it (seen when a link came back
+    /// within milliseconds: the new subflow was reset at once).
+    fn choose_id(&mut self, used: &BTreeSet<u8>) -> u8 {
         let remembered: BTreeSet<u8> = self.ids.values().copied().collect();
-        (1..=255u8)
+        let after_last = (1..=255u16).map(|k| ((u16::from(self.last_id) + k - 1) % 255 + 1) as u8);
+        let id = after_last
+            .clone()
             .find(|i| !used.contains(i) && !remembered.contains(i))
-            .or_else(|| (1..=255u8).find(|i| !used.contains(i)))
-            .unwrap_or(0)
+            .or_else(|| after_last.clone().find(|i| !used.contains(i)))
+            .unwrap_or(0);
+        self.last_id = id;
+        id
     }
 
     /// Reads the limits (for the status).

@@ -36,7 +36,8 @@ pub struct StateFile {
     pub version: u32,
     /// The endpoints the daemon owns.
     pub owned: Vec<Owned>,
-    /// The id each address had last, reused when it comes back.
+    /// The id each address had last; not given to another address while
+    /// remembered.
     #[serde(default)]
     pub ids: BTreeMap<IpAddr, u8>,
 }
