@@ -259,24 +259,23 @@ pub fn timeline(samples: &[Sample]) -> Vec<TimelinePoint> {
         .collect()
 }
 
-/// Per-subflow totals over the whole history.
+/// Per-subflow totals over the whole history. Every session runs on a
+/// connection of its own, so each subflow's counters start at zero with
+/// its socket: its last sample is its total, including what it moved
+/// before the sampler's first look (under load that can be many segments).
 pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
     let mut order: Vec<String> = Vec::new();
-    let mut first: BTreeMap<String, u64> = BTreeMap::new();
     let mut last: BTreeMap<String, FlowSample> = BTreeMap::new();
-    for (i, s) in samples.iter().enumerate() {
+    for s in samples {
         for f in &s.flows {
-            if !first.contains_key(&f.key) {
+            if last.insert(f.key.clone(), f.clone()).is_none() {
                 order.push(f.key.clone());
-                // A subflow seen first mid-session started from zero.
-                first.insert(f.key.clone(), if i == 0 { f.bytes } else { 0 });
             }
-            last.insert(f.key.clone(), f.clone());
         }
     }
     let end_keys: Vec<&str> =
         samples.last().map(|s| s.flows.iter().map(|f| f.key.as_str()).collect()).unwrap_or_default();
-    let bytes: Vec<u64> = order.iter().map(|k| last[k].bytes.saturating_sub(first[k])).collect();
+    let bytes: Vec<u64> = order.iter().map(|k| last[k].bytes).collect();
     let sum: u64 = bytes.iter().sum();
     order
         .iter()
@@ -342,7 +341,8 @@ mod tests {
         assert_eq!(r.retransmits, 1 + 2, "last retransmit count of each subflow");
         assert_eq!(r.subflows.len(), 2);
         let (a, b) = (&r.subflows[0], &r.subflows[1]);
-        assert_eq!((a.path.as_str(), a.bytes, a.open_at_end), ("a", 1_000_000, false));
+        // Counted from the socket's start: also the 1,000 bytes moved before the first sample.
+        assert_eq!((a.path.as_str(), a.bytes, a.open_at_end), ("a", 1_001_000, false));
         assert_eq!((b.path.as_str(), b.bytes, b.open_at_end), ("b", 1_250_000, true), "joined mid-session: from zero");
         assert!((a.share + b.share - 1.0).abs() < 1e-9);
         assert_eq!(r.timeline.len(), 2);
