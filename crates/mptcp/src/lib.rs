@@ -140,6 +140,7 @@ mod conn;
 pub mod counters;
 #[cfg(mptcp_linux)]
 mod detect;
+pub mod diagnose;
 mod ext;
 mod host;
 pub mod info;
