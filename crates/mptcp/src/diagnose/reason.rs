@@ -99,13 +99,29 @@ struct Reasoner<'a> {
 
 /// The first sentence of a message, for the verdict.
 fn first_sentence(s: &str) -> &str {
-    match s.find(". ") {
+    let end = [s.find(". "), s.find(": ")].into_iter().flatten().min();
+    match end {
         Some(i) => &s[..i],
         None => s.trim_end_matches('.'),
     }
 }
 
 fn verdict(
+    mode: Mode,
+    mptcp: Option<bool>,
+    subflows: Option<SubflowCount>,
+    findings: &[Finding],
+    host: &Host,
+) -> String {
+    let line = verdict_line(mode, mptcp, subflows, findings, host);
+    match findings.iter().filter(|f| f.severity == Severity::Warning).count() {
+        0 => line,
+        1 => format!("{line} (and 1 warning)"),
+        n => format!("{line} (and {n} warnings)"),
+    }
+}
+
+fn verdict_line(
     mode: Mode,
     mptcp: Option<bool>,
     subflows: Option<SubflowCount>,
@@ -592,8 +608,8 @@ impl<'a> Reasoner<'a> {
             Id::LimitSubflowsZero,
             Severity::Error,
             format!(
-                "The subflow limit is 0 (ip mptcp limits: subflows 0): connections may have no subflow besides \
-                 the first, although {}.",
+                "The subflow limit is 0 (ip mptcp limits shows subflows 0), so connections may have no subflow \
+                 besides the first, although {}.",
                 match (endpoints, announced) {
                     (e, 0) => format!("{e} endpoint{} the subflow flag", if e == 1 { " has" } else { "s have" }),
                     (0, a) => format!("the server announced {a} address{}", if a == 1 { "" } else { "es" }),
@@ -975,7 +991,7 @@ impl<'a> Reasoner<'a> {
                     Id::JoinRejected,
                     Severity::Error,
                     "The server refuses joins to the address we connected to (its MP_CAPABLE carried the \
-                     deny-join-id0 flag: net.mptcp.allow_join_initial_addr_port=0 there) and announced no other \
+                     deny-join-id0 flag, which net.mptcp.allow_join_initial_addr_port=0 sets there) and announced no other \
                      address, so our endpoints cannot add a subflow to this connection.",
                 )
                 .fact("deny_join_id0", true)
