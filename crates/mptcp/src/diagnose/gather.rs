@@ -94,7 +94,7 @@ pub fn observe_host(server: Option<IpAddr>) -> Host {
     }
     h.managers = managers(&mut h.notes);
     match MptcpCounters::read() {
-        Ok(c) => h.counters = c.iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        Ok(c) => h.counters = c.iter().filter(|(_, v)| *v > 0).map(|(k, v)| (k.to_string(), v)).collect(),
         Err(e) => h.notes.push(format!("MPTcpExt counters: {e}")),
     }
     h
@@ -344,15 +344,18 @@ impl Baseline {
         }
     }
 
-    fn counters(&self) -> BTreeMap<String, u64> {
+    /// The counters that rose since the start, or `None` when they could
+    /// not be read.
+    fn counters(&self) -> Option<BTreeMap<String, u64>> {
         match (&self.counters, MptcpCounters::read()) {
-            (Some(before), Ok(now)) => now
-                .since(before)
-                .iter()
-                .filter(|(k, _)| *k != MptcpCounters::CURR_ESTAB)
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            _ => BTreeMap::new(),
+            (Some(before), Ok(now)) => Some(
+                now.since(before)
+                    .iter()
+                    .filter(|(k, v)| *k != MptcpCounters::CURR_ESTAB && *v > 0)
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 }
@@ -441,7 +444,9 @@ impl ClientWatch {
             .collect();
         let others = self.base.seen.iter().any(|(_, e)| e.token.is_some() && e.token != token);
         c.other_activity = self.base.estab_before > 0 || others;
-        c.counters = self.base.counters();
+        let counters = self.base.counters();
+        c.counters_read = counters.is_some();
+        c.counters = counters.unwrap_or_default();
         c.tcp_counters = delta(&tcp_counters(), &self.base.tcp);
         c.watched_ms = self.base.at_ms(Instant::now());
     }
@@ -498,7 +503,9 @@ impl ServerWatch {
             .map(|(t, e)| Event::from_pm(e, self.base.at_ms(*t)))
             .collect();
         s.other_activity = self.base.estab_before > 0;
-        s.counters = self.base.counters();
+        let counters = self.base.counters();
+        s.counters_read = counters.is_some();
+        s.counters = counters.unwrap_or_default();
         s.watched_ms = self.base.at_ms(Instant::now());
     }
 }

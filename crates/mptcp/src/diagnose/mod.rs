@@ -98,6 +98,9 @@
 //! }
 //! # }
 //! ```
+#![cfg_attr(not(all(feature = "netlink", mptcp_linux)), doc = "[`observe_host`]: crate#features")]
+#![cfg_attr(not(all(feature = "netlink", mptcp_linux)), doc = "[`ClientWatch`]: crate#features")]
+#![cfg_attr(not(all(feature = "netlink", mptcp_linux)), doc = "[`ServerWatch`]: crate#features")]
 
 mod finding;
 mod observe;

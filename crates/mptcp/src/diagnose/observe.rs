@@ -98,7 +98,8 @@ pub struct Host {
     /// Netlink sockets of other programs subscribed to the path manager's
     /// events (`mptcp_pm_events`), before the doctor's own.
     pub event_listeners: Option<u32>,
-    /// The namespace's `MPTcpExt` counters (totals since it was created).
+    /// The namespace's `MPTcpExt` counters that are not 0 (totals since
+    /// it was created).
     pub counters: BTreeMap<String, u64>,
     /// What could not be read, one sentence each.
     pub notes: Vec<String>,
@@ -395,7 +396,10 @@ pub struct Client {
     /// established at the start, events of other tokens): the counter
     /// deltas may include theirs.
     pub other_activity: bool,
-    /// `MPTcpExt` counters: their increase during the attempt.
+    /// Whether the `MPTcpExt` counters could be read before and after.
+    pub counters_read: bool,
+    /// `MPTcpExt` counters that rose during the attempt, by how much
+    /// (those that did not are left out).
     pub counters: BTreeMap<String, u64>,
     /// `TcpExt` counters the reasoning uses (`IPReversePathFilter`): their increase.
     pub tcp_counters: BTreeMap<String, u64>,
@@ -568,7 +572,9 @@ pub struct Server {
     pub events_seen: bool,
     /// The path manager's events of server-side connections.
     pub events: Vec<Event>,
-    /// `MPTcpExt` counters: their increase while listening.
+    /// Whether the `MPTcpExt` counters could be read before and after.
+    pub counters_read: bool,
+    /// `MPTcpExt` counters that rose while listening, by how much.
     pub counters: BTreeMap<String, u64>,
     /// Other MPTCP activity in the namespace (connections established at
     /// the start): the counter deltas may include theirs.

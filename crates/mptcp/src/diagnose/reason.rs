@@ -26,6 +26,7 @@ const DENY_JOIN_ID0: u16 = 1;
 /// c.target = "192.0.2.7:80".into();
 /// c.remote = Some("192.0.2.7:80".parse().unwrap());
 /// c.status = ConnStatus::Fallback;
+/// c.counters_read = true;
 /// c.counters.insert("MPCapableSYNTX".into(), 1);
 /// c.counters.insert("MPCapableFallbackSYNACK".into(), 1);
 /// obs.client = Some(c);
@@ -822,7 +823,7 @@ impl<'a> Reasoner<'a> {
         let n = |k: &str| counter(d, k);
         let note = Self::noise_note(c);
         let port = c.remote.map(|r| r.port().to_string()).unwrap_or_else(|| "PORT".into());
-        if d.is_empty() {
+        if !c.counters_read {
             self.push(Finding::new(
                 Id::FallbackUnexplained,
                 Severity::Error,
@@ -968,10 +969,12 @@ impl<'a> Reasoner<'a> {
             }
             return;
         }
+        // The limits the connection got; the namespace's now where the
+        // kernel does not say; unknown where neither could be read.
         let info = c.info.unwrap_or_default();
-        let limits = self.host.limits.unwrap_or_default();
-        let subflows_max = info.subflows_max.map(u32::from).unwrap_or(limits.subflows);
-        let accepted_max = info.add_addr_accepted_max.map(u32::from).unwrap_or(limits.add_addr_accepted);
+        let limits = self.host.limits;
+        let subflows_max = info.subflows_max.map(u32::from).or(limits.map(|l| l.subflows));
+        let accepted_max = info.add_addr_accepted_max.map(u32::from).or(limits.map(|l| l.add_addr_accepted));
         let candidates: Vec<&Endpoint> = self
             .host
             .endpoints
@@ -980,7 +983,7 @@ impl<'a> Reasoner<'a> {
             .filter(|e| e.has("subflow") && Some(e.addr) != local && remote.is_none_or(|r| same_family(e.addr, r)))
             .collect();
         let before = self.out.len();
-        if subflows_max == 0 && (!candidates.is_empty() || !announced.is_empty()) {
+        if subflows_max == Some(0) && (!candidates.is_empty() || !announced.is_empty()) {
             self.push(self.limit_zero(candidates.len(), announced.len(), Some(count)));
             return;
         }
@@ -1008,7 +1011,7 @@ impl<'a> Reasoner<'a> {
             self.endpoint_subflow(c, ep, events);
         }
         if candidates.is_empty() {
-            if !announced.is_empty() && accepted_max == 0 {
+            if !announced.is_empty() && accepted_max == Some(0) {
                 self.push(self.add_addr_not_accepted(c, announced, Severity::Error));
             } else if !announced.is_empty() {
                 for a in announced {
@@ -1037,10 +1040,12 @@ impl<'a> Reasoner<'a> {
                     .fix(self.endpoint_add_fix(&addrs, local)),
                 );
             }
-        } else if !announced.is_empty() && accepted_max == 0 && count.established < count.possible {
+        } else if !announced.is_empty() && accepted_max == Some(0) && count.established < count.possible {
             self.push(self.add_addr_not_accepted(c, announced, Severity::Warning));
         }
-        if self.out.len() == before && count.established < count.possible {
+        if let (true, Some(subflows_max)) =
+            (self.out.len() == before && count.established < count.possible, subflows_max)
+        {
             let used = count.established.saturating_sub(1);
             if used >= subflows_max {
                 self.push(
@@ -1255,6 +1260,8 @@ impl<'a> Reasoner<'a> {
             .fact("MPJoinSynAckRx", counter(d, "MPJoinSynAckRx"))
             .fact_opt("error", e.error.filter(|e| *e != 0).map(|e| errno_name(i32::from(e))))
             .fact_opt("reset_reason", e.reset_reason.map(reset_reason))
+            .fact("MPRstTx", counter(d, "MPRstTx"))
+            .fact("MPRstRx", counter(d, "MPRstRx"))
             .fix("on the server: ip mptcp limits set subflows 2 (or more)"),
         );
     }

@@ -44,7 +44,8 @@ fn connect(addrs: &[SocketAddr], timeout: f64, target: &str) -> anyhow::Result<(
         }
     }
     let (a, e) = last.expect("at least one address was tried");
-    Err(anyhow::Error::new(e).context(format!("cannot connect to {target} ({a}), so there is no connection to examine")))
+    Err(anyhow::Error::new(e)
+        .context(format!("cannot connect to {target} ({a}), so there is no connection to examine")))
 }
 
 pub(super) fn run(target: &str, args: &Args) -> anyhow::Result<Run> {

@@ -94,9 +94,8 @@ pub(super) fn run(port: u16, args: &Args) -> anyhow::Result<(Observations, Vec<S
             }
             Err(e) => return Err(anyhow::Error::new(e).context(format!("accepting on port {port}"))),
         }
-        let done = args.count.is_some_and(|n| {
-            handled.len() >= n as usize && handled.iter().all(|h| h.thread.is_finished())
-        });
+        let done =
+            args.count.is_some_and(|n| handled.len() >= n as usize && handled.iter().all(|h| h.thread.is_finished()));
         if done || start.elapsed() >= watch_for {
             break;
         }
