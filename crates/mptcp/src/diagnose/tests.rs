@@ -298,6 +298,11 @@ fn endpoint_managers() {
     let r = diagnose(&obs);
     assert_eq!(r.error_ids(), [FindingId::AnotherManager]);
     assert!(r.findings[0].fix.as_deref().unwrap().contains("systemctl disable --now mptcp.service"));
+    // Our own daemon alone is no finding; two of it fight like any two.
+    obs.host.managers = vec![Manager::new(41, "mptcp daemon")];
+    assert!(diagnose(&obs).finding(FindingId::AnotherManager).is_none());
+    obs.host.managers.push(Manager::new(42, "mptcp daemon"));
+    assert_eq!(diagnose(&obs).error_ids(), [FindingId::AnotherManager]);
 }
 
 #[test]

@@ -369,7 +369,8 @@ impl<'a> Reasoner<'a> {
         let names: BTreeSet<&str> = m.iter().map(|m| m.name.as_str()).collect();
         let list: Vec<String> = m.iter().map(|m| format!("{} (pid {})", m.name, m.pid)).collect();
         let foreign = names.iter().any(|n| *n != "mptcp daemon");
-        if names.len() >= 2 {
+        // Two processes fight over the endpoints, two of one kind as well.
+        if m.len() >= 2 {
             self.push(
                 Finding::new(
                     Id::AnotherManager,
@@ -378,7 +379,7 @@ impl<'a> Reasoner<'a> {
                         "{} programs manage the MPTCP endpoints of this network namespace at once ({}): each \
                          adds and deletes endpoints as addresses come and go, with its own flags, so the \
                          endpoints change under the other's feet and connections may lose subflows.",
-                        names.len(),
+                        m.len(),
                         list.join(", ")
                     ),
                 )
