@@ -395,6 +395,24 @@ fn join_unanswered() {
 
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn join_unanswered_on_link() {
+    // No route to 10.71.1.2 through path 2: the kernel takes it to be on
+    // that link and asks with ARP, which the server (arp_ignore=1: only for
+    // the addresses of the asked interface) leaves unanswered, as a router
+    // would without proxy ARP.
+    let lab = Lab::new();
+    lab.client_endpoint();
+    lab.server.sysctl("net.ipv4.conf.all.arp_ignore", "1").unwrap();
+    let _srv = Echo::start(&lab.server, true);
+    let run = doctor_client(&lab, "join-unanswered-on-link");
+    assert_errors(&run, &["join-unanswered"]);
+    let f = &run.1["findings"][0];
+    assert!(f["message"].as_str().unwrap().contains("got no answer (neighbour"), "{f}");
+    assert!(f["fix"].as_str().unwrap().contains("ip rule add from 10.71.2.1 table 100"), "{f}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn join_rejected() {
     // The server's subflow limit is 0: it accepts the join's SYN and
     // resets the subflow at the handshake's end.

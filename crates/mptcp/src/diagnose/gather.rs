@@ -448,6 +448,9 @@ impl ClientWatch {
         c.counters_read = counters.is_some();
         c.counters = counters.unwrap_or_default();
         c.tcp_counters = delta(&tcp_counters(), &self.base.tcp);
+        if let Ok(n) = rtnl::neighbours() {
+            c.neighbours = n;
+        }
         c.watched_ms = self.base.at_ms(Instant::now());
     }
 }

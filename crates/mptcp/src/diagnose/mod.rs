@@ -116,8 +116,8 @@ mod tests;
 
 pub use finding::{Fact, Facts, Finding, FindingId, Report, Severity, SubflowCount, UnknownFindingId};
 pub use observe::{
-    Accepted, Client, ConnStatus, Endpoint, Event, Host, IfAddr, Info, Interface, Limits, Manager, Observations,
-    RouteAnswer, RouteCheck, Server, Subflow, Support,
+    Accepted, Client, ConnStatus, Endpoint, Event, Host, IfAddr, Info, Interface, Limits, Manager, Neighbour,
+    Observations, RouteAnswer, RouteCheck, Server, Subflow, Support,
 };
 pub use reason::{diagnose, MAX_ENDPOINTS};
 

@@ -403,8 +403,51 @@ pub struct Client {
     pub counters: BTreeMap<String, u64>,
     /// `TcpExt` counters the reasoning uses (`IPReversePathFilter`): their increase.
     pub tcp_counters: BTreeMap<String, u64>,
+    /// The neighbour cache (ARP, NDP) at the end of the watch: whether
+    /// next hops on the subflows' links answered.
+    pub neighbours: Vec<Neighbour>,
     /// How long the connection was watched, in milliseconds.
     pub watched_ms: u64,
+}
+
+/// A neighbour cache entry (`ip neigh`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(default))]
+#[non_exhaustive]
+pub struct Neighbour {
+    /// Interface.
+    pub ifindex: u32,
+    /// The neighbour's address.
+    pub addr: IpAddr,
+    /// As `ip neigh` names it: `"REACHABLE"`, `"STALE"`, `"FAILED"`,
+    /// `"INCOMPLETE"`, ...
+    pub state: String,
+}
+
+impl Default for Neighbour {
+    fn default() -> Neighbour {
+        Neighbour { ifindex: 0, addr: IpAddr::from([0, 0, 0, 0]), state: String::new() }
+    }
+}
+
+impl Neighbour {
+    /// `addr` on interface `ifindex`, in `state`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let n = mptcp::diagnose::Neighbour::new(3, "10.0.1.2".parse().unwrap(), "FAILED");
+    /// assert!(!n.answered());
+    /// ```
+    pub fn new(ifindex: u32, addr: IpAddr, state: &str) -> Neighbour {
+        Neighbour { ifindex, addr, state: state.to_string() }
+    }
+
+    /// Whether the neighbour answered (an entry that is not `FAILED` or
+    /// `INCOMPLETE`).
+    pub fn answered(&self) -> bool {
+        !matches!(self.state.as_str(), "FAILED" | "INCOMPLETE")
+    }
 }
 
 /// The parts of `struct mptcp_info` the reasoning uses.

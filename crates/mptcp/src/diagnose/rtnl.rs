@@ -8,11 +8,12 @@ use std::net::IpAddr;
 
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 
-use super::observe::{IfAddr, Interface, RouteAnswer};
+use super::observe::{IfAddr, Interface, Neighbour, RouteAnswer};
 use crate::netlink::{self, Expect, RawError, RECV_BUF};
 
 /// A route lookup: towards `dst`, from source address `src`, out of
@@ -211,6 +212,40 @@ pub(crate) fn interfaces() -> io::Result<Vec<Interface>> {
         }
     }
     out.sort_by_key(|i| i.index);
+    Ok(out)
+}
+
+/// `ip neigh`'s name of a neighbour state.
+fn state_name(s: NeighbourState) -> String {
+    match s {
+        NeighbourState::Incomplete => "INCOMPLETE".into(),
+        NeighbourState::Reachable => "REACHABLE".into(),
+        NeighbourState::Stale => "STALE".into(),
+        NeighbourState::Delay => "DELAY".into(),
+        NeighbourState::Probe => "PROBE".into(),
+        NeighbourState::Failed => "FAILED".into(),
+        NeighbourState::Noarp => "NOARP".into(),
+        NeighbourState::Permanent => "PERMANENT".into(),
+        NeighbourState::None => "NONE".into(),
+        other => format!("{:#x}", u16::from(other)),
+    }
+}
+
+/// The neighbour cache (`ip neigh`) of the calling thread's namespace.
+pub(crate) fn neighbours() -> io::Result<Vec<Neighbour>> {
+    let mut out = Vec::new();
+    for m in dump(RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()))? {
+        if let RouteNetlinkMessage::NewNeighbour(n) = m {
+            let addr = n.attributes.iter().find_map(|a| match a {
+                NeighbourAttribute::Destination(NeighbourAddress::Inet(a)) => Some(IpAddr::V4(*a)),
+                NeighbourAttribute::Destination(NeighbourAddress::Inet6(a)) => Some(IpAddr::V6(*a)),
+                _ => None,
+            });
+            if let Some(addr) = addr {
+                out.push(Neighbour { ifindex: n.header.ifindex, addr, state: state_name(n.header.state) });
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -241,6 +241,16 @@ fn joins_unanswered_rejected_or_filtered() {
     // Loose rp_filter drops nothing.
     obs.host.interfaces[2].rp_filter = Some(2);
     assert_eq!(errors(&obs), ["join-unanswered"]);
+    // No route through p2, and the server did not answer ARP there.
+    let mut obs = joined("SYN-SENT");
+    client(&mut obs).neighbours.push(Neighbour::new(3, ip("10.0.1.2"), "FAILED"));
+    let r = diagnose(&obs);
+    assert_eq!(r.error_ids(), [FindingId::JoinUnanswered]);
+    assert!(r.findings[0].message.contains("got no answer (neighbour FAILED)"), "{}", r.findings[0].message);
+    // It did answer: the link is not the question.
+    client(&mut obs).neighbours[0].state = "REACHABLE".into();
+    let r = diagnose(&obs);
+    assert!(!r.findings[0].message.contains("ARP"), "{}", r.findings[0].message);
     // Established, then closed by the server at once.
     let mut obs = with_endpoint(two_paths());
     let c = client(&mut obs);
@@ -393,6 +403,7 @@ mod recorded {
 
     recorded! {
         healthy: "healthy" => [];
+        join_unanswered_on_link: "join-unanswered-on-link" => ["join-unanswered"];
         mptcp_disabled: "mptcp-disabled" => ["mptcp-disabled"];
         mptcp_disabled_host: "mptcp-disabled-host" => ["mptcp-disabled"];
         no_mptcp_answer: "no-mptcp-answer" => ["no-mptcp-answer"];

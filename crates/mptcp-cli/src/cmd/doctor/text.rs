@@ -51,18 +51,19 @@ pub(super) fn print(
     writeln!(out, "{}", wrap(&format!("{who}: "), 2, &report.verdict))?;
     if let Some(c) = conn {
         let local = c.local.map(|l| l.to_string()).unwrap_or_else(|| "?".into());
+        let what = if c.payload.starts_with("HEAD / HTTP/1.1\r\n") { "an HTTP HEAD request" } else { "--send data" };
         let sent = match (c.sent, c.acked) {
             (0, _) => "sent nothing".to_string(),
-            (n, Some(true)) => format!("sent {n} bytes (acknowledged)"),
-            (n, Some(false)) => format!("sent {n} bytes (not acknowledged)"),
-            (n, None) => format!("sent {n} bytes"),
+            (n, Some(true)) => format!("sent {what} ({n} bytes): acknowledged"),
+            (n, Some(false)) => format!("sent {what} ({n} bytes): not acknowledged"),
+            (n, None) => format!("sent {what} ({n} bytes)"),
         };
         let closed = if c.closed_by_server { ", then the server closed" } else { "" };
-        writeln!(
-            out,
-            "  connected {local} -> {}; {sent}, received {}{closed}; watched {} ms",
+        let line = format!(
+            "connected {local} -> {}, {sent}, {} bytes came back{closed}; watched {} ms for subflows",
             c.remote, c.received, c.watched_ms
-        )?;
+        );
+        writeln!(out, "{}", wrap("  ", 2, &line))?;
         for sf in &c.subflows {
             let a = |x: Option<std::net::SocketAddr>| x.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
             writeln!(out, "  subflow {} -> {} {}", a(sf.local), a(sf.remote), sf.state)?;

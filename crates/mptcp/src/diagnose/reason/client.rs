@@ -498,14 +498,36 @@ impl<'a> Reasoner<'a> {
             );
             return;
         }
-        let onlink = if asymmetric && rc.is_some_and(|r| r.answer.gateway.is_none()) {
-            format!(
-                " The routing table has no route to {dst} through {}: the kernel assumes {dst} is on that link \
+        // No route through the endpoint's device: the kernel took the
+        // server to be on that link. Did it answer ARP/NDP there?
+        let onlink_dev = dev.filter(|_| asymmetric && rc.is_some_and(|r| r.answer.gateway.is_none()));
+        let neighbour = onlink_dev.and_then(|d| c.neighbours.iter().find(|n| n.ifindex == d && Some(n.addr) == remote));
+        let mut fix = format!(
+            "let TCP SYNs with option 30 (MPTCP) from {} reach {dst}; watch them with tcpdump -ni {} 'tcp[13] & 2 != 0'",
+            ep.addr,
+            dev.map(|d| self.ifname(d)).unwrap_or_else(|| "any".into())
+        );
+        let onlink = match (onlink_dev, neighbour) {
+            (Some(d), Some(n)) if !n.answered() => {
+                let name = self.ifname(d);
+                fix = format!(
+                    "route that source through the next hop on {name}: ip route add {dst} via GATEWAY dev {name} \
+                     table 100 && ip rule add from {} table 100",
+                    ep.addr
+                );
+                format!(
+                    " The routing table has no route to {dst} through {name}, so the kernel took {dst} to be on \
+                     that link, and its neighbour requests (ARP) for {dst} there got no answer (neighbour {}): \
+                     the SYN never left. Through a router, that works only with proxy ARP.",
+                    n.state
+                )
+            }
+            (Some(d), None) => format!(
+                " The routing table has no route to {dst} through {}: the kernel takes {dst} to be on that link \
                  and asks for it with ARP there, which through a router works only with proxy ARP.",
-                self.ifname(dev.unwrap_or(0))
-            )
-        } else {
-            String::new()
+                self.ifname(d)
+            ),
+            _ => String::new(),
         };
         self.push(
             Finding::new(
@@ -525,11 +547,7 @@ impl<'a> Reasoner<'a> {
             .fact("MPJoinSynTx", counter(d, "MPJoinSynTx"))
             .fact("MPJoinSynAckRx", counter(d, "MPJoinSynAckRx"))
             .fact("watched_ms", c.watched_ms)
-            .fix(format!(
-                "let TCP SYNs with option 30 (MPTCP) from {} reach {dst}; watch them with tcpdump -ni {} 'tcp[13] & 2 != 0'",
-                ep.addr,
-                dev.map(|d| self.ifname(d)).unwrap_or_else(|| "any".into())
-            )),
+            .fix(fix),
         );
     }
 
