@@ -73,9 +73,14 @@ struct Echo {
 
 impl Echo {
     fn start(ns: &Netns, mptcp: bool) -> Echo {
-        let addr: SocketAddr = format!("0.0.0.0:{PORT}").parse().unwrap();
-        let l =
-            ns.in_ns(|| if mptcp { TcpListener::bind_mptcp(addr) } else { TcpListener::bind(addr) }).unwrap().unwrap();
+        Echo::start_on(ns, format!("0.0.0.0:{PORT}").parse().unwrap(), mptcp)
+    }
+
+    fn start_on(ns: &Netns, addr: SocketAddr, mptcp: bool) -> Echo {
+        let l = ns
+            .in_ns(|| if mptcp { TcpListener::bind_mptcp(addr) } else { TcpListener::bind(addr) })
+            .unwrap()
+            .unwrap_or_else(|e| panic!("echo server on {addr} (mptcp {mptcp}) in {}: {e}", ns.name()));
         l.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -256,6 +261,20 @@ fn no_mptcp_answer() {
     assert_errors(&doctor_client(&lab, "no-mptcp-answer-middlebox"), &["no-mptcp-answer"]);
 }
 
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn late_fallback() {
+    // The handshake keeps MPTCP; a middlebox strips it from every later
+    // packet the server sends.
+    let lab = Lab::new();
+    lab.server.strip_mptcp(false, Strip::NonSyn).unwrap();
+    let _srv = Echo::start(&lab.server, true);
+    let run = doctor_client(&lab, "late-fallback");
+    assert_errors(&run, &["late-fallback"]);
+    assert_eq!(run.1["mptcp"], false);
+    assert_eq!(run.1["findings"][0]["observed"]["MPCapableSYNACKRX"], 1);
+}
+
 /// A firewall on the server that drops SYNs carrying MPTCP (option 30),
 /// and a client that falls back after one retransmission.
 fn syn_blackhole(lab: &Lab) {
@@ -358,6 +377,18 @@ fn endpoint_address_gone() {
 
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn endpoint_interface_down() {
+    let lab = Lab::new();
+    lab.client_endpoint();
+    lab.client.ip(&["link", "set", lab.client_dev2(), "down"]).unwrap();
+    let _srv = Echo::start(&lab.server, true);
+    let run = doctor_client(&lab, "endpoint-interface-down");
+    assert_errors(&run, &["endpoint-interface-down"]);
+    assert_eq!(run.1["findings"][0]["fix"], format!("ip link set {} up", lab.client_dev2()).as_str());
+}
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn endpoint_no_route() {
     let lab = Lab::new();
     // No device: the route comes from the tables, and a rule sends that
@@ -371,6 +402,26 @@ fn endpoint_no_route() {
     let o = &run.1["findings"][0]["observed"];
     assert_eq!(o["MPJoinSynTxConnectErr"], 1, "{o}");
     assert_eq!(o["src"], "10.71.2.1", "{o}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn endpoint_no_route_ipv6() {
+    // IPv6 makes no on-link guess: an endpoint bound to path 2 has no route
+    // to the server's path-1 address, although a lookup bound to that
+    // device answers with path 1's route.
+    mptcp_netns::require_root();
+    let client = Netns::new("dcli6").unwrap();
+    let server = Netns::new("dsrv6").unwrap();
+    let _p1 = Path::new(&client, "fd00:71:1::1/64", &server, "fd00:71:1::2/64").unwrap();
+    let p2 = Path::new(&client, "fd00:71:2::1/64", &server, "fd00:71:2::2/64").unwrap();
+    client.ip(&["mptcp", "endpoint", "add", "fd00:71:2::1", "dev", &p2.a_dev, "subflow"]).unwrap();
+    let _srv = Echo::start_on(&server, format!("[::]:{PORT}").parse().unwrap(), true);
+    let run = doctor(&client, &[&format!("[fd00:71:1::2]:{PORT}"), "--watch", WATCH], "endpoint-no-route-ipv6");
+    assert_errors(&run, &["endpoint-no-route"]);
+    let o = &run.1["findings"][0]["observed"];
+    assert_eq!(o["MPJoinSynTxConnectErr"], 1, "{o}");
+    assert!(o["lookup"].as_str().unwrap().contains("not through the endpoint's device"), "{o}");
 }
 
 #[test]

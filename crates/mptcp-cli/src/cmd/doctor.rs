@@ -23,8 +23,9 @@ What it looks at: the socket (TCP_IS_MPTCP, MPTCP_INFO, MPTCP_FULL_INFO), the pa
 events of the connection (subflows established and closed, with their errors and reset reasons; \
 addresses announced; they need CAP_NET_ADMIN: run as root), the MPTcpExt counters' increase around \
 the attempt, the sysctls, the limits and endpoints, the interfaces, the route the kernel would pick \
-for each endpoint towards the server (source address and device, as for a subflow), rp_filter, and \
-the programs managing endpoints (mptcpd, NetworkManager, mptcp daemon). Counters belong to the \
+for each endpoint towards the server (source address and device, as for a subflow), rp_filter, the \
+neighbour cache (did the server answer ARP on a link the kernel assumed), and the programs managing \
+endpoints (mptcpd, NetworkManager, mptcp daemon). Counters belong to the \
 network namespace: other connections there add to them, and findings that rest on them say so.
 
 The kernel opens extra subflows only once the connection is fully established (the server \
@@ -44,23 +45,27 @@ Exit status: 0 healthy (warnings may remain), 3 a finding of severity error expl
 or a missing subflow (or, for the host alone, breaks MPTCP), 1 the doctor itself could not run \
 (e.g. the connection was refused), 2 bad input.
 
-Example (a client with two paths whose second path's joins a firewall drops):
+Example: a client with two paths (10.0.1.0/24, 10.0.2.0/24; endpoint 10.0.2.1 dev p2 subflow) whose \
+second path's joins a firewall on the server drops:
 
   $ mptcp doctor 10.0.1.2:8080 --watch 2
-  10.0.1.2:8080: MPTCP with 1 of 2 possible subflows: join-unanswered: The MP_JOIN SYN from
-  endpoint 1 (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the watch (2000 ms)
-    connected 10.0.1.1:52966 -> 10.0.1.2:8080; sent 57 bytes (acknowledged), received 57
-    subflow 10.0.1.1:52966 -> 10.0.1.2:8080 ESTAB
-    subflow 10.0.2.1:45841 -> 10.0.1.2:8080 SYN-SENT
+  10.0.1.2:8080: MPTCP with 1 of 2 possible subflows: join-unanswered: The MP_JOIN SYN from endpoint 1
+    (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the watch (2050 ms)
+    connected 10.0.1.1:56124 -> 10.0.1.2:8080, sent an HTTP HEAD request (61 bytes): acknowledged, 61
+    bytes came back; watched 2050 ms for subflows
+    subflow 10.0.1.1:56124 -> 10.0.1.2:8080 ESTAB
+    subflow 10.0.2.1:37097 -> 10.0.1.2:8080 SYN-SENT
 
   error join-unanswered
     observed: endpoint 1, src 10.0.2.1, dst 10.0.1.2, dev p2, MPJoinSynTx 1, MPJoinSynAckRx 0,
-              watched_ms 2000
-    meaning:  The MP_JOIN SYN from endpoint 1 (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the
-              watch (2000 ms): a firewall on the way or on the server drops SYNs carrying MP_JOIN,
-              or 10.0.1.2 is not reachable from that address.
+              watched_ms 2050
+    meaning:  The MP_JOIN SYN from endpoint 1 (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the watch
+              (2050 ms): a firewall on the way or on the server drops SYNs carrying MP_JOIN, or
+              10.0.1.2 is not reachable from that address.
     fix:      let TCP SYNs with option 30 (MPTCP) from 10.0.2.1 reach 10.0.1.2; watch them with
               tcpdump -ni p2 'tcp[13] & 2 != 0'
+  $ echo $?
+  3
 
   $ mptcp doctor                       # the host alone
   $ mptcp doctor --listen 8080         # what a server sees of incoming connections";

@@ -109,6 +109,8 @@ finding_ids! {
     AnotherManager = "another-manager",
     /// A subflow that had been established was closed during the watch.
     SubflowClosed = "subflow-closed",
+    /// Fewer subflows than possible, and no cause found.
+    SubflowMissing = "subflow-missing",
     /// Only one usable address: one subflow is all there can be.
     SinglePath = "single-path",
     /// Nothing was sent: the kernel adds subflows only to fully established connections.

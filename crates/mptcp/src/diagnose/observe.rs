@@ -268,6 +268,29 @@ pub struct RouteCheck {
     pub unbound: Option<RouteAnswer>,
 }
 
+impl RouteCheck {
+    /// Whether a subflow from the endpoint would leave: the lookup found a
+    /// unicast route, through the endpoint's device when it names one. (An
+    /// IPv6 lookup with a device can answer a route through another one,
+    /// which a socket bound to the device cannot use.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::diagnose::{RouteAnswer, RouteCheck};
+    ///
+    /// let mut rc = RouteCheck::default();
+    /// rc.dev = Some(3);
+    /// rc.answer = RouteAnswer::via(3);
+    /// assert!(rc.reaches());
+    /// rc.answer = RouteAnswer::via(2);
+    /// assert!(!rc.reaches());
+    /// ```
+    pub fn reaches(&self) -> bool {
+        self.answer.reaches() && (self.dev.is_none() || self.answer.dev.is_none() || self.answer.dev == self.dev)
+    }
+}
+
 impl Default for RouteCheck {
     fn default() -> RouteCheck {
         let any = IpAddr::from([0, 0, 0, 0]);

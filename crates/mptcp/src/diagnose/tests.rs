@@ -215,6 +215,19 @@ fn endpoint_failures() {
     let r = diagnose(&obs);
     assert_eq!(r.error_ids(), [FindingId::EndpointNoRoute]);
     assert!(r.findings[0].message.contains("ENETUNREACH (101)"), "{}", r.findings[0].message);
+    // IPv6 answers a lookup bound to p2 with a route through p1, which a
+    // subflow bound to p2 cannot use.
+    let mut obs = with_endpoint(two_paths());
+    obs.host.routes[0].answer = RouteAnswer::via(2);
+    let r = diagnose(&obs);
+    assert_eq!(r.error_ids(), [FindingId::EndpointNoRoute]);
+    assert!(r.findings[0].message.contains("a route through p1, not through the endpoint's device"));
+    // Nothing explains the missing subflow: said, as a warning.
+    let obs = with_endpoint(two_paths());
+    let r = diagnose(&obs);
+    assert!(r.error_ids().is_empty(), "{:#?}", r.findings);
+    assert_eq!(r.findings[0].id, FindingId::SubflowMissing);
+    assert!(r.verdict.starts_with("MPTCP with 1 of 2 possible subflows, and no cause found"), "{}", r.verdict);
     // Its interface is down.
     let mut obs = with_endpoint(two_paths());
     obs.host.interfaces[2].up = false;
@@ -420,6 +433,9 @@ mod recorded {
         endpoint_address_gone: "endpoint-address-gone" => ["endpoint-address-gone"];
         endpoint_address_gone_host: "endpoint-address-gone-host" => ["endpoint-address-gone"];
         endpoint_no_route: "endpoint-no-route" => ["endpoint-no-route"];
+        endpoint_no_route_ipv6: "endpoint-no-route-ipv6" => ["endpoint-no-route"];
+        endpoint_interface_down: "endpoint-interface-down" => ["endpoint-interface-down"];
+        late_fallback: "late-fallback" => ["late-fallback"];
         join_unanswered: "join-unanswered" => ["join-unanswered"];
         join_rejected: "join-rejected" => ["join-rejected"];
         join_rejected_id0: "join-rejected-id0" => ["join-rejected"];

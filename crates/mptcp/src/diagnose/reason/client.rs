@@ -370,6 +370,24 @@ impl<'a> Reasoner<'a> {
                 );
             }
         }
+        if self.out.len() == before && count.established < count.possible {
+            let d = &c.counters;
+            let rose: Vec<String> = d.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            self.push(
+                Finding::new(
+                    Id::SubflowMissing,
+                    Severity::Warning,
+                    format!(
+                        "{} of {} possible subflows are established and no cause was found in what this host \
+                         shows: the counters that rose and the subflow list are in the observed values.",
+                        count.established, count.possible
+                    ),
+                )
+                .fact("subflows_established", count.established)
+                .fact("subflows_possible", count.possible)
+                .fact("counters_that_rose", rose),
+            );
+        }
     }
 
     pub(super) fn add_addr_not_accepted(&self, c: &Client, announced: &BTreeSet<IpAddr>, sev: Severity) -> Finding {
@@ -405,7 +423,7 @@ impl<'a> Reasoner<'a> {
         }
         let rc = self.route_for(ep, remote);
         if let Some(rc) = rc {
-            if !rc.answer.reaches() {
+            if !rc.reaches() {
                 self.push(self.no_route(ep, rc, Some(c)));
                 return;
             }

@@ -156,7 +156,7 @@ impl<'a> Reasoner<'a> {
             }
             if self.mode == Mode::Host && ep.has("subflow") {
                 if let Some(rc) = self.route_for(ep, None) {
-                    if !rc.answer.reaches() {
+                    if !rc.reaches() {
                         self.push(self.no_route(ep, rc, None));
                     }
                 }
@@ -297,10 +297,13 @@ impl<'a> Reasoner<'a> {
 
     pub(super) fn no_route(&self, ep: &Endpoint, rc: &RouteCheck, c: Option<&Client>) -> Finding {
         let dev = rc.dev.map(|d| self.ifname(d));
-        let answer = match (rc.answer.error, rc.answer.kind.as_deref()) {
-            (Some(e), _) => errno_name(e),
-            (None, Some(k)) => format!("a route of type {k}"),
-            (None, None) => "no answer".to_string(),
+        let answer = match (rc.answer.error, rc.answer.kind.as_deref(), rc.answer.dev) {
+            (Some(e), _, _) => errno_name(e),
+            (None, Some("unicast"), Some(out)) if rc.dev.is_some_and(|d| d != out) => {
+                format!("a route through {}, not through the endpoint's device", self.ifname(out))
+            }
+            (None, Some(k), _) => format!("a route of type {k}"),
+            (None, None, _) => "no answer".to_string(),
         };
         let towards = if c.is_some() { format!("the server {}", rc.dst) } else { format!("{} (anywhere)", rc.dst) };
         let mut f = Finding::new(

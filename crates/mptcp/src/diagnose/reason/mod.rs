@@ -145,6 +145,9 @@ fn verdict_line(
                 (Some(false), Some(f)) => format!("plain TCP, not MPTCP: {}", cause(f)),
                 (Some(false), None) => "plain TCP, not MPTCP, and no cause found".to_string(),
                 (_, Some(f)) => format!("MPTCP with {}: {}", sf.unwrap_or_default(), cause(f)),
+                (_, None) if subflows.is_some_and(|s| s.established < s.possible) => {
+                    format!("MPTCP with {}, and no cause found", sf.unwrap_or_default())
+                }
                 (_, None) => format!("healthy: MPTCP with {}", sf.unwrap_or_default()),
             }
         }
