@@ -248,7 +248,11 @@ impl Drop for ReportFile {
 /// SIGHUP sent to us alone. Set after spawning, so the child keeps its own
 /// dispositions.
 fn forward_signals(child: u32) {
-    crate::sys::forward_signals_to(i32::try_from(child).unwrap_or(0));
+    // The program runs already: without forwarding it still runs and is
+    // waited for, so say so rather than stop here.
+    if let Err(e) = crate::sys::forward_signals_to(i32::try_from(child).unwrap_or(0)) {
+        eprintln!("mptcp run: warning: SIGTERM and SIGHUP will not reach the program: {e}");
+    }
 }
 
 #[cfg(test)]
