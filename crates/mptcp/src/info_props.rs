@@ -22,7 +22,7 @@ fn mptcp_fields(i: &MptcpInfo) -> Vec<Option<u64>> {
         i.subflows_max.map(u64::from),
         i.add_addr_signal_max.map(u64::from),
         i.add_addr_accepted_max.map(u64::from),
-        i.flags.map(u64::from),
+        i.flags.map(|f| u64::from(f.0)),
         i.token.map(u64::from),
         i.write_seq,
         i.snd_una,

@@ -31,6 +31,7 @@ use crate::util::usage;
 
 mod observe;
 mod preload;
+mod records;
 mod report;
 
 pub use preload::{find_preload, Store};
@@ -115,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let status = child.wait().context("waiting for the program")?;
     let observed = observer.finish();
     let text = fs::read_to_string(&report.path).unwrap_or_default();
-    let merged = report::Report::merge(&report::Records::parse(&text), &observed);
+    let merged = report::Report::merge(&records::Records::parse(&text), &observed);
     if args.json {
         eprintln!("{}", serde_json::to_string(&merged)?);
     } else {
