@@ -47,7 +47,7 @@ pub enum Error {
     /// The kernel has no `mptcp_pm` generic netlink family: no MPTCP path
     /// manager to talk to. The message says why, from whether MPTCP
     /// sockets can be created in this network namespace.
-    #[error("{}", no_family_message(*availability))]
+    #[error("{}", why_no_path_manager(*availability))]
     FamilyNotFound {
         /// Whether MPTCP sockets can be created here (probed when the
         /// family was not found). [`Availability::NotBuilt`]: the kernel
@@ -143,7 +143,27 @@ fn kernel_message(op: &str, errno: i32, token: Option<u32>, detail: Option<&str>
     }
 }
 
-fn no_family_message(availability: Availability) -> String {
+/// Why a kernel has no MPTCP path manager (no `mptcp_pm` generic netlink
+/// family), for people, given whether MPTCP sockets can be created there:
+/// the message of [`Error::FamilyNotFound`], without making one.
+///
+/// `net.mptcp.enabled=0` does not remove the family, so a kernel that
+/// lacks it while MPTCP sockets work (or are only disabled) predates the
+/// path manager API (Linux 5.7). Found from the availability, never from
+/// the kernel's version string.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::{pm, Availability};
+///
+/// let why = pm::why_no_path_manager(Availability::NotBuilt);
+/// assert_eq!(why, "this kernel has no MPTCP path manager (built without MPTCP)");
+/// assert_eq!(why, pm::Error::FamilyNotFound { availability: Availability::NotBuilt }.to_string());
+/// // This host's answer, where `PathManager::new()` failed:
+/// println!("{}", pm::why_no_path_manager(mptcp::host_support().availability));
+/// ```
+pub fn why_no_path_manager(availability: Availability) -> String {
     match availability {
         Availability::NotBuilt => "this kernel has no MPTCP path manager (built without MPTCP)".into(),
         Availability::KernelTooOld => {

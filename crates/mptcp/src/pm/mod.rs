@@ -51,7 +51,7 @@ mod types;
 pub use async_io::{AsyncPathManager, EventStream};
 pub use blocking::PathManager;
 pub use endpoint_ref::EndpointRef;
-pub use error::{Error, Result};
+pub use error::{why_no_path_manager, Error, Result};
 pub use event::{Event, EventKind, EVENT_FLAG_DENY_JOIN_ID0, EVENT_FLAG_SERVER_SIDE};
 pub use events::EventListener;
 pub use types::{Endpoint, EndpointFlags, Limits, LocalAddr, MAX_LIMIT};
