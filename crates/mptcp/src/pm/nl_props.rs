@@ -12,7 +12,7 @@ use super::*;
 use crate::info::props::config;
 use crate::netlink::{decode, split, Reply};
 use crate::pm::event::Event;
-use crate::pm::events::parse_events;
+use crate::pm::subscription::parse_events;
 use crate::pm::requests::decode_endpoint;
 use crate::pm::types::{Endpoint, EndpointFlags, Limits};
 
