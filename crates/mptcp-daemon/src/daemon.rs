@@ -1,28 +1,31 @@
 //! The daemon's life: checks, start-up reconcile, the event loop (blocked
 //! in `poll` on the rtnetlink socket and the control pipe: no work while
-//! nothing happens), reload and exit.
+//! nothing happens), reload and exit; how it is started ([`spawn`],
+//! [`run_foreground`]) and what stops it ([`Error`]).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mptcp::pm::PathManager;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::config::{Config, OnExit};
+use crate::config::{Config, ConfigError, OnExit};
+use crate::control::Control;
 use crate::engine::{Engine, Fatal, Trigger};
 use crate::net::{Change, NetState};
+use crate::notify;
 use crate::rtnl::{self, Events};
 use crate::server::{Servers, Shared};
 use crate::state::{StateFile, Store};
-use crate::status::{AddrStatus, EndpointStatus, InterfaceStatus, Status};
-use crate::time::{rfc3339, unix_now};
-use crate::{notify, Control, Error};
+use crate::status::{self, Status};
+use crate::time::unix_now;
 
 /// How often a daemon waiting for MPTCP looks again (there is no event
 /// for a sysctl change).
@@ -30,6 +33,182 @@ const WAIT_POLL: Duration = Duration::from_secs(5);
 
 /// `CAP_NET_ADMIN` (linux/capability.h).
 const CAP_NET_ADMIN: u32 = 12;
+
+/// Errors that stop the daemon.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is wrong (nothing was touched).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No `CAP_NET_ADMIN` in this network namespace.
+    #[error(
+        "the path manager needs CAP_NET_ADMIN: run `mptcp daemon` as root, or give it the capability \
+         (systemd: AmbientCapabilities=CAP_NET_ADMIN)"
+    )]
+    NotPermitted,
+    /// MPTCP is not available and the configuration does not ask to wait.
+    #[error("MPTCP is not available here: {0}; to keep running until it is, set wait_for_mptcp = true")]
+    NoMptcp(String),
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The path manager failed.
+    #[error("path manager: {0}")]
+    Pm(#[from] mptcp::pm::Error),
+}
+
+impl Error {
+    /// The exit status `mptcp daemon` uses: 2 for a configuration error
+    /// (nothing was touched), 1 otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = mptcp_daemon::Config::from_toml("manage = 1", "x.toml").unwrap_err();
+    /// assert_eq!(mptcp_daemon::Error::from(e).exit_code(), 2);
+    /// assert_eq!(mptcp_daemon::Error::NotPermitted.exit_code(), 1);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A daemon running on its own thread (see [`spawn`]); stopped (with its
+/// `on_exit` policy) when dropped.
+#[derive(Debug)]
+pub struct Handle {
+    control: Control,
+    shared: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl Handle {
+    /// The current status (as `mptcp daemon status --json` shows it).
+    pub fn status(&self) -> Status {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).status.clone()
+    }
+
+    /// Reloads the configuration (a configuration read from a file is read
+    /// again); holds on endpoints changed by someone else are released.
+    pub fn reload(&self) {
+        self.control.reload();
+    }
+
+    /// The control channel.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Stops the daemon and waits for it; returns what stopped it, if it
+    /// failed on its own.
+    ///
+    /// # Errors
+    ///
+    /// The error that ended the daemon's loop, if any.
+    pub fn stop(mut self) -> Result<(), Error> {
+        match self.finish() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Stops and joins the thread; `Err` carries its panic.
+    fn finish(&mut self) -> std::thread::Result<Result<(), Error>> {
+        self.control.stop();
+        self.thread.take().map(|t| t.join()).unwrap_or(Ok(Ok(())))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // No second panic here: the caller may be unwinding already.
+        match self.finish() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("mptcp daemon: {e}"),
+            Err(_) => log::error!("mptcp daemon: its thread panicked"),
+        }
+    }
+}
+
+/// Starts the daemon on a new thread in the calling thread's network
+/// namespace (a thread started inside a namespace stays there), and
+/// returns once its start-up reconcile is done.
+///
+/// For a lab namespace: call it from inside `Netns::in_ns` (the daemon's
+/// thread outlives that closure), with `runtime_dir = None` (or a private
+/// directory) and `default_route = DefaultRoute::Any` when the namespace
+/// has no default route.
+///
+/// # Errors
+///
+/// What stops the daemon from starting: no `CAP_NET_ADMIN`, no MPTCP
+/// (unless `wait_for_mptcp`), a runtime directory another daemon holds, a
+/// metrics address in use.
+///
+/// # Examples
+///
+/// ```no_run
+/// let mut cfg = mptcp_daemon::Config::default();
+/// cfg.runtime_dir = None;
+/// let daemon = mptcp_daemon::spawn(cfg)?;
+/// println!("{}", daemon.status().render());
+/// daemon.stop()?;
+/// # Ok::<(), mptcp_daemon::Error>(())
+/// ```
+pub fn spawn(cfg: Config) -> Result<Handle, Error> {
+    let control = Control::new().map_err(|source| Error::Io { what: "control channel".into(), source })?;
+    let (tx, rx) = mpsc::channel();
+    let c = control.clone();
+    let thread = std::thread::Builder::new()
+        .name("mptcp-daemon".into())
+        .spawn(move || {
+            let mut ready = |shared: &Arc<Mutex<Shared>>| {
+                let _ = tx.send(shared.clone());
+            };
+            run(cfg, &c, Options { notify: false }, &mut ready)
+        })
+        .map_err(|source| Error::Io { what: "daemon thread".into(), source })?;
+    match rx.recv() {
+        Ok(shared) => Ok(Handle { control, shared, thread: Some(thread) }),
+        Err(_) => match thread.join() {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(Error::Io { what: "daemon".into(), source: io::ErrorKind::Interrupted.into() }),
+            Err(p) => std::panic::resume_unwind(p),
+        },
+    }
+}
+
+/// Runs the daemon on the calling thread until SIGTERM or SIGINT (SIGHUP
+/// reloads), telling systemd when it is ready: what `mptcp daemon` does.
+///
+/// # Errors
+///
+/// As [`spawn`], and any error that ends the loop.
+///
+/// # Examples
+///
+/// ```no_run
+/// let cfg = mptcp_daemon::Config::load("/etc/mptcp/daemon.toml".as_ref())?;
+/// mptcp_daemon::init_logging(false);
+/// mptcp_daemon::run_foreground(cfg)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run_foreground(cfg: Config) -> Result<(), Error> {
+    let control = Control::new().map_err(|source| Error::Io { what: "control channel".into(), source })?;
+    control.install_signal_handlers().map_err(|source| Error::Io { what: "signal handlers".into(), source })?;
+    let mut ready = |_: &Arc<Mutex<Shared>>| log::info!("ready");
+    run(cfg, &control, Options { notify: true }, &mut ready)
+}
 
 pub(crate) struct Options {
     /// Talk to systemd (`NOTIFY_SOCKET`).
@@ -225,7 +404,7 @@ impl Daemon {
             let mut reload = false;
             if wake_ready {
                 control.drain_wake();
-                if control.take_stop() {
+                if control.stop_requested() {
                     return Ok(());
                 }
                 reload = control.take_reload();
@@ -357,73 +536,7 @@ impl Daemon {
     }
 
     fn status(&self) -> Status {
-        let cfg = &self.cfg;
-        let mut s = Status {
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            started: rfc3339(self.started),
-            config: cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
-            manage: format!("{:?}", cfg.manage).to_lowercase(),
-            on_exit: format!("{:?}", cfg.on_exit).to_lowercase(),
-            state: match &self.waiting {
-                Some(w) => format!("waiting for MPTCP: {w}"),
-                None => "running".into(),
-            },
-            ..Status::default()
-        };
-        let plan = self.engine.as_ref().map(|e| e.plan.clone()).unwrap_or_else(|| crate::policy::plan(cfg, &self.net));
-        for l in self.net.links() {
-            let addresses = self
-                .net
-                .addrs()
-                .filter(|a| a.index == l.index)
-                .map(|a| {
-                    let (endpoint, why) = match (plan.get(a.addr), plan.skipped.iter().find(|x| x.addr == a.addr)) {
-                        (Some(w), _) => (true, w.why.clone()),
-                        (None, Some(x)) => (false, x.why.clone()),
-                        _ => (false, String::new()),
-                    };
-                    AddrStatus { addr: format!("{}/{}", a.addr, a.prefix_len), endpoint, why }
-                })
-                .collect();
-            s.interfaces.push(InterfaceStatus {
-                name: l.name.clone(),
-                index: l.index,
-                up: l.up,
-                carrier: l.carrier,
-                addresses,
-            });
-        }
-        let Some(e) = &self.engine else { return s };
-        s.limit_subflows = e.limits.map(|l| l.subflows);
-        s.limit_add_addr_accepted = e.limits.map(|l| l.add_addr_accepted);
-        let owned = e.owned_ids();
-        for ep in &e.kernel {
-            let ours = owned.contains(&ep.id);
-            let why = match (plan.get(ep.addr), ours) {
-                (Some(w), true) => w.why.clone(),
-                (Some(_), false) => "not the daemon's (manage = \"own\"); its address is one the policy wants".into(),
-                (None, true) => "the daemon's; no longer wanted (being removed)".into(),
-                (None, false) => "not the daemon's; left alone".into(),
-            };
-            s.endpoints.push(EndpointStatus {
-                id: ep.id,
-                addr: ep.addr.to_string(),
-                dev: ep.ifindex.map(|i| self.net.name(i)),
-                flags: ep.flags.names().into_iter().map(String::from).collect(),
-                port: ep.port,
-                owner: if ours { "daemon" } else { "other" }.into(),
-                why,
-            });
-        }
-        s.pending = e
-            .notes
-            .iter()
-            .map(|(a, why)| AddrStatus { addr: a.to_string(), endpoint: false, why: why.clone() })
-            .collect();
-        s.held = e.held.values().cloned().collect();
-        s.last_actions = e.actions.iter().cloned().collect();
-        s
+        status::build(&self.cfg, &self.net, self.engine.as_ref(), self.waiting.as_deref(), self.started)
     }
 }
 
@@ -434,12 +547,4 @@ fn summarize(changes: &[Change]) -> String {
         parts.push(format!("and {} more", changes.len() - 3));
     }
     parts.join("; ")
-}
-
-impl Control {
-    /// Empties the wake pipe.
-    fn drain_wake(&self) {
-        let mut buf = [0u8; 64];
-        while matches!((&self.inner.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
-    }
 }

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 use mptcp::pm::{Endpoint, EndpointFlags, EndpointRef, Limits, PathManager, MAX_LIMIT};
 
 use crate::config::{Config, Limit, Manage};
-use crate::metrics::Histogram;
 use crate::net::NetState;
 use crate::policy::{self, Plan, Want};
 use crate::state::{Owned, StateFile};
-use crate::status::Action;
 use crate::time::{rfc3339, unix_now};
 
 /// The kernel holds at most this many endpoints (`MPTCP_PM_ADDR_MAX`).
@@ -48,6 +46,50 @@ struct Retry {
     at: Instant,
     delay: Duration,
     error: String,
+}
+
+/// One thing the daemon did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Action {
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// `add`, `delete`, `delete id 0` (the initial subflows from an
+    /// address), `change`, `set limits`.
+    pub op: String,
+    /// What it acted on (`endpoint id 3 10.0.1.1 dev eth0 subflow`, an
+    /// address, or the limits).
+    pub endpoint: String,
+    /// The event that led to it.
+    pub trigger: String,
+    /// `ok` or `error: ...`.
+    pub result: String,
+    /// How long the kernel took, milliseconds.
+    pub ms: f64,
+    /// Milliseconds from the daemon receiving the event to the kernel's answer.
+    pub after_event_ms: f64,
+}
+
+/// Upper bounds (seconds) of the reaction-time histogram.
+pub const REACTION_BUCKETS: [f64; 9] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
+
+/// A histogram with [`REACTION_BUCKETS`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Histogram {
+    pub counts: [u64; REACTION_BUCKETS.len()],
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, v: f64) {
+        for (i, le) in REACTION_BUCKETS.iter().enumerate() {
+            if v <= *le {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += v;
+    }
 }
 
 /// Counters for the metrics.
