@@ -218,34 +218,5 @@ fn request_dump(sock: &Socket, req: RouteNetlinkMessage, seq: u32) -> io::Result
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn garbage_is_reported_not_fatal() {
-        let mut seen = Vec::new();
-        parse_all(&[0xff; 20], |m| seen.push(m.is_some()));
-        assert_eq!(seen, vec![false]);
-        seen.clear();
-        parse_all(&[], |m| seen.push(m.is_some()));
-        assert!(seen.is_empty());
-    }
-
-    #[test]
-    fn a_message_round_trips() {
-        let mut link = LinkMessage::default();
-        link.header.index = 7;
-        let mut msg = NetlinkMessage::from(RouteNetlinkMessage::NewLink(link.clone()));
-        msg.finalize();
-        let mut buf = vec![0u8; msg.buffer_len() * 2];
-        msg.serialize(&mut buf[..msg.buffer_len()]);
-        let len = msg.buffer_len();
-        msg.serialize(&mut buf[len..]);
-        let mut seen = Vec::new();
-        parse_all(&buf, |m| seen.push(m));
-        assert_eq!(seen.len(), 2);
-        assert!(
-            matches!(&seen[0], Some(NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))) if l.header.index == 7)
-        );
-    }
-}
+#[path = "rtnl_tests.rs"]
+mod tests;
