@@ -249,6 +249,27 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { what, source }
 }
 
+/// A configuration file being read for a reload.
+struct Reading {
+    rx: mpsc::Receiver<Result<Config, ConfigError>>,
+    since: Instant,
+}
+
+impl Reading {
+    /// `None` while the read goes on; then what it gave (`None` if its
+    /// thread ended without an answer).
+    fn result(&mut self) -> Option<Option<Result<Config, ConfigError>>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(Some(r)),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                log::error!("reload refused: reading the configuration failed");
+                Some(None)
+            }
+        }
+    }
+}
+
 /// Everything the loop owns.
 struct Daemon {
     cfg: Config,
@@ -261,6 +282,10 @@ struct Daemon {
     started: f64,
     counters_events: std::collections::BTreeMap<&'static str, u64>,
     resyncs: u64,
+    /// A reload's configuration being read.
+    reading: Option<Reading>,
+    /// Another reload was asked for while reading.
+    read_again: bool,
 }
 
 pub(crate) fn run(
@@ -312,6 +337,8 @@ pub(crate) fn run(
         started: unix_now(),
         counters_events: Default::default(),
         resyncs: 0,
+        reading: None,
+        read_again: false,
     };
     let result = d.main_loop(&mut events, control, &opts, on_ready);
     if opts.notify {
@@ -413,8 +440,17 @@ impl Daemon {
                 if opts.notify {
                     notify::reloading();
                 }
-                self.reload(at)?;
-                if opts.notify {
+                self.request_reload(control);
+            }
+            if let Some(result) = self.reading.as_mut().and_then(Reading::result) {
+                self.reading = None;
+                if let Some(new) = result {
+                    self.apply_config(new, at)?;
+                }
+                if std::mem::take(&mut self.read_again) {
+                    self.request_reload(control);
+                }
+                if self.reading.is_none() && opts.notify {
                     notify::ready(&self.summary());
                 }
             }
@@ -458,17 +494,49 @@ impl Daemon {
         Ok(())
     }
 
-    fn reload(&mut self, at: Instant) -> Result<(), Error> {
+    /// SIGHUP: the configuration file is read on a thread of its own (a
+    /// slow or stuck file system must not stop the event loop); a read
+    /// asked for while one runs starts when it ends.
+    fn request_reload(&mut self, control: &Control) {
+        let (tx, rx) = mpsc::channel();
+        let Some(path) = self.cfg.source.clone() else {
+            // Built in code: nothing to read; applied again (holds and
+            // retries start afresh).
+            let _ = tx.send(Ok(self.cfg.clone()));
+            self.reading = Some(Reading { rx, since: Instant::now() });
+            return;
+        };
+        if let Some(r) = &self.reading {
+            log::warn!(
+                "still reading {} ({:.0} s); reloading again once that is done",
+                path.display(),
+                r.since.elapsed().as_secs_f64()
+            );
+            self.read_again = true;
+            return;
+        }
+        let wake = control.clone();
+        let (p, thread_tx) = (path.clone(), tx.clone());
+        let started = std::thread::Builder::new().name("mptcp-daemon-config".into()).spawn(move || {
+            let _ = thread_tx.send(Config::load(&p));
+            wake.wake();
+        });
+        if let Err(e) = started {
+            let message = format!("cannot start a thread to read it: {e}");
+            let _ = tx.send(Err(ConfigError { file: path.display().to_string(), line: None, key: None, message }));
+        }
+        self.reading = Some(Reading { rx, since: Instant::now() });
+    }
+
+    /// Applies a configuration read for a reload; a broken one is refused.
+    fn apply_config(&mut self, new: Result<Config, ConfigError>, at: Instant) -> Result<(), Error> {
         let trig = Trigger { what: "configuration reloaded (SIGHUP)".into(), at, event: false };
-        let new = match &self.cfg.source {
-            Some(p) => match Config::load(p) {
-                Ok(c) => c,
-                Err(e) => {
-                    log::error!("reload refused, keeping the running configuration: {e}");
-                    return Ok(());
-                }
-            },
-            None => self.cfg.clone(),
+        let new = match new {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("reload refused, keeping the running configuration: {e}");
+                return Ok(());
+            }
         };
         if new.runtime_dir != self.cfg.runtime_dir || new.metrics != self.cfg.metrics {
             log::warn!("runtime_dir and metrics take effect at the next start, not on reload");
