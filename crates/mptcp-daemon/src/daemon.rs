@@ -8,7 +8,6 @@ use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -315,7 +314,7 @@ pub(crate) fn run(
         None => (None, StateFile::default()),
     };
     let control_listener = match &store {
-        Some(s) => Some(bind_control(s.socket_path())?),
+        Some(s) => Some(bind_control(s)?),
         None => None,
     };
     let metrics = match cfg.metrics {
@@ -347,15 +346,16 @@ pub(crate) fn run(
     let exit = d.exit();
     servers.stop();
     if let Some(s) = &d.store {
-        let _ = std::fs::remove_file(s.socket_path());
+        s.remove_socket();
     }
     result.and(exit)
 }
 
-fn bind_control(path: PathBuf) -> Result<UnixListener, Error> {
+fn bind_control(store: &Store) -> Result<UnixListener, Error> {
     // The runtime directory is locked: a socket file left there belongs to
     // a daemon that died.
-    let _ = std::fs::remove_file(&path);
+    store.remove_socket();
+    let path = store.socket_path();
     let l = UnixListener::bind(&path).map_err(io_err(format!("control socket {}", path.display())))?;
     // Status is for every local user, like `ip address`.
     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
