@@ -272,7 +272,7 @@ impl Reading {
 /// Everything the loop owns.
 struct Daemon {
     cfg: Config,
-    store: Option<Store>,
+    store: Option<Arc<Store>>,
     pending_state: Option<StateFile>,
     engine: Option<Engine>,
     waiting: Option<String>,
@@ -309,7 +309,7 @@ pub(crate) fn run(
             if let Some(w) = warn {
                 log::warn!("{w}");
             }
-            (Some(s), st)
+            (Some(Arc::new(s)), st)
         }
         None => (None, StateFile::default()),
     };
@@ -485,7 +485,7 @@ impl Daemon {
     fn start_engine(&mut self, trig: &Trigger) -> Result<(), Error> {
         let pm = PathManager::new()?;
         let state = self.pending_state.take().unwrap_or_default();
-        let mut engine = Engine::new(self.cfg.clone(), pm, state);
+        let mut engine = Engine::new(self.cfg.clone(), pm, state, self.store.clone());
         engine.apply_fixed_limits(trig).map_err(fatal)?;
         engine.reconcile(&self.net, trig, true).map_err(fatal)?;
         engine.read_limits();
@@ -556,12 +556,8 @@ impl Daemon {
     }
 
     fn save(&mut self) {
-        let (Some(store), Some(engine)) = (&self.store, self.engine.as_mut()) else { return };
-        if engine.dirty {
-            match store.save(&engine.state()) {
-                Ok(()) => engine.dirty = false,
-                Err(e) => log::error!("cannot write the state file: {e}"),
-            }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.save();
         }
     }
 

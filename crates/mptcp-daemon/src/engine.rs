@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mptcp::pm::{Endpoint, EndpointFlags, EndpointRef, Limits, PathManager, MAX_LIMIT};
@@ -11,7 +12,7 @@ use mptcp::pm::{Endpoint, EndpointFlags, EndpointRef, Limits, PathManager, MAX_L
 use crate::config::{Config, Limit, Manage};
 use crate::net::NetState;
 use crate::policy::{self, Plan, Want};
-use crate::state::{Owned, StateFile};
+use crate::state::{Owned, StateFile, Store};
 use crate::time::{rfc3339, unix_now};
 
 /// The kernel holds at most this many endpoints (`MPTCP_PM_ADDR_MAX`).
@@ -145,6 +146,12 @@ pub(crate) struct Engine {
     pub counters: Counters,
     /// The owned set changed since the last save.
     pub dirty: bool,
+    /// Endpoints being added: recorded in the state file before the
+    /// kernel is asked, so that a daemon killed in between still knows
+    /// them; at start-up, those of the last run.
+    adding: Vec<Owned>,
+    /// Where the state is saved.
+    store: Option<Arc<Store>>,
 }
 
 fn spec_eq(e: &Endpoint, flags: EndpointFlags, ifindex: Option<u32>, port: Option<u16>) -> bool {
@@ -166,8 +173,10 @@ fn describe(id: u8, addr: IpAddr, ifname: &str, flags: EndpointFlags, port: Opti
 }
 
 impl Engine {
-    pub fn new(cfg: Config, pm: PathManager, state: StateFile) -> Engine {
+    pub fn new(cfg: Config, pm: PathManager, state: StateFile, store: Option<Arc<Store>>) -> Engine {
         Engine {
+            adding: state.adding,
+            store,
             cfg,
             pm,
             close_initial: true,
@@ -188,7 +197,29 @@ impl Engine {
 
     /// The state to save.
     pub fn state(&self) -> StateFile {
-        StateFile { version: 1, owned: self.owned.values().cloned().collect(), ids: self.ids.clone() }
+        StateFile {
+            version: 1,
+            owned: self.owned.values().cloned().collect(),
+            adding: self.adding.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+
+    /// Saves the state if it changed.
+    pub fn save(&mut self) {
+        if self.dirty {
+            self.write_state("cannot write the state file");
+        }
+    }
+
+    /// Writes the state file now (`fsync`ed: it is the record of what
+    /// the daemon owns); `what` says what a failure means.
+    fn write_state(&mut self, what: &str) {
+        let Some(store) = &self.store else { return };
+        match store.save(&self.state()) {
+            Ok(()) => self.dirty = false,
+            Err(e) => log::error!("{what}: {e}"),
+        }
     }
 
     /// Ids of the endpoints the daemon owns.
@@ -285,6 +316,7 @@ impl Engine {
         self.counters.reconciles += 1;
         self.plan = policy::plan(&self.cfg, net);
         self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
+        self.claim_interrupted_adds();
         self.check_ownership(startup);
         let plan = self.plan.clone();
         self.held.retain(|a, _| plan.get(*a).is_some());
@@ -294,6 +326,24 @@ impl Engine {
         self.add_missing(net, trig)?;
         self.ids.retain(|a, _| plan.get(*a).is_some() || self.kernel.iter().any(|e| e.addr == *a));
         Ok(())
+    }
+
+    /// Endpoints the last run was adding when it stopped (killed between
+    /// asking the kernel and saving): those the kernel has, with the same
+    /// id and address, are the daemon's.
+    fn claim_interrupted_adds(&mut self) {
+        for o in std::mem::take(&mut self.adding) {
+            self.dirty = true;
+            if self.kernel.iter().any(|e| e.id == o.id && e.addr == o.addr) && !self.owned.contains_key(&o.id) {
+                log::info!(
+                    "endpoint id {} {} was being added when the daemon stopped: it is the daemon's",
+                    o.id,
+                    o.addr
+                );
+                self.ids.insert(o.addr, o.id);
+                self.owned.insert(o.id, o);
+            }
+        }
     }
 
     /// Notices endpoints of ours that someone else deleted or changed.
@@ -387,18 +437,7 @@ impl Engine {
     }
 
     fn adopt(&mut self, id: u8, w: &Want) {
-        self.owned.insert(
-            id,
-            Owned {
-                id,
-                addr: w.addr,
-                ifindex: Some(w.ifindex),
-                ifname: w.ifname.clone(),
-                flags: w.flags.0,
-                port: w.port,
-                since: rfc3339(unix_now()),
-            },
-        );
+        self.owned.insert(id, owned(id, w));
         self.ids.insert(w.addr, id);
         self.dirty = true;
     }
@@ -470,9 +509,19 @@ impl Engine {
         }
         self.raise_limits(&todo, trig)?;
         let mut used: BTreeSet<u8> = self.kernel.iter().map(|e| e.id).collect();
-        for w in todo {
-            let id = self.choose_id(&used);
-            used.insert(id);
+        let todo: Vec<(u8, Want)> = todo
+            .into_iter()
+            .map(|w| {
+                let id = self.choose_id(&used);
+                used.insert(id);
+                (id, w)
+            })
+            .collect();
+        // Recorded before the kernel is asked: a daemon killed between an
+        // add and the next save still knows the endpoint is its own.
+        self.adding = todo.iter().map(|(id, w)| owned(*id, w)).collect();
+        self.write_state("cannot record the endpoints being added (a daemon killed now would not know them)");
+        for (id, w) in todo {
             let mut ep = Endpoint::new(w.addr).with_id(id).with_flags(w.flags).with_ifindex(w.ifindex);
             if let Some(p) = w.port {
                 ep = ep.with_port(p);
@@ -505,6 +554,8 @@ impl Engine {
                 }
             }
         }
+        self.adding.clear();
+        self.dirty = true;
         self.refresh_kernel()
     }
 
@@ -569,6 +620,19 @@ impl Engine {
         self.owned.clear();
         self.dirty = true;
         Ok(())
+    }
+}
+
+/// The record of endpoint `id` made for `w`.
+fn owned(id: u8, w: &Want) -> Owned {
+    Owned {
+        id,
+        addr: w.addr,
+        ifindex: Some(w.ifindex),
+        ifname: w.ifname.clone(),
+        flags: w.flags.0,
+        port: w.port,
+        since: rfc3339(unix_now()),
     }
 }
 

@@ -51,6 +51,11 @@ pub struct StateFile {
     pub version: u32,
     /// The endpoints the daemon owns.
     pub owned: Vec<Owned>,
+    /// Endpoints being added when the file was written (recorded before
+    /// the kernel is asked): the daemon's if the kernel has them, with the
+    /// same id and address, when it starts again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding: Vec<Owned>,
     /// The id each address had last; not given to another address while
     /// remembered.
     #[serde(default)]

@@ -24,6 +24,15 @@ fn round_trip_lock_and_bad_file() {
             port: None,
             since: "x".into(),
         }],
+        adding: vec![Owned {
+            id: 4,
+            addr: "10.0.2.1".parse().unwrap(),
+            ifindex: Some(5),
+            ifname: "p1".into(),
+            flags: 2,
+            port: None,
+            since: "y".into(),
+        }],
         ids: [("10.0.1.1".parse().unwrap(), 3)].into_iter().collect(),
     };
     store.save(&s).unwrap();
