@@ -30,6 +30,12 @@ use crate::time::unix_now;
 /// for a sysctl change).
 const WAIT_POLL: Duration = Duration::from_secs(5);
 
+/// How often the kernel's endpoint set is read to notice changes made by
+/// others (`ip mptcp endpoint flush`): the kernel announces none, neither
+/// on rtnetlink nor on the path manager's multicast groups (checked on
+/// 6.18). One dump of at most 8 endpoints per period.
+const KERNEL_CHECK: Duration = Duration::from_secs(1);
+
 /// `CAP_NET_ADMIN` (linux/capability.h).
 const CAP_NET_ADMIN: u32 = 12;
 
@@ -380,12 +386,16 @@ impl Daemon {
             notify::ready(&self.summary());
         }
         let mut next_wait_check = Instant::now() + WAIT_POLL;
+        let mut next_kernel_check = Instant::now() + KERNEL_CHECK;
         loop {
-            let deadline =
-                [self.engine.as_ref().and_then(|e| e.next_retry()), self.waiting.as_ref().map(|_| next_wait_check)]
-                    .into_iter()
-                    .flatten()
-                    .min();
+            let deadline = [
+                self.engine.as_ref().and_then(|e| e.next_retry()),
+                self.waiting.as_ref().map(|_| next_wait_check),
+                self.engine.as_ref().map(|_| next_kernel_check),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = match deadline {
                 None => PollTimeout::NONE,
                 Some(d) => {
@@ -475,6 +485,17 @@ impl Daemon {
                 if engine.next_retry().is_some_and(|t| t <= Instant::now()) {
                     let trig = Trigger { what: "retry after an error".into(), at: Instant::now(), event: false };
                     engine.reconcile(&self.net, &trig, false).map_err(fatal)?;
+                }
+                if Instant::now() >= next_kernel_check {
+                    next_kernel_check = Instant::now() + KERNEL_CHECK;
+                    if engine.kernel_changed().map_err(fatal)? {
+                        let trig = Trigger {
+                            what: "endpoints changed by someone else".into(),
+                            at: Instant::now(),
+                            event: false,
+                        };
+                        engine.reconcile(&self.net, &trig, false).map_err(fatal)?;
+                    }
                 }
             }
             self.save();

@@ -431,6 +431,30 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the kernel's endpoints differ from those the last pass
+    /// left (someone else changed them); each difference is logged.
+    pub fn kernel_changed(&mut self) -> Result<bool, Fatal> {
+        let mut now = self.pm.endpoints().map_err(Fatal::from)?;
+        now.sort_by_key(|e| e.id);
+        let mut before = self.kernel.clone();
+        before.sort_by_key(|e| e.id);
+        if now == before {
+            return Ok(false);
+        }
+        for e in &self.kernel {
+            match now.iter().find(|n| n.id == e.id) {
+                None => log::info!("endpoint id {} {} was deleted by someone else", e.id, e.addr),
+                Some(n) if n != e => log::info!("endpoint id {} {} was changed by someone else", e.id, e.addr),
+                Some(_) => {}
+            }
+        }
+        for n in now.iter().filter(|n| !self.kernel.iter().any(|e| e.id == n.id)) {
+            log::info!("endpoint id {} {} {} was added by someone else", n.id, n.addr, n.flags);
+        }
+        self.kernel = now;
+        Ok(true)
+    }
+
     fn refresh_kernel(&mut self) -> Result<(), Fatal> {
         self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
         Ok(())
