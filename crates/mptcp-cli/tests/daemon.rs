@@ -158,12 +158,17 @@ fn bad_input_exits_before_touching_anything() {
     for args in [
         vec!["daemon", "--config", "/nonexistent/daemon.toml"],
         vec!["daemon", "--metrics", "localhost", "--runtime-dir", &run],
+        // A bare port would listen on every interface: the address is asked for.
+        vec!["daemon", "--metrics", ":9477", "--runtime-dir", &run],
         vec!["daemon", "--runtime-dir", "relative/dir"],
         vec!["daemon", "--bogus"],
     ] {
         let o = h.run(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     }
+    let o = h.run(&["daemon", "--metrics", ":9477", "--runtime-dir", &run]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("127.0.0.1:9477") && err.contains("0.0.0.0:9477"), "{err}");
     assert!(!std::path::Path::new(&run).exists());
     assert!(h.endpoints().is_empty());
 

@@ -506,7 +506,7 @@ fn build(ctx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         c.runtime_dir = Some(p);
     }
     if let Some(v) = raw.metrics {
-        c.metrics = Some(parse_listen(v.get_ref()).map_err(|m| ctx.err(v.span(), "metrics", m))?);
+        c.metrics = Some(parse_metrics_address(v.get_ref()).map_err(|m| ctx.err(v.span(), "metrics", m))?);
     }
     if let Some(v) = raw.flags {
         c.flags = parse_flags(ctx, &v, "flags")?;
@@ -571,11 +571,34 @@ fn build(ctx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(c)
 }
 
-/// Parses `HOST:PORT` for a listener (`127.0.0.1:9477`, `[::1]:9477`, `:9477`).
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// Parses the address of the metrics listener: an IP address and a port
+/// (`127.0.0.1:9477`, `[::1]:9477`, `0.0.0.0:9477`). A bare `:PORT` is
+/// refused: it would listen on every interface, which must be asked for by
+/// writing `0.0.0.0:PORT` (or `[::]:PORT`).
+///
+/// # Errors
+///
+/// What is wrong, with examples of what to write.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_daemon::parse_metrics_address;
+///
+/// assert_eq!(parse_metrics_address("127.0.0.1:9477").unwrap().port(), 9477);
+/// let e = parse_metrics_address(":9477").unwrap_err();
+/// assert!(e.contains("127.0.0.1:9477") && e.contains("0.0.0.0:9477"), "{e}");
+/// assert!(parse_metrics_address("localhost:9477").is_err());
+/// ```
+pub fn parse_metrics_address(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
-    let full = if t.starts_with(':') { format!("0.0.0.0{t}") } else { t.to_string() };
-    full.parse().map_err(|_| format!("\"{s}\": expected an address and port, e.g. 127.0.0.1:9477 or [::1]:9477"))
+    if let Some(port) = t.strip_prefix(':') {
+        return Err(format!(
+            "\"{s}\": give the address to listen on too: 127.0.0.1:{port} (this host only) or, to serve \
+             every interface, 0.0.0.0:{port} or [::]:{port}"
+        ));
+    }
+    t.parse().map_err(|_| format!("\"{s}\": expected an IP address and port, e.g. 127.0.0.1:9477 or [::1]:9477"))
 }
 
 fn glob(ctx: &Ctx<'_>, p: &Spanned<String>, key: &str) -> Result<Glob, ConfigError> {

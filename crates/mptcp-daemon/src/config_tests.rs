@@ -45,7 +45,7 @@ on_exit = "flush"
 default_route = "interface"
 wait_for_mptcp = true
 runtime_dir = "/tmp/x"
-metrics = ":9477"
+metrics = "0.0.0.0:9477"
 flags = ["subflow", "fullmesh"]
 ipv4 = false
 ipv6_temporary = true
@@ -128,6 +128,11 @@ fn semantic_checks() {
     assert_eq!(err("[[interface]]\nname = \"a b\"\n").1.as_deref(), Some("interface.name"));
     assert_eq!(err("runtime_dir = \"run\"\n").1.as_deref(), Some("runtime_dir"));
     assert_eq!(err("metrics = \"localhost\"\n").1.as_deref(), Some("metrics"));
+    // `:PORT` would listen on every interface: the address must be written.
+    let (l, k, m) = err("\nmetrics = \":9477\"\n");
+    assert_eq!((l, k.as_deref()), (Some(2), Some("metrics")));
+    assert!(m.contains("127.0.0.1:9477") && m.contains("0.0.0.0:9477"), "{m}");
+    assert_eq!(parse("metrics = \"[::1]:9477\"\n").unwrap().metrics, Some("[::1]:9477".parse().unwrap()));
     assert_eq!(err("ignore_addresses = [\"10.0.0.0/40\"]\n").1.as_deref(), Some("ignore_addresses"));
     // An interface that does not exist (yet) is fine.
     assert!(parse("[[interface]]\nname = \"nosuchif0\"\n").is_ok());

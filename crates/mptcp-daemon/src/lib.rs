@@ -56,8 +56,8 @@ pub mod status;
 pub mod time;
 
 pub use config::{
-    Config, ConfigError, DefaultRoute, Limit, Manage, OnExit, Rule, DEFAULT_CONFIG_PATH, DEFAULT_IGNORE_INTERFACES,
-    DEFAULT_RUNTIME_DIR, EXAMPLE,
+    parse_metrics_address, Config, ConfigError, DefaultRoute, Limit, Manage, OnExit, Rule, DEFAULT_CONFIG_PATH,
+    DEFAULT_IGNORE_INTERFACES, DEFAULT_RUNTIME_DIR, EXAMPLE,
 };
 pub use control::Control;
 pub use daemon::{run_foreground, spawn, Error, Handle};
