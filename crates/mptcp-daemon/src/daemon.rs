@@ -1,6 +1,7 @@
 //! The daemon's life: checks, start-up reconcile, the event loop (blocked
-//! in `poll` on the rtnetlink socket and the control pipe: no work while
-//! nothing happens), reload and exit; how it is started ([`spawn`],
+//! in `poll` on the rtnetlink socket and the control pipe; while nothing
+//! happens, one read of the kernel's endpoints a second, [`KERNEL_CHECK`]),
+//! reload and exit; how it is started ([`spawn`],
 //! [`run_foreground`]) and what stops it ([`Error`]).
 
 use std::io;
