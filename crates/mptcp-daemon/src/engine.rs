@@ -432,7 +432,8 @@ impl Engine {
     }
 
     /// Whether the kernel's endpoints differ from those the last pass
-    /// left (someone else changed them); each difference is logged.
+    /// left (someone else changed them). Changes to others' endpoints are
+    /// logged here; those to the daemon's, by the reconcile that follows.
     pub fn kernel_changed(&mut self) -> Result<bool, Fatal> {
         let mut now = self.pm.endpoints().map_err(Fatal::from)?;
         now.sort_by_key(|e| e.id);
@@ -441,10 +442,10 @@ impl Engine {
         if now == before {
             return Ok(false);
         }
-        for e in &self.kernel {
+        for e in self.kernel.iter().filter(|e| !self.owned.contains_key(&e.id)) {
             match now.iter().find(|n| n.id == e.id) {
-                None => log::info!("endpoint id {} {} was deleted by someone else", e.id, e.addr),
-                Some(n) if n != e => log::info!("endpoint id {} {} was changed by someone else", e.id, e.addr),
+                None => log::info!("endpoint id {} {} (not the daemon's) was deleted", e.id, e.addr),
+                Some(n) if n != e => log::info!("endpoint id {} {} (not the daemon's) was changed", e.id, e.addr),
                 Some(_) => {}
             }
         }
