@@ -292,6 +292,10 @@ struct Daemon {
     reading: Option<Reading>,
     /// Another reload was asked for while reading.
     read_again: bool,
+    /// The control socket and metrics listener, bound at start (their
+    /// clients wait in the backlog) and served once the start-up is done.
+    listeners: Option<(Option<UnixListener>, Option<TcpListener>)>,
+    servers: Option<Servers>,
 }
 
 pub(crate) fn run(
@@ -331,7 +335,6 @@ pub(crate) fn run(
     let mut events = Events::open().map_err(io_err("rtnetlink socket"))?;
     let net = rtnl::dump().map_err(io_err("rtnetlink dump"))?;
     let shared = Arc::new(Mutex::new(Shared::default()));
-    let servers = Servers::start(control_listener, metrics, shared.clone()).map_err(io_err("status server thread"))?;
     let mut d = Daemon {
         cfg,
         store,
@@ -345,13 +348,17 @@ pub(crate) fn run(
         resyncs: 0,
         reading: None,
         read_again: false,
+        listeners: Some((control_listener, metrics)),
+        servers: None,
     };
     let result = d.main_loop(&mut events, control, &opts, on_ready);
     if opts.notify {
         notify::stopping();
     }
     let exit = d.exit();
-    servers.stop();
+    if let Some(s) = d.servers.take() {
+        s.stop();
+    }
     if let Some(s) = &d.store {
         s.remove_socket();
     }
@@ -382,6 +389,12 @@ impl Daemon {
             self.start_engine(&start)?;
         }
         self.publish();
+        // Served from now on: a status asked for during the start-up
+        // waits for it instead of getting an empty one.
+        let (control_listener, metrics) = self.listeners.take().unwrap_or_default();
+        self.servers = Some(
+            Servers::start(control_listener, metrics, self.shared.clone()).map_err(io_err("status server thread"))?,
+        );
         on_ready(&self.shared);
         if opts.notify {
             notify::ready(&self.summary());
