@@ -305,12 +305,8 @@ impl Config {
     /// ```
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: name.clone(),
-            line: None,
-            key: None,
-            message: format!("cannot read the configuration: {e}"),
-        })?;
+        let text =
+            read_regular(path).map_err(|message| ConfigError { file: name.clone(), line: None, key: None, message })?;
         let mut cfg = Config::from_toml(&text, &name)?;
         cfg.source = Some(path.to_path_buf());
         Ok(cfg)
@@ -337,13 +333,107 @@ impl Config {
     }
 }
 
+/// A configuration file is at most this large.
+const MAX_CONFIG: u64 = 1 << 20;
+
+/// Reads a configuration file: a regular file only (a symbolic link to one
+/// is followed), opened without blocking (a FIFO would wait for a writer,
+/// a device never end), at most [`MAX_CONFIG`] bytes.
+fn read_regular(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+
+    let cannot = |e: std::io::Error| format!("cannot read the configuration: {e}");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = f.metadata().map_err(cannot)?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        let kind = if t.is_dir() {
+            "a directory"
+        } else if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_char_device() || t.is_block_device() {
+            "a device"
+        } else {
+            "not a file"
+        };
+        return Err(format!("not a regular file ({kind}): give the path of the configuration file"));
+    }
+    if meta.len() > MAX_CONFIG {
+        return Err(format!("{} bytes: a configuration file is at most {MAX_CONFIG} bytes", meta.len()));
+    }
+    let mut text = String::new();
+    f.take(MAX_CONFIG).read_to_string(&mut text).map_err(cannot)?;
+    Ok(text)
+}
+
 /// Turns a `toml` error into one naming the line and, found through the
 /// document's spans, the key.
 fn toml_error(ctx: &Ctx<'_>, e: &toml::de::Error) -> ConfigError {
     let span = e.span();
-    let key = span.as_ref().and_then(|s| key_at(ctx.text, s.start));
-    let message = e.message().trim().replace('\n', " ");
+    let mut key = span.as_ref().and_then(|s| key_at(ctx.text, s.start));
+    let mut message = e.message().trim().replace('\n', " ");
+    if let (Some(s), true) = (&span, message == "duplicate key") {
+        // The document does not parse, so `key_at` cannot name the key:
+        // find it, and its first definition, in the text.
+        let (path, first) = duplicate_key(ctx.text, s.clone());
+        message = match first {
+            Some(l) => format!("given twice (first on line {l}); keep one"),
+            None => "given twice; keep one".into(),
+        };
+        key = Some(path);
+    }
     ConfigError { file: ctx.file.to_string(), line: span.map(|s| ctx.line_of(s.start)), key, message }
+}
+
+/// The dotted path of the key or table header at `span` (the duplicate
+/// one of a "duplicate key" error), and the line where it was first given.
+/// The text is read line by line: table headers (`[t]`, `[[t]]`) and
+/// `key = value` lines, as this configuration is written.
+fn duplicate_key(text: &str, span: Range<usize>) -> (String, Option<usize>) {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let this_line = text[..span.start].matches('\n').count() + 1;
+    // The key path on the duplicate's line, up to and including the span.
+    let segments = |s: &str| -> Vec<String> {
+        s.split('.').map(|p| p.trim().trim_matches(|c| c == '"' || c == '\'').to_string()).collect()
+    };
+    let head = &text[line_start..span.end];
+    let header = |l: &str| -> Option<(bool, String)> {
+        let l = l.split('#').next().unwrap_or("").trim();
+        let array = l.starts_with("[[");
+        let inner = l.strip_prefix('[')?.trim_start_matches('[');
+        let inner = inner.split(']').next()?;
+        Some((array, segments(inner).join(".")))
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if let Some((_, path)) = header(&format!("{head}]")).filter(|_| head.trim_start().starts_with('[')) {
+        // A table given twice: its first header.
+        let first = lines[..this_line - 1]
+            .iter()
+            .position(|l| header(l).is_some_and(|(array, p)| !array && p == path))
+            .map(|i| i + 1);
+        return (path, first);
+    }
+    let local = segments(head).join(".");
+    // The table the line is in: the last header above it.
+    let (table_line, table) = lines[..this_line - 1]
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, l)| header(l).map(|(_, p)| (i + 1, p)))
+        .unwrap_or((0, String::new()));
+    let path = if table.is_empty() { local.clone() } else { format!("{table}.{local}") };
+    let first = lines[table_line..this_line - 1]
+        .iter()
+        .position(|l| l.split_once('=').is_some_and(|(k, _)| segments(k).join(".") == local))
+        .map(|i| table_line + i + 1);
+    (path, first)
 }
 
 /// The dotted path of the innermost key whose name or value covers `offset`.
@@ -416,7 +506,7 @@ fn build(ctx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
         c.runtime_dir = Some(p);
     }
     if let Some(v) = raw.metrics {
-        c.metrics = Some(parse_listen(v.get_ref()).map_err(|m| ctx.err(v.span(), "metrics", m))?);
+        c.metrics = Some(parse_metrics_address(v.get_ref()).map_err(|m| ctx.err(v.span(), "metrics", m))?);
     }
     if let Some(v) = raw.flags {
         c.flags = parse_flags(ctx, &v, "flags")?;
@@ -481,11 +571,34 @@ fn build(ctx: &Ctx<'_>, raw: RawConfig) -> Result<Config, ConfigError> {
     Ok(c)
 }
 
-/// Parses `HOST:PORT` for a listener (`127.0.0.1:9477`, `[::1]:9477`, `:9477`).
-pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+/// Parses the address of the metrics listener: an IP address and a port
+/// (`127.0.0.1:9477`, `[::1]:9477`, `0.0.0.0:9477`). A bare `:PORT` is
+/// refused: it would listen on every interface, which must be asked for by
+/// writing `0.0.0.0:PORT` (or `[::]:PORT`).
+///
+/// # Errors
+///
+/// What is wrong, with examples of what to write.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_daemon::parse_metrics_address;
+///
+/// assert_eq!(parse_metrics_address("127.0.0.1:9477").unwrap().port(), 9477);
+/// let e = parse_metrics_address(":9477").unwrap_err();
+/// assert!(e.contains("127.0.0.1:9477") && e.contains("0.0.0.0:9477"), "{e}");
+/// assert!(parse_metrics_address("localhost:9477").is_err());
+/// ```
+pub fn parse_metrics_address(s: &str) -> Result<SocketAddr, String> {
     let t = s.trim();
-    let full = if t.starts_with(':') { format!("0.0.0.0{t}") } else { t.to_string() };
-    full.parse().map_err(|_| format!("\"{s}\": expected an address and port, e.g. 127.0.0.1:9477 or [::1]:9477"))
+    if let Some(port) = t.strip_prefix(':') {
+        return Err(format!(
+            "\"{s}\": give the address to listen on too: 127.0.0.1:{port} (this host only) or, to serve \
+             every interface, 0.0.0.0:{port} or [::]:{port}"
+        ));
+    }
+    t.parse().map_err(|_| format!("\"{s}\": expected an IP address and port, e.g. 127.0.0.1:9477 or [::1]:9477"))
 }
 
 fn glob(ctx: &Ctx<'_>, p: &Spanned<String>, key: &str) -> Result<Glob, ConfigError> {
@@ -515,8 +628,15 @@ fn parse_flags(ctx: &Ctx<'_>, v: &Spanned<Vec<Spanned<String>>>, key: &str) -> R
             Some(x) => f |= x,
         }
     }
-    if f == EndpointFlags::EMPTY {
-        return Err(ctx.err(v.span(), key, "no flag: an endpoint needs signal, subflow or fullmesh to be used"));
+    // One rule for every list: the endpoint must be used for something;
+    // `backup` only marks it as a backup path.
+    let uses = EndpointFlags::SIGNAL | EndpointFlags::SUBFLOW | EndpointFlags::FULLMESH | EndpointFlags::LAMINAR;
+    if f.0 & uses.0 == 0 {
+        let what = if f == EndpointFlags::EMPTY { "no flag".to_string() } else { format!("only \"{f}\"") };
+        let msg = format!(
+            "{what}: an endpoint needs signal, subflow, fullmesh or laminar to be used (backup only marks it as a backup path)"
+        );
+        return Err(ctx.err(v.span(), key, msg));
     }
     Ok(f)
 }

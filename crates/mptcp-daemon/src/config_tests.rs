@@ -45,7 +45,7 @@ on_exit = "flush"
 default_route = "interface"
 wait_for_mptcp = true
 runtime_dir = "/tmp/x"
-metrics = ":9477"
+metrics = "0.0.0.0:9477"
 flags = ["subflow", "fullmesh"]
 ipv4 = false
 ipv6_temporary = true
@@ -128,6 +128,11 @@ fn semantic_checks() {
     assert_eq!(err("[[interface]]\nname = \"a b\"\n").1.as_deref(), Some("interface.name"));
     assert_eq!(err("runtime_dir = \"run\"\n").1.as_deref(), Some("runtime_dir"));
     assert_eq!(err("metrics = \"localhost\"\n").1.as_deref(), Some("metrics"));
+    // `:PORT` would listen on every interface: the address must be written.
+    let (l, k, m) = err("\nmetrics = \":9477\"\n");
+    assert_eq!((l, k.as_deref()), (Some(2), Some("metrics")));
+    assert!(m.contains("127.0.0.1:9477") && m.contains("0.0.0.0:9477"), "{m}");
+    assert_eq!(parse("metrics = \"[::1]:9477\"\n").unwrap().metrics, Some("[::1]:9477".parse().unwrap()));
     assert_eq!(err("ignore_addresses = [\"10.0.0.0/40\"]\n").1.as_deref(), Some("ignore_addresses"));
     // An interface that does not exist (yet) is fine.
     assert!(parse("[[interface]]\nname = \"nosuchif0\"\n").is_ok());
@@ -152,4 +157,67 @@ fn the_readme_example_parses() {
     assert_eq!(c.rules.len(), 3);
     assert_eq!(c.add_addr_accepted, Limit::Set(2));
     assert_eq!(c.rule_for("eno1").unwrap().port, Some(10000));
+}
+
+#[test]
+fn a_key_given_twice_is_named() {
+    let (l, k, m) = err("manage = \"own\"\nmanage = \"all\"\n");
+    assert_eq!((l, k.as_deref()), (Some(2), Some("manage")), "{m}");
+    assert!(m.contains("given twice") && m.contains("line 1"), "{m}");
+    let (l, k, m) = err("[limits]\nsubflows = 2\n\nsubflows = 3\n");
+    assert_eq!((l, k.as_deref()), (Some(4), Some("limits.subflows")), "{m}");
+    assert!(m.contains("line 2"), "{m}");
+    let (l, k, _) = err("[[interface]]\nname = \"a\"\n[[interface]]\nname = \"b\"\nname = \"c\"\n");
+    assert_eq!((l, k.as_deref()), (Some(5), Some("interface.name")));
+    // A table given twice is named too.
+    let (l, k, _) = err("[limits]\nsubflows = 2\n[limits]\nadd_addr_accepted = 1\n");
+    assert_eq!((l, k.as_deref()), (Some(3), Some("limits")));
+}
+
+#[test]
+fn flags_need_one_that_makes_the_endpoint_used() {
+    // One rule for the global list and the rules' lists: at least one of
+    // signal, subflow, fullmesh, laminar; backup only modifies them.
+    for text in ["flags = []\n", "flags = [\"backup\"]\n", "[[interface]]\nname = \"e*\"\nflags = [\"backup\"]\n"] {
+        let (_, k, m) = err(text);
+        assert!(k.as_deref().is_some_and(|k| k.ends_with("flags")), "{text}: {k:?}");
+        assert!(m.contains("signal, subflow, fullmesh or laminar"), "{text}: {m}");
+    }
+    for ok in
+        [["subflow", "backup"].as_slice(), &["signal", "backup"], &["fullmesh"], &["laminar"], &["laminar", "backup"]]
+    {
+        let list: Vec<String> = ok.iter().map(|f| format!("\"{f}\"")).collect();
+        let text = format!("flags = [{}]\n", list.join(", "));
+        assert!(parse(&text).is_ok(), "{text}: {:?}", parse(&text));
+    }
+}
+
+#[test]
+fn only_a_regular_file_is_read_and_never_blocks() {
+    let dir = std::env::temp_dir().join(format!("mptcp-daemon-config-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("daemon.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // Read on another thread: a FIFO nobody writes into would block here.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(Config::load(&p));
+    });
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+    if got.is_err() {
+        // Unblock the reader before failing (the FIFO gets a writer).
+        let _ = std::fs::OpenOptions::new().write(true).open(&fifo);
+    }
+    let e = got.expect("Config::load blocked on a FIFO").unwrap_err();
+    assert_eq!(e.file, fifo.display().to_string());
+    assert!(e.message.contains("not a regular file") && e.message.contains("FIFO"), "{e}");
+    let e = Config::load(&dir).unwrap_err();
+    assert!(e.message.contains("not a regular file") && e.message.contains("directory"), "{e}");
+    // A symbolic link to a regular file is fine (configuration management does that).
+    std::fs::write(dir.join("real.toml"), "manage = \"all\"\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("real.toml"), dir.join("link.toml")).unwrap();
+    assert_eq!(Config::load(&dir.join("link.toml")).unwrap().manage, Manage::All);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,35 +1,220 @@
 //! The daemon's life: checks, start-up reconcile, the event loop (blocked
-//! in `poll` on the rtnetlink socket and the control pipe: no work while
-//! nothing happens), reload and exit.
+//! in `poll` on the rtnetlink socket and the control pipe; while nothing
+//! happens, one read of the kernel's endpoints a second, [`KERNEL_CHECK`]),
+//! reload and exit; how it is started ([`spawn`],
+//! [`run_foreground`]) and what stops it ([`Error`]).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use mptcp::pm::PathManager;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
-use crate::config::{Config, OnExit};
+use crate::config::{Config, ConfigError, OnExit};
+use crate::control::Control;
 use crate::engine::{Engine, Fatal, Trigger};
 use crate::net::{Change, NetState};
+use crate::notify;
 use crate::rtnl::{self, Events};
 use crate::server::{Servers, Shared};
 use crate::state::{StateFile, Store};
-use crate::status::{AddrStatus, EndpointStatus, InterfaceStatus, Status};
-use crate::time::{rfc3339, unix_now};
-use crate::{notify, Control, Error};
+use crate::status::{self, Status};
+use crate::time::unix_now;
 
 /// How often a daemon waiting for MPTCP looks again (there is no event
 /// for a sysctl change).
 const WAIT_POLL: Duration = Duration::from_secs(5);
 
+/// How often the kernel's endpoint set is read to notice changes made by
+/// others (`ip mptcp endpoint flush`): the kernel announces none, neither
+/// on rtnetlink nor on the path manager's multicast groups (checked on
+/// 6.18). One dump of at most 8 endpoints per period.
+const KERNEL_CHECK: Duration = Duration::from_secs(1);
+
 /// `CAP_NET_ADMIN` (linux/capability.h).
 const CAP_NET_ADMIN: u32 = 12;
+
+/// Errors that stop the daemon.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is wrong (nothing was touched).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// No `CAP_NET_ADMIN` in this network namespace.
+    #[error(
+        "the path manager needs CAP_NET_ADMIN: run `mptcp daemon` as root, or give it the capability \
+         (systemd: AmbientCapabilities=CAP_NET_ADMIN)"
+    )]
+    NotPermitted,
+    /// MPTCP is not available and the configuration does not ask to wait.
+    #[error("MPTCP is not available here: {0}; to keep running until it is, set wait_for_mptcp = true")]
+    NoMptcp(String),
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// The path manager failed.
+    #[error("path manager: {0}")]
+    Pm(#[from] mptcp::pm::Error),
+}
+
+impl Error {
+    /// The exit status `mptcp daemon` uses: 2 for a configuration error
+    /// (nothing was touched), 1 otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = mptcp_daemon::Config::from_toml("manage = 1", "x.toml").unwrap_err();
+    /// assert_eq!(mptcp_daemon::Error::from(e).exit_code(), 2);
+    /// assert_eq!(mptcp_daemon::Error::NotPermitted.exit_code(), 1);
+    /// ```
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A daemon running on its own thread (see [`spawn`]); stopped (with its
+/// `on_exit` policy) when dropped.
+#[derive(Debug)]
+pub struct Handle {
+    control: Control,
+    shared: Arc<Mutex<Shared>>,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl Handle {
+    /// The current status (as `mptcp daemon status --json` shows it).
+    pub fn status(&self) -> Status {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).status.clone()
+    }
+
+    /// Reloads the configuration (a configuration read from a file is read
+    /// again); holds on endpoints changed by someone else are released.
+    pub fn reload(&self) {
+        self.control.reload();
+    }
+
+    /// The control channel.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// Stops the daemon and waits for it; returns what stopped it, if it
+    /// failed on its own.
+    ///
+    /// # Errors
+    ///
+    /// The error that ended the daemon's loop, if any.
+    pub fn stop(mut self) -> Result<(), Error> {
+        match self.finish() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// Stops and joins the thread; `Err` carries its panic.
+    fn finish(&mut self) -> std::thread::Result<Result<(), Error>> {
+        self.control.stop();
+        self.thread.take().map(|t| t.join()).unwrap_or(Ok(Ok(())))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        // No second panic here: the caller may be unwinding already.
+        match self.finish() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log::error!("mptcp daemon: {e}"),
+            Err(_) => log::error!("mptcp daemon: its thread panicked"),
+        }
+    }
+}
+
+/// Starts the daemon on a new thread in the calling thread's network
+/// namespace (a thread started inside a namespace stays there), and
+/// returns once its start-up reconcile is done.
+///
+/// For a lab namespace: call it from inside `Netns::in_ns` (the daemon's
+/// thread outlives that closure), with `runtime_dir = None` (or a private
+/// directory) and `default_route = DefaultRoute::Any` when the namespace
+/// has no default route.
+///
+/// # Errors
+///
+/// What stops the daemon from starting: no `CAP_NET_ADMIN`, no MPTCP
+/// (unless `wait_for_mptcp`), a runtime directory another daemon holds, a
+/// metrics address in use.
+///
+/// # Examples
+///
+/// ```no_run
+/// let mut cfg = mptcp_daemon::Config::default();
+/// cfg.runtime_dir = None;
+/// let daemon = mptcp_daemon::spawn(cfg)?;
+/// println!("{}", daemon.status().render());
+/// daemon.stop()?;
+/// # Ok::<(), mptcp_daemon::Error>(())
+/// ```
+pub fn spawn(cfg: Config) -> Result<Handle, Error> {
+    let control = Control::new().map_err(|source| Error::Io { what: "control channel".into(), source })?;
+    let (tx, rx) = mpsc::channel();
+    let c = control.clone();
+    let thread = std::thread::Builder::new()
+        .name("mptcp-daemon".into())
+        .spawn(move || {
+            let mut ready = |shared: &Arc<Mutex<Shared>>| {
+                let _ = tx.send(shared.clone());
+            };
+            run(cfg, &c, Options { notify: false }, &mut ready)
+        })
+        .map_err(|source| Error::Io { what: "daemon thread".into(), source })?;
+    match rx.recv() {
+        Ok(shared) => Ok(Handle { control, shared, thread: Some(thread) }),
+        Err(_) => match thread.join() {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(Error::Io { what: "daemon".into(), source: io::ErrorKind::Interrupted.into() }),
+            Err(p) => std::panic::resume_unwind(p),
+        },
+    }
+}
+
+/// Runs the daemon on the calling thread until SIGTERM or SIGINT (SIGHUP
+/// reloads), telling systemd when it is ready: what `mptcp daemon` does.
+///
+/// # Errors
+///
+/// As [`spawn`], and any error that ends the loop.
+///
+/// # Examples
+///
+/// ```no_run
+/// let cfg = mptcp_daemon::Config::load("/etc/mptcp/daemon.toml".as_ref())?;
+/// mptcp_daemon::init_logging(false);
+/// mptcp_daemon::run_foreground(cfg)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn run_foreground(cfg: Config) -> Result<(), Error> {
+    let control = Control::new().map_err(|source| Error::Io { what: "control channel".into(), source })?;
+    control.install_signal_handlers().map_err(|source| Error::Io { what: "signal handlers".into(), source })?;
+    let mut ready = |_: &Arc<Mutex<Shared>>| log::info!("ready");
+    run(cfg, &control, Options { notify: true }, &mut ready)
+}
 
 pub(crate) struct Options {
     /// Talk to systemd (`NOTIFY_SOCKET`).
@@ -70,10 +255,31 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { what, source }
 }
 
+/// A configuration file being read for a reload.
+struct Reading {
+    rx: mpsc::Receiver<Result<Config, ConfigError>>,
+    since: Instant,
+}
+
+impl Reading {
+    /// `None` while the read goes on; then what it gave (`None` if its
+    /// thread ended without an answer).
+    fn result(&mut self) -> Option<Option<Result<Config, ConfigError>>> {
+        match self.rx.try_recv() {
+            Ok(r) => Some(Some(r)),
+            Err(mpsc::TryRecvError::Empty) => None,
+            Err(mpsc::TryRecvError::Disconnected) => {
+                log::error!("reload refused: reading the configuration failed");
+                Some(None)
+            }
+        }
+    }
+}
+
 /// Everything the loop owns.
 struct Daemon {
     cfg: Config,
-    store: Option<Store>,
+    store: Option<Arc<Store>>,
     pending_state: Option<StateFile>,
     engine: Option<Engine>,
     waiting: Option<String>,
@@ -82,6 +288,14 @@ struct Daemon {
     started: f64,
     counters_events: std::collections::BTreeMap<&'static str, u64>,
     resyncs: u64,
+    /// A reload's configuration being read.
+    reading: Option<Reading>,
+    /// Another reload was asked for while reading.
+    read_again: bool,
+    /// The control socket and metrics listener, bound at start (their
+    /// clients wait in the backlog) and served once the start-up is done.
+    listeners: Option<(Option<UnixListener>, Option<TcpListener>)>,
+    servers: Option<Servers>,
 }
 
 pub(crate) fn run(
@@ -106,12 +320,12 @@ pub(crate) fn run(
             if let Some(w) = warn {
                 log::warn!("{w}");
             }
-            (Some(s), st)
+            (Some(Arc::new(s)), st)
         }
         None => (None, StateFile::default()),
     };
     let control_listener = match &store {
-        Some(s) => Some(bind_control(s.socket_path())?),
+        Some(s) => Some(bind_control(s)?),
         None => None,
     };
     let metrics = match cfg.metrics {
@@ -121,7 +335,6 @@ pub(crate) fn run(
     let mut events = Events::open().map_err(io_err("rtnetlink socket"))?;
     let net = rtnl::dump().map_err(io_err("rtnetlink dump"))?;
     let shared = Arc::new(Mutex::new(Shared::default()));
-    let servers = Servers::start(control_listener, metrics, shared.clone()).map_err(io_err("status server thread"))?;
     let mut d = Daemon {
         cfg,
         store,
@@ -133,23 +346,30 @@ pub(crate) fn run(
         started: unix_now(),
         counters_events: Default::default(),
         resyncs: 0,
+        reading: None,
+        read_again: false,
+        listeners: Some((control_listener, metrics)),
+        servers: None,
     };
     let result = d.main_loop(&mut events, control, &opts, on_ready);
     if opts.notify {
         notify::stopping();
     }
     let exit = d.exit();
-    servers.stop();
+    if let Some(s) = d.servers.take() {
+        s.stop();
+    }
     if let Some(s) = &d.store {
-        let _ = std::fs::remove_file(s.socket_path());
+        s.remove_socket();
     }
     result.and(exit)
 }
 
-fn bind_control(path: PathBuf) -> Result<UnixListener, Error> {
+fn bind_control(store: &Store) -> Result<UnixListener, Error> {
     // The runtime directory is locked: a socket file left there belongs to
     // a daemon that died.
-    let _ = std::fs::remove_file(&path);
+    store.remove_socket();
+    let path = store.socket_path();
     let l = UnixListener::bind(&path).map_err(io_err(format!("control socket {}", path.display())))?;
     // Status is for every local user, like `ip address`.
     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666));
@@ -169,17 +389,27 @@ impl Daemon {
             self.start_engine(&start)?;
         }
         self.publish();
+        // Served from now on: a status asked for during the start-up
+        // waits for it instead of getting an empty one.
+        let (control_listener, metrics) = self.listeners.take().unwrap_or_default();
+        self.servers = Some(
+            Servers::start(control_listener, metrics, self.shared.clone()).map_err(io_err("status server thread"))?,
+        );
         on_ready(&self.shared);
         if opts.notify {
             notify::ready(&self.summary());
         }
         let mut next_wait_check = Instant::now() + WAIT_POLL;
+        let mut next_kernel_check = Instant::now() + KERNEL_CHECK;
         loop {
-            let deadline =
-                [self.engine.as_ref().and_then(|e| e.next_retry()), self.waiting.as_ref().map(|_| next_wait_check)]
-                    .into_iter()
-                    .flatten()
-                    .min();
+            let deadline = [
+                self.engine.as_ref().and_then(|e| e.next_retry()),
+                self.waiting.as_ref().map(|_| next_wait_check),
+                self.engine.as_ref().map(|_| next_kernel_check),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = match deadline {
                 None => PollTimeout::NONE,
                 Some(d) => {
@@ -225,7 +455,7 @@ impl Daemon {
             let mut reload = false;
             if wake_ready {
                 control.drain_wake();
-                if control.take_stop() {
+                if control.stop_requested() {
                     return Ok(());
                 }
                 reload = control.take_reload();
@@ -234,8 +464,17 @@ impl Daemon {
                 if opts.notify {
                     notify::reloading();
                 }
-                self.reload(at)?;
-                if opts.notify {
+                self.request_reload(control);
+            }
+            if let Some(result) = self.reading.as_mut().and_then(Reading::result) {
+                self.reading = None;
+                if let Some(new) = result {
+                    self.apply_config(new, at)?;
+                }
+                if std::mem::take(&mut self.read_again) {
+                    self.request_reload(control);
+                }
+                if self.reading.is_none() && opts.notify {
                     notify::ready(&self.summary());
                 }
             }
@@ -261,6 +500,17 @@ impl Daemon {
                     let trig = Trigger { what: "retry after an error".into(), at: Instant::now(), event: false };
                     engine.reconcile(&self.net, &trig, false).map_err(fatal)?;
                 }
+                if Instant::now() >= next_kernel_check {
+                    next_kernel_check = Instant::now() + KERNEL_CHECK;
+                    if engine.kernel_changed().map_err(fatal)? {
+                        let trig = Trigger {
+                            what: "endpoints changed by someone else".into(),
+                            at: Instant::now(),
+                            event: false,
+                        };
+                        engine.reconcile(&self.net, &trig, false).map_err(fatal)?;
+                    }
+                }
             }
             self.save();
             self.publish();
@@ -270,7 +520,7 @@ impl Daemon {
     fn start_engine(&mut self, trig: &Trigger) -> Result<(), Error> {
         let pm = PathManager::new()?;
         let state = self.pending_state.take().unwrap_or_default();
-        let mut engine = Engine::new(self.cfg.clone(), pm, state);
+        let mut engine = Engine::new(self.cfg.clone(), pm, state, self.store.clone());
         engine.apply_fixed_limits(trig).map_err(fatal)?;
         engine.reconcile(&self.net, trig, true).map_err(fatal)?;
         engine.read_limits();
@@ -279,17 +529,49 @@ impl Daemon {
         Ok(())
     }
 
-    fn reload(&mut self, at: Instant) -> Result<(), Error> {
+    /// SIGHUP: the configuration file is read on a thread of its own (a
+    /// slow or stuck file system must not stop the event loop); a read
+    /// asked for while one runs starts when it ends.
+    fn request_reload(&mut self, control: &Control) {
+        let (tx, rx) = mpsc::channel();
+        let Some(path) = self.cfg.source.clone() else {
+            // Built in code: nothing to read; applied again (holds and
+            // retries start afresh).
+            let _ = tx.send(Ok(self.cfg.clone()));
+            self.reading = Some(Reading { rx, since: Instant::now() });
+            return;
+        };
+        if let Some(r) = &self.reading {
+            log::warn!(
+                "still reading {} ({:.0} s); reloading again once that is done",
+                path.display(),
+                r.since.elapsed().as_secs_f64()
+            );
+            self.read_again = true;
+            return;
+        }
+        let wake = control.clone();
+        let (p, thread_tx) = (path.clone(), tx.clone());
+        let started = std::thread::Builder::new().name("mptcp-daemon-config".into()).spawn(move || {
+            let _ = thread_tx.send(Config::load(&p));
+            wake.wake();
+        });
+        if let Err(e) = started {
+            let message = format!("cannot start a thread to read it: {e}");
+            let _ = tx.send(Err(ConfigError { file: path.display().to_string(), line: None, key: None, message }));
+        }
+        self.reading = Some(Reading { rx, since: Instant::now() });
+    }
+
+    /// Applies a configuration read for a reload; a broken one is refused.
+    fn apply_config(&mut self, new: Result<Config, ConfigError>, at: Instant) -> Result<(), Error> {
         let trig = Trigger { what: "configuration reloaded (SIGHUP)".into(), at, event: false };
-        let new = match &self.cfg.source {
-            Some(p) => match Config::load(p) {
-                Ok(c) => c,
-                Err(e) => {
-                    log::error!("reload refused, keeping the running configuration: {e}");
-                    return Ok(());
-                }
-            },
-            None => self.cfg.clone(),
+        let new = match new {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("reload refused, keeping the running configuration: {e}");
+                return Ok(());
+            }
         };
         if new.runtime_dir != self.cfg.runtime_dir || new.metrics != self.cfg.metrics {
             log::warn!("runtime_dir and metrics take effect at the next start, not on reload");
@@ -309,12 +591,8 @@ impl Daemon {
     }
 
     fn save(&mut self) {
-        let (Some(store), Some(engine)) = (&self.store, self.engine.as_mut()) else { return };
-        if engine.dirty {
-            match store.save(&engine.state()) {
-                Ok(()) => engine.dirty = false,
-                Err(e) => log::error!("cannot write the state file: {e}"),
-            }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.save();
         }
     }
 
@@ -357,73 +635,7 @@ impl Daemon {
     }
 
     fn status(&self) -> Status {
-        let cfg = &self.cfg;
-        let mut s = Status {
-            pid: std::process::id(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            started: rfc3339(self.started),
-            config: cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
-            manage: format!("{:?}", cfg.manage).to_lowercase(),
-            on_exit: format!("{:?}", cfg.on_exit).to_lowercase(),
-            state: match &self.waiting {
-                Some(w) => format!("waiting for MPTCP: {w}"),
-                None => "running".into(),
-            },
-            ..Status::default()
-        };
-        let plan = self.engine.as_ref().map(|e| e.plan.clone()).unwrap_or_else(|| crate::policy::plan(cfg, &self.net));
-        for l in self.net.links() {
-            let addresses = self
-                .net
-                .addrs()
-                .filter(|a| a.index == l.index)
-                .map(|a| {
-                    let (endpoint, why) = match (plan.get(a.addr), plan.skipped.iter().find(|x| x.addr == a.addr)) {
-                        (Some(w), _) => (true, w.why.clone()),
-                        (None, Some(x)) => (false, x.why.clone()),
-                        _ => (false, String::new()),
-                    };
-                    AddrStatus { addr: format!("{}/{}", a.addr, a.prefix_len), endpoint, why }
-                })
-                .collect();
-            s.interfaces.push(InterfaceStatus {
-                name: l.name.clone(),
-                index: l.index,
-                up: l.up,
-                carrier: l.carrier,
-                addresses,
-            });
-        }
-        let Some(e) = &self.engine else { return s };
-        s.limit_subflows = e.limits.map(|l| l.subflows);
-        s.limit_add_addr_accepted = e.limits.map(|l| l.add_addr_accepted);
-        let owned = e.owned_ids();
-        for ep in &e.kernel {
-            let ours = owned.contains(&ep.id);
-            let why = match (plan.get(ep.addr), ours) {
-                (Some(w), true) => w.why.clone(),
-                (Some(_), false) => "not the daemon's (manage = \"own\"); its address is one the policy wants".into(),
-                (None, true) => "the daemon's; no longer wanted (being removed)".into(),
-                (None, false) => "not the daemon's; left alone".into(),
-            };
-            s.endpoints.push(EndpointStatus {
-                id: ep.id,
-                addr: ep.addr.to_string(),
-                dev: ep.ifindex.map(|i| self.net.name(i)),
-                flags: ep.flags.names().into_iter().map(String::from).collect(),
-                port: ep.port,
-                owner: if ours { "daemon" } else { "other" }.into(),
-                why,
-            });
-        }
-        s.pending = e
-            .notes
-            .iter()
-            .map(|(a, why)| AddrStatus { addr: a.to_string(), endpoint: false, why: why.clone() })
-            .collect();
-        s.held = e.held.values().cloned().collect();
-        s.last_actions = e.actions.iter().cloned().collect();
-        s
+        status::build(&self.cfg, &self.net, self.engine.as_ref(), self.waiting.as_deref(), self.started)
     }
 }
 
@@ -434,12 +646,4 @@ fn summarize(changes: &[Change]) -> String {
         parts.push(format!("and {} more", changes.len() - 3));
     }
     parts.join("; ")
-}
-
-impl Control {
-    /// Empties the wake pipe.
-    fn drain_wake(&self) {
-        let mut buf = [0u8; 64];
-        while matches!((&self.inner.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
-    }
 }

@@ -4,16 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mptcp::pm::{Endpoint, EndpointFlags, EndpointRef, Limits, PathManager, MAX_LIMIT};
 
 use crate::config::{Config, Limit, Manage};
-use crate::metrics::Histogram;
 use crate::net::NetState;
 use crate::policy::{self, Plan, Want};
-use crate::state::{Owned, StateFile};
-use crate::status::Action;
+use crate::state::{Owned, StateFile, Store};
 use crate::time::{rfc3339, unix_now};
 
 /// The kernel holds at most this many endpoints (`MPTCP_PM_ADDR_MAX`).
@@ -48,6 +47,50 @@ struct Retry {
     at: Instant,
     delay: Duration,
     error: String,
+}
+
+/// One thing the daemon did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Action {
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// `add`, `delete`, `delete id 0` (the initial subflows from an
+    /// address), `change`, `set limits`.
+    pub op: String,
+    /// What it acted on (`endpoint id 3 10.0.1.1 dev eth0 subflow`, an
+    /// address, or the limits).
+    pub endpoint: String,
+    /// The event that led to it.
+    pub trigger: String,
+    /// `ok` or `error: ...`.
+    pub result: String,
+    /// How long the kernel took, milliseconds.
+    pub ms: f64,
+    /// Milliseconds from the daemon receiving the event to the kernel's answer.
+    pub after_event_ms: f64,
+}
+
+/// Upper bounds (seconds) of the reaction-time histogram.
+pub const REACTION_BUCKETS: [f64; 9] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
+
+/// A histogram with [`REACTION_BUCKETS`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Histogram {
+    pub counts: [u64; REACTION_BUCKETS.len()],
+    pub count: u64,
+    pub sum: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, v: f64) {
+        for (i, le) in REACTION_BUCKETS.iter().enumerate() {
+            if v <= *le {
+                self.counts[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += v;
+    }
 }
 
 /// Counters for the metrics.
@@ -103,6 +146,12 @@ pub(crate) struct Engine {
     pub counters: Counters,
     /// The owned set changed since the last save.
     pub dirty: bool,
+    /// Endpoints being added: recorded in the state file before the
+    /// kernel is asked, so that a daemon killed in between still knows
+    /// them; at start-up, those of the last run.
+    adding: Vec<Owned>,
+    /// Where the state is saved.
+    store: Option<Arc<Store>>,
 }
 
 fn spec_eq(e: &Endpoint, flags: EndpointFlags, ifindex: Option<u32>, port: Option<u16>) -> bool {
@@ -124,8 +173,10 @@ fn describe(id: u8, addr: IpAddr, ifname: &str, flags: EndpointFlags, port: Opti
 }
 
 impl Engine {
-    pub fn new(cfg: Config, pm: PathManager, state: StateFile) -> Engine {
+    pub fn new(cfg: Config, pm: PathManager, state: StateFile, store: Option<Arc<Store>>) -> Engine {
         Engine {
+            adding: state.adding,
+            store,
             cfg,
             pm,
             close_initial: true,
@@ -146,7 +197,29 @@ impl Engine {
 
     /// The state to save.
     pub fn state(&self) -> StateFile {
-        StateFile { version: 1, owned: self.owned.values().cloned().collect(), ids: self.ids.clone() }
+        StateFile {
+            version: 1,
+            owned: self.owned.values().cloned().collect(),
+            adding: self.adding.clone(),
+            ids: self.ids.clone(),
+        }
+    }
+
+    /// Saves the state if it changed.
+    pub fn save(&mut self) {
+        if self.dirty {
+            self.write_state("cannot write the state file");
+        }
+    }
+
+    /// Writes the state file now (`fsync`ed: it is the record of what
+    /// the daemon owns); `what` says what a failure means.
+    fn write_state(&mut self, what: &str) {
+        let Some(store) = &self.store else { return };
+        match store.save(&self.state()) {
+            Ok(()) => self.dirty = false,
+            Err(e) => log::error!("{what}: {e}"),
+        }
     }
 
     /// Ids of the endpoints the daemon owns.
@@ -243,6 +316,7 @@ impl Engine {
         self.counters.reconciles += 1;
         self.plan = policy::plan(&self.cfg, net);
         self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
+        self.claim_interrupted_adds();
         self.check_ownership(startup);
         let plan = self.plan.clone();
         self.held.retain(|a, _| plan.get(*a).is_some());
@@ -252,6 +326,24 @@ impl Engine {
         self.add_missing(net, trig)?;
         self.ids.retain(|a, _| plan.get(*a).is_some() || self.kernel.iter().any(|e| e.addr == *a));
         Ok(())
+    }
+
+    /// Endpoints the last run was adding when it stopped (killed between
+    /// asking the kernel and saving): those the kernel has, with the same
+    /// id and address, are the daemon's.
+    fn claim_interrupted_adds(&mut self) {
+        for o in std::mem::take(&mut self.adding) {
+            self.dirty = true;
+            if self.kernel.iter().any(|e| e.id == o.id && e.addr == o.addr) && !self.owned.contains_key(&o.id) {
+                log::info!(
+                    "endpoint id {} {} was being added when the daemon stopped: it is the daemon's",
+                    o.id,
+                    o.addr
+                );
+                self.ids.insert(o.addr, o.id);
+                self.owned.insert(o.id, o);
+            }
+        }
     }
 
     /// Notices endpoints of ours that someone else deleted or changed.
@@ -339,24 +431,38 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the kernel's endpoints differ from those the last pass
+    /// left (someone else changed them). Changes to others' endpoints are
+    /// logged here; those to the daemon's, by the reconcile that follows.
+    pub fn kernel_changed(&mut self) -> Result<bool, Fatal> {
+        let mut now = self.pm.endpoints().map_err(Fatal::from)?;
+        now.sort_by_key(|e| e.id);
+        let mut before = self.kernel.clone();
+        before.sort_by_key(|e| e.id);
+        if now == before {
+            return Ok(false);
+        }
+        for e in self.kernel.iter().filter(|e| !self.owned.contains_key(&e.id)) {
+            match now.iter().find(|n| n.id == e.id) {
+                None => log::info!("endpoint id {} {} (not the daemon's) was deleted", e.id, e.addr),
+                Some(n) if n != e => log::info!("endpoint id {} {} (not the daemon's) was changed", e.id, e.addr),
+                Some(_) => {}
+            }
+        }
+        for n in now.iter().filter(|n| !self.kernel.iter().any(|e| e.id == n.id)) {
+            log::info!("endpoint id {} {} {} was added by someone else", n.id, n.addr, n.flags);
+        }
+        self.kernel = now;
+        Ok(true)
+    }
+
     fn refresh_kernel(&mut self) -> Result<(), Fatal> {
         self.kernel = self.pm.endpoints().map_err(Fatal::from)?;
         Ok(())
     }
 
     fn adopt(&mut self, id: u8, w: &Want) {
-        self.owned.insert(
-            id,
-            Owned {
-                id,
-                addr: w.addr,
-                ifindex: Some(w.ifindex),
-                ifname: w.ifname.clone(),
-                flags: w.flags.0,
-                port: w.port,
-                since: rfc3339(unix_now()),
-            },
-        );
+        self.owned.insert(id, owned(id, w));
         self.ids.insert(w.addr, id);
         self.dirty = true;
     }
@@ -428,9 +534,19 @@ impl Engine {
         }
         self.raise_limits(&todo, trig)?;
         let mut used: BTreeSet<u8> = self.kernel.iter().map(|e| e.id).collect();
-        for w in todo {
-            let id = self.choose_id(&used);
-            used.insert(id);
+        let todo: Vec<(u8, Want)> = todo
+            .into_iter()
+            .map(|w| {
+                let id = self.choose_id(&used);
+                used.insert(id);
+                (id, w)
+            })
+            .collect();
+        // Recorded before the kernel is asked: a daemon killed between an
+        // add and the next save still knows the endpoint is its own.
+        self.adding = todo.iter().map(|(id, w)| owned(*id, w)).collect();
+        self.write_state("cannot record the endpoints being added (a daemon killed now would not know them)");
+        for (id, w) in todo {
             let mut ep = Endpoint::new(w.addr).with_id(id).with_flags(w.flags).with_ifindex(w.ifindex);
             if let Some(p) = w.port {
                 ep = ep.with_port(p);
@@ -463,6 +579,8 @@ impl Engine {
                 }
             }
         }
+        self.adding.clear();
+        self.dirty = true;
         self.refresh_kernel()
     }
 
@@ -527,6 +645,19 @@ impl Engine {
         self.owned.clear();
         self.dirty = true;
         Ok(())
+    }
+}
+
+/// The record of endpoint `id` made for `w`.
+fn owned(id: u8, w: &Want) -> Owned {
+    Owned {
+        id,
+        addr: w.addr,
+        ifindex: Some(w.ifindex),
+        ifname: w.ifname.clone(),
+        flags: w.flags.0,
+        port: w.port,
+        since: rfc3339(unix_now()),
     }
 }
 

@@ -14,28 +14,7 @@ use crate::net::NetState;
 /// Content type of the exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Upper bounds (seconds) of the reaction-time histogram.
-pub const REACTION_BUCKETS: [f64; 9] = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0];
-
-/// A histogram with [`REACTION_BUCKETS`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Histogram {
-    counts: [u64; REACTION_BUCKETS.len()],
-    count: u64,
-    sum: f64,
-}
-
-impl Histogram {
-    pub fn observe(&mut self, v: f64) {
-        for (i, le) in REACTION_BUCKETS.iter().enumerate() {
-            if v <= *le {
-                self.counts[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += v;
-    }
-}
+pub use crate::engine::REACTION_BUCKETS;
 
 /// Builds a text exposition: families with `# HELP` and `# TYPE`, then
 /// their samples, names and labels escaped as the format requires.
@@ -294,36 +273,5 @@ fn daemon_metrics(e: &mut Exposition, view: &DaemonView) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn netstat_pairs() {
-        let render = |t: &str| {
-            let mut e = Exposition::default();
-            netstat_metrics(&mut e, &MptcpCounters::parse(t).unwrap());
-            e.finish()
-        };
-        let out = render("TcpExt: A B\nTcpExt: 1 2\nMPTcpExt: MPCapableSYNTX MPCurrEstab\nMPTcpExt: 7 3\n");
-        let samples: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(
-            samples,
-            ["mptcp_netstat_total{counter=\"MPCapableSYNTX\"} 7", "mptcp_netstat_current_established 3"]
-        );
-        let out = render("TcpExt: A\nTcpExt: 1\n");
-        assert!(out.lines().all(|l| l.starts_with('#')), "{out}");
-    }
-
-    #[test]
-    fn values() {
-        assert_eq!(format_value(3.0), "3");
-        assert_eq!(format_value(0.0025), "0.0025");
-        assert_eq!(format_value(f64::INFINITY), "+Inf");
-        assert_eq!(format_value(f64::NAN), "NaN");
-        let mut h = Histogram::default();
-        h.observe(0.003);
-        h.observe(2.0);
-        assert_eq!(h.counts[..3], [0, 0, 1]);
-        assert_eq!((h.count, h.counts[8]), (2, 1));
-    }
-}
+#[path = "metrics_tests.rs"]
+mod tests;

@@ -204,10 +204,17 @@ impl NetState {
     }
 
     fn del_link(&mut self, index: u32) -> Option<Change> {
-        let link = self.links.remove(&index)?;
+        // Its addresses and routes go with it, even those of a link never
+        // seen (their messages came first).
+        let (addrs, routes) = (self.addrs.len(), self.routes.len());
         self.addrs.retain(|(i, _), _| *i != index);
         self.routes.retain(|r| !r.oifs.contains(&index));
-        Some(Change::Link(format!("{}: removed", link.name)))
+        let name = match self.links.remove(&index) {
+            Some(l) => l.name,
+            None if self.addrs.len() != addrs || self.routes.len() != routes => format!("if{index}"),
+            None => return None,
+        };
+        Some(Change::Link(format!("{name}: removed")))
     }
 
     fn new_addr(&mut self, m: &AddressMessage) -> Option<Change> {

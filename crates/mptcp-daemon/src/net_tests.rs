@@ -125,3 +125,18 @@ fn renames() {
     n.apply(&link(2, "eth0", true, true));
     assert_eq!(n.apply(&link(2, "wan0", true, true)), Some(Change::Link("wan0: renamed from eth0".into())));
 }
+
+#[test]
+fn a_link_removed_takes_its_addresses_even_if_never_seen() {
+    // Found by the property test messages_round_trip: addresses that came
+    // before their link stayed after the link's removal.
+    let mut n = NetState::default();
+    n.apply(&addr(7, "192.0.2.7/24", 0));
+    n.apply(&route(4, 7, RT_TABLE_MAIN, true));
+    let mut del = LinkMessage::default();
+    del.header.index = 7;
+    assert_eq!(n.apply(&RouteNetlinkMessage::DelLink(del.clone())), Some(Change::Link("if7: removed".into())));
+    assert_eq!(n.addrs().count(), 0);
+    assert!(!n.has_default_route(4, None));
+    assert_eq!(n.apply(&RouteNetlinkMessage::DelLink(del)), None, "nothing left to remove");
+}

@@ -97,7 +97,12 @@ impl AsFd for Events {
 /// Calls `f` for each message of one datagram; `None` for one that does not
 /// parse (it is skipped by its length).
 fn parse_all(mut data: &[u8], mut f: impl FnMut(Option<NetlinkPayload<RouteNetlinkMessage>>)) {
-    while data.len() >= 16 {
+    while !data.is_empty() {
+        if data.len() < 16 {
+            // Less than a header: the datagram was cut.
+            f(None);
+            return;
+        }
         let len = match NetlinkBuffer::new_checked(data) {
             Ok(b) => b.length() as usize,
             Err(_) => {
@@ -117,9 +122,6 @@ fn parse_all(mut data: &[u8], mut f: impl FnMut(Option<NetlinkPayload<RouteNetli
             }
         }
         data = data.get((len + 3) & !3..).unwrap_or(&[]);
-        if data.is_empty() {
-            break;
-        }
     }
 }
 
@@ -174,41 +176,18 @@ fn request_dump(sock: &Socket, req: RouteNetlinkMessage, seq: u32) -> io::Result
     msg.serialize(&mut out);
     sock.send_to(&out, &SocketAddr::new(0, 0), 0)?;
     let mut replies = Vec::new();
+    let mut interrupted = false;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let mut slice = &mut buf[..];
         let n = sock.recv(&mut slice, 0)?.min(buf.len());
-        let mut done = false;
-        let mut failure = None;
-        let mut interrupted = false;
-        let mut data = &buf[..n];
-        while data.len() >= 16 {
-            let Ok(b) = NetlinkBuffer::new_checked(data) else { break };
-            let len = b.length() as usize;
-            if len < 16 || len > data.len() {
-                break;
-            }
-            if b.sequence_number() == seq {
-                interrupted |= b.flags() & netlink_packet_core::NLM_F_DUMP_INTR != 0;
-                match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[..len]) {
-                    Ok(m) => match m.payload {
-                        NetlinkPayload::InnerMessage(m) => replies.push(m),
-                        NetlinkPayload::Done(_) => done = true,
-                        NetlinkPayload::Error(e) if e.code.is_some() => failure = Some(e.to_io()),
-                        _ => {}
-                    },
-                    Err(e) => log::debug!("unparsable dump reply skipped: {e}"),
-                }
-                if b.flags() & NLM_F_MULTIPART == 0 {
-                    done = true;
-                }
-            }
-            data = data.get((len + 3) & !3..).unwrap_or(&[]);
-        }
-        if let Some(e) = failure {
+        let chunk = dump_replies(&buf[..n], seq);
+        if let Some(e) = chunk.failure {
             return Err(e);
         }
-        if done {
+        replies.extend(chunk.replies);
+        interrupted |= chunk.interrupted;
+        if chunk.done {
             if interrupted {
                 return Err(io::Error::from_raw_os_error(libc::EINTR));
             }
@@ -217,35 +196,58 @@ fn request_dump(sock: &Socket, req: RouteNetlinkMessage, seq: u32) -> io::Result
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn garbage_is_reported_not_fatal() {
-        let mut seen = Vec::new();
-        parse_all(&[0xff; 20], |m| seen.push(m.is_some()));
-        assert_eq!(seen, vec![false]);
-        seen.clear();
-        parse_all(&[], |m| seen.push(m.is_some()));
-        assert!(seen.is_empty());
-    }
-
-    #[test]
-    fn a_message_round_trips() {
-        let mut link = LinkMessage::default();
-        link.header.index = 7;
-        let mut msg = NetlinkMessage::from(RouteNetlinkMessage::NewLink(link.clone()));
-        msg.finalize();
-        let mut buf = vec![0u8; msg.buffer_len() * 2];
-        msg.serialize(&mut buf[..msg.buffer_len()]);
-        let len = msg.buffer_len();
-        msg.serialize(&mut buf[len..]);
-        let mut seen = Vec::new();
-        parse_all(&buf, |m| seen.push(m));
-        assert_eq!(seen.len(), 2);
-        assert!(
-            matches!(&seen[0], Some(NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(l))) if l.header.index == 7)
-        );
-    }
+/// What one datagram held for the dump request `seq`.
+#[derive(Debug, Default)]
+struct DumpChunk {
+    /// Its replies, in order (those that did not parse are skipped).
+    replies: Vec<RouteNetlinkMessage>,
+    /// The dump is over (`NLMSG_DONE`, an error, or a reply that is not
+    /// part of a multipart answer).
+    done: bool,
+    /// The kernel flagged the dump as interrupted by a change
+    /// (`NLM_F_DUMP_INTR`): it must be done again.
+    interrupted: bool,
+    /// The kernel refused the request.
+    failure: Option<io::Error>,
 }
+
+/// Reads the replies to dump request `seq` from one datagram; messages
+/// of other requests are skipped, a cut message ends the datagram.
+fn dump_replies(mut data: &[u8], seq: u32) -> DumpChunk {
+    let mut out = DumpChunk::default();
+    while data.len() >= 16 {
+        let Ok(b) = NetlinkBuffer::new_checked(data) else { break };
+        let len = b.length() as usize;
+        if len < 16 || len > data.len() {
+            break;
+        }
+        if b.sequence_number() == seq {
+            out.interrupted |= b.flags() & netlink_packet_core::NLM_F_DUMP_INTR != 0;
+            match NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[..len]) {
+                Ok(m) => match m.payload {
+                    NetlinkPayload::InnerMessage(m) => out.replies.push(m),
+                    NetlinkPayload::Done(_) => out.done = true,
+                    NetlinkPayload::Error(e) if e.code.is_some() => {
+                        out.failure = Some(e.to_io());
+                        out.done = true;
+                    }
+                    _ => {}
+                },
+                Err(e) => log::debug!("unparsable dump reply skipped: {e}"),
+            }
+            if b.flags() & NLM_F_MULTIPART == 0 {
+                out.done = true;
+            }
+        }
+        data = data.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "rtnl_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "rtnl_props.rs"]
+mod props;

@@ -8,28 +8,12 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::engine::Held;
-
-/// One thing the daemon did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Action {
-    /// When (RFC 3339, UTC).
-    pub time: String,
-    /// `add`, `delete`, `delete id 0` (the initial subflows from an
-    /// address), `change`, `set limits`.
-    pub op: String,
-    /// What it acted on (`endpoint id 3 10.0.1.1 dev eth0 subflow`, an
-    /// address, or the limits).
-    pub endpoint: String,
-    /// The event that led to it.
-    pub trigger: String,
-    /// `ok` or `error: ...`.
-    pub result: String,
-    /// How long the kernel took, milliseconds.
-    pub ms: f64,
-    /// Milliseconds from the daemon receiving the event to the kernel's answer.
-    pub after_event_ms: f64,
-}
+use crate::config::Config;
+use crate::engine::Engine;
+pub use crate::engine::{Action, Held};
+use crate::net::NetState;
+use crate::policy;
+use crate::time::rfc3339;
 
 /// An address of an interface and what the policy made of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -172,6 +156,79 @@ impl Status {
         }
         o
     }
+}
+
+/// The status of a daemon with configuration `cfg`, seeing `net`, and its
+/// engine (`None` while it waits for MPTCP, `waiting` saying why).
+pub(crate) fn build(
+    cfg: &Config,
+    net: &NetState,
+    engine: Option<&Engine>,
+    waiting: Option<&str>,
+    started: f64,
+) -> Status {
+    let mut s = Status {
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started: rfc3339(started),
+        config: cfg.source.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+        manage: format!("{:?}", cfg.manage).to_lowercase(),
+        on_exit: format!("{:?}", cfg.on_exit).to_lowercase(),
+        state: match waiting {
+            Some(w) => format!("waiting for MPTCP: {w}"),
+            None => "running".into(),
+        },
+        ..Status::default()
+    };
+    let plan = engine.map(|e| e.plan.clone()).unwrap_or_else(|| policy::plan(cfg, net));
+    for l in net.links() {
+        let addresses = net
+            .addrs()
+            .filter(|a| a.index == l.index)
+            .map(|a| {
+                let (endpoint, why) = match (plan.get(a.addr), plan.skipped.iter().find(|x| x.addr == a.addr)) {
+                    (Some(w), _) => (true, w.why.clone()),
+                    (None, Some(x)) => (false, x.why.clone()),
+                    _ => (false, String::new()),
+                };
+                AddrStatus { addr: format!("{}/{}", a.addr, a.prefix_len), endpoint, why }
+            })
+            .collect();
+        s.interfaces.push(InterfaceStatus {
+            name: l.name.clone(),
+            index: l.index,
+            up: l.up,
+            carrier: l.carrier,
+            addresses,
+        });
+    }
+    let Some(e) = engine else { return s };
+    s.limit_subflows = e.limits.map(|l| l.subflows);
+    s.limit_add_addr_accepted = e.limits.map(|l| l.add_addr_accepted);
+    let owned = e.owned_ids();
+    for ep in &e.kernel {
+        let ours = owned.contains(&ep.id);
+        let why = match (plan.get(ep.addr), ours) {
+            (Some(w), true) => w.why.clone(),
+            (Some(_), false) => "not the daemon's (manage = \"own\"); its address is one the policy wants".into(),
+            (None, true) => "the daemon's; no longer wanted (being removed)".into(),
+            (None, false) => "not the daemon's; left alone".into(),
+        };
+        s.endpoints.push(EndpointStatus {
+            id: ep.id,
+            addr: ep.addr.to_string(),
+            dev: ep.ifindex.map(|i| net.name(i)),
+            flags: ep.flags.names().into_iter().map(String::from).collect(),
+            port: ep.port,
+            owner: if ours { "daemon" } else { "other" }.into(),
+            why,
+        });
+    }
+    s.pending =
+        e.notes.iter().map(|(a, why)| AddrStatus { addr: a.to_string(), endpoint: false, why: why.clone() }).collect();
+    s.held = e.held.values().cloned().collect();
+    s.last_actions = e.actions.iter().cloned().collect();
+    s
 }
 
 /// Asks the daemon whose control socket is `socket` for its status.

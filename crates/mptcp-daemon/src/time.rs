@@ -40,14 +40,5 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339(1_700_000_000.0), "2023-11-14T22:13:20.000Z");
-        assert_eq!(rfc3339(4_102_444_799.999), "2099-12-31T23:59:59.999Z");
-        assert_eq!(rfc3339(-5.0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(civil_from_days(365 + 365 + 366 - 1), (1972, 12, 31));
-    }
-}
+#[path = "time_tests.rs"]
+mod tests;

@@ -186,3 +186,28 @@ fn without_mptcp_it_stops_or_waits() {
     assert!(wait_for(|| d.status().state == "running"), "{}", d.status().state);
     d.stop().unwrap();
 }
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn a_manual_flush_is_noticed_without_any_event() {
+    let lab = Lab::new(2);
+    lab.default_route();
+    let d = spawn(&lab, config(""));
+    expect_endpoints(&lab, &["10.60.0.1 dev p0 subflow", "10.61.0.1 dev p1 subflow"]);
+    // The kernel announces no endpoint change (neither rtnetlink nor the
+    // path manager's multicast groups): the daemon must look by itself.
+    lab.dut.ip(&["mptcp", "endpoint", "flush"]).unwrap();
+    assert!(wait_for(|| d.status().endpoints.is_empty()), "{:#?}", d.status().endpoints);
+    let st = d.status();
+    assert_eq!(st.held.len(), 2, "{:#?}", st.held);
+    assert!(st.held.iter().all(|h| h.what == "deleted by someone else"), "{:#?}", st.held);
+    expect_endpoints_stay(&lab, &[]);
+    // An endpoint someone adds is seen too, as theirs.
+    lab.add_foreign("192.0.2.1 signal");
+    assert!(
+        wait_for(|| d.status().endpoints.iter().any(|e| e.addr == "192.0.2.1" && e.owner == "other")),
+        "{:#?}",
+        d.status().endpoints
+    );
+    d.stop().unwrap();
+}

@@ -5,15 +5,23 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
 
+/// Turns the `-1` a system call returns on failure into the thread's
+/// `errno` as an `io::Error` (what socket2's `syscall!` and std's `cvt`
+/// do); any other value is the call's result.
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// `getsockopt(fd, level, name)` into `buf`; returns the length the kernel wrote.
 pub(crate) fn getsockopt(fd: impl AsFd, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: `buf` is valid for writes of `len` bytes and `len` points to a
     // live socklen_t; the kernel writes at most `len` bytes and updates `len`.
-    let rc = unsafe { libc::getsockopt(fd.as_fd().as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::getsockopt(fd.as_fd().as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) })?;
     Ok(len as usize)
 }
 

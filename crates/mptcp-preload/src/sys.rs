@@ -149,6 +149,17 @@ pub(crate) fn set_errno(value: c_int) {
     unsafe { *__errno_location() = value }
 }
 
+/// Turns the `-1` a call returns on failure into `Err(errno)` (what
+/// socket2's `syscall!` does, without allocating); any other value is the
+/// call's result.
+pub(crate) fn cvt(rc: c_int) -> Result<c_int, c_int> {
+    if rc == -1 {
+        Err(errno())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// -1 with `errno` = ENOSYS: what a hook returns when libc has no next
 /// definition (a program that does not link libc cannot reach the hook).
 fn no_next() -> c_int {
@@ -188,12 +199,8 @@ pub(crate) fn real_close(fd: c_int) -> c_int {
 pub(crate) fn getsockopt_buf(fd: c_int, level: c_int, name: c_int, buf: &mut [u8]) -> Result<usize, c_int> {
     let mut len = SockLen::try_from(buf.len()).unwrap_or(SockLen::MAX);
     // SAFETY: `buf` is writable for `len` bytes; the kernel writes at most that.
-    let rc = unsafe { real_getsockopt(fd, level, name, buf.as_mut_ptr().cast::<c_void>(), &mut len) };
-    if rc == 0 {
-        Ok((len as usize).min(buf.len()))
-    } else {
-        Err(errno())
-    }
+    cvt(unsafe { real_getsockopt(fd, level, name, buf.as_mut_ptr().cast::<c_void>(), &mut len) })?;
+    Ok((len as usize).min(buf.len()))
 }
 
 /// `getsockopt(fd, level, name)` for an `int` option: the value, or the errno.
@@ -224,7 +231,7 @@ pub(crate) fn has_peer(fd: c_int) -> bool {
     let mut ss = [0u64; 16];
     let mut len = std::mem::size_of_val(&ss) as SockLen;
     // SAFETY: `ss` is writable for `len` bytes.
-    unsafe { getpeername(fd, ss.as_mut_ptr().cast::<c_void>(), &mut len) == 0 }
+    cvt(unsafe { getpeername(fd, ss.as_mut_ptr().cast::<c_void>(), &mut len) }).is_ok()
 }
 
 /// Borrows `fd` as a `File` without taking ownership (never closed here).
@@ -249,12 +256,12 @@ pub(crate) fn identity(fd: c_int) -> Option<(u64, u64)> {
 /// retried as 3 when the limit on open files is lower), or -1.
 pub(crate) fn dup_cloexec(fd: c_int, min: c_int) -> c_int {
     // SAFETY: fcntl(F_DUPFD_CLOEXEC) takes an int argument and no memory.
-    let new = unsafe { fcntl(fd, F_DUPFD_CLOEXEC, min) };
-    if new >= 0 || min <= 3 {
-        return new;
+    match cvt(unsafe { fcntl(fd, F_DUPFD_CLOEXEC, min) }) {
+        Ok(new) => new,
+        // SAFETY: as above.
+        Err(_) if min > 3 => unsafe { fcntl(fd, F_DUPFD_CLOEXEC, 3 as c_int) },
+        Err(_) => -1,
     }
-    // SAFETY: as above.
-    unsafe { fcntl(fd, F_DUPFD_CLOEXEC, 3 as c_int) }
 }
 
 /// Writes all of `bytes` to `fd` (retrying on EINTR); errors are ignored.
@@ -366,7 +373,7 @@ pub unsafe extern "C" fn getsockopt(
 ) -> c_int {
     // SAFETY: the caller's pointers are passed through unchanged.
     let rc = unsafe { real_getsockopt(fd, level, name, value, len) };
-    if rc == 0 && level == SOL_SOCKET && name == SO_ERROR && !value.is_null() && !len.is_null() {
+    if cvt(rc).is_ok() && level == SOL_SOCKET && name == SO_ERROR && !value.is_null() && !len.is_null() {
         // SAFETY: the call succeeded, so `*len` holds the length written
         // into `value`, which the caller made valid for at least that.
         let so_error = unsafe { (*len as usize >= 4).then(|| value.cast::<c_int>().read_unaligned()) };

@@ -594,220 +594,33 @@ impl PassiveFallbackDetector {
         }
         Ok(accepted)
     }
+
+    /// Passive fallbacks counted and not yet credited to an accepted
+    /// socket: connections whose MP_CAPABLE was stripped that still wait
+    /// to be accepted (or that the listener will never accept). 0 once
+    /// every such connection was classified.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::counters::{MptcpCounters, PassiveFallbackDetector};
+    /// use mptcp::MptcpStatus;
+    ///
+    /// let names = "MPTcpExt: MPCapableSYNRX MPCapableACKRX MPCapableFallbackACK\n";
+    /// let mut d = PassiveFallbackDetector::starting_at(&MptcpCounters::parse(&format!("{names}MPTcpExt: 0 0 0\n"))?)?;
+    /// // Two stripped handshakes counted before either is accepted.
+    /// d.observe(&MptcpCounters::parse(&format!("{names}MPTcpExt: 2 0 2\n"))?)?;
+    /// assert_eq!(d.unclaimed(), 2);
+    /// let now = MptcpCounters::parse(&format!("{names}MPTcpExt: 2 0 2\n"))?;
+    /// assert_eq!(d.classify_at(MptcpStatus::Tcp, &now)?, MptcpStatus::Fallback);
+    /// assert_eq!(d.unclaimed(), 1);
+    /// # Ok::<(), mptcp::counters::CountersError>(())
+    /// ```
+    pub fn unclaimed(&self) -> u64 {
+        self.unclaimed
+    }
 }
 
 #[cfg(test)]
-#[path = "counters_props.rs"]
-mod props;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// `/proc/net/netstat` of Linux 6.18 (host namespace, after a few test
-    /// connections), `TcpExt` and `IpExt` shortened.
-    const NETSTAT_6_18: &str = concat!(
-        "TcpExt: SyncookiesSent SyncookiesRecv SyncookiesFailed EmbryonicRsts\n",
-        "TcpExt: 0 0 0 0\n",
-        "IpExt: InNoRoutes InTruncatedPkts InMcastPkts OutMcastPkts\n",
-        "IpExt: 0 0 0 0\n",
-        "MPTcpExt: MPCapableSYNRX MPCapableSYNTX MPCapableSYNACKRX MPCapableACKRX MPCapableFallbackACK ",
-        "MPCapableFallbackSYNACK MPCapableSYNTXDrop MPCapableSYNTXDisabled MPCapableEndpAttempt MPFallbackTokenInit ",
-        "MPTCPRetrans MPJoinNoTokenFound MPJoinSynRx MPJoinSynBackupRx MPJoinSynAckRx MPJoinSynAckBackupRx ",
-        "MPJoinSynAckHMacFailure MPJoinAckRx MPJoinAckHMacFailure MPJoinRejected MPJoinSynTx MPJoinSynTxCreatSkErr ",
-        "MPJoinSynTxBindErr MPJoinSynTxConnectErr DSSNotMatching DSSCorruptionFallback DSSCorruptionReset ",
-        "InfiniteMapTx InfiniteMapRx DSSNoMatchTCP DataCsumErr OFOQueueTail OFOQueue OFOMerge NoDSSInWindow ",
-        "DuplicateData AddAddr AddAddrTx AddAddrTxDrop EchoAdd EchoAddTx EchoAddTxDrop PortAdd AddAddrDrop ",
-        "MPJoinPortSynRx MPJoinPortSynAckRx MPJoinPortAckRx MismatchPortSynRx MismatchPortAckRx RmAddr RmAddrDrop ",
-        "RmAddrTx RmAddrTxDrop RmSubflow MPPrioTx MPPrioRx MPFailTx MPFailRx MPFastcloseTx MPFastcloseRx MPRstTx ",
-        "MPRstRx SubflowStale SubflowRecover SndWndShared RcvWndShared RcvWndConflictUpdate RcvWndConflict ",
-        "MPCurrEstab Blackhole MPCapableDataFallback MD5SigFallback DssFallback SimultConnectFallback ",
-        "FallbackFailed WinProbe\n",
-        "MPTcpExt: 15 19 15 5 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 ",
-        "0 0 0 0 0 0 0 0 0 0 0 0 0 10 8 10 8 0 0 0 0 0 0 2 0 2 0 0 0 0 0\n",
-    );
-
-    const NAMES: &str = "MPTcpExt: MPCapableSYNRX MPCapableACKRX MPCapableFallbackACK\n";
-
-    /// A snapshot of the three counters the detector reads.
-    fn snap(syn_rx: u64, ack_rx: u64, fallback_ack: u64) -> MptcpCounters {
-        MptcpCounters::parse(&format!("{NAMES}MPTcpExt: {syn_rx} {ack_rx} {fallback_ack}\n")).unwrap()
-    }
-
-    #[test]
-    fn parses_a_real_kernel_s_counters() {
-        let c = MptcpCounters::parse(NETSTAT_6_18).unwrap();
-        assert_eq!(c.iter().count(), 76);
-        assert_eq!(c.mp_capable_syn_rx(), Some(15));
-        assert_eq!(c.mp_capable_syn_tx(), Some(19));
-        assert_eq!(c.mp_capable_syn_ack_rx(), Some(15));
-        assert_eq!(c.mp_capable_ack_rx(), Some(5));
-        assert_eq!(c.mp_capable_fallback_ack(), Some(0));
-        assert_eq!(c.mp_capable_fallback_syn_ack(), Some(2));
-        assert_eq!(c.curr_estab(), Some(2));
-        assert_eq!(c.get("MPRstTx"), Some(10));
-        assert_eq!(c.get("WinProbe"), Some(0));
-        // Other sections are not MPTCP counters.
-        assert_eq!(c.get("SyncookiesSent"), None);
-        assert_eq!(c.get("InNoRoutes"), None);
-        assert_eq!(c.iter().next(), Some(("MPCapableSYNRX", 15)));
-        assert_eq!(c.iter().last(), Some(("WinProbe", 0)));
-    }
-
-    #[test]
-    fn a_kernel_without_mptcp_gives_an_empty_snapshot() {
-        let without: String =
-            NETSTAT_6_18.lines().filter(|l| !l.starts_with(PREFIX)).map(|l| format!("{l}\n")).collect();
-        let c = MptcpCounters::parse(&without).unwrap();
-        assert!(c.is_empty());
-        assert_eq!(c.mp_capable_fallback_ack(), None);
-        assert!(MptcpCounters::parse("").unwrap().is_empty());
-        assert!(matches!(
-            PassiveFallbackDetector::starting_at(&c),
-            Err(CountersError::Missing { name: "MPCapableFallbackACK" })
-        ));
-    }
-
-    #[test]
-    fn malformed_text_is_an_error_naming_the_line() {
-        let line_of = |text: &str| match MptcpCounters::parse(text) {
-            Err(CountersError::Malformed { line, reason }) => {
-                assert!(!reason.is_empty());
-                line
-            }
-            other => panic!("{text:?}: expected Malformed, got {other:?}"),
-        };
-        // Names without values, at the end and before another section.
-        assert_eq!(line_of("TcpExt: A\nTcpExt: 1\nMPTcpExt: MPCurrEstab"), 3);
-        assert_eq!(line_of("MPTcpExt: MPCurrEstab\nIpExt: 0\n"), 2);
-        // A values line cut short: its last number may be cut too.
-        assert_eq!(line_of("MPTcpExt: MPCurrEstab\nMPTcpExt: 12"), 2);
-        // More names than values, and the other way round.
-        assert_eq!(line_of("MPTcpExt: MPCurrEstab Blackhole\nMPTcpExt: 1\n"), 2);
-        assert_eq!(line_of("MPTcpExt: MPCurrEstab\nMPTcpExt: 1 2\n"), 2);
-        // Values that are not unsigned integers.
-        for bad in ["-1", "1.5", "x", "18446744073709551616", "0x10"] {
-            assert_eq!(line_of(&format!("MPTcpExt: MPCurrEstab\nMPTcpExt: {bad}\n")), 2, "{bad}");
-        }
-        // Values where the names should be (the names line lost).
-        assert_eq!(line_of("MPTcpExt: 1 2\nMPTcpExt: 3 4\n"), 1);
-        let io: io::Error = CountersError::Malformed { line: 1, reason: "x".into() }.into();
-        assert_eq!(io.kind(), io::ErrorKind::InvalidData);
-    }
-
-    #[test]
-    fn no_input_makes_it_panic() {
-        // Every prefix of a real file, and the file with bytes replaced.
-        let mut cut = NETSTAT_6_18.len();
-        while cut > 0 {
-            let _ = MptcpCounters::parse(&NETSTAT_6_18[..cut]);
-            cut -= 1;
-        }
-        for (i, _) in NETSTAT_6_18.char_indices().step_by(7) {
-            for with in ["\n", " ", "\u{0}", "é", "MPTcpExt:"] {
-                let text = format!("{}{with}{}", &NETSTAT_6_18[..i], &NETSTAT_6_18[i + 1..]);
-                let _ = MptcpCounters::parse(&text);
-            }
-        }
-        for odd in ["MPTcpExt:", "MPTcpExt:\nMPTcpExt:", "\n\n\n", "MPTcpExt: \u{0}\nMPTcpExt: \u{0}"] {
-            let _ = MptcpCounters::parse(odd);
-        }
-        // An empty section is a valid, empty snapshot.
-        assert!(MptcpCounters::parse("MPTcpExt:\nMPTcpExt:\n").unwrap().is_empty());
-    }
-
-    #[test]
-    fn deltas_subtract_counters_and_keep_gauges() {
-        let a = MptcpCounters::parse("MPTcpExt: MPCapableSYNRX MPCurrEstab Blackhole\nMPTcpExt: 10 5 2\n").unwrap();
-        let b = MptcpCounters::parse("MPTcpExt: MPCapableSYNRX MPCurrEstab Blackhole NewOne\nMPTcpExt: 12 3 1 9\n")
-            .unwrap();
-        let d = b.since(&a);
-        assert_eq!(d.mp_capable_syn_rx(), Some(2));
-        assert_eq!(d.curr_estab(), Some(3), "a gauge keeps the later value");
-        assert_eq!(d.get("Blackhole"), Some(0), "a counter that went down does not wrap");
-        assert_eq!(d.get("NewOne"), Some(9), "a counter the earlier snapshot lacks counts whole");
-        assert_eq!(b.since(&b).mp_capable_syn_rx(), Some(0));
-        assert_eq!(CounterKind::of("MPCurrEstab"), CounterKind::Gauge);
-        assert_eq!(CounterKind::of("Blackhole"), CounterKind::Counter);
-    }
-
-    #[test]
-    fn detector_credits_a_stripped_handshake_and_not_a_plain_client() {
-        use MptcpStatus::{Fallback, Mptcp, Tcp};
-        let mut d = PassiveFallbackDetector::starting_at(&snap(100, 90, 3)).unwrap();
-        // A plain-TCP client (Linux >= 6.9 counts nothing).
-        assert_eq!(d.classify_at(Tcp, &snap(100, 90, 3)).unwrap(), Tcp);
-        // An MPTCP client: SYN and accept counted.
-        assert_eq!(d.classify_at(Mptcp, &snap(101, 91, 3)).unwrap(), Mptcp);
-        // A client whose SYN-ACK lost MP_CAPABLE.
-        assert_eq!(d.classify_at(Tcp, &snap(102, 91, 4)).unwrap(), Fallback);
-        assert_eq!(d.unclaimed, 0);
-        // A plain-TCP client on a kernel before 6.9: the fallback counter
-        // rises, but no MP_CAPABLE SYN came.
-        assert_eq!(d.classify_at(Tcp, &snap(102, 91, 5)).unwrap(), Tcp);
-        // Two stripped handshakes queued before the accepts: one each.
-        assert_eq!(d.classify_at(Tcp, &snap(104, 91, 7)).unwrap(), Fallback);
-        assert_eq!(d.unclaimed, 1);
-        assert_eq!(d.classify_at(Tcp, &snap(104, 91, 7)).unwrap(), Fallback);
-        assert_eq!(d.classify_at(Tcp, &snap(104, 91, 7)).unwrap(), Tcp);
-        // An MPTCP socket whose status is already known is left alone.
-        assert_eq!(d.classify_at(Fallback, &snap(104, 91, 7)).unwrap(), Fallback);
-    }
-
-    #[test]
-    fn detector_restarts_on_another_namespace_s_counters() {
-        let mut d = PassiveFallbackDetector::starting_at(&snap(50, 40, 5)).unwrap();
-        assert_eq!(d.observe(&snap(1, 0, 0)).unwrap(), 0);
-        assert_eq!(d.observe(&snap(2, 0, 1)).unwrap(), 1);
-        assert!(matches!(d.observe(&MptcpCounters::default()), Err(CountersError::Missing { .. })));
-    }
-
-    #[cfg(not(mptcp_linux))]
-    #[test]
-    fn elsewhere_there_are_no_counters() {
-        assert!(matches!(MptcpCounters::read(), Err(CountersError::Unsupported)));
-        assert!(matches!(PassiveFallbackDetector::new(), Err(CountersError::Unsupported)));
-    }
-
-    #[cfg(mptcp_linux)]
-    #[test]
-    #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
-    fn detector_sees_a_stripped_syn_ack_in_a_namespace_and_not_a_normal_connection() {
-        use std::net::{Ipv4Addr, SocketAddr};
-
-        use crate::{MptcpBuilder, MptcpExt};
-
-        mptcp_netns::require_root();
-        let ns = mptcp_netns::Netns::new("counters").expect("namespace");
-        let ns = &ns;
-        ns.in_ns(|| {
-            assert!(crate::host_support().is_available(), "this test needs a kernel with MPTCP");
-            let fresh = MptcpCounters::read().unwrap();
-            assert_eq!(fresh.mp_capable_syn_rx(), Some(0), "a new namespace starts from zero");
-            let listener = MptcpBuilder::new().bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
-            let addr = listener.local_addr().unwrap();
-            let mut detector = PassiveFallbackDetector::new().unwrap();
-            // Connects (MPTCP or plain TCP), accepts, and says what the server sees.
-            let mut one = |mptcp: bool| {
-                let client = MptcpBuilder::new().mptcp(mptcp).connect(addr).unwrap();
-                let (conn, _) = listener.accept().unwrap();
-                let own = conn.mptcp_status().unwrap();
-                let seen = detector.classify(own).unwrap();
-                (client.mptcp_status().unwrap(), own, seen)
-            };
-            use MptcpStatus::{Fallback, Mptcp, Tcp};
-            assert_eq!(one(true), (Mptcp, Mptcp, Mptcp), "a normal MPTCP connection");
-            assert_eq!(one(false), (Tcp, Tcp, Tcp), "a plain-TCP client");
-            ns.strip_mptcp(false, mptcp_netns::Strip::SynAck).unwrap();
-            assert_eq!(one(true), (Fallback, Tcp, Fallback), "MP_CAPABLE stripped from the SYN-ACK");
-            assert_eq!(one(false), (Tcp, Tcp, Tcp), "a plain-TCP client after it");
-            ns.unstrip_mptcp(false, mptcp_netns::Strip::SynAck).unwrap();
-            assert_eq!(one(true), (Mptcp, Mptcp, Mptcp), "MPTCP again without the middlebox");
-            assert_eq!(detector.unclaimed, 0);
-            let total = MptcpCounters::read().unwrap().since(&fresh);
-            assert_eq!(total.mp_capable_fallback_ack(), Some(1), "{total:?}");
-            assert_eq!(total.mp_capable_syn_rx(), Some(3), "{total:?}");
-        })
-        .expect("enter the namespace");
-    }
-}
+#[path = "counters_tests.rs"]
+mod tests;

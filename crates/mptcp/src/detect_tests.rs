@@ -66,8 +66,8 @@ impl Probe for Script {
     }
 }
 
-const FALLBACK_FLAG: u32 = crate::info::MPTCP_INFO_FLAG_FALLBACK;
-const REMOTE_KEY: u32 = crate::info::MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED;
+const FALLBACK_FLAG: u32 = crate::info::MptcpInfoFlags::FALLBACK.0;
+const REMOTE_KEY: u32 = crate::info::MptcpInfoFlags::REMOTE_KEY_RECEIVED.0;
 
 /// An MPTCP connection on 6.10+: every mechanism confirms it.
 fn mptcp_on_6_18() -> Script {

@@ -6,7 +6,10 @@
 //! a field that lies past the returned length is reported as `None`, never
 //! as a made-up zero.
 
+use std::fmt;
 use std::net::SocketAddr;
+
+use crate::status::MptcpStatus;
 
 /// Little helper reading native-endian integers at an offset, `None` past the end.
 pub(crate) struct Bytes<'a>(pub(crate) &'a [u8]);
@@ -23,10 +26,128 @@ impl Bytes<'_> {
     }
 }
 
-/// `struct mptcp_info` flag: the connection fell back to TCP.
-pub const MPTCP_INFO_FLAG_FALLBACK: u32 = 1;
-/// `struct mptcp_info` flag: the peer's key was received (MPTCP handshake done).
-pub const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED: u32 = 2;
+/// The `flags` of `struct mptcp_info` (`MPTCP_INFO_FLAG_*`, Linux 5.9):
+/// whether the connection fell back to TCP, and whether the peer's key
+/// arrived (the MPTCP handshake completed). [`status`](Self::status)
+/// decodes them.
+///
+/// inet_diag reports them for every MPTCP socket of a namespace
+/// (`mptcp::diag`, feature `netlink`); `getsockopt(MPTCP_INFO)` answers only
+/// while MPTCP is in use, so there they never say fallback.
+///
+/// With feature `serde`: `Serialize` as the number.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::info::MptcpInfoFlags;
+/// use mptcp::MptcpStatus;
+///
+/// let f = MptcpInfoFlags(2); // as the kernel reports them
+/// assert!(f.contains(MptcpInfoFlags::REMOTE_KEY_RECEIVED));
+/// assert_eq!(f.status(), Some(MptcpStatus::Mptcp));
+/// assert_eq!(f.to_string(), "remote_key_received");
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct MptcpInfoFlags(pub u32);
+
+impl MptcpInfoFlags {
+    /// No flag: the handshake has not completed (a listener, a connect
+    /// not yet answered).
+    pub const EMPTY: MptcpInfoFlags = MptcpInfoFlags(0);
+    /// `MPTCP_INFO_FLAG_FALLBACK`: the connection fell back to TCP.
+    pub const FALLBACK: MptcpInfoFlags = MptcpInfoFlags(1);
+    /// `MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED`: the peer's key was received,
+    /// so the MPTCP handshake completed.
+    pub const REMOTE_KEY_RECEIVED: MptcpInfoFlags = MptcpInfoFlags(2);
+
+    const NAMES: [(&'static str, MptcpInfoFlags); 2] =
+        [("fallback", MptcpInfoFlags::FALLBACK), ("remote_key_received", MptcpInfoFlags::REMOTE_KEY_RECEIVED)];
+
+    /// Whether every bit of `other` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::info::MptcpInfoFlags;
+    ///
+    /// let f = MptcpInfoFlags::FALLBACK | MptcpInfoFlags::REMOTE_KEY_RECEIVED;
+    /// assert!(f.contains(MptcpInfoFlags::FALLBACK));
+    /// assert!(!MptcpInfoFlags::FALLBACK.contains(f)); // every bit
+    /// ```
+    pub fn contains(self, other: MptcpInfoFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// What the flags say about the connection:
+    /// [`MptcpStatus::Fallback`] once it fell back to TCP (whether or not
+    /// the peer's key arrived first: fallback can come late),
+    /// [`MptcpStatus::Mptcp`] once the peer's key arrived without a
+    /// fallback, and `None` while the handshake is under way (nothing to
+    /// tell yet: a listener, a connect not yet answered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::info::MptcpInfoFlags;
+    /// use mptcp::MptcpStatus;
+    ///
+    /// assert_eq!(MptcpInfoFlags::REMOTE_KEY_RECEIVED.status(), Some(MptcpStatus::Mptcp));
+    /// let late = MptcpInfoFlags::REMOTE_KEY_RECEIVED | MptcpInfoFlags::FALLBACK;
+    /// assert_eq!(late.status(), Some(MptcpStatus::Fallback));
+    /// assert_eq!(MptcpInfoFlags::EMPTY.status(), None);
+    /// ```
+    pub fn status(self) -> Option<MptcpStatus> {
+        if self.contains(MptcpInfoFlags::FALLBACK) {
+            Some(MptcpStatus::Fallback)
+        } else if self.contains(MptcpInfoFlags::REMOTE_KEY_RECEIVED) {
+            Some(MptcpStatus::Mptcp)
+        } else {
+            None
+        }
+    }
+
+    /// Bits this crate has no name for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::info::MptcpInfoFlags;
+    ///
+    /// assert_eq!(MptcpInfoFlags(0x102).unknown_bits(), 0x100);
+    /// assert_eq!(MptcpInfoFlags(0x102).to_string(), "remote_key_received 0x100");
+    /// ```
+    pub fn unknown_bits(self) -> u32 {
+        self.0 & !Self::NAMES.iter().fold(0, |a, (_, f)| a | f.0)
+    }
+}
+
+impl std::ops::BitOr for MptcpInfoFlags {
+    type Output = MptcpInfoFlags;
+    fn bitor(self, rhs: MptcpInfoFlags) -> MptcpInfoFlags {
+        MptcpInfoFlags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for MptcpInfoFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MptcpInfoFlags({self})")
+    }
+}
+
+impl fmt::Display for MptcpInfoFlags {
+    /// The names of the set flags (`fallback`, `remote_key_received`) and
+    /// any unknown bits in hex, separated by spaces; empty when none is set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut words: Vec<String> =
+            Self::NAMES.iter().filter(|(_, flag)| self.contains(*flag)).map(|(n, _)| n.to_string()).collect();
+        if self.unknown_bits() != 0 {
+            words.push(format!("0x{:x}", self.unknown_bits()));
+        }
+        f.write_str(&words.join(" "))
+    }
+}
 
 /// `struct mptcp_info`: the MPTCP-level state of a connection
 /// (`getsockopt(SOL_MPTCP, MPTCP_INFO)` or inet_diag).
@@ -71,7 +192,7 @@ pub struct MptcpInfo {
     /// Limit on accepted announced addresses (5.9).
     pub add_addr_accepted_max: Option<u8>,
     /// `MPTCP_INFO_FLAG_*` bits (5.9).
-    pub flags: Option<u32>,
+    pub flags: Option<MptcpInfoFlags>,
     /// Connection token (5.9).
     pub token: Option<u32>,
     /// Next data sequence number to send (5.9).
@@ -139,7 +260,7 @@ impl MptcpInfo {
             subflows_max: b.u8(3),
             add_addr_signal_max: b.u8(4),
             add_addr_accepted_max: b.u8(5),
-            flags: b.u32(8),
+            flags: b.u32(8).map(MptcpInfoFlags),
             token: b.u32(12),
             write_seq: b.u64(16),
             snd_una: b.u64(24),
@@ -165,15 +286,15 @@ impl MptcpInfo {
     /// # Examples
     ///
     /// ```
-    /// use mptcp::info::{MptcpInfo, MPTCP_INFO_FLAG_FALLBACK};
+    /// use mptcp::info::{MptcpInfo, MptcpInfoFlags};
     ///
     /// let mut raw = [0u8; 48];
-    /// raw[8..12].copy_from_slice(&MPTCP_INFO_FLAG_FALLBACK.to_ne_bytes()); // mptcpi_flags
+    /// raw[8..12].copy_from_slice(&MptcpInfoFlags::FALLBACK.0.to_ne_bytes()); // mptcpi_flags
     /// assert_eq!(MptcpInfo::parse(&raw).is_fallback(), Some(true));
     /// assert_eq!(MptcpInfo::parse(&raw[..8]).is_fallback(), None); // flags not reported
     /// ```
     pub fn is_fallback(&self) -> Option<bool> {
-        self.flags.map(|f| f & MPTCP_INFO_FLAG_FALLBACK != 0)
+        self.flags.map(|f| f.contains(MptcpInfoFlags::FALLBACK))
     }
 }
 
@@ -400,103 +521,5 @@ pub enum SubflowDetail {
 }
 
 #[cfg(test)]
-#[path = "info_props.rs"]
-pub(crate) mod props;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn info_bytes(len: usize) -> Vec<u8> {
-        let mut v = vec![0u8; 96];
-        v[0] = 1;
-        v[3] = 2;
-        v[8..12].copy_from_slice(&2u32.to_ne_bytes());
-        v[12..16].copy_from_slice(&0xdead_beefu32.to_ne_bytes());
-        v[42] = 1;
-        v[44..48].copy_from_slice(&3u32.to_ne_bytes());
-        v[56..64].copy_from_slice(&123_456u64.to_ne_bytes());
-        v[80] = 2;
-        v[92..96].copy_from_slice(&77u32.to_ne_bytes());
-        v.truncate(len);
-        v
-    }
-
-    #[test]
-    fn mptcp_info_exact_96() {
-        let i = MptcpInfo::parse(&info_bytes(96));
-        assert_eq!(i.subflows, Some(1));
-        assert_eq!(i.subflows_max, Some(2));
-        assert_eq!(i.token, Some(0xdead_beef));
-        assert_eq!(i.is_fallback(), Some(false));
-        assert_eq!(i.flags, Some(MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED));
-        assert_eq!(i.csum_enabled, Some(true));
-        assert_eq!(i.retransmits, Some(3));
-        assert_eq!(i.bytes_sent, Some(123_456));
-        assert_eq!(i.subflows_total, Some(2));
-        assert_eq!(i.last_ack_recv_ms, Some(77));
-        assert_eq!(i.reported_len, 96);
-    }
-
-    #[test]
-    fn mptcp_info_short_6_1() {
-        // 6.1 returns 48 bytes: fields from 6.5 on are absent, not zero,
-        // even `retransmits`, whose bytes 44..48 are padding there.
-        let i = MptcpInfo::parse(&info_bytes(48));
-        assert_eq!(i.token, Some(0xdead_beef));
-        assert_eq!(i.csum_enabled, Some(true));
-        assert_eq!(i.retransmits, None);
-        assert_eq!(i.bytes_retrans, None);
-        assert_eq!(i.bytes_sent, None);
-        assert_eq!(i.subflows_total, None);
-        assert_eq!(i.last_data_sent_ms, None);
-    }
-
-    #[test]
-    fn mptcp_info_truncated_mid_field() {
-        // 50 bytes: a cut copy of the 6.5+ struct; bytes_retrans (48..56)
-        // is cut, and nothing of 6.5 counts without its whole struct.
-        let i = MptcpInfo::parse(&info_bytes(50));
-        assert_eq!(i.bytes_retrans, None);
-        assert_eq!(i.retransmits, None);
-        assert_eq!(i.csum_enabled, Some(true));
-        // 88 bytes (6.7-6.9): subflows_total yes, the 6.10 timers no.
-        let i = MptcpInfo::parse(&info_bytes(88));
-        assert_eq!(i.subflows_total, Some(2));
-        assert_eq!(i.retransmits, Some(3));
-        assert_eq!(i.last_data_sent_ms, None);
-        // 40 bytes (5.9-5.11): no local_addr_* yet.
-        let i = MptcpInfo::parse(&info_bytes(40));
-        assert_eq!(i.rcv_nxt, Some(0));
-        assert_eq!(i.local_addr_used, None);
-        let empty = MptcpInfo::parse(&[]);
-        assert_eq!(empty.subflows, None);
-        assert_eq!(empty.flags, None);
-    }
-
-    #[test]
-    fn mptcp_info_longer_than_known() {
-        let mut v = info_bytes(96);
-        v.extend_from_slice(&[0xff; 32]);
-        let i = MptcpInfo::parse(&v);
-        assert_eq!(i.last_ack_recv_ms, Some(77));
-        assert_eq!(i.reported_len, 128);
-    }
-
-    #[test]
-    fn tcp_info_lengths() {
-        let mut v = vec![0u8; 280];
-        v[0] = 1;
-        v[80..84].copy_from_slice(&10u32.to_ne_bytes());
-        v[120..128].copy_from_slice(&1000u64.to_ne_bytes());
-        v[200..208].copy_from_slice(&2000u64.to_ne_bytes());
-        let t = TcpInfo::parse(&v);
-        assert_eq!(t.state_name(), Some("ESTAB"));
-        assert_eq!(t.snd_cwnd, Some(10));
-        assert_eq!(t.bytes_acked, Some(1000));
-        assert_eq!(t.bytes_sent, Some(2000));
-        let t = TcpInfo::parse(&v[..200]);
-        assert_eq!(t.bytes_sent, None);
-        assert_eq!(t.bytes_acked, Some(1000));
-    }
-}
+#[path = "info_tests.rs"]
+pub(crate) mod tests;

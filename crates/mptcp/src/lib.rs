@@ -79,7 +79,9 @@
 //!   [`MptcpListenerExt::bind_mptcp`] on std's types; [`MptcpBuilder`] for
 //!   options before `connect`/`listen` (an option the kernel refuses on an
 //!   MPTCP socket is named in the error), plain TCP baselines and the
-//!   policy; [`new_socket`] for a bare `socket2::Socket`.
+//!   policy, and [`MptcpBuilder::dial`], which says which address answered
+//!   and, when none did, why each failed ([`DialError`]); [`new_socket`]
+//!   for a bare `socket2::Socket`.
 //! - **Status**: [`MptcpExt`] on anything with a descriptor (std, tokio,
 //!   socket2, `BorrowedFd`): [`MptcpStatus`], [`Mechanism`].
 //! - **Info**: [`MptcpExt::mptcp_info`] ([`MptcpInfo`], the connection's
@@ -144,6 +146,7 @@ pub mod counters;
 #[cfg(mptcp_linux)]
 mod detect;
 pub mod diagnose;
+mod dial;
 mod ext;
 mod host;
 pub mod info;
@@ -173,6 +176,7 @@ pub mod tokio;
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;
 
+pub use dial::{Attempt, DialError};
 pub use ext::MptcpExt;
 pub use host::{host_support, sysctls, Availability, HostSupport, Unavailable};
 pub use info::{MptcpInfo, SubflowDetail, SubflowInfo, TcpInfo};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::dial::{candidates, Dial, DialError, Tries};
 use crate::host::{Availability, Unavailable};
 
 /// What to do when the host cannot create MPTCP sockets.
@@ -286,7 +287,10 @@ impl MptcpBuilder {
         self
     }
 
-    /// Binds the client socket to this local address before connecting.
+    /// Binds the client socket to this local address before connecting,
+    /// with every front end ([`connect`](Self::connect), `connect_async`,
+    /// the hyper connector). Of the addresses a name resolves to, only
+    /// those of the local address's family are tried.
     ///
     /// # Examples
     ///
@@ -393,9 +397,16 @@ impl MptcpBuilder {
         Ok(())
     }
 
-    /// Connects to `addr` (each resolved address tried once, in order, as
-    /// `std` does). No second dial over TCP: a refused or timed-out connect
-    /// is returned as is.
+    /// Connects to `addr`: [`dial`](Self::dial) without the address it
+    /// connected to. Each resolved address is tried once, in order; no
+    /// second dial over TCP.
+    ///
+    /// # Errors
+    ///
+    /// The [`DialError`] as an `io::Error`: when every address failed, of
+    /// the kind of the last one's error, naming each address and its error;
+    /// an error preparing the socket (creating it, an option, binding the
+    /// local address) as it is.
     ///
     /// # Examples
     ///
@@ -413,10 +424,47 @@ impl MptcpBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
-        each_addr(addr, |a| self.connect_addr(a))
+        Ok(self.dial(addr)?.0)
     }
 
-    /// Connects to one address.
+    /// Connects to the first address of `addr` that accepts, and says which
+    /// one: the addresses it resolves to are tried once each, in order (with
+    /// a [`local_addr`](Self::local_addr), only those of its family). A
+    /// failed connect is never retried over TCP.
+    ///
+    /// # Errors
+    ///
+    /// [`DialError::Resolve`] when `addr` cannot be resolved,
+    /// [`DialError::NoAddress`] when it resolves to none to try,
+    /// [`DialError::Setup`] when a socket cannot be prepared (no other
+    /// address is tried then), [`DialError::Connect`] with every address
+    /// and its error when all failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp::{DialError, MptcpBuilder};
+    ///
+    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
+    /// let (stream, addr) = MptcpBuilder::new().dial(listener.local_addr()?).expect("connected");
+    /// assert_eq!(addr, listener.local_addr()?); // the address that answered
+    /// assert!(matches!(MptcpBuilder::new().dial("localhost"), Err(DialError::Resolve(_)))); // no port
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dial<A: ToSocketAddrs>(&self, addr: A) -> Result<(TcpStream, SocketAddr), DialError> {
+        let addrs = addr.to_socket_addrs().map_err(DialError::Resolve)?;
+        let dial = Dial::new(self);
+        let mut tries = Tries::default();
+        for a in candidates(addrs, self.local_addr)? {
+            if let Some(s) = tries.record(a, dial.connect(a))? {
+                return Ok((s, a));
+            }
+        }
+        Err(tries.failed())
+    }
+
+    /// Connects to one address, from the [`local_addr`](Self::local_addr)
+    /// if one is set (an error if it is of the other family).
     ///
     /// # Examples
     ///
@@ -429,15 +477,7 @@ impl MptcpBuilder {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
-        let s = self.socket(Domain::for_address(*addr))?;
-        if let Some(local) = self.local_addr {
-            s.bind(&local.into())?;
-        }
-        match self.connect_timeout {
-            Some(t) => s.connect_timeout(&(*addr).into(), t)?,
-            None => s.connect(&(*addr).into())?,
-        }
-        Ok(s.into())
+        Ok(Dial::new(self).connect(*addr)?)
     }
 
     /// Binds and listens on `addr` (each resolved address tried once).
@@ -470,12 +510,10 @@ impl MptcpBuilder {
         Ok(s.into())
     }
 
-    #[cfg(feature = "tokio")]
     pub(crate) fn connect_timeout_value(&self) -> Option<Duration> {
         self.connect_timeout
     }
 
-    #[cfg(feature = "hyper")]
     pub(crate) fn local_addr_value(&self) -> Option<SocketAddr> {
         self.local_addr
     }

@@ -23,6 +23,17 @@ pub(crate) const MPTCP_SUBFLOW_ADDRS: i32 = 3;
 /// `MPTCP_FULL_INFO` (6.5): all of the above in one call.
 pub(crate) const MPTCP_FULL_INFO: i32 = 4;
 
+/// Turns the `-1` a system call returns on failure into the thread's
+/// `errno` as an `io::Error` (what socket2's `syscall!` and std's `cvt`
+/// do); any other value is the call's result.
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
 /// `socket(domain, SOCK_STREAM, IPPROTO_MPTCP)`.
 pub(crate) fn mptcp_socket(domain: Domain) -> io::Result<Socket> {
     Socket::new(domain, Type::STREAM, Some(Protocol::MPTCP))
@@ -36,10 +47,7 @@ pub(crate) fn getsockopt_buf(fd: BorrowedFd<'_>, level: i32, name: i32, buf: &mu
     let mut len = libc::socklen_t::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `buf` is a valid, writable region of `len` bytes for the whole
     // call; `len` points to a live socklen_t; the fd is borrowed, so open.
-    let rc = unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) };
-    if rc == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) })?;
     Ok(len as usize)
 }
 
@@ -85,11 +93,7 @@ pub(crate) fn getsockopt_full_info(
     // most `n` elements of `sf_size` / `tcp_size` bytes through the two user
     // pointers stored in `head`; we checked above that both arrays are at
     // least that large, and they stay mutably borrowed for the whole call.
-    let rc =
-        unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_MPTCP, MPTCP_FULL_INFO, head.as_mut_ptr().cast(), &mut len) };
-    if rc == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::getsockopt(fd.as_raw_fd(), SOL_MPTCP, MPTCP_FULL_INFO, head.as_mut_ptr().cast(), &mut len) })?;
     Ok(len as usize)
 }
 
@@ -101,10 +105,7 @@ pub(crate) fn check_peer(fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `addr` is writable for `len` bytes and `len` is a live
     // socklen_t; the fd is borrowed, so open for the call.
-    let rc = unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) };
-    if rc == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::getpeername(fd.as_raw_fd(), (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) })?;
     Ok(())
 }
 
@@ -126,10 +127,7 @@ pub(crate) fn bound_ifindex(fd: BorrowedFd<'_>) -> io::Result<u32> {
     }
     // SAFETY: SIOCGIFINDEX reads the NUL-terminated name in `req` (zeroed
     // past it) and writes the index into its union; `req` outlives the call.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) };
-    if rc == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) })?;
     // SAFETY: SIOCGIFINDEX succeeded, so the kernel wrote `ifru_ifindex`.
     Ok(u32::try_from(unsafe { req.ifr_ifru.ifru_ifindex }).unwrap_or(0))
 }
@@ -141,9 +139,7 @@ pub(crate) fn bound_ifindex(fd: BorrowedFd<'_>) -> io::Result<u32> {
 pub(crate) fn interfaces_with(ip: std::net::IpAddr) -> io::Result<Vec<u32>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head into `head`, freed below.
-    if unsafe { libc::getifaddrs(&mut head) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::getifaddrs(&mut head) })?;
     let mut out = Vec::new();
     let mut cur = head;
     while !cur.is_null() {
@@ -212,23 +208,17 @@ pub(crate) fn netns_cookie(fd: BorrowedFd<'_>) -> io::Result<u64> {
 #[cfg(feature = "netlink")]
 pub(crate) fn socket_netns(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: SIOCGSKNS takes no argument and returns a new fd or -1.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGSKNS as _) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `rc` is a fresh descriptor the kernel just gave us; nothing
+    let fd = cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGSKNS as _) })?;
+    // SAFETY: `fd` is a fresh descriptor the kernel just gave us; nothing
     // else owns it.
-    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(rc) })
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 /// Moves the calling thread into the network namespace `ns` (`setns(2)`).
 #[cfg(feature = "netlink")]
 pub(crate) fn setns_net(ns: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: setns only reads the descriptor; CLONE_NEWNET affects this thread.
-    let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) })?;
     Ok(())
 }
 
@@ -306,19 +296,5 @@ pub fn interface_name(index: u32) -> Option<String> {
 }
 
 #[cfg(all(test, feature = "netlink"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn interface_names() {
-        // Refused before asking the kernel.
-        for bad in ["", "no such if", "a/b", "x\0y", "0123456789abcdef"] {
-            assert_eq!(interface_index(bad).unwrap_err().kind(), io::ErrorKind::InvalidInput, "{bad:?}");
-        }
-        assert_eq!(interface_index("nosuchif0").unwrap_err().kind(), io::ErrorKind::NotFound);
-        let lo = interface_index("lo").unwrap();
-        assert_eq!(interface_name(lo).as_deref(), Some("lo"));
-        assert_eq!(interface_name(0), None);
-        assert_eq!(interface_name(u32::MAX), None);
-    }
-}
+#[path = "sys_tests.rs"]
+mod tests;

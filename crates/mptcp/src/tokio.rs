@@ -2,17 +2,16 @@
 //! `TcpListener`. Futures are `Send`; connect errors are returned.
 
 use std::io;
-use std::net::SocketAddr;
 
-use socket2::Domain;
-use tokio::net::{lookup_host, TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
+use tokio::net::{lookup_host, TcpListener, TcpStream, ToSocketAddrs};
 
+use crate::dial::{candidates, Dial, DialError, Tries};
 use crate::socket::MptcpBuilder;
 
 /// Connects over MPTCP (plain TCP where the host has no MPTCP).
 ///
-/// Each resolved address is tried once; errors such as `ECONNREFUSED` are
-/// returned, never retried over TCP.
+/// Each resolved address is tried once, in order; errors such as
+/// `ECONNREFUSED` are returned, never retried over TCP.
 ///
 /// # Cancel safety
 ///
@@ -50,7 +49,13 @@ pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
 
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl MptcpBuilder {
-    /// Async [`connect`](MptcpBuilder::connect) for tokio (feature `tokio`).
+    /// Async [`connect`](MptcpBuilder::connect) for tokio (feature `tokio`):
+    /// the same options, [`local_addr`](MptcpBuilder::local_addr) and
+    /// connect timeout, the same errors.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future closes the half-open socket.
     ///
     /// # Examples
     ///
@@ -61,26 +66,15 @@ impl MptcpBuilder {
     /// # }
     /// ```
     pub async fn connect_async<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
-        let mut last = None;
-        for a in lookup_host(addr).await? {
-            match self.connect_addr_async(a).await {
-                Ok(s) => return Ok(s),
-                Err(e) => last = Some(e),
+        let addrs = lookup_host(addr).await.map_err(DialError::Resolve)?;
+        let dial = Dial::new(self);
+        let mut tries = Tries::default();
+        for a in candidates(addrs, self.local_addr_value())? {
+            if let Some(s) = tries.record(a, dial.connect_async(a).await)? {
+                return Ok(s);
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any address")))
-    }
-
-    async fn connect_addr_async(&self, addr: SocketAddr) -> io::Result<TcpStream> {
-        let socket = self.socket(Domain::for_address(addr))?;
-        socket.set_nonblocking(true)?;
-        let socket = TcpSocket::from_std_stream(socket.into());
-        match self.connect_timeout_value() {
-            Some(t) => tokio::time::timeout(t, socket.connect(addr))
-                .await
-                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr} timed out")))?,
-            None => socket.connect(addr).await,
-        }
+        Err(tries.failed().into())
     }
 
     /// Async [`bind`](MptcpBuilder::bind) for tokio (feature `tokio`).

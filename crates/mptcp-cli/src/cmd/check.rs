@@ -1,12 +1,12 @@
 //! `mptcp check HOST:PORT`: does this server negotiate MPTCP?
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use mptcp::{Mechanism, MptcpBuilder, MptcpExt};
+use mptcp::{DialError, Mechanism, MptcpBuilder, MptcpExt};
 use serde::Serialize;
 
 use crate::util::usage;
@@ -68,35 +68,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !args.target.contains(':') {
         return Err(usage(format!("{:?} has no port: use HOST:PORT, e.g. example.net:443", args.target)));
     }
-    let addrs: Vec<SocketAddr> = args
-        .target
-        .to_socket_addrs()
-        .map_err(|e| usage(format!("cannot resolve {:?}: {e} (expected HOST:PORT)", args.target)))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(usage(format!("{:?} resolves to no address", args.target)));
-    }
     let support = mptcp::host_support();
     let builder = MptcpBuilder::new().connect_timeout(Duration::from_secs_f64(args.timeout));
-    let mut last = None;
-    let mut stream = None;
-    for a in &addrs {
-        match builder.connect_addr(a) {
-            Ok(s) => {
-                stream = Some((s, *a));
-                break;
-            }
-            Err(e) => last = Some((a, e)),
-        }
-    }
-    // The address connected to: a closed socket has no peer address any more.
-    let (stream, remote) = match stream {
-        Some(s) => s,
-        None => {
-            let (a, e) = last.expect("at least one address was tried");
-            return Err(anyhow::Error::new(e).context(format!("cannot connect to {} ({a})", args.target)));
-        }
-    };
+    // The address connected to comes back with the stream: a socket the
+    // server closed at once has no peer address any more.
+    let (stream, remote) = builder.dial(args.target.as_str()).map_err(|e| match e {
+        DialError::Resolve(e) => usage(format!("cannot resolve {:?}: {e} (expected HOST:PORT)", args.target)),
+        DialError::NoAddress { .. } => usage(format!("{:?} resolves to no address", args.target)),
+        // Every address and its error, or the socket that could not be made.
+        e => anyhow::Error::new(std::io::Error::from(e)).context(format!("cannot connect to {}", args.target)),
+    })?;
     let answer = match &args.send {
         Some(data) => Some(send_and_listen(&stream, data.as_bytes(), &args.target, remote)?),
         None => None,

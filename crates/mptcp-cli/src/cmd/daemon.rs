@@ -39,8 +39,10 @@ dist/systemd/mptcp-daemon.service (Type=notify).
 Metrics (--metrics 127.0.0.1:9477): Prometheus text format at /metrics: the
 kernel's MPTcpExt counters (mptcp_netstat_total{counter=...}), MPTCP sockets
 and subflows, endpoints per interface, the daemon's actions, errors and
-reaction times. Example scrape configuration and queries: README, section
-\"Path-manager daemon\".
+reaction times. A bare :PORT is refused: write 0.0.0.0:PORT to serve every
+interface. Each connection (metrics or status) has 5 s to be answered, at
+most 128 are open (a new one closes the oldest). Example scrape
+configuration and queries: README, section \"Path-manager daemon\".
 
 Exit status: 0 after SIGTERM, 1 when it cannot run (no CAP_NET_ADMIN, no
 MPTCP unless wait_for_mptcp = true, a runtime directory in use), 2 for a
@@ -56,7 +58,7 @@ pub struct Args {
     /// Directory of the state file and control socket [default: runtime_dir of the configuration, /run/mptcp-daemon].
     #[arg(long, value_name = "DIR", global = true)]
     runtime_dir: Option<PathBuf>,
-    /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9477, [::1]:9477); overrides `metrics` of the file.
+    /// Serve Prometheus metrics on ADDR (e.g. 127.0.0.1:9477, [::1]:9477; every interface: 0.0.0.0:9477, never a bare :9477); overrides `metrics` of the file.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
     /// Log every event, not only actions.
@@ -91,10 +93,7 @@ fn load(args: &Args) -> anyhow::Result<Config> {
         None => Config::default(),
     };
     if let Some(m) = &args.metrics {
-        let parsed = m
-            .parse()
-            .or_else(|_| format!("0.0.0.0{m}").parse())
-            .map_err(|_| usage(format!("--metrics {m}: expected an address and port, e.g. 127.0.0.1:9477")))?;
+        let parsed = mptcp_daemon::parse_metrics_address(m).map_err(|e| usage(format!("--metrics {e}")))?;
         cfg.metrics = Some(parsed);
     }
     if let Some(d) = &args.runtime_dir {

@@ -104,7 +104,7 @@ pub fn pm_err(e: pm::Error) -> anyhow::Error {
 /// Why this kernel has no `mptcp_pm` generic netlink family, for people:
 /// found from what socket(IPPROTO_MPTCP) answered, never from the version.
 pub fn no_path_manager() -> String {
-    pm::Error::FamilyNotFound { availability: mptcp::host_support().availability }.to_string()
+    pm::why_no_path_manager(mptcp::host_support().availability)
 }
 
 /// Why MPTCP is missing here, in a few words ("built without MPTCP", ...).

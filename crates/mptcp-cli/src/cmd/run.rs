@@ -31,6 +31,7 @@ use crate::util::usage;
 
 mod observe;
 mod preload;
+mod records;
 mod report;
 
 pub use preload::{find_preload, Store};
@@ -115,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let status = child.wait().context("waiting for the program")?;
     let observed = observer.finish();
     let text = fs::read_to_string(&report.path).unwrap_or_default();
-    let merged = report::Report::merge(&report::Records::parse(&text), &observed);
+    let merged = report::Report::merge(&records::Records::parse(&text), &observed);
     if args.json {
         eprintln!("{}", serde_json::to_string(&merged)?);
     } else {
@@ -248,7 +249,11 @@ impl Drop for ReportFile {
 /// SIGHUP sent to us alone. Set after spawning, so the child keeps its own
 /// dispositions.
 fn forward_signals(child: u32) {
-    crate::sys::forward_signals_to(i32::try_from(child).unwrap_or(0));
+    // The program runs already: without forwarding it still runs and is
+    // waited for, so say so rather than stop here.
+    if let Err(e) = crate::sys::forward_signals_to(i32::try_from(child).unwrap_or(0)) {
+        eprintln!("mptcp run: warning: SIGTERM and SIGHUP will not reach the program: {e}");
+    }
 }
 
 #[cfg(test)]

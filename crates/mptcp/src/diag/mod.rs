@@ -193,6 +193,4 @@ pub fn subflow_backup_flags(token: u32) -> io::Result<Vec<(SocketAddr, SocketAdd
 }
 
 #[cfg(test)]
-mod props;
-#[cfg(test)]
 mod tests;

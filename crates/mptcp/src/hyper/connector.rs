@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use ::hyper::Uri;
 use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
-use socket2::{Domain, Socket, TcpKeepalive};
-use tokio::net::{TcpSocket, TcpStream};
+use socket2::TcpKeepalive;
+use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::error::{Attempt, BoxError, ConnectError};
+use super::error::{BoxError, ConnectError};
 use super::stream::MptcpStream;
-use crate::{FallbackPolicy, MptcpBuilder};
+use crate::dial::{Dial, Failed};
+use crate::{Attempt, FallbackPolicy, MptcpBuilder};
 
 /// The delay before the other address family gets its first attempt
 /// (RFC 8305's recommended Connection Attempt Delay).
@@ -454,27 +455,13 @@ impl Config {
         Some(k)
     }
 
-    /// A socket for `addr`, every option set and the local address bound.
-    fn socket(&self, addr: SocketAddr) -> Result<Socket, ConnectError> {
-        let setup = |source| ConnectError::Setup { addr, source };
-        let s = self.builder.socket(Domain::for_address(addr)).map_err(setup)?;
-        s.set_nonblocking(true).map_err(setup)?;
-        if let Some(k) = self.keepalive() {
-            s.set_tcp_keepalive(&k).map_err(|e| {
-                setup(std::io::Error::new(e.kind(), format!("setting SO_KEEPALIVE and TCP_KEEP* failed: {e}")))
-            })?;
-        }
-        let local = match self.local_addrs() {
+    /// The local address to bind for connecting to `addr`.
+    fn local_for(&self, addr: SocketAddr) -> Option<SocketAddr> {
+        match self.local_addrs() {
             (Some(v4), _) if addr.is_ipv4() => Some(v4),
             (_, Some(v6)) if addr.is_ipv6() => Some(v6),
             _ => None,
-        };
-        if let Some(local) = local {
-            s.bind(&local.into()).map_err(|e| {
-                setup(std::io::Error::new(e.kind(), format!("binding the local address {local} failed: {e}")))
-            })?;
         }
-        Ok(s)
     }
 
     /// The bound for one attempt when `n` addresses share the family's.
@@ -495,18 +482,15 @@ enum LaneError {
 /// Tries `addrs` one after another.
 async fn lane(config: &Config, addrs: Vec<SocketAddr>) -> Result<TcpStream, LaneError> {
     let timeout = config.attempt_timeout(addrs.len());
+    let keepalive = config.keepalive();
     let mut failed = Vec::new();
     for addr in addrs {
-        let socket = TcpSocket::from_std_stream(config.socket(addr).map_err(LaneError::Fatal)?.into());
-        let attempt = match timeout {
-            Some(t) => tokio::time::timeout(t, socket.connect(addr)).await.unwrap_or_else(|_| {
-                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no answer within {t:?}")))
-            }),
-            None => socket.connect(addr).await,
-        };
-        match attempt {
+        let dial =
+            Dial::new(&config.builder).local(config.local_for(addr)).timeout(timeout).keepalive(keepalive.as_ref());
+        match dial.connect_async(addr).await {
             Ok(s) => return Ok(s),
-            Err(error) => failed.push(Attempt { addr, error }),
+            Err(Failed::Setup(source)) => return Err(LaneError::Fatal(ConnectError::Setup { addr, source })),
+            Err(Failed::Connect(error)) => failed.push(Attempt { addr, error }),
         }
     }
     Err(LaneError::Failed(failed))

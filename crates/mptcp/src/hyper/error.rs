@@ -1,8 +1,10 @@
 //! [`ConnectError`]: why [`MptcpConnector`](super::MptcpConnector) could not connect.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+
+use crate::dial::Attempts;
+use crate::Attempt;
 
 /// A boxed error, as resolvers return them.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -78,39 +80,6 @@ pub enum ConnectError {
         /// Each address tried, in the order the attempts ended.
         attempts: Vec<Attempt>,
     },
-}
-
-/// One failed connect attempt.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::hyper::{Attempt, ConnectError};
-///
-/// let err = ConnectError::Connect {
-///     host: "example.test".into(),
-///     attempts: vec![Attempt { addr: "[2001:db8::1]:80".parse().unwrap(), error: std::io::ErrorKind::TimedOut.into() }],
-/// };
-/// assert!(err.to_string().contains("[2001:db8::1]:80: timed out"), "{err}");
-/// ```
-#[derive(Debug)]
-pub struct Attempt {
-    /// The address.
-    pub addr: SocketAddr,
-    /// Why it failed (`TimedOut` when the connect timeout ended it).
-    pub error: io::Error,
-}
-
-struct Attempts<'a>(&'a [Attempt]);
-
-impl fmt::Display for Attempts<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "; " };
-            write!(f, "{sep}{}: {}", a.addr, a.error)?;
-        }
-        Ok(())
-    }
 }
 
 impl From<ConnectError> for io::Error {

@@ -115,6 +115,7 @@ mod connector;
 mod error;
 mod stream;
 
+pub use crate::Attempt;
 pub use connector::{Connecting, MptcpConnector, DEFAULT_HAPPY_EYEBALLS_DELAY};
-pub use error::{Attempt, ConnectError};
+pub use error::ConnectError;
 pub use stream::{MptcpConnectionInfo, MptcpStream};

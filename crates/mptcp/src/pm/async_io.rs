@@ -15,10 +15,10 @@ use tokio::io::unix::AsyncFd;
 use super::api::path_manager_api;
 use super::error::{Error, Result};
 use super::event::Event;
-use super::events::{parse_events, subscribe};
 use super::family::{self, Family};
 use super::nl::{self, PmMessage};
 use super::requests::{Call, Next, Op};
+use super::subscription::{parse_events, subscribe};
 use crate::netlink::{Exchange, Expect, RawError, RECV_BUF};
 
 /// Sends `req` and collects its replies, on tokio.

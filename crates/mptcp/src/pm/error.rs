@@ -47,7 +47,7 @@ pub enum Error {
     /// The kernel has no `mptcp_pm` generic netlink family: no MPTCP path
     /// manager to talk to. The message says why, from whether MPTCP
     /// sockets can be created in this network namespace.
-    #[error("{}", no_family_message(*availability))]
+    #[error("{}", why_no_path_manager(*availability))]
     FamilyNotFound {
         /// Whether MPTCP sockets can be created here (probed when the
         /// family was not found). [`Availability::NotBuilt`]: the kernel
@@ -143,7 +143,27 @@ fn kernel_message(op: &str, errno: i32, token: Option<u32>, detail: Option<&str>
     }
 }
 
-fn no_family_message(availability: Availability) -> String {
+/// Why a kernel has no MPTCP path manager (no `mptcp_pm` generic netlink
+/// family), for people, given whether MPTCP sockets can be created there:
+/// the message of [`Error::FamilyNotFound`], without making one.
+///
+/// `net.mptcp.enabled=0` does not remove the family, so a kernel that
+/// lacks it while MPTCP sockets work (or are only disabled) predates the
+/// path manager API (Linux 5.7). Found from the availability, never from
+/// the kernel's version string.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp::{pm, Availability};
+///
+/// let why = pm::why_no_path_manager(Availability::NotBuilt);
+/// assert_eq!(why, "this kernel has no MPTCP path manager (built without MPTCP)");
+/// assert_eq!(why, pm::Error::FamilyNotFound { availability: Availability::NotBuilt }.to_string());
+/// // This host's answer, where `PathManager::new()` failed:
+/// println!("{}", pm::why_no_path_manager(mptcp::host_support().availability));
+/// ```
+pub fn why_no_path_manager(availability: Availability) -> String {
     match availability {
         Availability::NotBuilt => "this kernel has no MPTCP path manager (built without MPTCP)".into(),
         Availability::KernelTooOld => {
@@ -163,39 +183,5 @@ fn no_family_message(availability: Availability) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clear_messages() {
-        let e = Error::Kernel { op: "add endpoint", errno: libc::EPERM, token: None, detail: None };
-        assert!(e.to_string().contains("needs CAP_NET_ADMIN in this network namespace"), "{e}");
-        assert!(e.is_permission_denied());
-        let e = Error::Kernel {
-            op: "create subflow",
-            errno: libc::EINVAL,
-            token: Some(0xabc),
-            detail: Some("invalid token".into()),
-        };
-        assert!(e.to_string().contains("no MPTCP connection with token 2748"), "{e}");
-        let e =
-            Error::Kernel { op: "add endpoint", errno: libc::EEXIST, token: None, detail: Some("duplicate".into()) };
-        assert!(e.to_string().starts_with("add endpoint: duplicate"), "{e}");
-    }
-
-    #[test]
-    fn no_family_says_why() {
-        let e = Error::FamilyNotFound { availability: Availability::NotBuilt };
-        assert_eq!(e.to_string(), "this kernel has no MPTCP path manager (built without MPTCP)");
-        let e = Error::FamilyNotFound { availability: Availability::DisabledBySysctl };
-        assert!(e.to_string().contains("does not remove the path manager"), "{e}");
-        assert!(e.to_string().contains("5.7"), "{e}");
-        let e = Error::FamilyNotFound { availability: Availability::Available };
-        assert!(e.to_string().contains("has MPTCP but no `mptcp_pm`"), "{e}");
-        let e = Error::FamilyNotFound { availability: Availability::KernelTooOld };
-        assert!(e.to_string().contains("predates MPTCP"), "{e}");
-        let e = Error::FamilyNotFound { availability: Availability::Error(libc::EACCES) };
-        assert!(e.to_string().contains("MPTCP sockets: socket creation failed"), "{e}");
-        assert_eq!(e.errno(), None);
-    }
-}
+#[path = "error_tests.rs"]
+mod tests;

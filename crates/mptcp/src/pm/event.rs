@@ -1,4 +1,6 @@
-//! Typed path manager events (`mptcp_pm_events` multicast group).
+//! The event type: [`Event`] and [`EventKind`], one path manager event
+//! (`MPTCP_EVENT_*`) parsed from the `mptcp_pm_events` group (subscribing
+//! to it is in `subscription`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

@@ -40,10 +40,10 @@ mod blocking;
 mod endpoint_ref;
 mod error;
 mod event;
-mod events;
 mod family;
 mod nl;
 mod requests;
+mod subscription;
 mod types;
 
 #[cfg(feature = "tokio")]
@@ -51,9 +51,9 @@ mod types;
 pub use async_io::{AsyncPathManager, EventStream};
 pub use blocking::PathManager;
 pub use endpoint_ref::EndpointRef;
-pub use error::{Error, Result};
+pub use error::{why_no_path_manager, Error, Result};
 pub use event::{Event, EventKind, EVENT_FLAG_DENY_JOIN_ID0, EVENT_FLAG_SERVER_SIDE};
-pub use events::EventListener;
+pub use subscription::EventListener;
 pub use types::{Endpoint, EndpointFlags, Limits, LocalAddr, MAX_LIMIT};
 
 pub use crate::sys::{interface_index, interface_name};

@@ -9,9 +9,10 @@
 //! `MPTCP_PRELOAD_REPORT=<file>`, which children inherit even when they
 //! leave the process tree), the socket inodes in their `/proc/PID/fd`, and
 //! the MPTCP sockets inet_diag lists in this network namespace
-//! (`mptcp::diag`). An MPTCP socket of the run whose `mptcp_info.flags` say
-//! fallback counts as a fallback; one that received the peer's key counts as
-//! MPTCP; listeners and sockets still in their handshake do not count.
+//! (`mptcp::diag`). An MPTCP socket of the run counts as what its
+//! `mptcp_info.flags` say (`mptcp::info::MptcpInfoFlags::status`): a
+//! fallback, or MPTCP once the peer's key arrived; listeners and sockets
+//! still in their handshake do not count.
 //! Connections that open and close between two samples are not seen.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -23,9 +24,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mptcp::info::{MPTCP_INFO_FLAG_FALLBACK, MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED};
+use mptcp::MptcpStatus;
 
-use super::report::Outcome;
+use super::records::Outcome;
 
 /// How often the kernel's view is sampled.
 pub const INTERVAL: Duration = Duration::from_millis(50);
@@ -112,13 +113,11 @@ impl Sampler {
             if s.state == LISTEN {
                 continue;
             }
-            let Some(flags) = s.info.as_ref().and_then(|i| i.flags) else { continue };
-            let outcome = if flags & MPTCP_INFO_FLAG_FALLBACK != 0 {
-                Outcome::Fallback
-            } else if flags & MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED != 0 {
-                Outcome::Mptcp
-            } else {
-                continue;
+            // What the kernel's flags say; nothing yet while the handshake runs.
+            let outcome = match s.info.as_ref().and_then(|i| i.flags).and_then(|f| f.status()) {
+                Some(MptcpStatus::Fallback) => Outcome::Fallback,
+                Some(MptcpStatus::Mptcp) => Outcome::Mptcp,
+                _ => continue,
             };
             self.seen.outcomes.insert(u64::from(s.inode), outcome);
             self.seen.pids.insert(pid);

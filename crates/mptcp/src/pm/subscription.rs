@@ -1,5 +1,6 @@
-//! Path manager events: subscribing to the `mptcp_pm_events` group,
-//! parsing what it sends, and the blocking [`EventListener`].
+//! The subscription to path manager events: joining the `mptcp_pm_events`
+//! group, parsing the datagrams it sends into [`Event`]s, and the blocking
+//! [`EventListener`] (`EventStream`, with feature `tokio`, is its async twin).
 
 use std::collections::VecDeque;
 use std::io;

@@ -1,13 +1,126 @@
-//! Property tests of the `SOL_MPTCP` structure parsers: any bytes parse
-//! without a panic, the kernel's layouts parse to what was laid out, and a
-//! cut answer yields a prefix of the elements, never garbage.
+//! Tests of `sockopt.rs`: unit tests on fixed inputs, then property tests of
+//! the `SOL_MPTCP` structure parsers: any bytes parse without a panic, the
+//! kernel's layouts parse to what was laid out, and a cut answer yields a
+//! prefix of the elements, never garbage.
 
 use std::net::{IpAddr, SocketAddrV6};
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::info::props::config;
+use crate::info::tests::config;
+
+fn sockaddr_in(ip: [u8; 4], port: u16) -> Vec<u8> {
+    let mut v = vec![0u8; 128];
+    v[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+    v[2..4].copy_from_slice(&port.to_be_bytes());
+    v[4..8].copy_from_slice(&ip);
+    v
+}
+
+#[test]
+fn sockaddrs() {
+    let a = parse_sockaddr(&sockaddr_in([10, 0, 1, 1], 5201)).unwrap();
+    assert_eq!(a, "10.0.1.1:5201".parse().unwrap());
+    let mut v6 = vec![0u8; 128];
+    v6[0..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+    v6[2..4].copy_from_slice(&80u16.to_be_bytes());
+    v6[8..24].copy_from_slice(&"fd00::2".parse::<Ipv6Addr>().unwrap().octets());
+    assert_eq!(parse_sockaddr(&v6).unwrap(), "[fd00::2]:80".parse().unwrap());
+    assert_eq!(parse_sockaddr(&v6[..20]), None);
+    assert_eq!(parse_sockaddr(&[0u8; 16]), None); // AF_UNSPEC
+                                                  // A struct sockaddr_in of exactly 16 bytes.
+    let sin = sockaddr_in([10, 0, 0, 1], 443);
+    assert_eq!(parse_sockaddr(&sin[..16]), Some("10.0.0.1:443".parse().unwrap()));
+}
+
+#[test]
+fn subflow_addrs_local_only() {
+    let mut raw = [0u8; SUBFLOW_ADDRS_SIZE];
+    raw[..128].copy_from_slice(&sockaddr_in([10, 0, 0, 1], 40000));
+    assert_eq!(parse_subflow_addrs(&raw), (Some("10.0.0.1:40000".parse().unwrap()), None));
+}
+
+#[test]
+fn subflow_data_request_layout() {
+    let mut buf = vec![0xffu8; SUBFLOW_DATA_SIZE + 4 * SUBFLOW_ADDRS_SIZE];
+    subflow_data_request(&mut buf, SUBFLOW_ADDRS_SIZE as u32);
+    assert_eq!(buf[0..4], (SUBFLOW_DATA_SIZE as u32).to_ne_bytes()); // size_subflow_data
+    assert_eq!(buf[4..12], [0u8; 8]); // num_subflows, size_kernel
+    assert_eq!(buf[12..16], (SUBFLOW_ADDRS_SIZE as u32).to_ne_bytes()); // size_user
+    assert!(buf[16..].iter().all(|&b| b == 0));
+}
+
+#[test]
+fn subflow_data_counts() {
+    // Room for one 8-byte element, the kernel says 3 subflows: truncated.
+    let mut buf = [0u8; SUBFLOW_DATA_SIZE + 8];
+    subflow_data_request(&mut buf, 8);
+    buf[4..8].copy_from_slice(&3u32.to_ne_bytes());
+    assert!(parse_subflow_data(&buf, buf.len()).unwrap().truncated());
+    // Two elements, both present.
+    let mut buf = [0u8; SUBFLOW_DATA_SIZE + 2 * 8];
+    subflow_data_request(&mut buf, 8);
+    buf[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    let data = parse_subflow_data(&buf, buf.len()).unwrap();
+    assert_eq!((data.num_subflows, data.elements.len()), (2, 2));
+    assert!(!data.truncated());
+    assert!(parse_subflow_data(&buf, 8).is_none()); // header cut short
+    let element = [0u8; 8];
+    let data = SubflowData { num_subflows: 3, size_kernel: 256, elements: vec![&element[..]] };
+    assert!(data.truncated());
+}
+
+#[test]
+fn subflow_data_full_and_truncated() {
+    let mut buf = vec![0u8; 16 + 2 * 256];
+    subflow_data_request(&mut buf, 256);
+    buf[4..8].copy_from_slice(&3u32.to_ne_bytes()); // kernel: 3 subflows
+    buf[8..12].copy_from_slice(&256u32.to_ne_bytes());
+    let mut e = sockaddr_in([10, 0, 1, 1], 1000);
+    e.extend(sockaddr_in([10, 0, 1, 2], 2000));
+    buf[16..272].copy_from_slice(&e);
+    let len = buf.len();
+    let d = parse_subflow_data(&buf, len).unwrap();
+    assert_eq!(d.num_subflows, 3);
+    assert_eq!(d.elements.len(), 2);
+    assert!(d.truncated());
+    let (l, r) = parse_subflow_addrs(d.elements[0]);
+    assert_eq!(l.unwrap().port(), 1000);
+    assert_eq!(r.unwrap().port(), 2000);
+    // Malformed header.
+    assert!(parse_subflow_data(&buf[..8], 8).is_none());
+    let mut bad = buf.clone();
+    bad[0..4].copy_from_slice(&4u32.to_ne_bytes());
+    assert!(parse_subflow_data(&bad, len).is_none());
+}
+
+#[test]
+fn full_info_header() {
+    let mut raw = [0u8; FULL_INFO_HEADER_SIZE];
+    raw[8..12].copy_from_slice(&264u32.to_ne_bytes()); // size_sfinfo_kernel
+    raw[16..20].copy_from_slice(&2u32.to_ne_bytes()); // num_subflows
+    let h = parse_full_info_header(&raw).unwrap();
+    assert_eq!((h.size_sfinfo_kernel, h.num_subflows), (264, 2));
+    assert_eq!(parse_full_info_header(&[0u8; 40]).unwrap().num_subflows, 0);
+    assert!(parse_full_info_header(&[0u8; 16]).is_none()); // num_subflows missing
+}
+
+#[test]
+fn subflow_info_elements() {
+    let mut v = vec![0u8; SUBFLOW_INFO_SIZE];
+    v[0..4].copy_from_slice(&2u32.to_ne_bytes());
+    v[8..136].copy_from_slice(&sockaddr_in([10, 0, 2, 1], 3));
+    let (id, l, r) = parse_subflow_info(&v);
+    assert_eq!(id, Some(2));
+    assert_eq!(l.unwrap().ip().to_string(), "10.0.2.1");
+    assert_eq!(r, None);
+    assert_eq!(parse_subflow_info(&v[..2]), (None, None, None));
+    let mut raw = [0u8; SUBFLOW_INFO_SIZE];
+    raw[0..4].copy_from_slice(&3u32.to_ne_bytes());
+    raw[8..136].copy_from_slice(&sockaddr_in([10, 0, 0, 1], 5201));
+    assert_eq!(parse_subflow_info(&raw), (Some(3), Some("10.0.0.1:5201".parse().unwrap()), None));
+}
 
 /// `struct sockaddr_in` / `sockaddr_in6` as the kernel writes them, in a
 /// 128-byte `sockaddr_storage`-sized slot.
