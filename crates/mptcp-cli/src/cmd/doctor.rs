@@ -34,7 +34,8 @@ HTTP HEAD request naming the host) and watches for --watch seconds, less when ev
 subflow is up sooner.
 
 Output: a verdict line, then findings, each with what was observed (the numbers), what it means and \
-the fix (the exact command where there is one). With --json: {\"target\", \"mode\", \"mptcp\", \
+the fix (the exact command where there is one, on one line). Paragraphs are wrapped to 100 columns, \
+or to COLUMNS. With --json: {\"target\", \"mode\", \"mptcp\", \
 \"subflows\": {\"established\", \"possible\"}, \"verdict\", \"findings\": [{\"id\", \"severity\", \
 \"observed\", \"message\", \"fix\"}], \"connection\"}. Finding ids are stable (mptcp-disabled, \
 no-mptcp-answer, syn-dropped-fallback, blackhole, limit-subflows-zero, no-subflow-endpoints, \
@@ -45,30 +46,42 @@ Exit status: 0 healthy (warnings may remain), 3 a finding of severity error expl
 or a missing subflow (or, for the host alone, breaks MPTCP), 1 the doctor itself could not run \
 (e.g. the connection was refused), 2 bad input.
 
-Example: a client with two paths (10.0.1.0/24, 10.0.2.0/24; endpoint 10.0.2.1 dev p2 subflow) whose \
-second path's joins a firewall on the server drops:
+Example: a client with two paths (10.0.1.0/24, 10.0.2.0/24) and no endpoint, to a server that \
+announces its second address (COLUMNS=66 wraps the report to fit this page; 100 columns otherwise):
 
   $ mptcp doctor 10.0.1.2:8080 --watch 2
-  10.0.1.2:8080: MPTCP with 1 of 2 possible subflows: join-unanswered: The MP_JOIN SYN from endpoint 1
-    (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the watch (2050 ms)
-    connected 10.0.1.1:56124 -> 10.0.1.2:8080, sent an HTTP HEAD request (61 bytes): acknowledged, 61
-    bytes came back; watched 2050 ms for subflows
-    subflow 10.0.1.1:56124 -> 10.0.1.2:8080 ESTAB
-    subflow 10.0.2.1:37097 -> 10.0.1.2:8080 SYN-SENT
+  10.0.1.2:8080: MPTCP with 1 of 2 possible subflows:
+    add-addr-not-accepted: The server announced 10.0.2.2 (ADD_ADDR),
+    and this host accepts no announcement (add_addr_accepted 0, the
+    kernel's default)
+    connected 10.0.1.1:42822 -> 10.0.1.2:8080, sent an HTTP HEAD
+    request (61 bytes): acknowledged, 61 bytes came back; watched
+    2004 ms for subflows
+    subflow 10.0.1.1:42822 -> 10.0.1.2:8080 ESTAB
 
-  error join-unanswered
-    observed: endpoint 1, src 10.0.2.1, dst 10.0.1.2, dev p2, MPJoinSynTx 1, MPJoinSynAckRx 0,
-              watched_ms 2050
-    meaning:  The MP_JOIN SYN from endpoint 1 (10.0.2.1) to 10.0.1.2 got no SYN-ACK during the watch
-              (2050 ms): a firewall on the way or on the server drops SYNs carrying MP_JOIN, or
-              10.0.1.2 is not reachable from that address.
-    fix:      let TCP SYNs with option 30 (MPTCP) from 10.0.2.1 reach 10.0.1.2; watch them with
-              tcpdump -ni p2 'tcp[13] & 2 != 0'
+  error add-addr-not-accepted
+    observed: announced 10.0.2.2, limit_add_addr_accepted 0,
+              AddAddr 1
+    meaning:  The server announced 10.0.2.2 (ADD_ADDR), and this
+              host accepts no announcement (add_addr_accepted 0, the
+              kernel's default): the kernel ignores it, so no
+              subflow goes to the server's other address.
+    fix:      ip mptcp limits set add_addr_accepted 1
   $ echo $?
   3
+  $ ip mptcp limits set add_addr_accepted 1
+  $ mptcp doctor 10.0.1.2:8080 --watch 2
+  10.0.1.2:8080: healthy: MPTCP with 2 of 2 possible subflows
+    connected 10.0.1.1:42838 -> 10.0.1.2:8080, sent an HTTP HEAD
+    request (61 bytes): acknowledged, 61 bytes came back; watched
+    310 ms for subflows
+    subflow 10.0.1.1:42838 -> 10.0.1.2:8080 ESTAB
+    subflow 10.0.2.1:54911 -> 10.0.2.2:8080 ESTAB
+  $ echo $?
+  0
 
   $ mptcp doctor                       # the host alone
-  $ mptcp doctor --listen 8080         # what a server sees of incoming connections";
+  $ mptcp doctor --listen 8080         # what the server sees";
 
 /// Arguments of `mptcp doctor`.
 #[derive(Debug, clap::Args)]

@@ -510,7 +510,7 @@ impl From<&crate::MptcpInfo> for Info {
             add_addr_accepted_max: i.add_addr_accepted_max,
             local_addr_used: i.local_addr_used,
             local_addr_max: i.local_addr_max,
-            flags: i.flags,
+            flags: i.flags.map(|f| f.0),
             token: i.token,
             subflows_total: i.subflows_total,
         }

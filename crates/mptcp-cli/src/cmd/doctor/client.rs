@@ -33,21 +33,6 @@ fn default_payload(target: &str) -> String {
     format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: mptcp-doctor\r\n\r\n")
 }
 
-/// Connects to the first address of `addrs` that answers.
-fn connect(addrs: &[SocketAddr], timeout: f64, target: &str) -> anyhow::Result<(TcpStream, SocketAddr)> {
-    let builder = MptcpBuilder::new().connect_timeout(Duration::from_secs_f64(timeout));
-    let mut last = None;
-    for a in addrs {
-        match builder.connect_addr(a) {
-            Ok(s) => return Ok((s, *a)),
-            Err(e) => last = Some((a, e)),
-        }
-    }
-    let (a, e) = last.expect("at least one address was tried");
-    Err(anyhow::Error::new(e)
-        .context(format!("cannot connect to {target} ({a}), so there is no connection to examine")))
-}
-
 pub(super) fn run(target: &str, args: &Args) -> anyhow::Result<Run> {
     if !target.contains(':') {
         return Err(usage(format!("{target:?} has no port: use HOST:PORT, e.g. example.net:443")));
@@ -69,7 +54,12 @@ pub(super) fn run(target: &str, args: &Args) -> anyhow::Result<Run> {
     let mut obs = Observations::default();
     obs.host = diagnose::observe_host(Some(addrs[0].ip()));
     let mut watch = ClientWatch::start();
-    let (stream, remote) = connect(&addrs, args.timeout, target)?;
+    let builder = MptcpBuilder::new().connect_timeout(Duration::from_secs_f64(args.timeout));
+    // Every address and its error when none answers.
+    let (stream, remote) = builder.dial(addrs.as_slice()).map_err(|e| {
+        anyhow::Error::new(std::io::Error::from(e))
+            .context(format!("cannot connect to {target}, so there is no connection to examine"))
+    })?;
     if remote.ip() != addrs[0].ip() {
         // Routes towards the address that answered.
         obs.host.routes = diagnose::observe_host(Some(remote.ip())).routes;

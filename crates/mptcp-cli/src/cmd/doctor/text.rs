@@ -7,18 +7,31 @@ use mptcp::diagnose::{Observations, Report};
 
 use super::Connection;
 
-/// Width the paragraphs are wrapped to.
+/// Width the paragraphs are wrapped to, unless `COLUMNS` says otherwise.
 const WIDTH: usize = 100;
 
-/// `text` wrapped to [`WIDTH`], the first line after `first`, the next
+/// Stands for a space that [`wrap`] must not break at (a private-use
+/// character: no report contains it).
+const KEEP: char = '\u{e000}';
+
+/// `COLUMNS` when set (40 to 200), else [`WIDTH`].
+fn width() -> usize {
+    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).map_or(WIDTH, |c| c.clamp(40, 200))
+}
+
+/// `text` wrapped to [`width`], the first line after `first`, the next
 /// ones indented by `indent` spaces.
 fn wrap(first: &str, indent: usize, text: &str) -> String {
+    wrap_to(width(), first, indent, text)
+}
+
+fn wrap_to(width: usize, first: &str, indent: usize, text: &str) -> String {
     let mut out = String::from(first);
     let mut col = first.chars().count();
     let mut line_start = true;
     for word in text.split_whitespace() {
         let w = word.chars().count();
-        if !line_start && col + 1 + w > WIDTH {
+        if !line_start && col + 1 + w > width {
             out.push('\n');
             out.push_str(&" ".repeat(indent));
             col = indent;
@@ -84,11 +97,14 @@ pub(super) fn print(
         writeln!(out)?;
         writeln!(out, "{} {}", f.severity, f.id)?;
         if !f.observed.is_empty() {
-            writeln!(out, "{}", wrap("  observed: ", 12, &f.observed.to_string()))?;
+            // A name and its value stay on one line.
+            let facts: Vec<String> = f.observed.0.iter().map(|(k, v)| format!("{k}{KEEP}{v}")).collect();
+            writeln!(out, "{}", wrap("  observed: ", 12, &facts.join(", ")).replace(KEEP, " "))?;
         }
         writeln!(out, "{}", wrap("  meaning:  ", 12, &f.message))?;
         if let Some(fix) = &f.fix {
-            writeln!(out, "{}", wrap("  fix:      ", 12, fix))?;
+            // One line: a command stays whole, to be copied.
+            writeln!(out, "  fix:      {fix}")?;
         }
     }
     if !notes.is_empty() {
@@ -103,14 +119,16 @@ pub(super) fn print(
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::wrap_to;
 
     #[test]
     fn paragraphs_wrap_with_an_indent() {
         let text = "word ".repeat(40);
-        let w = wrap("  meaning:  ", 12, &text);
-        assert!(w.lines().all(|l| l.chars().count() <= super::WIDTH), "{w}");
-        assert!(w.lines().skip(1).all(|l| l.starts_with(&" ".repeat(12)) && !l[12..].starts_with(' ')), "{w}");
-        assert_eq!(wrap("x: ", 3, "a b"), "x: a b");
+        for width in [super::WIDTH, 60] {
+            let w = wrap_to(width, "  meaning:  ", 12, &text);
+            assert!(w.lines().all(|l| l.chars().count() <= width), "{w}");
+            assert!(w.lines().skip(1).all(|l| l.starts_with(&" ".repeat(12)) && !l[12..].starts_with(' ')), "{w}");
+        }
+        assert_eq!(wrap_to(100, "x: ", 3, "a b"), "x: a b");
     }
 }

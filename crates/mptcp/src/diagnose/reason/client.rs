@@ -396,9 +396,10 @@ impl<'a> Reasoner<'a> {
             sev,
             format!(
                 "The server announced {} (ADD_ADDR), and this host accepts no announcement (add_addr_accepted \
-                 0, the kernel's default): the kernel ignores them, so no subflow goes to the server's other \
+                 0, the kernel's default): the kernel ignores {}, so no subflow goes to the server's other \
                  address{}.",
                 announced.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+                if announced.len() == 1 { "it" } else { "them" },
                 if announced.len() == 1 { "" } else { "es" }
             ),
         )
