@@ -17,7 +17,6 @@ mod iperf3;
 mod peers;
 mod phase;
 mod plan;
-mod stall;
 mod summary;
 mod throughput;
 pub mod topo;
@@ -30,10 +29,11 @@ use std::time::Instant;
 use anyhow::Context;
 use mptcp_netns::{Missing, Requirements};
 
+use mptcp_transfer::plot;
+use mptcp_transfer::units::fmt_rate;
+
+use crate::args::SockArgs;
 use crate::errors::{failure, Kind};
-use crate::transfer::opts::SockArgs;
-use crate::transfer::plot;
-use crate::transfer::units::fmt_rate;
 use crate::util::print_json;
 use peers::{Server, Stage};
 use phase::Phase;

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mptcp_daemon::status::Action;
 use mptcp_daemon::{DefaultRoute, Manage, OnExit};
+use mptcp_transfer::plot::{Panel, Shade};
+use mptcp_transfer::stall::{self, FRACTION};
+use mptcp_transfer::units::fmt_rate;
 
 use super::chart;
 use super::peers::Stage;
 use super::phase::{Phase, PhaseReport, INTACT};
-use super::stall::{self, FRACTION};
 use super::topo::Topology;
-use crate::transfer::plot::{Panel, Shade};
-use crate::transfer::units::fmt_rate;
 
 /// Runs `phase` (`failover` or `failover-daemon`); the path is brought back
 /// up, and the client's path manager reset, before it returns.

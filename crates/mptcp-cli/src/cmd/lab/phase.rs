@@ -5,8 +5,10 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use mptcp_transfer::proto::Status;
+use mptcp_transfer::report::SessionReport;
+
 use super::topo::{frame_budget, Topology};
-use crate::transfer::report::{SessionReport, Status};
 
 /// One experiment of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,11 +1,11 @@
 //! What the lab prints: one line per phase as it ends, the summary table,
 //! and the whole report for `--json`.
 
+use mptcp_transfer::units::fmt_rate;
 use serde::Serialize;
 
 use super::phase::{Phase, PhaseReport, INTACT, VERIFIED};
 use super::plan::Plan;
-use crate::transfer::units::fmt_rate;
 
 /// One path as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -215,7 +215,7 @@ pub fn summary(r: &LabReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::report::Status;
+    use mptcp_transfer::proto::Status;
 
     fn report(phases: Vec<PhaseReport>) -> LabReport {
         LabReport {

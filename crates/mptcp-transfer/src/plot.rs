@@ -5,7 +5,7 @@
 //! with its value; marked instants (a path going down), a shaded interval
 //! (the failover's stall) and the drain after the sender stopped, greyed.
 //! Legends sit under their panel and wrap; text is measured with the
-//! widest common sans-serif font ([`text`]), so nothing runs off the canvas.
+//! widest common sans-serif font (module `text`), so nothing runs off the canvas.
 
 mod text;
 
@@ -507,4 +507,5 @@ pub fn write(path: &Path, panels: &[Panel]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[path = "plot_tests.rs"]
 mod tests;
