@@ -16,6 +16,7 @@
 //! adopts them and changes nothing until the link goes down), the path, and
 //! the instant it goes down.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -106,7 +107,7 @@ pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> 
             measure_stall(&mut p, &mut panel, &server.deliveries(), (d, at), t0 + plan.duration);
             if let Some(all) = &actions {
                 let after: Vec<&Action> = all.iter().filter(|a| !at_start.contains(a)).collect();
-                reacted = daemon_notes(&mut p, &at_start, &after, &topo.paths[fail].a_addr);
+                reacted = daemon_notes(&mut p, &at_start, &after, topo.paths[fail].a_addr);
                 p.daemon_actions = Some(after.into_iter().cloned().collect());
             }
         }
@@ -165,7 +166,7 @@ fn phase_title(phase: Phase, fail: usize) -> String {
 /// Notes what the daemon did: nothing at start-up (else the comparison is
 /// not fair), and deleting the dead path's endpoint after the failure.
 /// Returns whether both held.
-fn daemon_notes(p: &mut PhaseReport, at_start: &[Action], after: &[&Action], addr: &str) -> bool {
+fn daemon_notes(p: &mut PhaseReport, at_start: &[Action], after: &[&Action], addr: IpAddr) -> bool {
     let fair = at_start.is_empty();
     if !fair {
         let what: Vec<String> = at_start.iter().map(|a| format!("{} {}", a.op, a.endpoint)).collect();

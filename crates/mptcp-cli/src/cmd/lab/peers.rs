@@ -1,7 +1,7 @@
 //! The two ends of every lab transfer: an in-process bench server in the
 //! server namespace, and bench client sessions in the client namespace.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -163,7 +163,7 @@ pub fn upload_to_lab_server(
     quiet: bool,
 ) -> anyhow::Result<(SessionReport, Instant)> {
     let cfg = ClientConfig {
-        target: format!("{}:{PORT}", topo::addr(0, 2)),
+        target: SocketAddr::new(topo::addr(0, 2), PORT).to_string(),
         direction: Direction::Upload,
         bytes: 0,
         duration: plan.duration,

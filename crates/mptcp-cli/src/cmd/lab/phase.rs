@@ -141,7 +141,7 @@ pub struct PhaseReport {
     /// Failover: seconds into the transfer when it went down.
     pub down_at_s: Option<f64>,
     /// Failover: from the path going down until the receiver gets 85% of
-    /// the remaining paths' rate again (see `stall.rs` for the definition).
+    /// the remaining paths' rate again (see [`mptcp_transfer::stall`]).
     pub stall_ms: Option<f64>,
     /// Failover: the remaining paths' rate after the failure, as measured
     /// (the stall's reference).

@@ -1,6 +1,8 @@
 //! What the lab prints: one line per phase as it ends, the summary table,
 //! and the whole report for `--json`.
 
+use std::net::IpAddr;
+
 use mptcp_transfer::units::fmt_rate;
 use serde::Serialize;
 
@@ -13,9 +15,9 @@ pub struct PathInfo {
     /// 1-based.
     pub path: usize,
     /// The client's address on it.
-    pub client: String,
+    pub client: IpAddr,
     /// The server's address on it.
-    pub server: String,
+    pub server: IpAddr,
     /// Its rate for people, or `unshaped`.
     pub rate: String,
     /// Its rate, bits per second (`None`: unshaped).
@@ -31,7 +33,7 @@ pub struct LabReport {
     pub paths: Vec<PathInfo>,
     /// Congestion control of the transfers (`None`: the system's).
     pub congestion: Option<String>,
-    /// How the path manager was set up (`netlink` or `ip`).
+    /// How the path manager was set up (always `netlink`: `mptcp::pm`).
     pub path_manager_via: &'static str,
     /// Seconds per transfer.
     pub duration_s: f64,
