@@ -49,6 +49,22 @@ pub const CHUNK_BLOCKS: u64 = (CHUNK / BLOCK) as u64;
 /// bytes, finished with the byte count through a 64-bit mixer. It
 /// vectorizes well (tens of GB/s), and it is linear, so a sender can add the
 /// checksum of a chunk it knows without reading it again.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::checksum::Checksum;
+///
+/// let mut a = Checksum::new();
+/// a.update(b"hello ");
+/// a.update(b"world");
+/// let mut b = Checksum::new();
+/// b.update(b"hello world");
+/// assert_eq!(a.digest(), b.digest());
+/// let mut c = Checksum::new();
+/// c.update(b"world hello");
+/// assert_ne!(a.digest(), c.digest(), "reordered bytes change it");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Checksum {
     a: [u64; LANES],
@@ -149,6 +165,18 @@ impl Checksum {
 /// The deterministic data stream of a seed: chunk `k` is a fixed 128 KiB
 /// block of wyrand output with a per-chunk key added to every 64-bit word,
 /// so no two chunks are alike and a misplaced segment changes the checksum.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::checksum::{DataStream, CHUNK};
+///
+/// let (mut a, mut b) = (DataStream::new(7), DataStream::new(7));
+/// let first = a.next_chunk().0.to_vec();
+/// assert_eq!(first.len(), CHUNK);
+/// assert_eq!(first, b.next_chunk().0, "the same seed gives the same stream");
+/// assert_ne!(first, a.next_chunk().0, "no two chunks are alike");
+/// ```
 #[derive(Debug)]
 pub struct DataStream {
     seed: u64,

@@ -123,6 +123,24 @@ impl std::fmt::Debug for Observer<'_> {
 }
 
 /// Runs a throughput test.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::client::{self, Observer, TestConfig};
+/// use mptcp_transfer::proto::Direction;
+/// use mptcp_transfer::session::ClientConfig;
+///
+/// let base = ClientConfig::new("10.0.0.2:5201", Direction::Download, Duration::from_secs(5));
+/// let cfg = TestConfig { base, parallel: 4, bidir: false, report_interval: Some(Duration::from_secs(1)) };
+/// let report = client::run_test(
+///     &cfg,
+///     Observer { on_interval: &mut |i| println!("{:.1} Mbit/s", i.download_bps / 1e6), on_sample: &mut |_| {} },
+/// )?;
+/// println!("{:?} Mbit/s over {} connections", report.goodput_bps.map(|b| b / 1e6), report.connections);
+/// # Ok::<(), mptcp_transfer::Error>(())
+/// ```
 pub fn run_test(cfg: &TestConfig, obs: Observer<'_>) -> Result<TestReport> {
     let base = &cfg.base;
     let plan = streams_of(cfg);

@@ -39,6 +39,8 @@
 //! # Ok::<(), mptcp_transfer::Error>(())
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
+// `unsafe` only in `sys`, each block with its `// SAFETY:` line.
+#![deny(unsafe_code)]
 
 pub mod aggregate;
 pub mod checksum;
@@ -55,6 +57,7 @@ pub mod sampler;
 pub mod server;
 pub mod session;
 pub mod stall;
+#[allow(unsafe_code)]
 mod sys;
 pub mod ticker;
 pub mod timed;

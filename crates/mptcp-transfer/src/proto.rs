@@ -232,6 +232,18 @@ impl Hello {
     }
 
     /// Decodes a hello, or says why the bytes are not one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp_transfer::proto::{Direction, Hello};
+    ///
+    /// let h = Hello::data(Direction::Upload, 42, 1 << 20, 0);
+    /// assert_eq!(Hello::decode(&h.encode()), Ok(h));
+    /// let mut http = [b' '; 80];
+    /// http[..14].copy_from_slice(b"GET / HTTP/1.1");
+    /// assert!(Hello::decode(&http).unwrap_err().starts_with("not an `mptcp bench client`"));
+    /// ```
     pub fn decode(b: &[u8; HELLO_LEN]) -> Result<Hello, String> {
         if &b[..8] == HELLO_V1_MAGIC {
             return Err(
@@ -463,6 +475,12 @@ impl Outcome {
 
 /// Up to 60 bytes as text for a message: printable ASCII kept, the rest
 /// escaped, quoted.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(mptcp_transfer::proto::printable(b"HTTP/1.0 400\r\n"), "\"HTTP/1.0 400\\r\\n\"");
+/// ```
 pub fn printable(b: &[u8]) -> String {
     let mut s = String::from("\"");
     for &c in b.iter().take(60) {

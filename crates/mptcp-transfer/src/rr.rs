@@ -63,6 +63,13 @@ pub struct Latency {
 }
 
 /// Percentiles (nearest rank) of latencies in nanoseconds; `None` for none.
+///
+/// # Examples
+///
+/// ```
+/// let l = mptcp_transfer::rr::latency(&mut [3_000, 1_000, 2_000]).unwrap();
+/// assert_eq!((l.min_us, l.p50_us, l.max_us), (1.0, 2.0, 3.0));
+/// ```
 pub fn latency(ns: &mut [u64]) -> Option<Latency> {
     if ns.is_empty() {
         return None;
@@ -184,6 +191,22 @@ struct Worker {
 }
 
 /// Runs the test once per protocol (`true`: MPTCP), in order.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::proto::{Direction, Mode};
+/// use mptcp_transfer::rr::{self, RrConfig};
+/// use mptcp_transfer::session::ClientConfig;
+///
+/// let base = ClientConfig::new("10.0.0.2:5201", Direction::Upload, Duration::from_secs(3));
+/// let cfg = RrConfig { base, mode: Mode::Rr, parallel: 1, request: 64, response: 1024, count: 0 };
+/// for r in rr::run(&cfg, &[true, false])?.results {
+///     println!("{}: p50 {:?} us", r.protocol, r.latency.map(|l| l.p50_us));
+/// }
+/// # Ok::<(), mptcp_transfer::Error>(())
+/// ```
 pub fn run(cfg: &RrConfig, protocols: &[bool]) -> Result<RrReport> {
     let mut results = Vec::new();
     for &mptcp in protocols {

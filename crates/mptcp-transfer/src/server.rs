@@ -133,6 +133,21 @@ impl Registry {
 /// Serves until an accept fails, or with `once` until the first test (or
 /// standalone connection) has been reported; then returns whether it went
 /// well. `on_event` runs on the connections' threads.
+///
+/// # Examples
+///
+/// ```no_run
+/// use mptcp_transfer::opts::SocketOpts;
+/// use mptcp_transfer::server::{self, Event};
+///
+/// let listener = SocketOpts::default().builder().bind("[::]:5201")?;
+/// let ok = server::serve(&listener, true, std::time::Duration::from_millis(100), &|e: &Event| {
+///     if let Event::Test(t) = e {
+///         println!("{:?} from {}: verified {}", t.direction, t.peer, t.integrity.verified);
+///     }
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve(
     listener: &TcpListener,
     once: bool,

@@ -187,6 +187,22 @@ pub fn read_hello(stream: &TcpStream) -> Result<Hello> {
 /// its progress. Socket options come from the listener, which passes them
 /// on. `passive_fallback` says the kernel counted a fallback for it (see
 /// [`FallbackWatch`]): its TCP socket is then reported as `fallback`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::sampler::Progress;
+/// use mptcp_transfer::session::{self, FallbackWatch};
+///
+/// let listener = mptcp::MptcpBuilder::new().bind("[::]:5201")?;
+/// let mut fallbacks = FallbackWatch::new();
+/// let (conn, _) = listener.accept()?;
+/// let passive_fallback = fallbacks.check(&conn);
+/// let report = session::serve_connection(conn, Duration::from_millis(100), passive_fallback, &Progress::default(), &mut |_| {})?;
+/// println!("{} bytes, verified: {}", report.bytes, report.integrity.verified);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve_connection(
     stream: TcpStream,
     interval: Duration,
