@@ -81,7 +81,8 @@ impl ClientConfig {
     /// use mptcp_transfer::proto::Direction;
     /// use mptcp_transfer::session::ClientConfig;
     ///
-    /// let cfg = ClientConfig { mptcp: false, ..ClientConfig::new("[::1]:5201", Direction::Download, Duration::from_secs(5)) };
+    /// let base = ClientConfig::new("[::1]:5201", Direction::Download, Duration::from_secs(5));
+    /// let cfg = ClientConfig { mptcp: false, ..base };
     /// assert_eq!(cfg.hello().duration_ms, 5000);
     /// ```
     pub fn new(target: impl Into<String>, direction: Direction, duration: Duration) -> ClientConfig {
