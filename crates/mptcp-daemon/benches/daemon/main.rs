@@ -23,13 +23,11 @@ mod events;
 mod failover;
 mod reaction;
 mod soak;
-/// The failover stall: one definition and one implementation, `mptcp lab`'s
-/// (its unit tests run there, not under this harness).
-#[path = "../../../mptcp-cli/src/cmd/lab/stall.rs"]
-#[cfg_attr(test, allow(dead_code))]
-mod stall;
 
 use std::time::Duration;
+
+/// The failover stall: one definition and one implementation, `mptcp lab`'s.
+use mptcp_transfer::stall;
 
 /// Median and range of a sample.
 #[derive(Debug, Clone, serde::Serialize)]
