@@ -381,6 +381,12 @@ mod tests {
     }
 
     #[test]
+    fn open_flags_are_this_targets() {
+        assert_eq!(sys::O_NOFOLLOW, libc::O_NOFOLLOW);
+        assert_eq!(sys::O_NONBLOCK, libc::O_NONBLOCK);
+    }
+
+    #[test]
     fn protocol_marker_is_one_c_string() {
         assert_eq!(PROTOCOL.iter().filter(|b| **b == 0).count(), 1);
         assert_eq!(PROTOCOL.last(), Some(&0));
