@@ -14,7 +14,10 @@
 //! and exits with the program's status (128 + N when killed by signal N).
 //!
 //! The preload library comes with this binary (see `preload` for the lookup
-//! order and how the built-in copy is written out).
+//! order and how the built-in copy is written out, and `trust` for the
+//! checks every library passes before the loader gets its path). The
+//! `--report` records go to the same private directory as the built-in
+//! copy.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
@@ -50,9 +53,13 @@ The preload library is looked up in this order:\n  \
 3. the path set when mptcp was built (MPTCP_PRELOAD_PATH, for distribution packages)\n  \
 4. libmptcp_preload.so next to the mptcp binary, then ../lib/mptcp/ relative to it\n  \
 5. /usr/lib/<multiarch triplet>/mptcp/libmptcp_preload.so\n  \
-6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp, else a\n     \
-0700 directory mptcp-<uid> in the temporary directory; checked before each use (owner, mode, content)\n\
-Files of steps 3 to 5 are used only if they speak this mptcp's library protocol.\n\n\
+6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp (if it is\n     \
+your private directory), else a 0700 directory mptcp-<uid>-XXXXXX of yours in the temporary directory;\n     \
+checked before each use (owner, mode, content)\n\
+Every library is checked through a file descriptor before use: it and each directory above it must be\n\
+owned by root or you and writable by nobody else. Files of steps 3 to 5 that fail, or that do not speak\n\
+this mptcp's library protocol, are skipped (-v says why); a --preload or MPTCP_PRELOAD_LIB that fails is\n\
+refused.\n\n\
 --report counts each connection once, from two sources: the library's records, written when a \
 connection's outcome is known (also in processes that leave with _exit), and samples of the kernel's \
 socket table every 50 ms (MPTCP sockets of the program's processes: this counts Go programs, which make \

@@ -74,7 +74,9 @@ struct EnableArgs {
     #[arg(long)]
     dry_run: bool,
     /// Path of libmptcp_preload.so (default: as for `mptcp run`, with the
-    /// built-in copy written to /var/lib/mptcp).
+    /// built-in copy written to /var/lib/mptcp). The service loads it at
+    /// every start: it and every directory above it must be owned by root
+    /// and writable by nobody else.
     #[arg(long, value_name = "PATH")]
     preload: Option<PathBuf>,
     /// Write the drop-in even when the unit file cannot be found.
