@@ -396,10 +396,15 @@ fn libraries_others_can_change_are_not_loaded() {
     let out = show(&link);
     assert!(out.ok(), "{}", out.stderr);
     assert_eq!(ld_preload_of(&out.stderr), trusted);
-    // nobody may load its own library.
-    let maps = ["run", "--preload", &*of_nobody.to_string_lossy(), "--", "cat", "/proc/self/maps"];
-    let out = output(as_nobody(Path::new(MPTCP), &maps, &[]), Duration::from_secs(10));
-    assert!(out.ok() && out.stdout.contains(&*of_nobody.to_string_lossy()), "{}", out.stderr);
+    // nobody may load its own library, also through a directory it may
+    // only search (mode 0711, like some home directories).
+    s.mkdir("libs/search-only", 0o711, 0);
+    let hidden = s.file("libs/search-only/nobody.so", &lib, 0o644, NOBODY);
+    for own_lib in [&of_nobody, &hidden] {
+        let maps = ["run", "--preload", &*own_lib.to_string_lossy(), "--", "cat", "/proc/self/maps"];
+        let out = output(as_nobody(Path::new(MPTCP), &maps, &[]), Duration::from_secs(10));
+        assert!(out.ok() && out.stdout.contains(&*own_lib.to_string_lossy()), "{}", out.stderr);
+    }
 
     // Next to the binary: a library others can write is skipped, and -v
     // says why.

@@ -93,7 +93,7 @@ fn untrusted(path: &Path, why: impl Into<String>) -> Untrusted {
 /// An open directory reached through trusted directories only.
 #[derive(Debug)]
 pub struct TrustedDir {
-    /// Open with `O_DIRECTORY | O_NOFOLLOW`.
+    /// Open with `O_PATH | O_DIRECTORY | O_NOFOLLOW`.
     pub fd: File,
     /// The path the directory was reached by, as the program sees it.
     pub path: PathBuf,
@@ -104,14 +104,11 @@ pub struct TrustedDir {
 }
 
 /// Opens directory `name` in `dir` without following a symbolic link.
+/// `O_PATH`: only search permission is needed (a directory of mode 0711 on
+/// the way is fine), and `fstat` and the `*at` calls work on it.
 fn open_dir_at(dir: &File, name: &OsStr) -> nix::Result<File> {
-    let fd = openat(
-        dir.as_fd(),
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    Ok(File::from(fd))
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    Ok(File::from(openat(dir.as_fd(), name, flags, Mode::empty())?))
 }
 
 /// Explains a failed `openat` of `path`: a symbolic link, not a directory,
@@ -177,7 +174,9 @@ impl TrustedDir {
         create: Option<u32>,
         sticky_last: bool,
     ) -> Result<TrustedDir, Untrusted> {
-        let fd = File::open(base).map_err(|e| untrusted(base, format!("cannot be opened ({e})")))?;
+        let fd = nix::fcntl::open(base, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map(File::from)
+            .map_err(|e| untrusted(base, format!("cannot be opened ({})", io::Error::from(e))))?;
         let meta = fd.metadata().map_err(|e| untrusted(base, format!("cannot be inspected ({e})")))?;
         let mut dir = TrustedDir { fd, path: PathBuf::from("/"), host: base.to_path_buf(), meta };
         let names = components(path).map_err(|why| untrusted(path, why))?;
@@ -215,8 +214,12 @@ impl TrustedDir {
         };
         if made {
             // The umask may have taken bits away (or left group bits on).
+            // fchmod needs a descriptor that is not O_PATH: the directory
+            // is ours, so it can be opened for reading.
             let mode = create.unwrap_or(0o700);
-            fchmod(fd.as_fd(), Mode::from_bits_truncate(mode))
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            openat(self.fd.as_fd(), name, flags, Mode::empty())
+                .and_then(|rd| fchmod(rd.as_fd(), Mode::from_bits_truncate(mode)))
                 .map_err(|e| untrusted(shown, format!("cannot get mode {mode:o} ({})", io::Error::from(e))))?;
         }
         let meta = fd.metadata().map_err(|e| untrusted(shown, format!("cannot be inspected ({e})")))?;
