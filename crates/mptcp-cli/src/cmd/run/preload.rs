@@ -130,7 +130,7 @@ pub fn find_preload(explicit: Option<&Path>, store: &Store) -> anyhow::Result<Fo
             || usage(format!("preload library {} (from {source}) does not exist or is not a file", p.display()));
         let resolved = resolve(&p, store).ok_or_else(missing)?;
         let file = TrustedFile::open(store.base(), &resolved, store.trust()).map_err(|e| {
-            if e.why == "does not exist" || e.why == "is not a regular file" {
+            if e.absent {
                 missing()
             } else {
                 refused(&p, source, &e, store)

@@ -76,6 +76,9 @@ pub struct Untrusted {
     pub path: PathBuf,
     /// What is wrong with it.
     pub why: String,
+    /// Nothing to load is there (missing, or not a regular file): a wrong
+    /// path rather than a risk.
+    pub absent: bool,
 }
 
 impl fmt::Display for Untrusted {
@@ -87,7 +90,12 @@ impl fmt::Display for Untrusted {
 impl std::error::Error for Untrusted {}
 
 fn untrusted(path: &Path, why: impl Into<String>) -> Untrusted {
-    Untrusted { path: path.to_path_buf(), why: why.into() }
+    Untrusted { path: path.to_path_buf(), why: why.into(), absent: false }
+}
+
+/// A missing file or directory, or a file that is not a regular one.
+fn absent(path: &Path, why: &str) -> Untrusted {
+    Untrusted { absent: true, ..untrusted(path, why) }
 }
 
 /// An open directory reached through trusted directories only.
@@ -118,7 +126,7 @@ fn open_failure(path: &Path, e: Errno) -> Untrusted {
     match e {
         _ if is_link => untrusted(path, "is a symbolic link (give the path it points to)"),
         Errno::ENOTDIR => untrusted(path, "is not a directory"),
-        Errno::ENOENT => untrusted(path, "does not exist"),
+        Errno::ENOENT => absent(path, "does not exist"),
         e => untrusted(path, format!("cannot be opened ({})", io::Error::from(e))),
     }
 }
@@ -252,7 +260,7 @@ impl TrustedDir {
         };
         let meta = fd.metadata().map_err(|e| untrusted(&shown, format!("cannot be inspected ({e})")))?;
         if !meta.is_file() {
-            return Err(untrusted(&shown, "is not a regular file"));
+            return Err(absent(&shown, "is not a regular file"));
         }
         if !trust.owner_ok(meta.uid()) {
             return Err(untrusted(&shown, format!("is owned by uid {}, not by {}", meta.uid(), trust.owners())));
@@ -282,7 +290,7 @@ impl TrustedFile {
             return Err(untrusted(path, "names no file"));
         };
         let dir = TrustedDir::walk(base, parent, trust, None, true)?;
-        dir.open_file(name, trust)?.ok_or_else(|| untrusted(path, "does not exist"))
+        dir.open_file(name, trust)?.ok_or_else(|| absent(path, "does not exist"))
     }
 
     /// The whole content, read through the checked descriptor (at most
