@@ -126,6 +126,12 @@ pub fn find_preload(explicit: Option<&Path>, store: &Store) -> anyhow::Result<Fo
         None => std::env::var_os(PRELOAD_ENV).filter(|v| !v.is_empty()).map(|v| (PathBuf::from(v), PRELOAD_ENV)),
     };
     if let Some((p, source)) = chosen {
+        if store.base() != Path::new("/") && !p.is_absolute() {
+            return Err(usage(format!(
+                "preload library {} (from {source}): with --root, give its absolute path as that system sees it",
+                p.display()
+            )));
+        }
         let missing =
             || usage(format!("preload library {} (from {source}) does not exist or is not a file", p.display()));
         let resolved = resolve(&p, store).ok_or_else(missing)?;
@@ -141,11 +147,15 @@ pub fn find_preload(explicit: Option<&Path>, store: &Store) -> anyhow::Result<Fo
     }
     let mut skipped = Vec::new();
     for (candidate, source) in installed_candidates() {
-        match installed(&candidate, store) {
-            Ok(Some(path)) if carriable(&path).is_ok() => return Ok(Found { path, source, skipped }),
-            Ok(_) => {}
-            Err(why) => skipped.push(format!("{} ({source}) skipped: {why}", candidate.display())),
-        }
+        let why = match installed(&candidate, store) {
+            Ok(None) => continue,
+            Ok(Some(path)) => match carriable(&path) {
+                Ok(()) => return Ok(Found { path, source, skipped }),
+                Err(e) => e.to_string(),
+            },
+            Err(why) => why,
+        };
+        skipped.push(format!("{} ({source}) skipped: {why}", candidate.display()));
     }
     let (path, notes) = built_in(store)?;
     carriable(&path)?;
