@@ -6,7 +6,7 @@
 # crates/mptcp-daemon/benches/daemon; it runs the release `mptcp` binary
 # in network namespaces it creates and removes. Then `mptcp lab`'s two
 # failover phases (kernel path manager alone, then with the daemon), RUNS
-# times. Both measure the stall with the same code (stall.rs of the lab).
+# times. Both measure the stall with the same code (crates/mptcp-transfer/src/stall.rs).
 #
 #   sudo bench/daemon.sh                    # 7 runs per failover case
 #   RUNS=9 sudo -E bench/daemon.sh

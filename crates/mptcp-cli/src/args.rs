@@ -1,5 +1,34 @@
-//! Argument parsers shared by the subcommands: values out of range are
-//! refused by clap (exit status 2) with the range that is allowed.
+//! Arguments shared by the subcommands: values out of range are refused
+//! (exit status 2) with the range that is allowed.
+
+use mptcp_transfer::opts::SocketOpts;
+
+use crate::util::from_transfer;
+
+/// Socket options of `mptcp bench` and `mptcp lab`, checked by
+/// [`SocketOpts::parse`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct SockArgs {
+    /// Congestion control (TCP_CONGESTION), e.g. cubic, bbr, reno, or
+    /// `system` for the host's default. Default: cubic, which aggregates
+    /// paths of unequal capacity well.
+    #[arg(long, value_name = "NAME")]
+    pub congestion: Option<String>,
+    /// Send buffer (SO_SNDBUF), e.g. 4M. Default: kernel autotuning.
+    #[arg(long, value_name = "SIZE")]
+    pub sndbuf: Option<String>,
+    /// Receive buffer (SO_RCVBUF), e.g. 4M. Default: kernel autotuning.
+    #[arg(long, value_name = "SIZE")]
+    pub rcvbuf: Option<String>,
+}
+
+impl SockArgs {
+    /// The options, validated (bad input: exit status 2).
+    pub fn opts(&self) -> anyhow::Result<SocketOpts> {
+        SocketOpts::parse(self.congestion.as_deref(), self.sndbuf.as_deref(), self.rcvbuf.as_deref())
+            .map_err(from_transfer)
+    }
+}
 
 /// Parses seconds in `[min, max]` (`min` > 0): finite, and small enough
 /// for a `Duration`.
@@ -39,5 +68,13 @@ mod tests {
         assert!(monitor_timeout("1e9").is_err());
         // Every accepted value fits a Duration.
         let _ = std::time::Duration::from_secs_f64(monitor_timeout("31536000").unwrap());
+    }
+
+    #[test]
+    fn bad_socket_options_are_usage_errors() {
+        let a = SockArgs { congestion: Some("no such".into()), sndbuf: None, rcvbuf: None };
+        let e = a.opts().unwrap_err();
+        assert_eq!(e.to_string(), "--congestion \"no such\": not a congestion control name");
+        assert_eq!(crate::errors::kind_of(&e), crate::errors::Kind::Usage);
     }
 }

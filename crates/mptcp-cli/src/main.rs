@@ -9,9 +9,9 @@
 mod args;
 mod cmd;
 mod errors;
+mod live;
 mod sys;
 mod token;
-mod transfer;
 mod util;
 
 use std::process::ExitCode;

@@ -89,6 +89,19 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     }
 }
 
+/// An error of the transfer engine as the command reports it: bad input is
+/// a [`UsageError`] (exit status 2), each step that failed one link of the
+/// chain, and socket errors stay `io::Error`s (their JSON `kind`).
+pub fn from_transfer(e: mptcp_transfer::Error) -> anyhow::Error {
+    use mptcp_transfer::Error as E;
+    match e {
+        E::InvalidOption { .. } => usage(e.to_string()),
+        E::Io(io) => anyhow::Error::new(io),
+        E::Context { context, source } => from_transfer(*source).context(context),
+        e => anyhow::Error::new(e),
+    }
+}
+
 /// Prints a value as pretty JSON followed by a newline.
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut text = serde_json::to_vec_pretty(value)?;
@@ -110,5 +123,17 @@ mod tests {
         let socket_gone = anyhow::Error::new(io::Error::from_raw_os_error(libc::EPIPE)).context("upload failed");
         assert!(!is_stdout_closed(&socket_gone), "a broken pipe on a socket is an error");
         assert!(is_stdout_closed(&anyhow::Error::new(StdoutClosed)));
+    }
+
+    #[test]
+    fn transfer_errors_keep_their_chain_and_kind() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let e = mptcp_transfer::Error::Context {
+            context: "cannot connect to h:1".into(),
+            source: Box::new(refused.into()),
+        };
+        let e = from_transfer(e);
+        assert_eq!(format!("{e:#}"), "cannot connect to h:1: Connection refused (os error 111)");
+        assert_eq!(crate::errors::kind_of(&e), crate::errors::Kind::Io);
     }
 }

@@ -34,8 +34,8 @@ fn finish(p: Proc) -> (ExitStatus, String) {
 fn pair() -> (Netns, Netns, Path) {
     let c = Netns::new("bcli").unwrap();
     let s = Netns::new("bsrv").unwrap();
-    let p = Path::new(&c, "10.130.0.1/24", &s, "10.130.0.2/24").unwrap();
-    p.shape("200mbit").unwrap();
+    let p = Path::new(&c, "10.130.0.1".parse().unwrap(), &s, "10.130.0.2".parse().unwrap(), 24).unwrap();
+    p.shape(200_000_000).unwrap();
     (c, s, p)
 }
 

@@ -89,7 +89,7 @@ fn check_reports_mptcp_fallback_and_refused() {
     mptcp_netns::require_root();
     let client = Netns::new("cli").unwrap();
     let server = Netns::new("srv").unwrap();
-    Path::new(&client, "10.41.0.1/24", &server, "10.41.0.2/24").unwrap();
+    Path::new(&client, "10.41.0.1".parse().unwrap(), &server, "10.41.0.2".parse().unwrap(), 24).unwrap();
     let _a = serve(&server, "10.41.0.2:8001".parse().unwrap(), true, 1);
     let _b = serve(&server, "10.41.0.2:8002".parse().unwrap(), false, 1);
 
@@ -124,7 +124,7 @@ fn status_check_and_lab_on_this_kernel() {
     mptcp_netns::require_root();
     let client = Netns::new("kcli").unwrap();
     let server = Netns::new("ksrv").unwrap();
-    Path::new(&client, "10.41.1.1/24", &server, "10.41.1.2/24").unwrap();
+    Path::new(&client, "10.41.1.1".parse().unwrap(), &server, "10.41.1.2".parse().unwrap(), 24).unwrap();
     let _srv = serve(&server, "10.41.1.2:8011".parse().unwrap(), true, 3);
     let status = json(&client.command(BIN).args(["status", "--json"]).output().unwrap());
     let text = String::from_utf8_lossy(&client.command(BIN).arg("status").output().unwrap().stdout).to_string();

@@ -294,7 +294,7 @@ fn connection(tag: &str, net: u8) -> Conn {
     let client = Netns::new(&format!("{tag}c")).unwrap();
     let server = Netns::new(&format!("{tag}s")).unwrap();
     let (ca, sa) = (format!("10.67.{net}.1"), format!("10.67.{net}.2"));
-    let path = Path::new(&client, &format!("{ca}/24"), &server, &format!("{sa}/24")).unwrap();
+    let path = Path::new(&client, ca.parse().unwrap(), &server, sa.parse().unwrap(), 24).unwrap();
     if client.sysctl("net.mptcp.path_manager", "userspace").is_err() {
         client.sysctl("net.mptcp.pm_type", "1").unwrap();
     }

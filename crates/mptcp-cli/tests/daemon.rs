@@ -45,7 +45,16 @@ impl Host {
         let ns = Netns::new("dhost").unwrap();
         let peer = Netns::new("dpeer").unwrap();
         let paths = (0..2)
-            .map(|i| Path::new(&ns, &format!("10.{}.0.1/24", 80 + i), &peer, &format!("10.{}.0.2/24", 80 + i)).unwrap())
+            .map(|i| {
+                Path::new(
+                    &ns,
+                    format!("10.{}.0.1", 80 + i).parse().unwrap(),
+                    &peer,
+                    format!("10.{}.0.2", 80 + i).parse().unwrap(),
+                    24,
+                )
+                .unwrap()
+            })
             .collect();
         ns.ip(&["route", "add", "default", "via", "10.80.0.2"]).unwrap();
         let dir = std::env::temp_dir().join(format!("mptcp-cli-daemon-{}-{tag}", std::process::id()));

@@ -246,10 +246,10 @@ fn lab_without_root_says_why() {
 fn two_paths() -> (Netns, Netns, Vec<Path>) {
     let c = Netns::new("bcli").unwrap();
     let s = Netns::new("bsrv").unwrap();
-    let p1 = Path::new(&c, "10.120.0.1/24", &s, "10.120.0.2/24").unwrap();
-    let p2 = Path::new(&c, "10.121.0.1/24", &s, "10.121.0.2/24").unwrap();
-    p1.shape("50mbit").unwrap();
-    p2.shape("50mbit").unwrap();
+    let p1 = Path::new(&c, "10.120.0.1".parse().unwrap(), &s, "10.120.0.2".parse().unwrap(), 24).unwrap();
+    let p2 = Path::new(&c, "10.121.0.1".parse().unwrap(), &s, "10.121.0.2".parse().unwrap(), 24).unwrap();
+    p1.shape(50_000_000).unwrap();
+    p2.shape(50_000_000).unwrap();
     s.ip(&["mptcp", "endpoint", "add", "10.121.0.2", "dev", &p2.b_dev, "signal"]).unwrap();
     s.ip(&["mptcp", "limits", "set", "subflows", "1", "add_addr_accepted", "0"]).unwrap();
     c.ip(&["mptcp", "limits", "set", "subflows", "1", "add_addr_accepted", "1"]).unwrap();

@@ -86,7 +86,7 @@ fn endpoints_and_limits_match_ip_mptcp() {
     mptcp_netns::require_root();
     let a = Netns::new("epa").unwrap();
     let b = Netns::new("epb").unwrap();
-    let p = Path::new(&a, "10.66.1.1/24", &b, "10.66.1.2/24").unwrap();
+    let p = Path::new(&a, "10.66.1.1".parse().unwrap(), &b, "10.66.1.2".parse().unwrap(), 24).unwrap();
     a.ip(&["addr", "add", "10.66.1.3/24", "dev", &p.a_dev]).unwrap();
     assert_endpoints_agree(&a, &[]);
 
@@ -178,9 +178,23 @@ struct TwoPaths {
 fn two_paths(tag: &str, net: u8) -> TwoPaths {
     let client = Netns::new(&format!("{tag}c")).unwrap();
     let server = Netns::new(&format!("{tag}s")).unwrap();
-    let p1 = Path::new(&client, &format!("10.66.{net}.1/24"), &server, &format!("10.66.{net}.2/24")).unwrap();
+    let p1 = Path::new(
+        &client,
+        format!("10.66.{net}.1").parse().unwrap(),
+        &server,
+        format!("10.66.{net}.2").parse().unwrap(),
+        24,
+    )
+    .unwrap();
     let n2 = net + 1;
-    let p2 = Path::new(&client, &format!("10.66.{n2}.1/24"), &server, &format!("10.66.{n2}.2/24")).unwrap();
+    let p2 = Path::new(
+        &client,
+        format!("10.66.{n2}.1").parse().unwrap(),
+        &server,
+        format!("10.66.{n2}.2").parse().unwrap(),
+        24,
+    )
+    .unwrap();
     TwoPaths { client, server, p1, p2 }
 }
 
@@ -304,7 +318,7 @@ fn events_and_conns_of_a_two_path_connection() {
     for ns in [&t.client, &t.server] {
         mptcp_ok(ns, &["limits", "set", "subflows", "2", "add_addr_accepted", "2"]);
     }
-    mptcp_ok(&t.client, &["endpoint", "add", &t.p2.a_addr, "dev", &t.p2.a_dev, "subflow"]);
+    mptcp_ok(&t.client, &["endpoint", "add", &t.p2.a_addr.to_string(), "dev", &t.p2.a_dev, "subflow"]);
     let server_addr = format!("{}:5000", t.p1.b_addr);
     let server = echo_server(&t.server, &server_addr);
     let monitor = Monitor::start(&t.client);
@@ -318,7 +332,7 @@ fn events_and_conns_of_a_two_path_connection() {
     let sfs = conn["subflows"].as_array().unwrap();
     let locals: BTreeSet<String> =
         sfs.iter().map(|s| s["local"].as_str().unwrap().rsplit_once(':').unwrap().0.to_string()).collect();
-    assert_eq!(locals, BTreeSet::from([t.p1.a_addr.clone(), t.p2.a_addr.clone()]));
+    assert_eq!(locals, BTreeSet::from([t.p1.a_addr.to_string(), t.p2.a_addr.to_string()]));
     for s in sfs {
         assert_eq!(s["remote"], server_addr.as_str());
         assert_eq!(s["token_local"].as_u64(), Some(token));
@@ -345,7 +359,7 @@ fn events_and_conns_of_a_two_path_connection() {
     assert_eq!(ss.matches(&format!("/{token:04x}(id:")).count(), 2, "ss -ti: {ss}");
     // Filters.
     assert!(conns(&t.client, 5001).is_empty());
-    let by_addr = mptcp_ok(&t.client, &["conns", "--json", "--addr", &t.p2.a_addr]);
+    let by_addr = mptcp_ok(&t.client, &["conns", "--json", "--addr", &t.p2.a_addr.to_string()]);
     assert_eq!(serde_json::from_str::<Vec<Value>>(&by_addr).unwrap().len(), 1);
     let text = mptcp_ok(&t.client, &["conns"]);
     assert!(text.contains(&format!("token 0x{token:08x}")) && text.contains("subflows 2"), "{text}");
@@ -364,7 +378,7 @@ fn events_and_conns_of_a_two_path_connection() {
     assert_eq!(flags.len(), 2, "{flags:?}");
     for (local, remote, backup) in &flags {
         assert_eq!(remote.to_string(), server_addr);
-        assert_eq!(*backup, local.ip().to_string() == t.p2.a_addr, "{flags:?}");
+        assert_eq!(*backup, local.ip() == t.p2.a_addr, "{flags:?}");
     }
     let conn = wait_subflows(&t.client, 5000, 2);
     assert!(conn["subflows"].as_array().unwrap().iter().any(|s| s["backup"] == true), "{conn}");
@@ -377,7 +391,11 @@ fn events_and_conns_of_a_two_path_connection() {
     let mut server_seen = Vec::new();
     server_monitor.until(&mut server_seen, "sub_priority", None);
     let prio = server_seen.iter().find(|v| v["type"] == "sub_priority").unwrap();
-    assert_eq!((prio["daddr"].as_str(), prio["backup"].as_bool()), (Some(t.p2.a_addr.as_str()), Some(true)), "{prio}");
+    assert_eq!(
+        (prio["daddr"].as_str(), prio["backup"].as_bool()),
+        (Some(t.p2.a_addr.to_string().as_str()), Some(true)),
+        "{prio}"
+    );
     let mine: Vec<&Value> = seen.iter().filter(|v| v["token"].as_u64() == Some(token)).collect();
     let pos =
         |kind: &str| mine.iter().position(|v| v["type"] == kind).unwrap_or_else(|| panic!("no {kind}: {mine:#?}"));
@@ -385,18 +403,18 @@ fn events_and_conns_of_a_two_path_connection() {
         (pos("created"), pos("established"), pos("sub_established"), pos("closed"));
     assert!(created < established && established < sub && sub < closed, "order: {mine:#?}");
     let c = mine[created];
-    assert_eq!(c["saddr"], t.p1.a_addr.as_str());
-    assert_eq!(c["daddr"], t.p1.b_addr.as_str());
+    assert_eq!(c["saddr"], t.p1.a_addr.to_string());
+    assert_eq!(c["daddr"], t.p1.b_addr.to_string());
     assert_eq!(c["dport"], 5000);
     // 6.18 sends SERVER_SIDE (and FLAGS bit 1) only on the server side.
     assert_ne!(c["server_side"], true);
     server_monitor.until(&mut server_seen, "created", None);
     let sc = server_seen.iter().find(|v| v["type"] == "created").unwrap();
     assert_eq!(sc["server_side"], true, "{sc}");
-    assert_eq!((sc["saddr"].as_str(), sc["sport"].as_u64()), (Some(t.p1.b_addr.as_str()), Some(5000)));
+    assert_eq!((sc["saddr"].as_str(), sc["sport"].as_u64()), (Some(t.p1.b_addr.to_string().as_str()), Some(5000)));
     let s = mine[sub];
-    assert_eq!(s["saddr"], t.p2.a_addr.as_str());
-    assert_eq!(s["daddr"], t.p1.b_addr.as_str());
+    assert_eq!(s["saddr"], t.p2.a_addr.to_string());
+    assert_eq!(s["daddr"], t.p1.b_addr.to_string());
     assert_eq!(s["dport"], 5000);
     assert_eq!(s["backup"], false);
     assert!(s["local_id"].as_u64().unwrap_or(0) >= 1, "{s}");
@@ -422,7 +440,19 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
     // A wrong token gets the clear error; bad input exit 2.
     mptcp_fails(
         &t.client,
-        &["pm", "subflow", "add", "--token", "1", "--local", &t.p2.a_addr, "--id", "5", "--remote", &server_addr],
+        &[
+            "pm",
+            "subflow",
+            "add",
+            "--token",
+            "1",
+            "--local",
+            &t.p2.a_addr.to_string(),
+            "--id",
+            "5",
+            "--remote",
+            &server_addr,
+        ],
         1,
         "no MPTCP connection with token 1",
     );
@@ -434,7 +464,7 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
     );
     mptcp_fails(
         &t.client,
-        &["pm", "subflow", "add", "--token", &token, "--local", &t.p2.a_addr, "--remote", "10.66.21.2"],
+        &["pm", "subflow", "add", "--token", &token, "--local", &t.p2.a_addr.to_string(), "--remote", "10.66.21.2"],
         2,
         "invalid remote",
     );
@@ -449,7 +479,7 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
             "--token",
             &hex,
             "--local",
-            &t.p2.a_addr,
+            &t.p2.a_addr.to_string(),
             "--id",
             "5",
             "--dev",
@@ -481,11 +511,15 @@ fn userspace_pm_creates_and_destroys_a_subflow() {
     wait_subflows(&t.client, 5001, 1);
 
     // ADD_ADDR and RM_ADDR reach the peer: its monitor reports them.
-    mptcp_ok(&t.client, &["pm", "announce", "--token", &token, "--id", "7", &t.p2.a_addr]);
+    mptcp_ok(&t.client, &["pm", "announce", "--token", &token, "--id", "7", &t.p2.a_addr.to_string()]);
     let mut seen = Vec::new();
     server_monitor.until(&mut seen, "announced", None);
     let ann = seen.iter().find(|v| v["type"] == "announced").unwrap();
-    assert_eq!((ann["daddr"].as_str(), ann["remote_id"].as_u64()), (Some(t.p2.a_addr.as_str()), Some(7)), "{ann}");
+    assert_eq!(
+        (ann["daddr"].as_str(), ann["remote_id"].as_u64()),
+        (Some(t.p2.a_addr.to_string().as_str()), Some(7)),
+        "{ann}"
+    );
     mptcp_ok(&t.client, &["pm", "remove", "--token", &token, "--id", "7"]);
     server_monitor.until(&mut seen, "removed", None);
     let rm = seen.iter().find(|v| v["type"] == "removed").unwrap();
@@ -502,7 +536,7 @@ fn tokio_api_and_event_stream() {
     use mptcp::pm::{AsyncPathManager, Endpoint, EndpointFlags, EventKind, EventStream};
     let a = Netns::new("tka").unwrap();
     let b = Netns::new("tkb").unwrap();
-    let _p = Path::new(&a, "10.66.31.1/24", &b, "10.66.31.2/24").unwrap();
+    let _p = Path::new(&a, "10.66.31.1".parse().unwrap(), &b, "10.66.31.2".parse().unwrap(), 24).unwrap();
     // LISTENER_CREATED exists from Linux 6.2 (MPTCP_EXPECT listener_events=no before).
     let listener_events = expect::get("listener_events").is_none_or(|v| v == "yes");
     let ev = a

@@ -102,7 +102,14 @@ fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
 fn two_namespaces(net: u8) -> (Netns, Netns, Path) {
     let client = Netns::new("client").expect("netns");
     let server = Netns::new("server").expect("netns");
-    let path = Path::new(&client, &format!("10.55.{net}.1/24"), &server, &format!("10.55.{net}.2/24")).expect("path");
+    let path = Path::new(
+        &client,
+        format!("10.55.{net}.1").parse().unwrap(),
+        &server,
+        format!("10.55.{net}.2").parse().unwrap(),
+        24,
+    )
+    .expect("path");
     (client, server, path)
 }
 
@@ -221,10 +228,12 @@ fn iperf3_uses_two_subflows_over_two_paths() {
     mptcp_netns::require_root();
     let client = Netns::new("client").expect("netns");
     let server = Netns::new("server").expect("netns");
-    let p1 = Path::new(&client, "10.55.2.1/24", &server, "10.55.2.2/24").expect("path 1");
-    let p2 = Path::new(&client, "10.55.3.1/24", &server, "10.55.3.2/24").expect("path 2");
+    let p1 =
+        Path::new(&client, "10.55.2.1".parse().unwrap(), &server, "10.55.2.2".parse().unwrap(), 24).expect("path 1");
+    let p2 =
+        Path::new(&client, "10.55.3.1".parse().unwrap(), &server, "10.55.3.2".parse().unwrap(), 24).expect("path 2");
     for p in [&p1, &p2] {
-        p.shape("50mbit").expect("tbf");
+        p.shape(50_000_000).expect("tbf");
     }
     for ns in [&client, &server] {
         ns.ip(&["mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"]).expect("limits");

@@ -247,7 +247,3 @@ fn dump_replies(mut data: &[u8], seq: u32) -> DumpChunk {
 #[cfg(test)]
 #[path = "rtnl_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "rtnl_props.rs"]
-mod props;

@@ -21,7 +21,7 @@ fn setup() -> (Lab, JoinHandle<u64>) {
     let lab = Lab::new(2);
     // Shaped, so that one path alone cannot take everything.
     for p in &lab.paths {
-        p.shape("50mbit").unwrap();
+        p.shape(50_000_000).unwrap();
     }
     lab.ip("route add default via 10.60.0.2 dev p0 metric 100");
     lab.ip("route add default via 10.61.0.2 dev p1 metric 200");

@@ -20,19 +20,21 @@
 //! # Examples
 //!
 //! ```no_run
+//! use std::net::Ipv4Addr;
 //! use mptcp_netns::{Netns, Path};
 //!
 //! # fn main() -> Result<(), mptcp_netns::Error> {
 //! let client = Netns::new("client")?;
 //! let server = Netns::new("server")?;
-//! let path = Path::new(&client, "10.0.1.1/24", &server, "10.0.1.2/24")?;
-//! path.shape("50mbit")?;
+//! let path = Path::new(&client, Ipv4Addr::new(10, 0, 1, 1).into(), &server, Ipv4Addr::new(10, 0, 1, 2).into(), 24)?;
+//! path.shape(50_000_000)?; // 50 Mbit/s
 //! let out = client.run(&["ping", "-c1", "-W1", "10.0.1.2"])?;
 //! assert!(out.status.success());
 //! # Ok(())
 //! # }
 //! ```
 #![deny(missing_docs, missing_debug_implementations)]
+#![forbid(unsafe_code)]
 
 use std::process::{Command, Output, Stdio};
 
@@ -42,10 +44,6 @@ mod netns;
 mod nft;
 mod path;
 mod preflight;
-#[cfg(test)]
-mod sys;
-#[cfg(test)]
-mod tests;
 
 pub use cleanup::{cleanup_all, install_signal_cleanup, live_namespaces, sweep_stale};
 pub use middlebox::Strip;
@@ -106,6 +104,13 @@ pub enum Error {
         /// The kernel's answer.
         source: std::io::Error,
     },
+    /// A path's addresses do not fit together (different families, a
+    /// prefix length too long).
+    #[error("invalid path addresses: {0}")]
+    Address(String),
+    /// A shaping rate the qdisc cannot take.
+    #[error("invalid rate {0} bit/s: expected at least 1")]
+    Rate(u64),
     /// Neither nf_tables nor the xtables fallback can strip MPTCP here.
     #[error("cannot add the middlebox that strips MPTCP in {ns}: {detail}")]
     Middlebox {

@@ -19,8 +19,10 @@
 //!   per connection outcome, written to the stderr of `mptcp run`, whose
 //!   device and inode these are; never to anything else that fd 2 may be
 //!   (see the `out` module);
-//! - `MPTCP_PRELOAD_REPORT=/path`: one line appended to that (existing) file
-//!   per event: `S <pid> <inode>` socket converted, `U <pid>` MPTCP
+//! - `MPTCP_PRELOAD_REPORT=/path`: one line appended to that (existing)
+//!   file per event, if it is a regular file of the process's effective
+//!   user, opened without following a symbolic link or blocking (see the
+//!   `out` module): `S <pid> <inode>` socket converted, `U <pid>` MPTCP
 //!   unavailable (socket kept TCP), `M <pid> <inode>` / `F <pid> <inode>`
 //!   the connection on socket `<inode>` uses MPTCP / has fallen back to TCP.
 //!   A connection's outcome is written as soon as it is known (connect
@@ -378,6 +380,12 @@ mod tests {
         assert!(means_unavailable(ENOPROTOOPT));
         assert!(!means_unavailable(EACCES));
         assert!(!means_unavailable(EMFILE));
+    }
+
+    #[test]
+    fn open_flags_are_this_targets() {
+        assert_eq!(sys::O_NOFOLLOW, libc::O_NOFOLLOW);
+        assert_eq!(sys::O_NONBLOCK, libc::O_NONBLOCK);
     }
 
     #[test]

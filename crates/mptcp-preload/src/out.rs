@@ -14,10 +14,18 @@
 //! Report records are appended, one `write` each (`O_APPEND`: lines of
 //! concurrent processes never interleave), to the file named by
 //! `MPTCP_PRELOAD_REPORT`, opened around each write so that no fd is kept.
+//! `mptcp run` makes that file in its private directory, but the variable
+//! outlives the run in the processes it leaves behind, and anything may be
+//! at that path by then. So the file is opened with `O_NOFOLLOW` (never
+//! through a symbolic link) and `O_NONBLOCK` (a FIFO without a reader fails
+//! at once instead of blocking the program's `close`), and written only if
+//! `fstat` says it is a regular file owned by this process's effective
+//! user. Anything else turns reporting off for the rest of the process.
 
 use std::ffi::c_int;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::sys;
@@ -29,6 +37,8 @@ static LOG_DEV: AtomicU64 = AtomicU64::new(0);
 static LOG_INO: AtomicU64 = AtomicU64::new(0);
 /// `MPTCP_PRELOAD_REPORT`, set once by the constructor.
 static REPORT: OnceLock<PathBuf> = OnceLock::new();
+/// Set when the report path was found to be anything but our regular file.
+static REPORT_OFF: AtomicBool = AtomicBool::new(false);
 
 /// Lowest number for the duplicate of stderr: out of the way of programs
 /// that expect their next fd to be a low one.
@@ -81,12 +91,15 @@ pub(crate) fn init_report(path: PathBuf) {
 
 /// Whether records are written.
 pub(crate) fn reporting() -> bool {
-    REPORT.get().is_some()
+    REPORT.get().is_some() && !REPORT_OFF.load(Ordering::Relaxed)
 }
 
 /// Appends the record `<kind> <pid>[ <inode>]` to the report file, if any.
 pub(crate) fn record(kind: u8, inode: Option<u64>) {
     let Some(path) = REPORT.get() else { return };
+    if REPORT_OFF.load(Ordering::Relaxed) {
+        return;
+    }
     let mut line = Buf::new();
     line.push(&[kind, b' ']).num(u64::from(std::process::id()));
     if let Some(ino) = inode {
@@ -94,10 +107,17 @@ pub(crate) fn record(kind: u8, inode: Option<u64>) {
     }
     line.push(b"\n");
     // No O_CREAT: the file is made by `mptcp run`; one write per line.
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open(path) {
-        use std::io::Write;
-        let _ = f.write(line.as_bytes());
+    let Ok(mut f) = std::fs::OpenOptions::new().append(true).custom_flags(sys::O_NOFOLLOW | sys::O_NONBLOCK).open(path)
+    else {
+        return;
+    };
+    let ours = f.metadata().is_ok_and(|m| m.is_file() && m.uid() == sys::euid());
+    if !ours {
+        REPORT_OFF.store(true, Ordering::Relaxed);
+        return;
     }
+    use std::io::Write;
+    let _ = f.write(line.as_bytes());
 }
 
 /// A fixed-size line buffer (no allocation); overflow is truncated.
@@ -182,6 +202,49 @@ mod tests {
             b.push(b"xyz");
         }
         assert_eq!(b.as_bytes().len(), 160);
+    }
+
+    /// What is at the report path decides whether a record is written:
+    /// only our regular file gets it; a FIFO without a reader neither
+    /// blocks nor gets anything, a symbolic link is not followed.
+    #[test]
+    fn records_go_only_to_our_regular_file() {
+        let dir = std::env::temp_dir().join(format!("mptcp-preload-out-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report");
+        init_report(path.clone());
+        let record_within_10s = || {
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                record(b'S', Some(7));
+                let _ = tx.send(());
+            });
+            rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok()
+        };
+
+        // A FIFO nobody reads: open fails at once (O_NONBLOCK).
+        let fifo = std::process::Command::new("mkfifo").arg(&path).status().expect("mkfifo (coreutils)");
+        assert!(fifo.success());
+        assert!(record_within_10s(), "record() blocked on a FIFO");
+        REPORT_OFF.store(false, Ordering::Relaxed);
+        std::fs::remove_file(&path).unwrap();
+
+        // A symbolic link to a file of ours: not followed.
+        let target = dir.join("target");
+        std::fs::write(&target, b"").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(record_within_10s());
+        assert_eq!(std::fs::read(&target).unwrap(), b"", "written through a symbolic link");
+        std::fs::remove_file(&path).unwrap();
+
+        // Our regular file: one line per record.
+        std::fs::write(&path, b"").unwrap();
+        assert!(record_within_10s());
+        let want = format!("S {} 7\n", std::process::id());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        assert!(reporting());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -81,6 +81,29 @@ pub(crate) const EACCES: c_int = 13;
 #[cfg(test)]
 pub(crate) const EMFILE: c_int = 24;
 
+// open(2) flags. O_NONBLOCK is the asm-generic value on every target
+// built here (it equals SOCK_NONBLOCK); O_NOFOLLOW is 0o100000 on arm,
+// aarch64, powerpc and m68k and 0o400000 elsewhere (asm-generic).
+pub(crate) const O_NONBLOCK: c_int = 0o4000;
+#[cfg(any(
+    target_arch = "arm",
+    target_arch = "aarch64",
+    target_arch = "arm64ec",
+    target_arch = "powerpc",
+    target_arch = "powerpc64",
+    target_arch = "m68k"
+))]
+pub(crate) const O_NOFOLLOW: c_int = 0o100000;
+#[cfg(not(any(
+    target_arch = "arm",
+    target_arch = "aarch64",
+    target_arch = "arm64ec",
+    target_arch = "powerpc",
+    target_arch = "powerpc64",
+    target_arch = "m68k"
+)))]
+pub(crate) const O_NOFOLLOW: c_int = 0o400000;
+
 const F_DUPFD_CLOEXEC: c_int = 1030;
 /// glibc's and musl's `RTLD_NEXT`: `(void *)-1`.
 const RTLD_NEXT: *mut c_void = usize::MAX as *mut c_void;
@@ -93,6 +116,7 @@ extern "C" {
     fn __errno_location() -> *mut c_int;
     fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     fn getpeername(fd: c_int, addr: *mut c_void, len: *mut SockLen) -> c_int;
+    fn geteuid() -> u32;
 }
 
 type SocketFn = unsafe extern "C" fn(c_int, c_int, c_int) -> c_int;
@@ -223,6 +247,12 @@ unsafe fn real_getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_vo
             unsafe { f(fd, level, name, value, len) }
         }
     }
+}
+
+/// The process's effective user id.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid(2) takes nothing, touches no memory and cannot fail.
+    unsafe { geteuid() }
 }
 
 /// Whether the socket has a peer (`getpeername` succeeds).

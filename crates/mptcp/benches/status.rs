@@ -134,13 +134,13 @@ mod namespaces {
         }
         let cli = Netns::new("bcli").expect("client netns");
         let srv = Netns::new("bsrv").expect("server netns");
-        let p1 = Path::new(&cli, "10.91.0.1/24", &srv, "10.91.0.2/24").expect("path 1");
-        let p2 = Path::new(&cli, "10.92.0.1/24", &srv, "10.92.0.2/24").expect("path 2");
-        cli.ip(&["mptcp", "endpoint", "add", &p2.a_addr, "dev", &p2.a_dev, "subflow"]).unwrap();
+        let p1 = Path::new(&cli, "10.91.0.1".parse().unwrap(), &srv, "10.91.0.2".parse().unwrap(), 24).expect("path 1");
+        let p2 = Path::new(&cli, "10.92.0.1".parse().unwrap(), &srv, "10.92.0.2".parse().unwrap(), 24).expect("path 2");
+        cli.ip(&["mptcp", "endpoint", "add", &p2.a_addr.to_string(), "dev", &p2.a_dev, "subflow"]).unwrap();
         for ns in [&cli, &srv] {
             ns.ip(&["mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"]).unwrap();
         }
-        let addr: SocketAddr = format!("{}:7101", p1.b_addr).parse().unwrap();
+        let addr = SocketAddr::new(p1.b_addr, 7101);
         let listener = srv.in_ns(|| TcpListener::bind_mptcp(addr)).unwrap().unwrap();
         let mut client = cli.in_ns(|| TcpStream::connect_mptcp(addr)).unwrap().unwrap();
         let (mut server, _) = listener.accept().unwrap();

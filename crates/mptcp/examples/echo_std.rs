@@ -38,7 +38,7 @@ use common::{ByIntent, ClientReport, Intent, Latency, Mode, ServerReport, HEADER
 #[command(name = "echo_std")]
 pub struct Args {
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// What to run.

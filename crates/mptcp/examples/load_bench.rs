@@ -17,6 +17,7 @@
 //! after the other, in alternating order from run to run.
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
@@ -121,7 +122,7 @@ impl Sample {
     }
 }
 
-const SERVER_ADDR: &str = "10.77.0.2";
+const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const PORT: u16 = 7000;
 
 fn main() {
@@ -282,7 +283,7 @@ fn client_args(bin: String, args: &Args) -> Vec<String> {
 fn network() -> mptcp_netns::Result<(Netns, Netns, Path)> {
     let client = Netns::new("scli")?;
     let server = Netns::new("ssrv")?;
-    let path = Path::new(&client, "10.77.0.1/24", &server, &format!("{SERVER_ADDR}/24"))?;
+    let path = Path::new(&client, Ipv4Addr::new(10, 77, 0, 1).into(), &server, SERVER_ADDR.into(), 24)?;
     client.sysctl("net.ipv4.ip_local_port_range", "1024 65535")?;
     server.sysctl("net.core.somaxconn", "8192")?;
     server.sysctl("net.ipv4.tcp_max_syn_backlog", "8192")?;

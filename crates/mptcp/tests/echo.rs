@@ -47,7 +47,7 @@ const SERVER_IP: &str = "10.78.0.2";
 fn net() -> Net {
     let client = Netns::new("ecli").expect("client netns");
     let server = Netns::new("esrv").expect("server netns");
-    let path = Path::new(&client, "10.78.0.1/24", &server, &format!("{SERVER_IP}/24")).expect("veth");
+    let path = Path::new(&client, "10.78.0.1".parse().unwrap(), &server, SERVER_IP.parse().unwrap(), 24).expect("veth");
     Net { client, server, _path: path }
 }
 

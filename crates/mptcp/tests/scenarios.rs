@@ -47,8 +47,14 @@ fn net(paths: usize, base: u8) -> Net {
     let server = Netns::new("srv").expect("server netns");
     let mut v = Vec::new();
     for i in 0..paths as u8 {
-        let p = Path::new(&client, &format!("10.{}.0.1/24", base + i), &server, &format!("10.{}.0.2/24", base + i))
-            .expect("veth");
+        let p = Path::new(
+            &client,
+            format!("10.{}.0.1", base + i).parse().unwrap(),
+            &server,
+            format!("10.{}.0.2", base + i).parse().unwrap(),
+            24,
+        )
+        .expect("veth");
         for (ns, dev, a) in [(&client, &p.a_dev, 1), (&server, &p.b_dev, 2)] {
             ns.ip(&["addr", "add", &format!("fd{:02x}::{a}/64", base + i), "dev", dev, "nodad"]).expect("v6 addr");
         }

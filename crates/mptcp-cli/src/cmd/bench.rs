@@ -10,7 +10,7 @@
 //! retransmits and whether the receiver's checksum of every stream equals
 //! the sender's. `--rr` and `--crr` measure transaction latency and
 //! connection rate instead. Every option is checked before anything is
-//! sent. The transfers and their wire protocol are in [`crate::transfer`].
+//! sent. The transfers and their wire protocol are in [`mptcp_transfer`].
 
 mod human;
 
@@ -23,16 +23,20 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::transfer::aggregate::{Interval, TestDirection, TestReport};
-use crate::transfer::client::{self, Observer, TestConfig};
-use crate::transfer::opts::{SockArgs, SocketOpts};
-use crate::transfer::proto::{Direction, Mode};
-use crate::transfer::rr::{self, RrConfig, MAX_MESSAGE};
-use crate::transfer::server::{self, Event};
-use crate::transfer::session::ClientConfig;
-use crate::transfer::units::{parse_rate, parse_size};
-use crate::transfer::{live, plot, timed};
-use crate::util::{print_json, stdout, usage, StdoutClosed};
+use mptcp_transfer::aggregate::{TestDirection, TestReport};
+use mptcp_transfer::client::{self, Observer, TestConfig};
+use mptcp_transfer::proto::{Direction, Mode};
+use mptcp_transfer::rr::{self, RrConfig, MAX_MESSAGE};
+use mptcp_transfer::sampler::Sample;
+use mptcp_transfer::server::{self, Event};
+use mptcp_transfer::session::ClientConfig;
+use mptcp_transfer::ticker::Interval;
+use mptcp_transfer::units::{parse_rate, parse_size};
+use mptcp_transfer::{plot, timed};
+
+use crate::args::SockArgs;
+use crate::live;
+use crate::util::{from_transfer, print_json, stdout, usage, StdoutClosed};
 
 /// Default port, as iperf3's.
 pub const DEFAULT_PORT: u16 = 5201;
@@ -190,7 +194,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(a: ServerArgs) -> anyhow::Result<ExitCode> {
-    let opts = SocketOpts::from_args(&a.sock)?;
+    let opts = a.sock.opts()?;
     let bind = a.bind.trim_start_matches('[').trim_end_matches(']');
     let addr = match (a.bind.parse::<SocketAddr>(), bind.parse::<IpAddr>()) {
         (Ok(x), _) => match a.port {
@@ -237,7 +241,7 @@ fn serve(a: ServerArgs) -> anyhow::Result<ExitCode> {
         Event::SessionFailed(e) | Event::Error(e) => eprintln!("mptcp bench: {e}"),
     };
     let sample = Duration::from_millis(100);
-    let ok = server::serve(&listener, a.once, sample, &on_event)?;
+    let ok = server::serve(&listener, a.once, sample, &on_event).map_err(from_transfer)?;
     if closed.load(Ordering::Relaxed) {
         return Err(anyhow::Error::new(StdoutClosed));
     }
@@ -275,7 +279,7 @@ fn message_size(v: &str, what: &str) -> anyhow::Result<u32> {
 /// Checks every option; nothing is sent before this returns.
 fn validate(a: &ClientArgs) -> anyhow::Result<Plan> {
     let target = with_port(&a.target, a.port)?;
-    let opts = SocketOpts::from_args(&a.sock)?;
+    let opts = a.sock.opts()?;
     let rr = a.rr || a.crr;
     let bytes = match &a.bytes {
         None => 0,
@@ -383,7 +387,7 @@ fn stream_client(a: &ClientArgs, cfg: &TestConfig) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    let mut on_sample = |s: &[crate::transfer::sampler::Sample]| {
+    let mut on_sample = |s: &[Sample]| {
         if let Some(l) = live.as_mut() {
             l.update(s)
         }
@@ -397,7 +401,7 @@ fn stream_client(a: &ClientArgs, cfg: &TestConfig) -> anyhow::Result<ExitCode> {
     }
     let rep = match r {
         Ok(rep) => rep,
-        Err(e) => return Err(failed_before_start(a.json, e)),
+        Err(e) => return Err(failed_before_start(a.json, from_transfer(e))),
     };
     if let Some(p) = &a.plot {
         write_plot(p, &rep, &title)?;
@@ -452,7 +456,7 @@ fn rr_client(a: &ClientArgs, cfg: &RrConfig, protocols: &[bool]) -> anyhow::Resu
         let each = if cfg.base.duration.is_zero() { String::new() } else { format!(" ({:?} each)", cfg.base.duration) };
         eprintln!("mptcp bench: {} then TCP{each}...", if protocols.len() > 1 { "MPTCP" } else { "TCP" });
     }
-    let rep = rr::run(cfg, protocols).map_err(|e| failed_before_start(a.json, e))?;
+    let rep = rr::run(cfg, protocols).map_err(|e| failed_before_start(a.json, from_transfer(e)))?;
     if a.json {
         print_json(&rep)?;
     } else {

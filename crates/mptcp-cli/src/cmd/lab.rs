@@ -17,7 +17,6 @@ mod iperf3;
 mod peers;
 mod phase;
 mod plan;
-mod stall;
 mod summary;
 mod throughput;
 pub mod topo;
@@ -30,10 +29,11 @@ use std::time::Instant;
 use anyhow::Context;
 use mptcp_netns::{Missing, Requirements};
 
+use mptcp_transfer::plot;
+use mptcp_transfer::units::fmt_rate;
+
+use crate::args::SockArgs;
 use crate::errors::{failure, Kind};
-use crate::transfer::opts::SockArgs;
-use crate::transfer::plot;
-use crate::transfer::units::fmt_rate;
 use crate::util::print_json;
 use peers::{Server, Stage};
 use phase::Phase;
@@ -104,15 +104,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enumerate()
         .map(|(i, (p, r))| PathInfo {
             path: i + 1,
-            client: p.a_addr.clone(),
-            server: p.b_addr.clone(),
+            client: p.a_addr,
+            server: p.b_addr,
             rate: r.as_ref().map(|r| fmt_rate(r.bps as f64)).unwrap_or_else(|| "unshaped".into()),
             rate_bps: r.as_ref().map(|r| r.bps),
         })
         .collect();
     let mut out = crate::util::stdout();
     if human {
-        write!(out, "{}", intro(&names, &path_info, topo.pm_via, &plan))?;
+        write!(out, "{}", intro(&names, &path_info, topo::PM_VIA, &plan))?;
         out.flush()?;
     }
     let server = Server::start(&topo, &plan.opts)?;
@@ -148,7 +148,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         plot::write(&args.plot, &panels).with_context(|| format!("writing {}", args.plot.display()))?;
         Some(args.plot.display().to_string())
     };
-    let pm_via = topo.pm_via;
     drop(topo);
     let listed = mptcp_netns::cmd(&["ip", "netns", "list"])
         .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
@@ -159,7 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ok,
         paths: path_info,
         congestion: plan.opts.congestion.clone(),
-        path_manager_via: pm_via,
+        path_manager_via: topo::PM_VIA,
         duration_s: plan.duration.as_secs_f64(),
         failover: FailoverComparison::of(&phases),
         phases,

@@ -14,18 +14,25 @@
 //! and exits with the program's status (128 + N when killed by signal N).
 //!
 //! The preload library comes with this binary (see `preload` for the lookup
-//! order and how the built-in copy is written out).
+//! order and how the built-in copy is written out, and `trust` for the
+//! checks every library passes before the loader gets its path). The
+//! `--report` records go to the same private directory as the built-in
+//! copy.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, OpenOptions};
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::Context;
+use nix::fcntl::{openat, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{unlinkat, UnlinkatFlags};
 
 use crate::util::usage;
 
@@ -33,6 +40,7 @@ mod observe;
 mod preload;
 mod records;
 mod report;
+mod trust;
 
 pub use preload::{find_preload, Store};
 
@@ -45,9 +53,13 @@ The preload library is looked up in this order:\n  \
 3. the path set when mptcp was built (MPTCP_PRELOAD_PATH, for distribution packages)\n  \
 4. libmptcp_preload.so next to the mptcp binary, then ../lib/mptcp/ relative to it\n  \
 5. /usr/lib/<multiarch triplet>/mptcp/libmptcp_preload.so\n  \
-6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp, else a\n     \
-0700 directory mptcp-<uid> in the temporary directory; checked before each use (owner, mode, content)\n\
-Files of steps 3 to 5 are used only if they speak this mptcp's library protocol.\n\n\
+6. the copy built into mptcp, written to /run/mptcp as root, else $XDG_RUNTIME_DIR/mptcp (if it is\n     \
+your private directory), else a 0700 directory mptcp-<uid>-XXXXXX of yours in the temporary directory;\n     \
+checked before each use (owner, mode, content)\n\
+Every library is checked through a file descriptor before use: it and each directory above it must be\n\
+owned by root or you and writable by nobody else. Files of steps 3 to 5 that fail, or that do not speak\n\
+this mptcp's library protocol, are skipped (-v says why); a --preload or MPTCP_PRELOAD_LIB that fails is\n\
+refused.\n\n\
 --report counts each connection once, from two sources: the library's records, written when a \
 connection's outcome is known (also in processes that leave with _exit), and samples of the kernel's \
 socket table every 50 ms (MPTCP sockets of the program's processes: this counts Go programs, which make \
@@ -93,6 +105,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(id) = stderr_identity() {
             cmd.env("MPTCP_PRELOAD_VERBOSE", id);
         }
+        for note in &lib.skipped {
+            eprintln!("mptcp run: {note}");
+        }
         eprintln!(
             "mptcp run: {} with LD_PRELOAD={} GODEBUG={} (preload library: {})",
             path.display(),
@@ -106,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(anyhow::Error::new(err).context(format!("cannot run {}", path.display())));
     }
 
-    let report = ReportFile::create()?;
+    let mut report = ReportFile::create()?;
     cmd.env("MPTCP_PRELOAD_REPORT", &report.path);
     let mut child = cmd.spawn().with_context(|| format!("cannot run {}", path.display()))?;
     let mut marker = OsString::from("MPTCP_PRELOAD_REPORT=");
@@ -115,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     forward_signals(child.id());
     let status = child.wait().context("waiting for the program")?;
     let observed = observer.finish();
-    let text = fs::read_to_string(&report.path).unwrap_or_default();
+    let text = report.read().unwrap_or_default();
     let merged = report::Report::merge(&records::Records::parse(&text), &observed);
     if args.json {
         eprintln!("{}", serde_json::to_string(&merged)?);
@@ -218,29 +233,43 @@ fn refuse_setid(path: &Path) -> anyhow::Result<()> {
     )))
 }
 
-/// Temporary file the preload library appends its records to; removed on drop.
+/// The file the preload library appends its records to, in the private
+/// directory of `mptcp run` (`preload::private_dir`: nobody else can
+/// create, replace or remove anything there, so the path the library opens
+/// stays this file even after the run, for processes it left behind);
+/// read through the descriptor it was created with; removed on drop.
 struct ReportFile {
+    dir: trust::TrustedDir,
+    name: String,
+    file: fs::File,
     path: PathBuf,
 }
 
 impl ReportFile {
     fn create() -> anyhow::Result<ReportFile> {
+        let (dir, _) = preload::private_dir()?;
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let path = std::env::temp_dir().join(format!("mptcp-run-{}-{nanos}.report", std::process::id()));
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        let name = format!("report-{}-{nanos}", std::process::id());
+        let path = dir.path.join(&name);
+        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(dir.fd.as_fd(), name.as_str(), flags, Mode::from_bits_truncate(0o600))
             .with_context(|| format!("cannot create the report file {}", path.display()))?;
-        Ok(ReportFile { path })
+        Ok(ReportFile { dir, name, file: fs::File::from(fd), path })
+    }
+
+    /// The records written so far.
+    fn read(&mut self) -> std::io::Result<String> {
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut s = String::new();
+        self.file.read_to_string(&mut s)?;
+        Ok(s)
     }
 }
 
 impl Drop for ReportFile {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let _ = unlinkat(self.dir.fd.as_fd(), self.name.as_str(), UnlinkatFlags::NoRemoveDir);
     }
 }
 

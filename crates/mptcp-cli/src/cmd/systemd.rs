@@ -7,10 +7,26 @@
 //! `Environment=` assignment replaces an earlier one. The unit file itself is
 //! never edited; `disable` removes the drop-in and nothing else.
 //!
-//! The library is found as for `mptcp run`; the copy built into `mptcp` is
-//! written to `/var/lib/mptcp/` (not `/run`, which is emptied at boot),
-//! root-owned and readable by the service's user. `disable` leaves it there:
-//! other drop-ins may name it.
+//! The library is found as for `mptcp run`, but a service loads it at every
+//! start, for good: the file and every directory above it must be owned by
+//! root and writable by nobody else (checked by descriptor, see
+//! `run::trust`); an installed library that is not is skipped with a
+//! warning, one given with `--preload` is refused. The copy built into
+//! `mptcp` is written to `/var/lib/mptcp/` (not `/run`, which is emptied at
+//! boot), root-owned and readable by the service's user. `disable` leaves it
+//! there: other drop-ins may name it.
+//!
+//! Values are written the way systemd reads them back: each
+//! `Environment=` word is unquoted and C-unescaped, then its `%` specifiers
+//! are expanded. The unit's own values are kept as words (their specifiers
+//! still mean what they meant in the unit, a `%%` stays `%%`); only what
+//! `mptcp` adds (the library's path) is escaped (`%` as `%%`), and each word
+//! is quoted with `\` and `"` escaped.
+//!
+//! With `--root DIR` (images, tests) everything is read inside `DIR`: the
+//! unit, its drop-ins, the `EnvironmentFile=` files it names and the
+//! libraries named with `--preload`, which are paths as that system sees
+//! them.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -58,7 +74,9 @@ struct EnableArgs {
     #[arg(long)]
     dry_run: bool,
     /// Path of libmptcp_preload.so (default: as for `mptcp run`, with the
-    /// built-in copy written to /var/lib/mptcp).
+    /// built-in copy written to /var/lib/mptcp). The service loads it at
+    /// every start: it and every directory above it must be owned by root
+    /// and writable by nobody else.
     #[arg(long, value_name = "PATH")]
     preload: Option<PathBuf>,
     /// Write the drop-in even when the unit file cannot be found.
@@ -92,7 +110,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
     let store = Store::Persistent { root: a.root.clone(), write: !a.dry_run };
-    let lib = find_preload(a.preload.as_deref(), &store)?.path;
+    let found = find_preload(a.preload.as_deref(), &store)?;
+    for note in &found.skipped {
+        eprintln!("mptcp: warning: {note}");
+    }
+    // What mptcp adds is a literal: its `%` must not read as a specifier.
+    let lib = PathBuf::from(specifier_literal(&found.path.to_string_lossy()));
     let files = unit_files(&a.root, &unit);
     if files.first().map(|(_, main)| !main).unwrap_or(true) && !a.force {
         return Err(usage(format!(
@@ -106,7 +129,7 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     let godebug = super::run::godebug_value(env.get("GODEBUG").map(OsStr::new));
     let text = dropin_text(&unit, &ld_preload.to_string_lossy(), &godebug.to_string_lossy());
     let path = dropin_path(&a.root, &unit);
-    for w in warnings(&files) {
+    for w in warnings(&a.root, &files) {
         eprintln!("mptcp: warning: {w}");
     }
     let mut out = crate::util::stdout();
@@ -180,30 +203,44 @@ fn dropin_path(root: &Path, unit: &str) -> PathBuf {
     root.join("etc/systemd/system").join(format!("{unit}.d")).join(DROPIN)
 }
 
-/// The drop-in's text. Values are quoted for systemd; `%` is escaped since
-/// systemd reads it as a specifier.
-fn dropin_text(unit: &str, ld_preload: &str, godebug: &str) -> String {
-    let quote = |k: &str, v: &str| {
-        let mut s = String::from("Environment=\"");
-        for c in format!("{k}={v}").chars() {
-            match c {
-                '"' | '\\' => {
-                    s.push('\\');
-                    s.push(c);
-                }
-                _ => s.push(c),
+/// `s` as a word whose specifier expansion gives `s` back (`%` -> `%%`).
+fn specifier_literal(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
+/// `Environment="K=V"`, quoted so that systemd's unquoting and
+/// C-unescaping give `K=V` back. `V` is in specifier syntax already (a word
+/// of the unit, or [`specifier_literal`]): its `%` are left alone.
+fn environment_line(k: &str, v: &str) -> String {
+    let mut s = String::from("Environment=\"");
+    for c in format!("{k}={v}").chars() {
+        match c {
+            '"' | '\\' => {
+                s.push('\\');
+                s.push(c);
             }
+            c if c.is_control() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    s.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => s.push(c),
         }
-        s.push('"');
-        s
-    };
+    }
+    s.push('"');
+    s
+}
+
+/// The drop-in's text, from the two values in specifier syntax.
+fn dropin_text(unit: &str, ld_preload: &str, godebug: &str) -> String {
     format!(
         "# Written by `mptcp systemd enable {unit}`; remove with `mptcp systemd disable {unit}`.\n\
          # Runs the service with its TCP sockets turned into MPTCP sockets (LD_PRELOAD) and Go\n\
          # programs with MPTCP (GODEBUG). The unit's own values of these variables are kept.\n\
          [Service]\n{}\n{}\n",
-        quote("LD_PRELOAD", &ld_preload.replace('%', "%%")),
-        quote("GODEBUG", godebug)
+        environment_line("LD_PRELOAD", ld_preload),
+        environment_line("GODEBUG", godebug)
     )
 }
 
@@ -249,7 +286,9 @@ fn unit_files(root: &Path, unit: &str) -> Vec<(PathBuf, bool)> {
 }
 
 /// The environment the unit's files give through `Environment=` (last
-/// assignment wins; an empty `Environment=` resets).
+/// assignment wins; an empty `Environment=` resets), each value unquoted
+/// and unescaped but in specifier syntax (as systemd holds it before
+/// expanding specifiers).
 fn unit_environment(files: &[(PathBuf, bool)]) -> std::collections::BTreeMap<String, String> {
     let mut env = std::collections::BTreeMap::new();
     for (path, _) in files {
@@ -274,8 +313,9 @@ fn unit_environment(files: &[(PathBuf, bool)]) -> std::collections::BTreeMap<Str
     env
 }
 
-/// Things that would keep the drop-in from working.
-fn warnings(files: &[(PathBuf, bool)]) -> Vec<String> {
+/// Things that would keep the drop-in from working. `EnvironmentFile=`
+/// paths are read inside `root`.
+fn warnings(root: &Path, files: &[(PathBuf, bool)]) -> Vec<String> {
     let mut out = Vec::new();
     for (path, _) in files {
         let Ok(text) = fs::read_to_string(path) else {
@@ -286,7 +326,8 @@ fn warnings(files: &[(PathBuf, bool)]) -> Vec<String> {
         for (key, value) in service_settings(&text) {
             if key == "EnvironmentFile" {
                 let file = value.trim().trim_start_matches('-');
-                let sets = fs::read_to_string(file).map(|t| {
+                let in_root = root.join(file.trim_start_matches('/'));
+                let sets = fs::read_to_string(in_root).map(|t| {
                     t.lines().any(|l| {
                         let l = l.trim_start().trim_start_matches("export ");
                         l.starts_with("LD_PRELOAD=") || l.starts_with("GODEBUG=")
@@ -343,19 +384,30 @@ fn service_settings(text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Splits an `Environment=` value into words: white space separates,
-/// double or single quotes group, backslash escapes inside double quotes.
+/// Splits an `Environment=` value into words as systemd does
+/// (`extract_first_word` with `EXTRACT_UNQUOTE | EXTRACT_CUNESCAPE`): white
+/// space separates, double or single quotes group (and may start anywhere
+/// in a word), a backslash starts a C escape inside and outside quotes. An
+/// escape systemd does not know is kept as written (systemd warns and does
+/// the same). Specifiers (`%`) are left for the caller.
 fn split_words(value: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut has = false;
     let mut quote: Option<char> = None;
-    let mut chars = value.chars();
+    let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
         match (quote, c) {
-            (Some('"'), '\\') => {
-                if let Some(n) = chars.next() {
-                    cur.push(n);
+            (_, '\\') => {
+                has = true;
+                match unescape_one(&mut chars) {
+                    Some(u) => cur.push(u),
+                    None => {
+                        cur.push('\\');
+                        if let Some(n) = chars.next() {
+                            cur.push(n);
+                        }
+                    }
                 }
             }
             (Some(q), c) if c == q => quote = None,
@@ -380,6 +432,54 @@ fn split_words(value: &str) -> Vec<String> {
         words.push(cur);
     }
     words
+}
+
+/// The C escape after a backslash (systemd's `cunescape_one`): `\a \b \f
+/// \n \r \t \v \\ \" \' \s`, `\xNN`, `\NNN` (octal), `\uNNNN`,
+/// `\UNNNNNNNN`. Consumes it and returns the character, or consumes
+/// nothing and returns `None` when it is none of these.
+fn unescape_one(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<char> {
+    let simple = match chars.peek()? {
+        'a' => Some('\x07'),
+        'b' => Some('\x08'),
+        'f' => Some('\x0c'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        'v' => Some('\x0b'),
+        '\\' => Some('\\'),
+        '"' => Some('"'),
+        '\'' => Some('\''),
+        's' => Some(' '),
+        _ => None,
+    };
+    if let Some(c) = simple {
+        chars.next();
+        return Some(c);
+    }
+    let (radix, len) = match chars.peek()? {
+        'x' => (16, 2),
+        'u' => (16, 4),
+        'U' => (16, 8),
+        '0'..='7' => (8, 3),
+        _ => return None,
+    };
+    let mut probe = chars.clone();
+    if radix == 16 {
+        probe.next();
+    }
+    let digits: String = probe.by_ref().take(len).collect();
+    if digits.chars().count() != len || !digits.chars().all(|d| d.is_digit(radix)) {
+        return None;
+    }
+    let v = u32::from_str_radix(&digits, radix).ok()?;
+    // systemd refuses NUL, and octal escapes above one byte.
+    if v == 0 || (radix == 8 && v > 0o377) {
+        return None;
+    }
+    let c = char::from_u32(v)?;
+    *chars = probe;
+    Some(c)
 }
 
 #[cfg(test)]
@@ -408,6 +508,71 @@ mod tests {
             service_settings(text),
             vec![("Environment".into(), "A=1  B=2".into()), ("ExecStart".into(), "/bin/x".into())]
         );
+    }
+
+    #[test]
+    fn words_are_unescaped_as_systemd_does() {
+        assert_eq!(
+            split_words(r#"A=a\x41\102\u00e9 'B=\t\'q' C=x\ y "D=\z" E=tail\"#),
+            vec!["A=aAB\u{e9}", "B=\t'q", "C=x\\ y", "D=\\z", "E=tail\\"]
+        );
+        assert_eq!(split_words(r#"A=\777 B=\000 C="a"b'c'"#), vec!["A=\\777", "B=\\000", "C=abc"]);
+        // What the drop-in writes reads back as the same word.
+        for word in ["LD_PRELOAD=/a b/\"q\"\\x.so", "GODEBUG=x=%%,y=%i", "K=tab\there\nline"] {
+            let (k, v) = word.split_once('=').unwrap();
+            let line = environment_line(k, v);
+            let value = line.strip_prefix("Environment=").unwrap();
+            assert_eq!(split_words(value), vec![word.to_string()], "{line}");
+            assert!(!line.contains('\n') && !line.contains('\t'), "{line}");
+        }
+    }
+
+    /// systemd's last step for an `Environment=` word, for the specifiers
+    /// these tests use: `%%` and the instance name `%i` (= "inst").
+    fn expand_specifiers(word: &str) -> String {
+        let mut out = String::new();
+        let mut chars = word.chars();
+        while let Some(c) = chars.next() {
+            match (c, c == '%') {
+                (_, false) => out.push(c),
+                (_, true) => match chars.next() {
+                    Some('%') => out.push('%'),
+                    Some('i') => out.push_str("inst"),
+                    other => panic!("specifier {other:?} in {word}"),
+                },
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn percent_signs_mean_what_they_meant() {
+        let root = std::env::temp_dir().join(format!("mptcp-systemd-pct-{}", std::process::id()));
+        let unitdir = root.join("etc/systemd/system");
+        fs::create_dir_all(&unitdir).unwrap();
+        // The service sees LD_PRELOAD=/opt/100%/a.so and GODEBUG=x=5%,y=inst.
+        fs::write(
+            unitdir.join("app@inst.service"),
+            "[Service]\nEnvironment=\"LD_PRELOAD=/opt/100%%/a.so\" GODEBUG=x=5%%,y=%i\nExecStart=/bin/true\n",
+        )
+        .unwrap();
+        let env = unit_environment(&unit_files(&root, "app@inst.service"));
+        let lib = PathBuf::from(specifier_literal("/lib/50%/libmptcp_preload.so"));
+        let ld = super::super::run::preload_value(env.get("LD_PRELOAD").map(OsStr::new), &lib);
+        let go = super::super::run::godebug_value(env.get("GODEBUG").map(OsStr::new));
+        let text = dropin_text("app@inst.service", &ld.to_string_lossy(), &go.to_string_lossy());
+        let seen: Vec<String> = service_settings(&text)
+            .into_iter()
+            .filter(|(k, _)| k == "Environment")
+            .flat_map(|(_, v)| split_words(&v))
+            .map(|w| expand_specifiers(&w))
+            .collect();
+        assert_eq!(
+            seen,
+            vec!["LD_PRELOAD=/opt/100%/a.so:/lib/50%/libmptcp_preload.so", "GODEBUG=x=5%,y=inst,multipathtcp=1"],
+            "{text}"
+        );
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

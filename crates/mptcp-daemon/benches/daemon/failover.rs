@@ -2,7 +2,7 @@
 //! 3 s and comes back 3 s later. Measured at the receiver (stall) and on
 //! the sender's interface (data on the path again), with the kernel path
 //! manager alone (the same endpoints, configured once) and with the daemon.
-//! The stall is `mptcp lab`'s, computed by the same code (`stall.rs`).
+//! The stall is `mptcp lab`'s, computed by the same code (`mptcp_transfer::stall`).
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
@@ -60,11 +60,18 @@ fn one(mptcp: &str, fail: usize, daemon: bool) -> Run {
     let server = Netns::new("fserver").unwrap();
     let paths: Vec<Path> = (0..2)
         .map(|i| {
-            Path::new(&client, &format!("10.{}.0.1/24", 97 + i), &server, &format!("10.{}.0.2/24", 97 + i)).unwrap()
+            Path::new(
+                &client,
+                format!("10.{}.0.1", 97 + i).parse().unwrap(),
+                &server,
+                format!("10.{}.0.2", 97 + i).parse().unwrap(),
+                24,
+            )
+            .unwrap()
         })
         .collect();
     for p in &paths {
-        p.shape("50mbit").unwrap();
+        p.shape(50_000_000).unwrap();
     }
     // A multi-homed client: a default route through each path.
     client.ip(&["route", "add", "default", "via", "10.97.0.2", "dev", "p0", "metric", "100"]).unwrap();
@@ -208,7 +215,7 @@ pub fn run(mptcp: &str, runs: usize) -> Failover {
     );
     println!(
         "Stall = from the link going down until the receiver gets {:.0}% of the remaining path's rate: the first {} ms sample \
-         that does, with the mean of the {} ms from it doing so too (mptcp lab's definition, crates/mptcp-cli/src/cmd/lab/stall.rs).\n",
+         that does, with the mean of the {} ms from it doing so too (mptcp lab's definition, crates/mptcp-transfer/src/stall.rs).\n",
         stall::FRACTION * 100.0,
         stall::SAMPLE.as_millis(),
         stall::SAMPLE.as_millis() * stall::HOLD as u128

@@ -23,24 +23,27 @@ mod events;
 mod failover;
 mod reaction;
 mod soak;
-/// The failover stall: one definition and one implementation, `mptcp lab`'s
-/// (its unit tests run there, not under this harness).
-#[path = "../../../mptcp-cli/src/cmd/lab/stall.rs"]
-#[cfg_attr(test, allow(dead_code))]
-mod stall;
 
 use std::time::Duration;
+
+/// The failover stall: one definition and one implementation, `mptcp lab`'s.
+use mptcp_transfer::stall;
 
 /// Median and range of a sample.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Stats {
+    /// Number of finite samples.
     pub n: usize,
+    /// Their median (NaN when there are none).
     pub median: f64,
+    /// The smallest.
     pub min: f64,
+    /// The largest.
     pub max: f64,
 }
 
 impl Stats {
+    /// Median and range of the finite values of `v`.
     pub fn of(v: &[f64]) -> Stats {
         let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
         s.sort_by(|a, b| a.total_cmp(b));
@@ -58,6 +61,7 @@ impl Stats {
     }
 }
 
+/// `d` in milliseconds.
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }

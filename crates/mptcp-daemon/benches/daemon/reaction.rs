@@ -104,8 +104,8 @@ fn poll_endpoints(ns: &Netns, stop: Arc<AtomicBool>, log: Log<BTreeSet<IpAddr>>)
 pub fn run(mptcp: &str, n: usize) -> Reaction {
     let host = Netns::new("rhost").unwrap();
     let peer = Netns::new("rpeer").unwrap();
-    let _p0 = Path::new(&host, "10.95.0.1/24", &peer, "10.95.0.2/24").unwrap();
-    let _p1 = Path::new(&host, "10.96.0.1/24", &peer, "10.96.0.2/24").unwrap();
+    let _p0 = Path::new(&host, "10.95.0.1".parse().unwrap(), &peer, "10.95.0.2".parse().unwrap(), 24).unwrap();
+    let _p1 = Path::new(&host, "10.96.0.1".parse().unwrap(), &peer, "10.96.0.2".parse().unwrap(), 24).unwrap();
     host.ip(&["route", "add", "default", "via", "10.95.0.2"]).unwrap();
     let dir = std::env::temp_dir().join(format!("mptcp-daemon-bench-{}", std::process::id()));
     let mut daemon = host

@@ -73,7 +73,16 @@ pub fn run(mptcp: &str, events: usize) -> Soak {
     let host = Netns::new("shost").unwrap();
     let peer = Netns::new("speer").unwrap();
     let _paths: Vec<Path> = (0..4)
-        .map(|i| Path::new(&host, &format!("10.{}.0.1/24", 60 + i), &peer, &format!("10.{}.0.2/24", 60 + i)).unwrap())
+        .map(|i| {
+            Path::new(
+                &host,
+                format!("10.{}.0.1", 60 + i).parse().unwrap(),
+                &peer,
+                format!("10.{}.0.2", 60 + i).parse().unwrap(),
+                24,
+            )
+            .unwrap()
+        })
         .collect();
     let dir = std::env::temp_dir().join(format!("mptcp-daemon-bench-s{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -31,7 +31,14 @@ impl Lab {
         let peer = Netns::new("peer").unwrap();
         let paths = (0..n)
             .map(|i| {
-                Path::new(&dut, &format!("10.{}.0.1/24", 60 + i), &peer, &format!("10.{}.0.2/24", 60 + i)).unwrap()
+                Path::new(
+                    &dut,
+                    format!("10.{}.0.1", 60 + i).parse().unwrap(),
+                    &peer,
+                    format!("10.{}.0.2", 60 + i).parse().unwrap(),
+                    24,
+                )
+                .unwrap()
             })
             .collect();
         Lab { dut, peer, paths }

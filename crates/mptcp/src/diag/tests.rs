@@ -228,12 +228,14 @@ fn lookups_are_exact() {
     mptcp_netns::require_root();
     let cli = mptcp_netns::Netns::new("dcli").unwrap();
     let srv = mptcp_netns::Netns::new("dsrv").unwrap();
-    let p1 = mptcp_netns::Path::new(&cli, "10.81.0.1/24", &srv, "10.81.0.2/24").unwrap();
-    let p2 = mptcp_netns::Path::new(&cli, "10.82.0.1/24", &srv, "10.82.0.2/24").unwrap();
+    let p1 =
+        mptcp_netns::Path::new(&cli, "10.81.0.1".parse().unwrap(), &srv, "10.81.0.2".parse().unwrap(), 24).unwrap();
+    let p2 =
+        mptcp_netns::Path::new(&cli, "10.82.0.1".parse().unwrap(), &srv, "10.82.0.2".parse().unwrap(), 24).unwrap();
     for (ns, dev, a) in [(&cli, &p1.a_dev, 1), (&srv, &p1.b_dev, 2)] {
         ns.ip(&["addr", "add", &format!("fd81::{a}/64"), "dev", dev, "nodad"]).unwrap();
     }
-    cli.ip(&["mptcp", "endpoint", "add", &p2.a_addr, "dev", &p2.a_dev, "subflow"]).unwrap();
+    cli.ip(&["mptcp", "endpoint", "add", &p2.a_addr.to_string(), "dev", &p2.a_dev, "subflow"]).unwrap();
     for ns in [&cli, &srv] {
         ns.ip(&["mptcp", "limits", "set", "subflows", "2", "add_addr_accepted", "2"]).unwrap();
     }

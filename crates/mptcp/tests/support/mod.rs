@@ -32,7 +32,14 @@ impl TwoPaths {
         let mut paths = Vec::new();
         for i in 0..2u8 {
             let n = base + i;
-            let p = Path::new(&client, &format!("10.{n}.0.1/24"), &server, &format!("10.{n}.0.2/24")).expect("veth");
+            let p = Path::new(
+                &client,
+                format!("10.{n}.0.1").parse().unwrap(),
+                &server,
+                format!("10.{n}.0.2").parse().unwrap(),
+                24,
+            )
+            .expect("veth");
             paths.push(p);
         }
         for (ns, dev, host) in [(&client, &paths[0].a_dev, 1), (&server, &paths[0].b_dev, 2)] {

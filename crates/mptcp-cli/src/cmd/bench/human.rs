@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::transfer::aggregate::{Interval, TestDirection, TestReport};
-use crate::transfer::pacing::{Pacing, PacingMethod};
-use crate::transfer::proto::{Direction, Mode};
-use crate::transfer::report::{FlowReport, Integrity, Role, SessionReport, Status};
-use crate::transfer::rr::{RrReport, RrResult};
-use crate::transfer::server::ServerRrReport;
-use crate::transfer::units::{fmt_bytes, fmt_rate, fmt_rtt};
+use mptcp_transfer::aggregate::{TestDirection, TestReport};
+use mptcp_transfer::pacing::{Pacing, PacingMethod};
+use mptcp_transfer::proto::{Direction, Mode, Status};
+use mptcp_transfer::report::{FlowReport, Integrity, Role, SessionReport};
+use mptcp_transfer::rr::{Latency, RrReport, RrResult};
+use mptcp_transfer::server::ServerRrReport;
+use mptcp_transfer::ticker::Interval;
+use mptcp_transfer::units::{fmt_bytes, fmt_rate, fmt_rtt};
 
 /// `upload to PEER` and the like, from `role`'s side.
 fn way(direction: TestDirection, role: Role, peer: &str) -> String {
@@ -218,9 +219,8 @@ pub fn rr(r: &RrReport) -> String {
     row(&mut s, "transactions", &|x| x.transactions.to_string());
     let unit = if r.mode == Mode::Crr { "conn/s" } else { "trans/s" };
     row(&mut s, "rate", &|x| x.rate_per_s.map(|v| format!("{v:.1} {unit}")).unwrap_or_else(|| "FAILED".into()));
-    let lat = |f: fn(&crate::transfer::rr::Latency) -> f64| {
-        move |x: &RrResult| x.latency.as_ref().map(|l| us(f(l))).unwrap_or_else(|| "-".into())
-    };
+    let lat =
+        |f: fn(&Latency) -> f64| move |x: &RrResult| x.latency.as_ref().map(|l| us(f(l))).unwrap_or_else(|| "-".into());
     row(&mut s, "latency p50", &lat(|l| l.p50_us));
     row(&mut s, "latency p90", &lat(|l| l.p90_us));
     row(&mut s, "latency p99", &lat(|l| l.p99_us));

@@ -2,10 +2,11 @@
 //! data acknowledged per subflow and in all) with its physical limit, and
 //! the drain after the sender stopped.
 
+use mptcp_transfer::plot::{Limit, Panel};
+use mptcp_transfer::report::TimelinePoint;
+use mptcp_transfer::units::fmt_rate;
+
 use super::Plan;
-use crate::transfer::plot::{Limit, Panel};
-use crate::transfer::report::TimelinePoint;
-use crate::transfer::units::fmt_rate;
 
 /// A phase's panel: `points`, with `limit_bps` from the start (if known);
 /// everything after the transfer's duration is the drain.

@@ -16,6 +16,7 @@
 //! adopts them and changes nothing until the link goes down), the path, and
 //! the instant it goes down.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,14 +24,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use mptcp_daemon::status::Action;
 use mptcp_daemon::{DefaultRoute, Manage, OnExit};
+use mptcp_transfer::plot::{Panel, Shade};
+use mptcp_transfer::stall::{self, FRACTION};
+use mptcp_transfer::units::fmt_rate;
 
 use super::chart;
 use super::peers::Stage;
-use super::phase::{Phase, PhaseReport, INTACT};
-use super::stall::{self, FRACTION};
+use super::phase::{Failover, Phase, PhaseKind, PhaseReport, INTACT};
 use super::topo::Topology;
-use crate::transfer::plot::{Panel, Shade};
-use crate::transfer::units::fmt_rate;
 
 /// Runs `phase` (`failover` or `failover-daemon`); the path is brought back
 /// up, and the client's path manager reset, before it returns.
@@ -84,11 +85,14 @@ pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> 
     let timeline = c.timeline.clone();
     let all: Vec<usize> = (0..topo.paths.len()).collect();
     let mut p = PhaseReport::from_transfer(phase, c, s, topo, &all, true);
-    p.failed_path = Some(fail + 1);
     let limit_before = p.limit_bps;
     // The limit that matters after the failure is that of the remaining paths.
     let remaining: Vec<usize> = all.iter().copied().filter(|i| *i != fail).collect();
-    p.remaining_limit_bps = p.limit_of(topo, &remaining);
+    let mut f = Failover {
+        failed_path: Some(fail + 1),
+        remaining_limit_bps: p.limit_of(topo, &remaining),
+        ..Failover::default()
+    };
     p.limit_bps = None;
     p.fraction_of_limit = None;
     let verified = p.note_integrity(INTACT);
@@ -98,29 +102,32 @@ pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> 
     match down {
         Some(d) => {
             let at = d.saturating_duration_since(t0).as_secs_f64();
-            p.down_at_s = Some(at);
+            f.down_at_s = Some(at);
             panel.markers.push((at, format!("path {} down", fail + 1)));
-            if let Some(r) = p.remaining_limit_bps {
+            if let Some(r) = f.remaining_limit_bps {
                 panel.limits.push(chart::limit(at, r, "remaining paths' limit"));
             }
-            measure_stall(&mut p, &mut panel, &server.deliveries(), (d, at), t0 + plan.duration);
+            measure_stall(&mut f, &mut p.notes, &mut panel, &server.deliveries(), (d, at), t0 + plan.duration);
             if let Some(all) = &actions {
                 let after: Vec<&Action> = all.iter().filter(|a| !at_start.contains(a)).collect();
-                reacted = daemon_notes(&mut p, &at_start, &after, &topo.paths[fail].a_addr);
-                p.daemon_actions = Some(after.into_iter().cloned().collect());
+                reacted = daemon_notes(&mut p.notes, &at_start, &after, topo.paths[fail].a_addr);
+                f.daemon_actions = Some(after.into_iter().cloned().collect());
             }
         }
         None => p.notes.push("the transfer ended before the path went down".into()),
     }
+    p.kind = PhaseKind::Failover(f);
     p.ok = verified && down.is_some() && reacted;
     Ok((p, panel))
 }
 
 /// Measures the stall from what the receiver got (`deliveries`) between
 /// the failure (`down`, as an instant and in seconds of the transfer) and
-/// `end` (the sender stopped), into the report and the panel.
+/// `end` (the sender stopped), into the failover's report, its notes and
+/// the panel.
 fn measure_stall(
-    p: &mut PhaseReport,
+    f: &mut Failover,
+    notes: &mut Vec<String>,
     panel: &mut Panel,
     deliveries: &[(Instant, u64)],
     down: (Instant, f64),
@@ -128,15 +135,15 @@ fn measure_stall(
 ) {
     let (d, at) = down;
     let Some(st) = stall::measure(deliveries, d, end) else {
-        p.notes.push(format!(
+        notes.push(format!(
             "too little time after the failure to measure the stall (it needs {} ms; use a longer --duration)",
             (stall::SAMPLE * 2 * stall::HOLD as u32).as_millis()
         ));
         return;
     };
-    p.stall_ms = st.ms;
-    p.remaining_bps = Some(st.reference_bps);
-    p.stall_samples_mbps = Some(st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect());
+    f.stall_ms = st.ms;
+    f.remaining_bps = Some(st.reference_bps);
+    f.stall_samples_mbps = Some(st.samples_bps.iter().map(|b| (b / 1e5).round() / 10.0).collect());
     let end_s = at + end.saturating_duration_since(d).as_secs_f64();
     let (to, label) = match st.ms {
         Some(ms) => (at + ms / 1000.0, format!("stall {ms:.0} ms")),
@@ -151,7 +158,7 @@ fn measure_stall(
     );
     panel.shade = Some(Shade { from: at, to, label, legend });
     if st.ms.is_none() {
-        p.notes.push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
+        notes.push(format!("the remaining paths never carried {:.0}% of their rate", FRACTION * 100.0));
     }
 }
 
@@ -165,16 +172,16 @@ fn phase_title(phase: Phase, fail: usize) -> String {
 /// Notes what the daemon did: nothing at start-up (else the comparison is
 /// not fair), and deleting the dead path's endpoint after the failure.
 /// Returns whether both held.
-fn daemon_notes(p: &mut PhaseReport, at_start: &[Action], after: &[&Action], addr: &str) -> bool {
+fn daemon_notes(notes: &mut Vec<String>, at_start: &[Action], after: &[&Action], addr: IpAddr) -> bool {
     let fair = at_start.is_empty();
     if !fair {
         let what: Vec<String> = at_start.iter().map(|a| format!("{} {}", a.op, a.endpoint)).collect();
-        p.notes.push(format!("the daemon changed the client's path manager at start-up: {}", what.join(", ")));
+        notes.push(format!("the daemon changed the client's path manager at start-up: {}", what.join(", ")));
     }
     let deleted =
         after.iter().find(|a| a.op == "delete" && a.result == "ok" && a.endpoint.contains(&format!(" {addr} ")));
     match deleted {
-        Some(a) => p.notes.push(format!(
+        Some(a) => notes.push(format!(
             "mptcp daemon deleted {} {:.1} ms after the link event{}",
             a.endpoint,
             a.after_event_ms,
@@ -184,7 +191,7 @@ fn daemon_notes(p: &mut PhaseReport, at_start: &[Action], after: &[&Action], add
                 ""
             }
         )),
-        None => p.notes.push(format!("mptcp daemon did not delete the endpoint of {addr}")),
+        None => notes.push(format!("mptcp daemon did not delete the endpoint of {addr}")),
     }
     fair && deleted.is_some()
 }

@@ -3,12 +3,12 @@
 //! (the server through the kernel's counters, see `FallbackWatch`).
 
 use anyhow::Context;
+use mptcp_transfer::plot::Panel;
+use mptcp_transfer::proto::Status;
 
 use super::chart::{self, rate_of_limit};
 use super::peers::Stage;
 use super::phase::{Phase, PhaseReport, VERIFIED};
-use crate::transfer::plot::Panel;
-use crate::transfer::report::Status;
 
 /// Runs the phase; the middlebox rule is removed before it returns.
 pub fn run(stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {

@@ -61,7 +61,7 @@ pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<P
     std::thread::sleep(Duration::from_millis(500));
     let secs = format!("{}", plan.duration.as_secs_f64().round().max(1.0));
     let mut cmd = topo.client.command("mptcpize");
-    cmd.args(["run", "iperf3", "-c", &topo::addr(0, 2), "-p", &port, "-t", &secs, "--json"]);
+    cmd.args(["run", "iperf3", "-c", &topo::addr(0, 2).to_string(), "-p", &port, "-t", &secs, "--json"]);
     if let Some(cc) = &plan.opts.congestion {
         cmd.args(["-C", cc]);
     }

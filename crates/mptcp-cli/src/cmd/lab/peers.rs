@@ -1,21 +1,23 @@
 //! The two ends of every lab transfer: an in-process bench server in the
 //! server namespace, and bench client sessions in the client namespace.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use mptcp_transfer::opts::SocketOpts;
+use mptcp_transfer::proto::Direction;
+use mptcp_transfer::report::SessionReport;
+use mptcp_transfer::sampler::Progress;
+use mptcp_transfer::session::{self, ClientConfig, FallbackWatch};
+use mptcp_transfer::timed::DEFAULT_STALL;
 
 use super::topo::{self, Topology};
 use super::Plan;
-use crate::transfer::live::Live;
-use crate::transfer::opts::SocketOpts;
-use crate::transfer::proto::Direction;
-use crate::transfer::report::SessionReport;
-use crate::transfer::sampler::Progress;
-use crate::transfer::session::{self, ClientConfig, FallbackWatch};
+use crate::live::Live;
+use crate::util::from_transfer;
 
 /// The bench port inside the lab.
 pub const PORT: u16 = 5201;
@@ -126,7 +128,7 @@ fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> a
         let r = session::serve_connection(conn, INTERVAL, fell_back, &progress, &mut |_| {});
         // A hello that failed never starts the data: end the watch here.
         progress.finished.store(true, Ordering::Release);
-        r
+        r.map_err(from_transfer)
     })
 }
 
@@ -143,17 +145,17 @@ pub struct Stage<'a> {
 }
 
 impl Stage<'_> {
-    /// Runs one client session ([`client_session`]), its live view
-    /// labelled `title: what`.
+    /// Runs one upload to the lab server ([`upload_to_lab_server`]), its
+    /// live view labelled `title: what`.
     pub fn client(&self, mptcp: bool, what: &str) -> anyhow::Result<(SessionReport, Instant)> {
-        client_session(self.topo, self.plan, mptcp, &format!("{}: {what}", self.title), self.quiet)
+        upload_to_lab_server(self.topo, self.plan, mptcp, &format!("{}: {what}", self.title), self.quiet)
     }
 }
 
 /// Runs one upload from the client namespace to the lab server, with a
 /// live view titled `title`. Returns the client's report and the estimated
 /// instant its clock started.
-pub fn client_session(
+pub fn upload_to_lab_server(
     topo: &Topology,
     plan: &Plan,
     mptcp: bool,
@@ -161,7 +163,7 @@ pub fn client_session(
     quiet: bool,
 ) -> anyhow::Result<(SessionReport, Instant)> {
     let cfg = ClientConfig {
-        target: format!("{}:{PORT}", topo::addr(0, 2)),
+        target: SocketAddr::new(topo::addr(0, 2), PORT).to_string(),
         direction: Direction::Upload,
         bytes: 0,
         duration: plan.duration,
@@ -171,7 +173,7 @@ pub fn client_session(
         interval: INTERVAL,
         connect_timeout: Duration::from_secs(5),
         rate_bps: 0,
-        stall: crate::transfer::timed::DEFAULT_STALL,
+        stall: DEFAULT_STALL,
         test: None,
     };
     let mut live = Live::new(title, quiet);
@@ -193,5 +195,5 @@ pub fn client_session(
         l.finish();
     }
     let (rep, t0) = r;
-    Ok((rep?, t0.unwrap_or_else(Instant::now)))
+    Ok((rep.map_err(from_transfer)?, t0.unwrap_or_else(Instant::now)))
 }

@@ -5,8 +5,10 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
+use mptcp_transfer::proto::Status;
+use mptcp_transfer::report::SessionReport;
+
 use super::topo::{frame_budget, Topology};
-use crate::transfer::report::{SessionReport, Status};
 
 /// One experiment of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -94,7 +96,8 @@ pub const INTACT: &str = "every byte arrived intact (checksum)";
 /// The note of a transfer whose data did not verify.
 pub const MISMATCH: &str = "DATA MISMATCH";
 
-/// The result of one phase.
+/// The result of one phase: what every phase reports, and what its kind
+/// adds ([`PhaseKind`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseReport {
     /// `tcp`, `mptcp`, `iperf3`, `failover`, `failover-daemon` or `fallback`.
@@ -134,28 +137,71 @@ pub struct PhaseReport {
     pub fraction_of_limit: Option<f64>,
     /// Retransmitted segments (sender).
     pub retransmits: u64,
-    /// Failover: the path taken down (1-based).
-    pub failed_path: Option<usize>,
-    /// Failover: seconds into the transfer when it went down.
-    pub down_at_s: Option<f64>,
-    /// Failover: from the path going down until the receiver gets 85% of
-    /// the remaining paths' rate again (see `stall.rs` for the definition).
-    pub stall_ms: Option<f64>,
-    /// Failover: the remaining paths' rate after the failure, as measured
-    /// (the stall's reference).
-    pub remaining_bps: Option<f64>,
-    /// Failover: the remaining paths' limit.
-    pub remaining_limit_bps: Option<f64>,
-    /// Failover: the receiver's rate in each 50 ms sample from the failure
-    /// on, Mbit/s (what the stall is computed from).
-    pub stall_samples_mbps: Option<Vec<f64>>,
-    /// `failover-daemon`: what the daemon did from its start to the end of
-    /// the transfer.
-    pub daemon_actions: Option<Vec<mptcp_daemon::status::Action>>,
+    /// What the phase's kind adds; in the JSON its fields sit here, among
+    /// the others.
+    #[serde(flatten)]
+    pub kind: PhaseKind,
     /// The client's full bench report.
     pub client: Option<SessionReport>,
     /// The server's full bench report.
     pub server: Option<SessionReport>,
+}
+
+/// What a kind of phase reports beyond what every phase does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PhaseKind {
+    /// `tcp`, `mptcp`, `fallback`: one transfer between the lab's peers.
+    Transfer,
+    /// `iperf3`: another program's transfer.
+    Iperf3,
+    /// `failover`, `failover-daemon`: a path goes down mid-transfer.
+    Failover(Failover),
+}
+
+impl PhaseKind {
+    /// The kind of `phase`, nothing measured yet.
+    pub fn of(phase: Phase) -> PhaseKind {
+        match phase {
+            Phase::Tcp | Phase::Mptcp | Phase::Fallback => PhaseKind::Transfer,
+            Phase::Iperf3 => PhaseKind::Iperf3,
+            Phase::Failover | Phase::FailoverDaemon => PhaseKind::Failover(Failover::default()),
+        }
+    }
+}
+
+/// The JSON of every phase has the failover's keys, `null` for the other
+/// kinds (as before the kinds had types of their own), so that a script
+/// reads `stall_ms` of any phase.
+impl Serialize for PhaseKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PhaseKind::Failover(f) => f.serialize(s),
+            PhaseKind::Transfer | PhaseKind::Iperf3 => Failover::default().serialize(s),
+        }
+    }
+}
+
+/// What a failover phase measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Failover {
+    /// The path taken down (1-based).
+    pub failed_path: Option<usize>,
+    /// Seconds into the transfer when it went down.
+    pub down_at_s: Option<f64>,
+    /// From the path going down until the receiver gets 85% of the
+    /// remaining paths' rate again (see [`mptcp_transfer::stall`]).
+    pub stall_ms: Option<f64>,
+    /// The remaining paths' rate after the failure, as measured (the
+    /// stall's reference).
+    pub remaining_bps: Option<f64>,
+    /// The remaining paths' limit.
+    pub remaining_limit_bps: Option<f64>,
+    /// The receiver's rate in each 50 ms sample from the failure on,
+    /// Mbit/s (what the stall is computed from).
+    pub stall_samples_mbps: Option<Vec<f64>>,
+    /// `failover-daemon`: what the daemon did from its start to the end of
+    /// the transfer.
+    pub daemon_actions: Option<Vec<mptcp_daemon::status::Action>>,
 }
 
 impl PhaseReport {
@@ -180,15 +226,17 @@ impl PhaseReport {
             limit_bps: None,
             fraction_of_limit: None,
             retransmits: 0,
-            failed_path: None,
-            down_at_s: None,
-            stall_ms: None,
-            remaining_bps: None,
-            remaining_limit_bps: None,
-            stall_samples_mbps: None,
-            daemon_actions: None,
+            kind: PhaseKind::of(phase),
             client: None,
             server: None,
+        }
+    }
+
+    /// What the failover phases measured; `None` for the other kinds.
+    pub fn failover(&self) -> Option<&Failover> {
+        match &self.kind {
+            PhaseKind::Failover(f) => Some(f),
+            _ => None,
         }
     }
 
@@ -291,5 +339,74 @@ mod tests {
         assert_eq!(v["name"], "failover");
         assert_eq!(v["ok"], false);
         assert!(v["client_status"].is_null());
+    }
+
+    /// The keys of every phase's JSON, in order, whatever its kind: the
+    /// shared ones, the failover's, the two ends' reports.
+    const KEYS: [&str; 27] = [
+        "name",
+        "ok",
+        "skipped",
+        "notes",
+        "goodput_bps",
+        "bytes",
+        "duration_s",
+        "verified",
+        "client_status",
+        "server_status",
+        "subflows",
+        "paths_used",
+        "mss",
+        "payload_per_frame",
+        "frame_bytes",
+        "limit_bps",
+        "fraction_of_limit",
+        "retransmits",
+        "failed_path",
+        "down_at_s",
+        "stall_ms",
+        "remaining_bps",
+        "remaining_limit_bps",
+        "stall_samples_mbps",
+        "daemon_actions",
+        "client",
+        "server",
+    ];
+
+    /// The top-level keys in the order the JSON text has them (serde_json's
+    /// map sorts them; nothing nested has keys in these reports).
+    fn keys(p: &PhaseReport) -> Vec<String> {
+        let text = serde_json::to_string(p).unwrap();
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        let mut keys: Vec<(usize, String)> =
+            map.keys().map(|k| (text.find(&format!("\"{k}\":")).unwrap(), k.clone())).collect();
+        keys.sort();
+        keys.into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn every_kind_has_the_same_json_keys() {
+        for phase in Phase::ALL {
+            let mut p = PhaseReport::new(phase);
+            assert_eq!(keys(&p), KEYS, "{phase}");
+            let v = serde_json::to_value(&p).unwrap();
+            for k in &KEYS[18..25] {
+                assert!(v[k].is_null(), "{phase}: {k} = {}", v[k]);
+            }
+            if let PhaseKind::Failover(f) = &mut p.kind {
+                f.failed_path = Some(2);
+                f.stall_ms = Some(150.0);
+                f.stall_samples_mbps = Some(vec![0.0, 47.5]);
+                f.daemon_actions = Some(vec![]);
+                let v = serde_json::to_value(&p).unwrap();
+                assert_eq!((v["failed_path"].as_u64(), v["stall_ms"].as_f64()), (Some(2), Some(150.0)));
+                assert_eq!(v["stall_samples_mbps"], serde_json::json!([0.0, 47.5]));
+                assert_eq!(v["daemon_actions"], serde_json::json!([]));
+                assert_eq!(keys(&p), KEYS);
+            }
+        }
+        assert!(PhaseReport::new(Phase::FailoverDaemon).failover().is_some());
+        assert!(PhaseReport::new(Phase::Fallback).failover().is_none());
+        assert_eq!(PhaseKind::of(Phase::Iperf3), PhaseKind::Iperf3);
     }
 }

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use mptcp_transfer::opts::SocketOpts;
+
 use super::phase::Phase;
 use super::topo::{parse_rate, Rate};
 use super::Args;
-use crate::transfer::opts::SocketOpts;
 use crate::util::usage;
 
 /// What the lab will do, from valid arguments.
@@ -62,7 +63,7 @@ impl Plan {
                 }
             }
         }
-        let opts = SocketOpts::from_args(&a.sock)?;
+        let opts = a.sock.opts()?;
         Ok(Plan { rates, phases, duration: Duration::from_secs_f64(a.duration), opts, fail_path: a.fail_path - 1 })
     }
 }

@@ -1,11 +1,13 @@
 //! What the lab prints: one line per phase as it ends, the summary table,
 //! and the whole report for `--json`.
 
+use std::net::IpAddr;
+
+use mptcp_transfer::units::fmt_rate;
 use serde::Serialize;
 
 use super::phase::{Phase, PhaseReport, INTACT, VERIFIED};
 use super::plan::Plan;
-use crate::transfer::units::fmt_rate;
 
 /// One path as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -13,9 +15,9 @@ pub struct PathInfo {
     /// 1-based.
     pub path: usize,
     /// The client's address on it.
-    pub client: String,
+    pub client: IpAddr,
     /// The server's address on it.
-    pub server: String,
+    pub server: IpAddr,
     /// Its rate for people, or `unshaped`.
     pub rate: String,
     /// Its rate, bits per second (`None`: unshaped).
@@ -31,7 +33,7 @@ pub struct LabReport {
     pub paths: Vec<PathInfo>,
     /// Congestion control of the transfers (`None`: the system's).
     pub congestion: Option<String>,
-    /// How the path manager was set up (`netlink` or `ip`).
+    /// How the path manager was set up (always `netlink`: `mptcp::pm`).
     pub path_manager_via: &'static str,
     /// Seconds per transfer.
     pub duration_s: f64,
@@ -67,7 +69,9 @@ impl FailoverComparison {
     /// From the phases, when both failover phases ran and measured (a
     /// stall that never ended counts; a window too short to tell does not).
     pub fn of(phases: &[PhaseReport]) -> Option<FailoverComparison> {
-        let find = |ph: Phase| phases.iter().find(|p| p.name == ph && p.remaining_bps.is_some());
+        let find = |ph: Phase| {
+            phases.iter().filter(|p| p.name == ph).find_map(|p| p.failover()).filter(|f| f.remaining_bps.is_some())
+        };
         let (k, d) = (find(Phase::Failover)?, find(Phase::FailoverDaemon)?);
         let ratio = match (k.stall_ms, d.stall_ms) {
             (Some(k), Some(d)) if k > 0.0 => Some(d / k),
@@ -136,8 +140,17 @@ fn pct(v: Option<f64>) -> String {
 /// The notes column: the failover's outcome, else the notes that the
 /// integrity column does not already say.
 fn notes(p: &PhaseReport) -> String {
-    let path = p.failed_path.unwrap_or(0);
-    let then = match (p.remaining_bps, p.remaining_limit_bps) {
+    let Some(f) = p.failover() else {
+        return p
+            .notes
+            .iter()
+            .filter(|n| ![VERIFIED, INTACT].contains(&n.as_str()))
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+    };
+    let path = f.failed_path.unwrap_or(0);
+    let then = match (f.remaining_bps, f.remaining_limit_bps) {
         (Some(r), Some(l)) if l > 0.0 => format!("; then {} ({:.1}% of the limit)", fmt_rate(r), r / l * 100.0),
         (Some(r), _) => format!("; then {}", fmt_rate(r)),
         _ => String::new(),
@@ -145,15 +158,12 @@ fn notes(p: &PhaseReport) -> String {
     let others = || p.notes.iter().filter(|n| n.as_str() != INTACT).cloned().collect::<Vec<_>>().join("; ");
     // A failed failover phase says why after its figures.
     let why = if p.ok { String::new() } else { format!("; {}", others()) };
-    match (p.name.is_failover(), p.down_at_s, p.stall_ms) {
-        (true, Some(d), Some(st)) => format!("path {path} down at {d:.1} s; stall {st:.0} ms{then}{why}"),
-        (true, Some(d), None) if p.remaining_bps.is_some() => {
+    match (f.down_at_s, f.stall_ms) {
+        (Some(d), Some(st)) => format!("path {path} down at {d:.1} s; stall {st:.0} ms{then}{why}"),
+        (Some(d), None) if f.remaining_bps.is_some() => {
             format!("path {path} down at {d:.1} s; the rate never came back{then}{why}")
         }
-        (true, _, _) => others(),
-        _ => {
-            p.notes.iter().filter(|n| ![VERIFIED, INTACT].contains(&n.as_str())).cloned().collect::<Vec<_>>().join("; ")
-        }
+        _ => others(),
     }
 }
 
@@ -176,7 +186,8 @@ pub fn summary(r: &LabReport) -> String {
             Some(false) => "MISMATCH",
             None => "-",
         };
-        let limit = p.limit_bps.or(p.remaining_limit_bps).map(fmt_rate).unwrap_or_else(|| "-".into());
+        let remaining = p.failover().and_then(|f| f.remaining_limit_bps);
+        let limit = p.limit_bps.or(remaining).map(fmt_rate).unwrap_or_else(|| "-".into());
         let row = format!(
             "  {:<15} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}",
             p.name.name(),
@@ -215,7 +226,17 @@ pub fn summary(r: &LabReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::report::Status;
+    use mptcp_transfer::proto::Status;
+
+    use crate::cmd::lab::phase::{Failover, PhaseKind};
+
+    /// The failover part of a failover phase's report.
+    fn fo(p: &mut PhaseReport) -> &mut Failover {
+        match &mut p.kind {
+            PhaseKind::Failover(f) => f,
+            k => panic!("not a failover phase: {k:?}"),
+        }
+    }
 
     fn report(phases: Vec<PhaseReport>) -> LabReport {
         LabReport {
@@ -248,15 +269,15 @@ mod tests {
         let mut f = PhaseReport::new(Phase::Failover);
         f.ok = true;
         f.verified = Some(true);
-        f.failed_path = Some(1);
-        f.down_at_s = Some(2.61);
-        f.stall_ms = Some(450.0);
-        f.remaining_bps = Some(46.9e6);
-        f.remaining_limit_bps = Some(47.0e6);
+        fo(&mut f).failed_path = Some(1);
+        fo(&mut f).down_at_s = Some(2.61);
+        fo(&mut f).stall_ms = Some(450.0);
+        fo(&mut f).remaining_bps = Some(46.9e6);
+        fo(&mut f).remaining_limit_bps = Some(47.0e6);
         f.notes = vec![INTACT.into()];
         let mut d = f.clone();
         d.name = Phase::FailoverDaemon;
-        d.stall_ms = Some(100.0);
+        fo(&mut d).stall_ms = Some(100.0);
         let mut i = PhaseReport::new(Phase::Iperf3);
         i.skipped = true;
         i.notes = vec!["skipped: `iperf3` not found".into()];
@@ -289,9 +310,9 @@ mod tests {
     #[test]
     fn a_failover_without_recovery_or_failure_says_so() {
         let mut f = PhaseReport::new(Phase::Failover);
-        f.failed_path = Some(2);
-        f.down_at_s = Some(1.0);
-        f.remaining_bps = Some(3e6);
+        fo(&mut f).failed_path = Some(2);
+        fo(&mut f).down_at_s = Some(1.0);
+        fo(&mut f).remaining_bps = Some(3e6);
         f.notes = vec![INTACT.into(), "mptcp daemon did not delete the endpoint of 10.101.0.1".into()];
         assert_eq!(
             notes(&f),
@@ -301,8 +322,8 @@ mod tests {
         f.ok = true;
         assert_eq!(notes(&f), "path 2 down at 1.0 s; the rate never came back; then 3.0 Mbit/s");
         f.ok = false;
-        f.down_at_s = None;
-        f.remaining_bps = None;
+        fo(&mut f).down_at_s = None;
+        fo(&mut f).remaining_bps = None;
         f.notes = vec![INTACT.into(), "the transfer ended before the path went down".into()];
         assert_eq!(notes(&f), "the transfer ended before the path went down");
         assert_eq!(
@@ -313,10 +334,10 @@ mod tests {
         assert_eq!(FailoverComparison::of(&[f.clone()]), None);
         let mut d = f.clone();
         d.name = Phase::FailoverDaemon;
-        d.stall_ms = Some(100.0);
+        fo(&mut d).stall_ms = Some(100.0);
         assert_eq!(FailoverComparison::of(&[f.clone(), d.clone()]), None);
-        f.remaining_bps = Some(3e6);
-        d.remaining_bps = Some(47e6);
+        fo(&mut f).remaining_bps = Some(3e6);
+        fo(&mut d).remaining_bps = Some(47e6);
         let c = FailoverComparison::of(&[f, d]).unwrap();
         assert_eq!((c.kernel_stall_ms, c.daemon_stall_ms, c.daemon_over_kernel), (None, Some(100.0), None));
         let v = serde_json::to_value(&c).unwrap();

@@ -1,11 +1,12 @@
 //! The `tcp` and `mptcp` phases: plain TCP on path 1 against MPTCP over
 //! every path, each against its physical limit.
 
+use mptcp_transfer::plot::Panel;
+use mptcp_transfer::proto::Status;
+
 use super::chart::{self, rate_of_limit};
 use super::peers::Stage;
 use super::phase::{Phase, PhaseReport, VERIFIED};
-use crate::transfer::plot::Panel;
-use crate::transfer::report::Status;
 
 /// Runs `phase` (`tcp` or `mptcp`).
 pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {

@@ -2,8 +2,10 @@
 //! paths, each optionally shaped with `tbf`, and the path manager set up so
 //! that MPTCP opens one subflow per path.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use anyhow::Context;
-use mptcp::pm::EndpointFlags;
+use mptcp::pm::{Endpoint, EndpointFlags, PathManager};
 use mptcp_netns::{Netns, Path};
 
 /// Bytes of MPTCP options in a data segment on Linux (DSS with a 32-bit
@@ -27,13 +29,6 @@ pub fn frame_budget(mss: u32, mptcp: bool) -> (u32, u32) {
 pub struct Rate {
     /// Rate in bits per second.
     pub bps: u64,
-}
-
-impl Rate {
-    /// The `tc` spelling (`50000000bit`).
-    pub fn tc(&self) -> String {
-        format!("{}bit", self.bps)
-    }
 }
 
 /// Parses a `tc`-style rate: `50mbit`, `1.5gbit`, `800kbit`, `64000bit`;
@@ -63,10 +58,17 @@ pub fn parse_rate(s: &str) -> Result<Option<Rate>, String> {
     }
 }
 
-/// Address of the client (`end` 1) or server (`end` 2) on path `i`.
-pub fn addr(i: usize, end: u8) -> String {
-    format!("10.{}.0.{end}", 100 + i)
+/// Address of the client (`end` 1) or server (`end` 2) on path `i` (0 to
+/// 7), in 10.100.0.0/24 to 10.107.0.0/24.
+pub fn addr(i: usize, end: u8) -> IpAddr {
+    Ipv4Addr::new(10, 100 + i as u8, 0, end).into()
 }
+
+/// The prefix length of every path's subnet.
+const PREFIX_LEN: u8 = 24;
+
+/// How the lab sets up the path manager, as its report says.
+pub const PM_VIA: &str = "netlink";
 
 /// The lab network. Dropping it removes both namespaces and all in them.
 #[derive(Debug)]
@@ -79,8 +81,6 @@ pub struct Topology {
     pub paths: Vec<Path>,
     /// Shaping of each path.
     pub rates: Vec<Option<Rate>>,
-    /// How the path manager was configured (`netlink` or `ip`).
-    pub pm_via: &'static str,
 }
 
 impl Topology {
@@ -90,20 +90,19 @@ impl Topology {
         let server = Netns::new("server").context("creating the server namespace")?;
         let mut paths = Vec::new();
         for (i, r) in rates.iter().enumerate() {
-            let p = Path::new(&client, &format!("{}/24", addr(i, 1)), &server, &format!("{}/24", addr(i, 2)))
+            let p = Path::new(&client, addr(i, 1), &server, addr(i, 2), PREFIX_LEN)
                 .with_context(|| format!("creating path {}", i + 1))?;
             if let Some(r) = r {
-                p.shape(&r.tc()).with_context(|| format!("shaping path {} to {}", i + 1, r.tc()))?;
+                p.shape(r.bps).with_context(|| format!("shaping path {} to {} bit/s", i + 1, r.bps))?;
             }
             paths.push(p);
         }
         let extra = rates.len().saturating_sub(1) as u32;
         // The server announces its other addresses; the client accepts them
         // and opens one subflow to each, routed over the matching path.
-        let announce: Vec<(String, String)> =
-            paths.iter().skip(1).map(|p| (p.b_addr.clone(), p.b_dev.clone())).collect();
-        let pm_via = configure_pm(&server, &announce, EndpointFlags::SIGNAL, (extra, 0))?;
-        let topo = Topology { client, server, paths, rates: rates.to_vec(), pm_via };
+        let announce: Vec<(IpAddr, &str)> = paths.iter().skip(1).map(|p| (p.b_addr, p.b_dev.as_str())).collect();
+        configure_pm(&server, &announce, EndpointFlags::SIGNAL, (extra, 0))?;
+        let topo = Topology { client, server, paths, rates: rates.to_vec() };
         topo.reset_client_pm()?;
         Ok(topo)
     }
@@ -122,15 +121,15 @@ impl Topology {
     /// interface has no route there, so the kernel takes it as on-link and
     /// the server answers on that path): one subflow per path again.
     pub fn add_client_endpoints(&self) -> anyhow::Result<()> {
-        let eps: Vec<(String, String)> = self.paths.iter().map(|p| (p.a_addr.clone(), p.a_dev.clone())).collect();
+        let eps: Vec<(IpAddr, &str)> = self.paths.iter().map(|p| (p.a_addr, p.a_dev.as_str())).collect();
         let (subflows, _) = self.client_limits();
-        configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, (subflows, 0)).map(|_| ())
+        configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, (subflows, 0))
     }
 
     /// The client's path manager as the topology made it: no endpoints,
     /// its limits.
     pub fn reset_client_pm(&self) -> anyhow::Result<()> {
-        configure_pm(&self.client, &[], EndpointFlags::SUBFLOW, self.client_limits()).map(|_| ())
+        configure_pm(&self.client, &[], EndpointFlags::SUBFLOW, self.client_limits())
     }
 
     /// Sum of the rates of the paths in `which`; `None` if one is unshaped.
@@ -143,51 +142,44 @@ impl Topology {
     }
 }
 
-/// Path manager setup of one namespace: exactly the endpoints `endpoints`
-/// (address, device) with `flags`, and the limits (`subflows`,
-/// `add_addr_accepted`). The one place that knows how: through `mptcp::pm`
-/// (netlink) inside the namespace, else `ip mptcp`. Returns which of the
-/// two did it.
+/// Path manager setup of one namespace, through the library's path
+/// manager (`mptcp::pm`, generic netlink) inside it: exactly the endpoints
+/// `endpoints` (address, device), each bound to its device, with `flags`,
+/// and the limits (`subflows`, `add_addr_accepted`). An interface that
+/// cannot be found is an error naming it, never an endpoint without its
+/// device.
 pub fn configure_pm(
     ns: &Netns,
-    endpoints: &[(String, String)],
+    endpoints: &[(IpAddr, &str)],
     flags: EndpointFlags,
     (subflows, add_addr_accepted): (u32, u32),
-) -> anyhow::Result<&'static str> {
-    let via_netlink = ns.in_ns(|| -> Result<(), String> {
-        let mut pm = mptcp::pm::PathManager::new().map_err(|e| e.to_string())?;
-        pm.flush_endpoints().map_err(|e| e.to_string())?;
-        for (a, dev) in endpoints {
-            let ip: std::net::IpAddr = a.parse().map_err(|e| format!("{a}: {e}"))?;
-            let mut ep = mptcp::pm::Endpoint::new(ip).with_flags(flags);
-            if let Ok(idx) = mptcp::pm::interface_index(dev) {
-                ep = ep.with_ifindex(idx);
-            }
-            pm.add_endpoint(&ep).map_err(|e| e.to_string())?;
+) -> anyhow::Result<()> {
+    let name = ns.name();
+    ns.in_ns(|| -> anyhow::Result<()> {
+        let mut pm = PathManager::new().with_context(|| format!("the path manager of namespace {name}"))?;
+        // Every interface first: nothing changes when one is missing.
+        let eps = bound_endpoints(endpoints, flags).with_context(|| format!("in namespace {name}"))?;
+        pm.flush_endpoints().with_context(|| format!("removing the endpoints of namespace {name}"))?;
+        for ep in &eps {
+            pm.add_endpoint(ep).with_context(|| format!("adding endpoint {} in namespace {name}", ep.addr))?;
         }
-        pm.set_limits(Some(subflows), Some(add_addr_accepted)).map_err(|e| e.to_string())
-    });
-    match via_netlink {
-        Ok(Ok(())) => return Ok("netlink"),
-        Ok(Err(e)) => eprintln!("mptcp lab: path manager over netlink failed ({e}); using `ip mptcp`"),
-        Err(e) => eprintln!("mptcp lab: {e}; using `ip mptcp`"),
-    }
-    let _ = ns.ip(&["mptcp", "endpoint", "flush"]);
-    for (a, dev) in endpoints {
-        let mut args = vec!["mptcp", "endpoint", "add", a.as_str(), "dev", dev.as_str()];
-        args.extend(flags.names());
-        ns.ip(&args)?;
-    }
-    ns.ip(&[
-        "mptcp",
-        "limits",
-        "set",
-        "subflows",
-        &subflows.to_string(),
-        "add_addr_accepted",
-        &add_addr_accepted.to_string(),
-    ])?;
-    Ok("ip")
+        pm.set_limits(Some(subflows), Some(add_addr_accepted))
+            .with_context(|| format!("setting the limits of namespace {name}"))
+    })?
+}
+
+/// The endpoints `endpoints` (address, device) with `flags`, each bound to
+/// its device as the calling thread's namespace numbers it; an error naming
+/// the first device that cannot be found.
+fn bound_endpoints(endpoints: &[(IpAddr, &str)], flags: EndpointFlags) -> anyhow::Result<Vec<Endpoint>> {
+    endpoints
+        .iter()
+        .map(|&(addr, dev)| {
+            let index = mptcp::pm::interface_index(dev)
+                .with_context(|| format!("the endpoint {addr} needs interface {dev}, which cannot be found"))?;
+            Ok(Endpoint::new(addr).with_flags(flags).with_ifindex(index))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -204,7 +196,6 @@ mod tests {
         assert!(parse_rate("mbit").is_err());
         assert!(parse_rate("1kbit").is_err());
         assert!(parse_rate("-5mbit").is_err());
-        assert_eq!(Rate { bps: 10 }.tc(), "10bit");
     }
 
     #[test]
@@ -219,7 +210,22 @@ mod tests {
 
     #[test]
     fn addresses_stay_inside_the_lab() {
-        assert_eq!(addr(0, 1), "10.100.0.1");
-        assert_eq!(addr(7, 2), "10.107.0.2");
+        assert_eq!(addr(0, 1).to_string(), "10.100.0.1");
+        assert_eq!(addr(7, 2).to_string(), "10.107.0.2");
+    }
+
+    /// In this process's namespace (no root needed): `lo` is found and
+    /// bound; an interface that does not exist is an error naming it.
+    #[test]
+    fn endpoints_are_bound_to_their_device_or_refused() {
+        let lo = mptcp::pm::interface_index("lo").unwrap();
+        let eps = bound_endpoints(&[(addr(0, 1), "lo")], EndpointFlags::SUBFLOW).unwrap();
+        assert_eq!((eps[0].addr, eps[0].flags, eps[0].ifindex), (addr(0, 1), EndpointFlags::SUBFLOW, Some(lo)));
+        let e =
+            bound_endpoints(&[(addr(0, 1), "lo"), (addr(1, 1), "mptcp-nosuch0")], EndpointFlags::SIGNAL).unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "the endpoint 10.101.0.1 needs interface mptcp-nosuch0, which cannot be found: unknown interface `mptcp-nosuch0`"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! with its value; marked instants (a path going down), a shaded interval
 //! (the failover's stall) and the drain after the sender stopped, greyed.
 //! Legends sit under their panel and wrap; text is measured with the
-//! widest common sans-serif font ([`text`]), so nothing runs off the canvas.
+//! widest common sans-serif font (module `text`), so nothing runs off the canvas.
 
 mod text;
 
@@ -224,6 +224,20 @@ fn layout(p: &Panel, top: f64) -> Layout {
 }
 
 /// Renders the panels as one SVG 1.1 document.
+///
+/// # Examples
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use mptcp_transfer::plot::{self, Panel};
+/// use mptcp_transfer::report::TimelinePoint;
+///
+/// let points = (1..=20)
+///     .map(|i| TimelinePoint { t: f64::from(i) / 10.0, total_bps: 40e6, flows: BTreeMap::new() })
+///     .collect();
+/// let svg = plot::render(&[Panel { title: "upload".into(), points, ..Panel::default() }]);
+/// assert!(svg.starts_with("<svg") && svg.contains(">upload</text>"));
+/// ```
 pub fn render(panels: &[Panel]) -> String {
     let scale = Scale::of(panels);
     let mut layouts = Vec::new();
@@ -507,4 +521,5 @@ pub fn write(path: &Path, panels: &[Panel]) -> std::io::Result<()> {
 }
 
 #[cfg(test)]
+#[path = "plot_tests.rs"]
 mod tests;

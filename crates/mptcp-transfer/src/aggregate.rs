@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::checksum::Checksum;
 use super::pacing::Pacing;
-use super::proto::Direction;
-use super::report::{FlowReport, Integrity, Role, SessionReport, Status, TimelinePoint};
+use super::proto::{Direction, Status};
+use super::report::{FlowReport, Integrity, Role, SessionReport, TimelinePoint};
+use super::ticker::Interval;
 
 /// Which way a test moves data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -60,7 +61,7 @@ pub struct StreamEntry {
 
 impl StreamEntry {
     /// An entry from a session's result and the bytes its loop moved.
-    pub fn new(index: u16, direction: Direction, r: anyhow::Result<SessionReport>, moved_bytes: u64) -> StreamEntry {
+    pub fn new(index: u16, direction: Direction, r: crate::Result<SessionReport>, moved_bytes: u64) -> StreamEntry {
         match r {
             Ok(rep) => StreamEntry {
                 index,
@@ -70,9 +71,7 @@ impl StreamEntry {
                 moved_bytes,
                 report: Some(rep),
             },
-            Err(e) => {
-                StreamEntry { index, direction, ok: false, error: Some(format!("{e:#}")), moved_bytes, report: None }
-            }
+            Err(e) => StreamEntry { index, direction, ok: false, error: Some(e.chain()), moved_bytes, report: None },
         }
     }
 }
@@ -95,23 +94,6 @@ pub struct DirectionTotal {
     pub duration_s: f64,
     /// `bytes * 8 / duration_s`; `null` when a connection failed.
     pub goodput_bps: Option<f64>,
-}
-
-/// One line of the interval report (`-i`).
-#[derive(Debug, Clone, Serialize)]
-pub struct Interval {
-    /// Seconds since the test started.
-    pub start_s: f64,
-    /// End of the interval.
-    pub end_s: f64,
-    /// Bytes the server acknowledged (upload) in the interval.
-    pub upload_bytes: u64,
-    /// Bytes the client read (download) in the interval.
-    pub download_bytes: u64,
-    /// Upload rate, bits per second.
-    pub upload_bps: f64,
-    /// Download rate, bits per second.
-    pub download_bps: f64,
 }
 
 /// The report of a throughput test, as printed and as `--json` gives it.
@@ -300,7 +282,7 @@ fn integrity(streams: &[StreamEntry], single: Option<&SessionReport>, ok: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::report::{Delivery, SessionInfo, Tally};
+    use crate::report::{Delivery, SessionInfo, Tally};
 
     fn session(direction: Direction, bytes: u64, hash: u64, verified: bool) -> SessionReport {
         let info = SessionInfo {
@@ -321,6 +303,10 @@ mod tests {
             peer_status: Status::Mptcp,
         };
         SessionReport::assemble(info, &d, &[])
+    }
+
+    fn reset() -> crate::Error {
+        std::io::Error::new(std::io::ErrorKind::ConnectionReset, "the peer reset the connection").into()
     }
 
     fn facts(connections: usize) -> TestFacts {
@@ -358,7 +344,7 @@ mod tests {
         assert_eq!(t.mptcp_retransmits, Some(2));
 
         let mut failed = streams;
-        failed.push(StreamEntry::new(2, Direction::Upload, Err(anyhow::anyhow!("the peer reset the connection")), 5));
+        failed.push(StreamEntry::new(2, Direction::Upload, Err(reset()), 5));
         let t = TestReport::assemble(facts(3), failed, (None, vec![]), None);
         assert!(!t.ok && !t.integrity.verified);
         assert_eq!(t.error.as_deref(), Some("connection 2: the peer reset the connection"));

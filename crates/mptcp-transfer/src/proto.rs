@@ -26,9 +26,10 @@
 //! (an HTTP server, say) sees a complete request and answers it: the client
 //! shows that answer instead of waiting.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 
-use super::report::Status;
+use mptcp::MptcpStatus;
 
 /// Size of the encoded [`Hello`].
 pub const HELLO_LEN: usize = 80;
@@ -95,6 +96,44 @@ impl Mode {
             Mode::Rr => Kind::Rr,
             Mode::Crr => Kind::Crr,
         }
+    }
+}
+
+/// A connection's MPTCP status as the [`Outcome`] carries it and reports
+/// give it: the library's answer, or `unknown` when there was none (a peer
+/// that did not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// MPTCP on the wire.
+    Mptcp,
+    /// Asked for MPTCP, runs as TCP.
+    Fallback,
+    /// Plain TCP.
+    Tcp,
+    /// Not known.
+    Unknown,
+}
+
+impl From<Option<MptcpStatus>> for Status {
+    fn from(s: Option<MptcpStatus>) -> Status {
+        match s {
+            Some(MptcpStatus::Mptcp) => Status::Mptcp,
+            Some(MptcpStatus::Fallback) => Status::Fallback,
+            Some(MptcpStatus::Tcp) => Status::Tcp,
+            None => Status::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Status::Mptcp => "mptcp",
+            Status::Fallback => "fallback",
+            Status::Tcp => "tcp",
+            Status::Unknown => "unknown",
+        })
     }
 }
 
@@ -193,6 +232,18 @@ impl Hello {
     }
 
     /// Decodes a hello, or says why the bytes are not one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp_transfer::proto::{Direction, Hello};
+    ///
+    /// let h = Hello::data(Direction::Upload, 42, 1 << 20, 0);
+    /// assert_eq!(Hello::decode(&h.encode()), Ok(h));
+    /// let mut http = [b' '; 80];
+    /// http[..14].copy_from_slice(b"GET / HTTP/1.1");
+    /// assert!(Hello::decode(&http).unwrap_err().starts_with("not an `mptcp bench client`"));
+    /// ```
     pub fn decode(b: &[u8; HELLO_LEN]) -> Result<Hello, String> {
         if &b[..8] == HELLO_V1_MAGIC {
             return Err(
@@ -424,6 +475,12 @@ impl Outcome {
 
 /// Up to 60 bytes as text for a message: printable ASCII kept, the rest
 /// escaped, quoted.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(mptcp_transfer::proto::printable(b"HTTP/1.0 400\r\n"), "\"HTTP/1.0 400\\r\\n\"");
+/// ```
 pub fn printable(b: &[u8]) -> String {
     let mut s = String::from("\"");
     for &c in b.iter().take(60) {
@@ -563,5 +620,13 @@ mod tests {
         let t = Trailer { bytes: 4, hash: 5, elapsed_us: 6, paced: Paced::Application };
         assert_eq!(Trailer::decode(&t.encode()), Some(t));
         assert_eq!(Trailer::decode(&[1u8; 5]), None);
+    }
+
+    #[test]
+    fn statuses_print_as_the_library_names_them() {
+        for s in [MptcpStatus::Mptcp, MptcpStatus::Fallback, MptcpStatus::Tcp] {
+            assert_eq!(Status::from(Some(s)).to_string(), s.as_str());
+        }
+        assert_eq!(Status::from(None).to_string(), "unknown");
     }
 }

@@ -1,13 +1,44 @@
 //! Namespaces and the processes inside them go away: on drop, on SIGTERM,
 //! and for a killed run's leftovers.
 
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use mptcp_netns::{cmd, require_root};
+
 use super::*;
-use crate::cleanup::{self as c, NsId};
-use crate::{cmd, require_root};
+
+/// A network namespace's identity: the device and inode of its nsfs file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NsId {
+    dev: u64,
+    ino: u64,
+}
+
+impl NsId {
+    /// Of `/run/netns/NAME` or `/proc/PID/ns/net` (the link is followed).
+    fn of(path: &std::path::Path) -> Option<NsId> {
+        std::fs::metadata(path).ok().map(|m| NsId { dev: m.dev(), ino: m.ino() })
+    }
+
+    /// Of the namespace named `name`.
+    fn named(name: &str) -> Option<NsId> {
+        NsId::of(&PathBuf::from("/run/netns").join(name))
+    }
+}
+
+/// Processes (other than this one) whose network namespace is `ns`. Zombies
+/// have no namespace any more and are not listed.
+fn processes_in(ns: NsId) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me && NsId::of(&PathBuf::from(format!("/proc/{pid}/ns/net"))) == Some(ns))
+        .collect()
+}
 
 fn listed(name: &str) -> bool {
     let list = String::from_utf8_lossy(&cmd(&["ip", "netns", "list"]).unwrap().stdout).to_string();
@@ -17,7 +48,7 @@ fn listed(name: &str) -> bool {
 /// Waits until `pid` is a process inside `ns` (`ip netns exec` enters, then execs).
 fn wait_inside(ns: NsId, pid: u32) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !c::processes_in(ns).contains(&(pid as i32)) {
+    while !processes_in(ns).contains(&(pid as i32)) {
         assert!(Instant::now() < deadline, "process {pid} never entered the namespace");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -60,8 +91,14 @@ fn namespaces_are_removed_on_drop() {
     let a = Netns::new("a").unwrap();
     let b = Netns::new("b").unwrap();
     let names = (a.name().to_string(), b.name().to_string());
-    let p = Path::new(&a, "10.77.1.1/24", &b, "10.77.1.2/24").unwrap();
-    p.shape("10mbit").unwrap();
+    let p = Path::new(&a, "10.77.1.1".parse().unwrap(), &b, "10.77.1.2".parse().unwrap(), 24).unwrap();
+    assert_eq!(
+        (p.a_addr.to_string(), p.b_addr.to_string(), p.prefix_len),
+        ("10.77.1.1".into(), "10.77.1.2".into(), 24)
+    );
+    p.shape(10_000_000).unwrap();
+    let qdisc = a.run(&["tc", "qdisc", "show", "dev", &p.a_dev]).unwrap();
+    assert!(String::from_utf8_lossy(&qdisc.stdout).contains("rate 10Mbit"), "{qdisc:?}");
     // The path carries traffic: ICMP gets an answer, and a TCP connect
     // to a closed port is refused by the peer (a RST came back), not
     // timed out.
@@ -77,7 +114,7 @@ fn namespaces_are_removed_on_drop() {
     drop(a);
     drop(b);
     assert!(!listed(&names.0) && !listed(&names.1), "left behind");
-    assert!(!crate::live_namespaces().contains(&names.0));
+    assert!(!mptcp_netns::live_namespaces().contains(&names.0));
 }
 
 /// A process started inside is ended by the drop (SIGTERM), and one that
@@ -87,7 +124,7 @@ fn namespaces_are_removed_on_drop() {
 fn drop_ends_the_processes_inside() {
     require_root();
     let ns = Netns::new("procs").unwrap();
-    let id = NsId::of(&c::ns_path(ns.name())).unwrap();
+    let id = NsId::named(ns.name()).unwrap();
     let mut sleeper = spawn_in(&ns, "sleep", &["1000"]);
     // SIG_IGN survives exec: the shell and its sleep both ignore SIGTERM.
     // It says "ready" once the trap is set (before that, SIGTERM would end it).
@@ -106,7 +143,7 @@ fn drop_ends_the_processes_inside() {
     drop(ns);
     assert_eq!(ended(&mut sleeper).signal(), Some(libc::SIGTERM));
     assert_eq!(ended(&mut stubborn).signal(), Some(libc::SIGKILL));
-    assert!(c::processes_in(id).is_empty(), "nothing runs in the deleted namespace");
+    assert!(processes_in(id).is_empty(), "nothing runs in the deleted namespace");
     assert!(!listed(&name));
 }
 
@@ -138,8 +175,8 @@ fn killed_child(test: &str, kill_hard: bool) {
     let _ = std::fs::remove_file(&report);
     let (name, pid) = text.trim().split_once(' ').unwrap();
     let pid: u32 = pid.parse().unwrap();
-    let id = NsId::of(&c::ns_path(name)).expect("the child's namespace exists");
-    assert!(c::processes_in(id).contains(&(pid as i32)));
+    let id = NsId::named(name).expect("the child's namespace exists");
+    assert!(processes_in(id).contains(&(pid as i32)));
 
     use nix::sys::signal::{kill, Signal};
     let sig = if kill_hard { Signal::SIGKILL } else { Signal::SIGTERM };
@@ -148,12 +185,13 @@ fn killed_child(test: &str, kill_hard: bool) {
     if kill_hard {
         assert_eq!(status.signal(), Some(libc::SIGKILL));
         assert!(listed(name) && running(pid), "a SIGKILLed run leaves its namespace and processes");
-        assert!(c::sweep_one(name), "the sweep removes the namespace of a dead run");
+        let swept = mptcp_netns::sweep_stale();
+        assert!(swept.iter().any(|n| n == name), "the sweep removes the namespace of a dead run: {swept:?}");
     } else {
         assert_eq!(status.code(), Some(128 + libc::SIGTERM), "exit status after SIGTERM");
     }
     assert!(!listed(name), "namespace {name} left behind");
-    assert!(c::processes_in(id).is_empty(), "a process still runs in the deleted namespace");
+    assert!(processes_in(id).is_empty(), "a process still runs in the deleted namespace");
     // The sleeper was the child's child: now dead, or a zombie about to be reaped by PID 1.
     assert!(!running(pid), "sleeper {pid} still runs");
 }
@@ -163,7 +201,7 @@ fn killed_child(test: &str, kill_hard: bool) {
 fn hold_until_killed() {
     let ns = Netns::new("victim").unwrap();
     let mut sleeper = spawn_in(&ns, "sleep", &["1000"]);
-    wait_inside(NsId::of(&c::ns_path(ns.name())).unwrap(), sleeper.id());
+    wait_inside(NsId::named(ns.name()).unwrap(), sleeper.id());
     let report = std::env::var_os("MPTCP_NETNS_TEST_REPORT").expect("report file");
     std::fs::write(report, format!("{} {}\n", ns.name(), sleeper.id())).unwrap();
     std::thread::sleep(Duration::from_secs(120));

@@ -10,7 +10,6 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use mptcp::MptcpExt;
 use serde::Serialize;
 
@@ -21,6 +20,8 @@ use super::rr::{self, Statuses, MAX_MESSAGE};
 use super::sampler::Progress;
 use super::session::{self, read_hello, stall_of, FallbackWatch};
 use super::timed::{meaning, Limits, Timed};
+use crate::error::Context;
+use crate::Result;
 
 /// Most connections one test may hold open at once.
 pub const MAX_STREAMS: u16 = 256;
@@ -132,12 +133,27 @@ impl Registry {
 /// Serves until an accept fails, or with `once` until the first test (or
 /// standalone connection) has been reported; then returns whether it went
 /// well. `on_event` runs on the connections' threads.
+///
+/// # Examples
+///
+/// ```no_run
+/// use mptcp_transfer::opts::SocketOpts;
+/// use mptcp_transfer::server::{self, Event};
+///
+/// let listener = SocketOpts::default().builder().bind("[::]:5201")?;
+/// let ok = server::serve(&listener, true, std::time::Duration::from_millis(100), &|e: &Event| {
+///     if let Event::Test(t) = e {
+///         println!("{:?} from {}: verified {}", t.direction, t.peer, t.integrity.verified);
+///     }
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve(
     listener: &TcpListener,
     once: bool,
     interval: Duration,
     on_event: &(dyn Fn(&Event) + Sync),
-) -> anyhow::Result<bool> {
+) -> Result<bool> {
     let registry = Registry::default();
     let (done_tx, done_rx) = mpsc::channel::<bool>();
     // A second handle on the listener: shutdown(2) on it wakes the accept.
@@ -185,7 +201,7 @@ fn handle(
 ) -> Option<Event> {
     let hello = match read_hello(&conn) {
         Ok(h) => h,
-        Err(e) => return Some(Event::Error(format!("{peer}: {e:#}"))),
+        Err(e) => return Some(Event::Error(format!("{peer}: {}", e.chain()))),
     };
     let passive_fallback = hello.kind != Kind::Crr && fallbacks.lock().is_ok_and(|mut f| f.check(&conn));
     let requested = conn.created_as_mptcp().unwrap_or(false) || passive_fallback;
@@ -195,7 +211,7 @@ fn handle(
         Kind::Data if hello.test_id == 0 => {
             Some(match session::serve_data(&conn, &hello, interval, passive_fallback, &progress, &mut |_| {}) {
                 Ok(r) => Event::Session(Box::new(r)),
-                Err(e) => Event::SessionFailed(format!("{e:#}")),
+                Err(e) => Event::SessionFailed(e.chain()),
             })
         }
         kind => {
@@ -219,7 +235,7 @@ fn handle(
                         st.rr.statuses.add(status);
                         match r {
                             Ok(n) => st.rr.transactions += n,
-                            Err(e) => st.rr.error = st.rr.error.take().or(Some(format!("{peer}: {e:#}"))),
+                            Err(e) => st.rr.error = st.rr.error.take().or(Some(format!("{peer}: {}", e.chain()))),
                         }
                     });
                 }
@@ -232,7 +248,7 @@ fn handle(
                         st.rr.statuses.add(status);
                         match r {
                             Ok(()) => st.rr.transactions += 1,
-                            Err(e) => st.rr.error = st.rr.error.take().or(Some(format!("{peer}: {e:#}"))),
+                            Err(e) => st.rr.error = st.rr.error.take().or(Some(format!("{peer}: {}", e.chain()))),
                         }
                     });
                 }

@@ -51,6 +51,15 @@ pub fn acked_bytes(stream: &TcpStream) -> Option<u64> {
 
 /// What a socket error means, for people: the peer's doing where we can
 /// tell, else the error itself.
+///
+/// # Examples
+///
+/// ```
+/// use std::io;
+///
+/// let e = io::Error::from(io::ErrorKind::ConnectionReset);
+/// assert!(mptcp_transfer::timed::meaning(&e).starts_with("the peer reset the connection"));
+/// ```
 pub fn meaning(e: &io::Error) -> String {
     let what = match e.kind() {
         io::ErrorKind::BrokenPipe => "the peer closed the connection",
@@ -207,6 +216,15 @@ fn is_tick(e: &io::Error) -> bool {
 }
 
 /// `5 s`, `1.5 s`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use mptcp_transfer::timed::secs;
+///
+/// assert_eq!((secs(Duration::from_secs(5)).as_str(), secs(Duration::from_millis(1500)).as_str()), ("5 s", "1.5 s"));
+/// ```
 pub fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if (s - s.round()).abs() < 0.05 {

@@ -6,8 +6,8 @@ use std::io::IsTerminal;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::sampler::Sample;
-use super::units::{fmt_bytes, fmt_rate, fmt_rtt};
+use mptcp_transfer::sampler::Sample;
+use mptcp_transfer::units::{fmt_bytes, fmt_rate, fmt_rtt};
 
 /// Rates are averaged over this window (seconds).
 const WINDOW_S: f64 = 1.0;

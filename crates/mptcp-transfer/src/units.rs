@@ -1,6 +1,15 @@
 //! Rates, sizes and round-trip times for people.
 
 /// Formats bits per second (`47.8 Mbit/s`).
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::units::fmt_rate;
+///
+/// assert_eq!(fmt_rate(47.85e6), "47.9 Mbit/s");
+/// assert_eq!(fmt_rate(21.3e9), "21.30 Gbit/s");
+/// ```
 pub fn fmt_rate(bps: f64) -> String {
     if bps >= 1e9 {
         format!("{:.2} Gbit/s", bps / 1e9)
@@ -14,6 +23,12 @@ pub fn fmt_rate(bps: f64) -> String {
 }
 
 /// Formats a byte count (`12.3 MiB`).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(mptcp_transfer::units::fmt_bytes(3_000_001), "2.9 MiB");
+/// ```
 pub fn fmt_bytes(b: u64) -> String {
     let b = b as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
@@ -28,6 +43,14 @@ pub fn fmt_bytes(b: u64) -> String {
 }
 
 /// Formats an RTT in microseconds: `42 us` below a millisecond, else `12.3 ms`.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::units::fmt_rtt;
+///
+/// assert_eq!((fmt_rtt(42).as_str(), fmt_rtt(12_345).as_str()), ("42 us", "12.3 ms"));
+/// ```
 pub fn fmt_rtt(us: u32) -> String {
     if us < 1000 {
         format!("{us} us")
@@ -38,6 +61,16 @@ pub fn fmt_rtt(us: u32) -> String {
 
 /// Parses a size: digits with an optional K, M, G or T suffix (powers of
 /// 1024, an optional trailing `B` or `iB` is accepted).
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::units::parse_size;
+///
+/// assert_eq!(parse_size("1.5M"), Some(1_572_864));
+/// assert_eq!(parse_size("2GiB"), Some(2 << 30));
+/// assert_eq!(parse_size("lots"), None);
+/// ```
 pub fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim();
     let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
@@ -65,6 +98,15 @@ pub fn parse_size(s: &str) -> Option<u64> {
 /// Parses a rate in bits per second: a number with an optional k, M, G or T
 /// (powers of 1000, as iperf3's `-b`) and an optional `bit`, `bit/s`,
 /// `bps` or `b` after it: `100M`, `1.5Gbit/s`, `500kbps`.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_transfer::units::parse_rate;
+///
+/// assert_eq!(parse_rate("1.5Gbit/s"), Some(1_500_000_000));
+/// assert_eq!(parse_rate("500kbps"), Some(500_000));
+/// ```
 pub fn parse_rate(s: &str) -> Option<u64> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();

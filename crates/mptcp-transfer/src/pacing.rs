@@ -75,6 +75,16 @@ impl Pacer {
 
     /// `rate_bps` bits per second from now, in slices of about 10 ms of data
     /// (1 KiB to one chunk).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp_transfer::pacing::Pacer;
+    ///
+    /// let p = Pacer::new(8_000_000); // 1 MB/s: 10 ms slices of 10 kB
+    /// assert_eq!(p.slice(), 10_000);
+    /// assert!(p.is_active() && !Pacer::none().is_active());
+    /// ```
     pub fn new(rate_bps: u64) -> Pacer {
         let bytes_per_s = rate_bps as f64 / 8.0;
         let slice = ((bytes_per_s / 100.0) as usize).clamp(1024, CHUNK);

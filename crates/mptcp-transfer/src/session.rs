@@ -8,17 +8,19 @@ use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use mptcp::counters::PassiveFallbackDetector;
 use mptcp::{MptcpExt, MptcpStatus};
 
+use super::checksum::random_seed;
 use super::data::{ended_early, read_outcome, recv_data, send_data, send_outcome, SendPlan};
 use super::opts::{congestion_of, SocketOpts};
 use super::pacing::{self, Pacer, Pacing, PacingMethod};
-use super::proto::{Direction, Hello, Kind, Paced, HELLO_LEN};
-use super::report::{Delivery, Role, SessionInfo, SessionReport, Status, Tally};
+use super::proto::{Direction, Hello, Kind, Paced, Status, HELLO_LEN};
+use super::report::{Delivery, Role, SessionInfo, SessionReport, Tally};
 use super::sampler::{with_sampler, Progress, Sample, Side};
 use super::timed::{self, Limits, Timed};
+use crate::error::Context;
+use crate::{Error, Result};
 
 /// How long a server waits for a new connection's hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,6 +69,39 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// A standalone MPTCP session with `target` (`HOST:PORT`) for
+    /// `duration`, with the defaults of `mptcp bench client`: a random
+    /// seed, the system's socket options, 100 ms samples, a 10 s connect
+    /// timeout, no pacing, the [default stall limit](timed::DEFAULT_STALL).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mptcp_transfer::proto::Direction;
+    /// use mptcp_transfer::session::ClientConfig;
+    ///
+    /// let base = ClientConfig::new("[::1]:5201", Direction::Download, Duration::from_secs(5));
+    /// let cfg = ClientConfig { mptcp: false, ..base };
+    /// assert_eq!(cfg.hello().duration_ms, 5000);
+    /// ```
+    pub fn new(target: impl Into<String>, direction: Direction, duration: Duration) -> ClientConfig {
+        ClientConfig {
+            target: target.into(),
+            direction,
+            bytes: 0,
+            duration,
+            seed: random_seed(),
+            mptcp: true,
+            opts: SocketOpts::default(),
+            interval: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(10),
+            rate_bps: 0,
+            stall: timed::DEFAULT_STALL,
+            test: None,
+        }
+    }
+
     /// The hello this configuration sends.
     pub fn hello(&self) -> Hello {
         let mut h = Hello::data(self.direction, self.seed, self.bytes, millis(self.duration));
@@ -86,7 +121,7 @@ pub fn millis(d: Duration) -> u64 {
 
 /// Connects as `cfg` says: the socket options, MPTCP or not, the connect
 /// timeout; errors name the target.
-pub fn connect(cfg: &ClientConfig) -> anyhow::Result<TcpStream> {
+pub fn connect(cfg: &ClientConfig) -> Result<TcpStream> {
     let stream = cfg
         .opts
         .builder()
@@ -99,7 +134,7 @@ pub fn connect(cfg: &ClientConfig) -> anyhow::Result<TcpStream> {
 }
 
 /// Runs a standalone client session against an `mptcp bench server`.
-pub fn run_client(cfg: &ClientConfig, on_sample: OnSample<'_>) -> anyhow::Result<SessionReport> {
+pub fn run_client(cfg: &ClientConfig, on_sample: OnSample<'_>) -> Result<SessionReport> {
     run_client_with(cfg, &Progress::default(), &mut |_| {}, on_sample)
 }
 
@@ -110,18 +145,20 @@ pub fn run_client_with(
     progress: &Progress,
     on_connect: &mut dyn FnMut(&TcpStream),
     on_sample: OnSample<'_>,
-) -> anyhow::Result<SessionReport> {
-    let r = client_session(cfg, progress, on_connect, on_sample);
+) -> Result<SessionReport> {
+    let r = transfer_as_client(cfg, progress, on_connect, on_sample);
     progress.finished.store(true, Ordering::Release);
     r
 }
 
-fn client_session(
+/// Connects, sends the hello, runs the client's end of the data (sending
+/// for an upload, receiving for a download) and assembles its report.
+fn transfer_as_client(
     cfg: &ClientConfig,
     progress: &Progress,
     on_connect: &mut dyn FnMut(&TcpStream),
     on_sample: OnSample<'_>,
-) -> anyhow::Result<SessionReport> {
+) -> Result<SessionReport> {
     let stream = connect(cfg)?;
     on_connect(&stream);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| cfg.target.clone());
@@ -140,28 +177,44 @@ fn client_session(
 }
 
 /// Reads a connection's hello (the server's first step).
-pub fn read_hello(stream: &TcpStream) -> anyhow::Result<Hello> {
+pub fn read_hello(stream: &TcpStream) -> Result<Hello> {
     timed::prepare(stream)?;
     let mut b = [0u8; HELLO_LEN];
     Timed::new(stream, Limits::stall(HELLO_TIMEOUT)).read_exact(&mut b).context("reading the request")?;
-    Hello::decode(&b).map_err(|e| anyhow::anyhow!(e))
+    Hello::decode(&b).map_err(Error::Protocol)
 }
 
 /// Serves one standalone data connection (reads its hello first), sharing
 /// its progress. Socket options come from the listener, which passes them
 /// on. `passive_fallback` says the kernel counted a fallback for it (see
 /// [`FallbackWatch`]): its TCP socket is then reported as `fallback`.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::sampler::Progress;
+/// use mptcp_transfer::session::{self, FallbackWatch};
+///
+/// let listener = mptcp::MptcpBuilder::new().bind("[::]:5201")?;
+/// let mut fallbacks = FallbackWatch::new();
+/// let (conn, _) = listener.accept()?;
+/// let passive_fallback = fallbacks.check(&conn);
+/// let report = session::serve_connection(conn, Duration::from_millis(100), passive_fallback, &Progress::default(), &mut |_| {})?;
+/// println!("{} bytes, verified: {}", report.bytes, report.integrity.verified);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn serve_connection(
     stream: TcpStream,
     interval: Duration,
     passive_fallback: bool,
     progress: &Progress,
     on_sample: OnSample<'_>,
-) -> anyhow::Result<SessionReport> {
+) -> Result<SessionReport> {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let hello = read_hello(&stream).with_context(|| peer.clone())?;
     if hello.kind != Kind::Data {
-        anyhow::bail!("{peer}: expected a data connection, got a {:?} one", hello.kind);
+        return Err(Error::Protocol(format!("{peer}: expected a data connection, got a {:?} one", hello.kind)));
     }
     serve_data(&stream, &hello, interval, passive_fallback, progress, on_sample)
 }
@@ -174,7 +227,7 @@ pub fn serve_data(
     passive_fallback: bool,
     progress: &Progress,
     on_sample: OnSample<'_>,
-) -> anyhow::Result<SessionReport> {
+) -> Result<SessionReport> {
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
     let congestion = congestion_of(stream);
     let requested = stream.created_as_mptcp().unwrap_or(false) || passive_fallback;
@@ -329,6 +382,12 @@ impl End<'_> {
 #[derive(Debug)]
 pub struct FallbackWatch {
     detector: Option<PassiveFallbackDetector>,
+}
+
+impl Default for FallbackWatch {
+    fn default() -> FallbackWatch {
+        FallbackWatch::new()
+    }
 }
 
 impl FallbackWatch {

@@ -1,6 +1,5 @@
-//! Socket options for bulk transfer: the command-line arguments, their
-//! validation, and the [`MptcpBuilder`] that sets them before `connect` or
-//! `listen`.
+//! Socket options for bulk transfer: their validation, and the
+//! [`MptcpBuilder`] that sets them before `connect` or `listen`.
 //!
 //! A listening socket passes `TCP_CONGESTION`, `SO_SNDBUF` and `SO_RCVBUF`
 //! on to the sockets it accepts (MPTCP ones, plain-TCP ones and the MPTCP
@@ -12,27 +11,11 @@ use std::net::TcpStream;
 use mptcp::MptcpBuilder;
 
 use super::units::parse_size;
-use crate::util::usage;
+use crate::{Error, Result};
 
 /// Congestion control used unless the user picks one: it aggregates paths of
 /// unequal capacity well (bbr, the default on some hosts, does not).
 pub const DEFAULT_CONGESTION: &str = "cubic";
-
-/// Socket options shared by client and server.
-#[derive(Debug, Clone, clap::Args)]
-pub struct SockArgs {
-    /// Congestion control (TCP_CONGESTION), e.g. cubic, bbr, reno, or
-    /// `system` for the host's default. Default: cubic, which aggregates
-    /// paths of unequal capacity well.
-    #[arg(long, value_name = "NAME")]
-    pub congestion: Option<String>,
-    /// Send buffer (SO_SNDBUF), e.g. 4M. Default: kernel autotuning.
-    #[arg(long, value_name = "SIZE")]
-    pub sndbuf: Option<String>,
-    /// Receive buffer (SO_RCVBUF), e.g. 4M. Default: kernel autotuning.
-    #[arg(long, value_name = "SIZE")]
-    pub rcvbuf: Option<String>,
-}
 
 /// Socket options for bulk transfer, validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,28 +29,50 @@ pub struct SocketOpts {
 }
 
 impl SocketOpts {
-    /// Validates the arguments (exit status 2 on bad input). Without
-    /// `--congestion`, [`DEFAULT_CONGESTION`] where the kernel lets us use it.
-    pub fn from_args(a: &SockArgs) -> anyhow::Result<SocketOpts> {
-        let size = |v: &Option<String>, what: &str| -> anyhow::Result<Option<usize>> {
+    /// Validates the options as a command line gives them: a congestion
+    /// control name (`system` for the host's default), send and receive
+    /// buffer sizes such as `4M` ([`parse_size`]). Without a congestion
+    /// control, [`DEFAULT_CONGESTION`] where the kernel lets us use it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidOption`] naming the option (`congestion`, `sndbuf`
+    /// or `rcvbuf`) and what is wrong with its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp_transfer::opts::SocketOpts;
+    ///
+    /// let o = SocketOpts::parse(Some("reno"), Some("4M"), None)?;
+    /// assert_eq!((o.congestion.as_deref(), o.send_buffer), (Some("reno"), Some(4 << 20)));
+    /// assert!(SocketOpts::parse(None, Some("0"), None).is_err());
+    /// # Ok::<(), mptcp_transfer::Error>(())
+    /// ```
+    pub fn parse(congestion: Option<&str>, sndbuf: Option<&str>, rcvbuf: Option<&str>) -> Result<SocketOpts> {
+        let size = |v: Option<&str>, option: &'static str| -> Result<Option<usize>> {
             match v {
                 None => Ok(None),
                 Some(s) => match parse_size(s) {
                     Some(n) if n > 0 && n <= i32::MAX as u64 => Ok(Some(n as usize)),
-                    _ => Err(usage(format!("--{what} {s:?}: expected a size such as 4M"))),
+                    _ => Err(Error::InvalidOption { option, value: s.into(), problem: "expected a size such as 4M" }),
                 },
             }
         };
-        let congestion = match a.congestion.as_deref() {
+        let congestion = match congestion {
             Some("system") => None,
             Some(n) if n.is_empty() || n.len() > 15 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                return Err(usage(format!("--congestion {n:?}: not a congestion control name")))
+                return Err(Error::InvalidOption {
+                    option: "congestion",
+                    value: n.into(),
+                    problem: "not a congestion control name",
+                })
             }
             Some(n) => Some(n.to_string()),
             None if congestion_usable(DEFAULT_CONGESTION) => Some(DEFAULT_CONGESTION.to_string()),
             None => None,
         };
-        Ok(SocketOpts { congestion, send_buffer: size(&a.sndbuf, "sndbuf")?, recv_buffer: size(&a.rcvbuf, "rcvbuf")? })
+        Ok(SocketOpts { congestion, send_buffer: size(sndbuf, "sndbuf")?, recv_buffer: size(rcvbuf, "rcvbuf")? })
     }
 
     /// A builder that sets these options before `connect`/`listen`; its
@@ -92,7 +97,7 @@ fn congestion_usable(name: &str) -> bool {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let avail = read("/proc/sys/net/ipv4/tcp_available_congestion_control");
     let allowed = read("/proc/sys/net/ipv4/tcp_allowed_congestion_control");
-    let root = mptcp_netns::is_root();
+    let root = nix::unistd::geteuid().is_root();
     avail.split_whitespace().any(|c| c == name) && (root || allowed.split_whitespace().any(|c| c == name))
 }
 
@@ -107,19 +112,18 @@ pub fn congestion_of(s: &TcpStream) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn args(congestion: Option<&str>, sndbuf: Option<&str>) -> SockArgs {
-        SockArgs { congestion: congestion.map(Into::into), sndbuf: sndbuf.map(Into::into), rcvbuf: None }
-    }
-
     #[test]
     fn arguments_are_validated() {
-        let o = SocketOpts::from_args(&args(Some("reno"), Some("4M"))).unwrap();
+        let o = SocketOpts::parse(Some("reno"), Some("4M"), None).unwrap();
         assert_eq!(o, SocketOpts { congestion: Some("reno".into()), send_buffer: Some(4 << 20), recv_buffer: None });
-        assert_eq!(SocketOpts::from_args(&args(Some("system"), None)).unwrap().congestion, None);
-        assert!(SocketOpts::from_args(&args(Some("no such"), None)).is_err());
-        assert!(SocketOpts::from_args(&args(Some("averyveryverylongname"), None)).is_err());
-        assert!(SocketOpts::from_args(&args(None, Some("0"))).is_err());
-        assert!(SocketOpts::from_args(&args(None, Some("3G"))).is_err(), "above i32::MAX");
+        assert_eq!(SocketOpts::parse(Some("system"), None, None).unwrap().congestion, None);
+        let e = SocketOpts::parse(Some("no such"), None, None).unwrap_err();
+        assert_eq!(e.to_string(), "--congestion \"no such\": not a congestion control name");
+        assert!(SocketOpts::parse(Some("averyveryverylongname"), None, None).is_err());
+        let e = SocketOpts::parse(None, Some("0"), None).unwrap_err();
+        assert_eq!(e.to_string(), "--sndbuf \"0\": expected a size such as 4M");
+        assert!(SocketOpts::parse(None, Some("3G"), None).is_err(), "above i32::MAX");
+        assert!(SocketOpts::parse(None, None, Some("x")).unwrap_err().to_string().starts_with("--rcvbuf"));
     }
 
     /// The server sets the options on its listener only: they must reach the

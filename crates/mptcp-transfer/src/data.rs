@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use mptcp::MptcpExt;
 
-use super::checksum::{Checksum, DataStream, HoldbackHasher, CHUNK, CHUNK_BLOCKS};
+use super::checksum::{Checksum, DataStream, CHUNK, CHUNK_BLOCKS};
 use super::pacing::Pacer;
-use super::proto::{Outcome, Paced, Trailer, OUTCOME_LEN};
-use super::report::Status;
+use super::proto::{Outcome, Paced, Status, Trailer, OUTCOME_LEN, TRAILER_LEN};
 use super::sampler::Progress;
 use super::timed::{meaning, Limits, Timed};
 use super::units::fmt_bytes;
@@ -139,6 +138,56 @@ pub fn send_outcome(stream: &TcpStream, rec: &Received, status: Status) {
     let _ = stream.shutdown(Shutdown::Write);
 }
 
+/// Hashes the data stream as a receiver: everything but the last
+/// [`TRAILER_LEN`] bytes seen, which are kept back as the trailer candidate.
+#[derive(Debug, Default)]
+pub struct HoldbackHasher {
+    hash: Checksum,
+    tail: Vec<u8>,
+    bytes: u64,
+}
+
+impl HoldbackHasher {
+    /// A fresh receiver-side hasher.
+    pub fn new() -> HoldbackHasher {
+        HoldbackHasher { hash: Checksum::new(), tail: Vec::with_capacity(2 * TRAILER_LEN), bytes: 0 }
+    }
+
+    /// Adds bytes just read.
+    pub fn update(&mut self, data: &[u8]) {
+        if data.len() >= TRAILER_LEN {
+            // Everything held back is data now, and so is all but the new tail.
+            let tail = std::mem::take(&mut self.tail);
+            self.feed(&tail);
+            let (body, tail) = data.split_at(data.len() - TRAILER_LEN);
+            self.feed(body);
+            self.tail.extend_from_slice(tail);
+        } else {
+            self.tail.extend_from_slice(data);
+            if self.tail.len() > TRAILER_LEN {
+                let excess = self.tail.len() - TRAILER_LEN;
+                let head: Vec<u8> = self.tail.drain(..excess).collect();
+                self.feed(&head);
+            }
+        }
+    }
+
+    fn feed(&mut self, d: &[u8]) {
+        self.hash.update(d);
+        self.bytes += d.len() as u64;
+    }
+
+    /// Data bytes so far (the held-back tail excluded).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// At end of stream: (data bytes, hash, the trailer if the tail is one).
+    pub fn finish(&self) -> (u64, u64, Option<Trailer>) {
+        (self.bytes, self.hash.digest(), Trailer::decode(&self.tail))
+    }
+}
+
 /// Reads the data stream to its end, hashing it. `limits` bound the wait
 /// for each read (stall) and the whole stream (deadline).
 pub fn recv_data(stream: &TcpStream, start: Instant, progress: &Progress, limits: Limits) -> io::Result<Received> {
@@ -169,4 +218,32 @@ pub fn ended_early(rec: &Received, sender: &str) -> io::Error {
             rec.elapsed.as_secs_f64()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(d: &[u8]) -> u64 {
+        let mut h = Checksum::new();
+        h.update(d);
+        h.digest()
+    }
+
+    #[test]
+    fn holdback_finds_the_trailer_whatever_the_read_sizes() {
+        let mut ds = DataStream::new(42);
+        let mut stream = Vec::new();
+        stream.extend_from_slice(&ds.next_chunk().0[..1000]);
+        let t = Trailer { bytes: 1000, hash: sum(&stream), elapsed_us: 5, paced: Paced::No };
+        stream.extend_from_slice(&t.encode());
+        for step in [1, 7, 32, 33, 500, 2000] {
+            let mut h = HoldbackHasher::new();
+            for c in stream.chunks(step) {
+                h.update(c);
+            }
+            let (n, hash, tr) = h.finish();
+            assert_eq!((n, hash, tr), (1000, t.hash, Some(t)), "step {step}");
+        }
+    }
 }

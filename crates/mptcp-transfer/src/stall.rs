@@ -7,8 +7,28 @@
 //! second half of the window after the failure, its last sample left out.
 //!
 //! `mptcp lab` (the `failover` phases) and the failover benchmark of
-//! `bench/daemon.sh` (crates/mptcp-daemon/benches/daemon, which includes
-//! this file) both measure with [`measure`]. It needs nothing but `std`.
+//! `bench/daemon.sh` (crates/mptcp-daemon/benches/daemon) both measure with
+//! [`measure`].
+//!
+//! # Examples
+//!
+//! A receiver that got 10 Mbit/s, nothing for 300 ms after the failure,
+//! then 10 Mbit/s again:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use mptcp_transfer::stall;
+//!
+//! let t = Instant::now();
+//! let reads: Vec<(Instant, u64)> = (0..300u64)
+//!     .filter(|i| !(100..130).contains(i))
+//!     .map(|i| (t + Duration::from_millis(i * 10), 12_500))
+//!     .collect();
+//! let down = t + Duration::from_secs(1);
+//! let s = stall::measure(&reads, down, t + Duration::from_secs(3)).unwrap();
+//! assert_eq!(s.ms, Some(300.0));
+//! assert_eq!(s.reference_bps, 10e6);
+//! ```
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! A bench client's test: the control connection (which proves the peer is
 //! an `mptcp bench server` before any data moves), then `-P` data
-//! connections per direction at once, watched by the [`ticker`](super::ticker),
+//! connections per direction at once, watched by the [`ticker`],
 //! summed into a [`TestReport`].
 
 use std::net::{Shutdown, TcpStream};
@@ -9,16 +9,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-
-use super::aggregate::{Interval, StreamEntry, TestFacts, TestReport};
-use super::checksum::WyRand;
+use super::aggregate::{StreamEntry, TestFacts, TestReport};
+use super::checksum::random_seed;
 use super::proto::{printable, Direction, Hello, Kind, Mode, Reply, REPLY_LEN};
 use super::report::Role;
 use super::sampler::{Progress, Sample};
 use super::session::{self, ClientConfig, OnSample, TestRef};
-use super::ticker::{self, Probe, Probes};
+use super::ticker::{self, Interval, Probe, Probes};
 use super::timed::{meaning, secs, Limits, Timed};
+use crate::error::{bail, Context};
+use crate::{Error, Result};
 
 /// A throughput test.
 #[derive(Debug, Clone)]
@@ -36,9 +36,7 @@ pub struct TestConfig {
 
 /// A random, non-zero test id.
 pub fn new_test_id() -> u64 {
-    let t =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    WyRand::new(t ^ (u64::from(std::process::id()) << 32)).next_u64() | 1
+    random_seed() | 1
 }
 
 /// The control hello of a test.
@@ -55,25 +53,25 @@ pub fn control_hello(base: &ClientConfig, mode: Mode, test_id: u64, streams: u16
 /// Opens the control connection and waits for the server's consent. The
 /// errors say what the peer did instead: answered something else (shown),
 /// closed the connection, or said nothing for the stall limit.
-pub fn open_control(base: &ClientConfig, hello: &Hello) -> anyhow::Result<TcpStream> {
+pub fn open_control(base: &ClientConfig, hello: &Hello) -> Result<TcpStream> {
     let stream = session::connect(base)?;
     let target = &base.target;
     let mut timed = Timed::new(&stream, Limits::stall(base.stall));
     timed
         .write_all(&hello.encode())
-        .map_err(|e| anyhow::anyhow!("sending the bench request to {target}: {}", meaning(&e)))?;
+        .map_err(|e| Error::Protocol(format!("sending the bench request to {target}: {}", meaning(&e))))?;
     let mut head = [0u8; REPLY_LEN];
     let mut got = 0;
     while got < REPLY_LEN {
         match timed.read(&mut head[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => anyhow::bail!(
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => bail!(
                 "timed out: {target} accepted the connection but sent no answer to the bench request for {}: it is \
                  not an `mptcp bench server`, or it is stuck",
                 secs(base.stall)
             ),
-            Err(e) if got == 0 => anyhow::bail!(
+            Err(e) if got == 0 => bail!(
                 "{target} closed the connection without answering the bench request ({}): it is not an `mptcp \
                  bench server`, or one of another version",
                 meaning(&e)
@@ -83,22 +81,22 @@ pub fn open_control(base: &ClientConfig, hello: &Hello) -> anyhow::Result<TcpStr
     }
     if got < REPLY_LEN {
         if got == 0 {
-            anyhow::bail!(
+            bail!(
                 "{target} closed the connection without answering the bench request: it is not an `mptcp bench \
                  server` (or one of an older version)"
             );
         }
-        anyhow::bail!("{target} is not an `mptcp bench server`: it answered {}", printable(&head[..got]));
+        bail!("{target} is not an `mptcp bench server`: it answered {}", printable(&head[..got]));
     }
     match Reply::decode(&head, &mut &stream).context("reading the server's answer")? {
         Ok(Reply::Accept { test_id }) if test_id == hello.test_id => Ok(stream),
-        Ok(Reply::Accept { .. }) => anyhow::bail!("{target} accepted another test than ours"),
-        Ok(Reply::Refuse(reason)) => anyhow::bail!("{target} refused the test: {reason}"),
+        Ok(Reply::Accept { .. }) => bail!("{target} accepted another test than ours"),
+        Ok(Reply::Refuse(reason)) => bail!("{target} refused the test: {reason}"),
         Err(head) => {
             let mut more = vec![0u8; 200];
             let n = timed.read_available(&mut more);
             let answer = [&head[..], &more[..n]].concat();
-            anyhow::bail!("{target} is not an `mptcp bench server`: it answered {}", printable(&answer))
+            bail!("{target} is not an `mptcp bench server`: it answered {}", printable(&answer))
         }
     }
 }
@@ -118,8 +116,32 @@ pub struct Observer<'a> {
     pub on_sample: &'a mut (dyn FnMut(&[Sample]) + Send),
 }
 
+impl std::fmt::Debug for Observer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer").finish_non_exhaustive()
+    }
+}
+
 /// Runs a throughput test.
-pub fn run_test(cfg: &TestConfig, obs: Observer<'_>) -> anyhow::Result<TestReport> {
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::client::{self, Observer, TestConfig};
+/// use mptcp_transfer::proto::Direction;
+/// use mptcp_transfer::session::ClientConfig;
+///
+/// let base = ClientConfig::new("10.0.0.2:5201", Direction::Download, Duration::from_secs(5));
+/// let cfg = TestConfig { base, parallel: 4, bidir: false, report_interval: Some(Duration::from_secs(1)) };
+/// let report = client::run_test(
+///     &cfg,
+///     Observer { on_interval: &mut |i| println!("{:.1} Mbit/s", i.download_bps / 1e6), on_sample: &mut |_| {} },
+/// )?;
+/// println!("{:?} Mbit/s over {} connections", report.goodput_bps.map(|b| b / 1e6), report.connections);
+/// # Ok::<(), mptcp_transfer::Error>(())
+/// ```
+pub fn run_test(cfg: &TestConfig, obs: Observer<'_>) -> Result<TestReport> {
     let base = &cfg.base;
     let plan = streams_of(cfg);
     let total = plan.len() as u16;
@@ -175,7 +197,7 @@ pub fn run_test(cfg: &TestConfig, obs: Observer<'_>) -> anyhow::Result<TestRepor
             .zip(&plan)
             .map(|(h, &(index, direction, _))| {
                 h.join().unwrap_or_else(|_| {
-                    StreamEntry::new(index, direction, Err(anyhow::anyhow!("the connection's thread panicked")), 0)
+                    StreamEntry::new(index, direction, Err(Error::Panicked("the connection's thread")), 0)
                 })
             })
             .collect();
@@ -211,7 +233,7 @@ fn streams_of(cfg: &TestConfig) -> Vec<(u16, Direction, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transfer::opts::SocketOpts;
+    use crate::opts::SocketOpts;
 
     fn cfg(parallel: u16, bidir: bool, bytes: u64) -> TestConfig {
         TestConfig {

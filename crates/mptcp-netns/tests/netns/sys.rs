@@ -1,6 +1,6 @@
-//! The crate's only `unsafe`: raw `getsockopt` for the tests, which check
-//! MPTCP's state on real sockets without depending on the library under
-//! test.
+//! The test suite's only `unsafe`: raw `getsockopt`, to check MPTCP's state
+//! on real sockets without depending on the `mptcp` library (whose tests
+//! use this crate).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
@@ -17,7 +17,7 @@ fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// `getsockopt(fd, level, name)` into `buf`; returns the length the kernel wrote.
-pub(crate) fn getsockopt(fd: impl AsFd, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
+pub fn getsockopt(fd: impl AsFd, level: i32, name: i32, buf: &mut [u8]) -> io::Result<usize> {
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: `buf` is valid for writes of `len` bytes and `len` points to a
     // live socklen_t; the kernel writes at most `len` bytes and updates `len`.
@@ -26,7 +26,7 @@ pub(crate) fn getsockopt(fd: impl AsFd, level: i32, name: i32, buf: &mut [u8]) -
 }
 
 /// An `int` socket option.
-pub(crate) fn getsockopt_int(fd: impl AsFd, level: i32, name: i32) -> io::Result<i32> {
+pub fn getsockopt_int(fd: impl AsFd, level: i32, name: i32) -> io::Result<i32> {
     let mut b = [0u8; 4];
     getsockopt(fd, level, name, &mut b)?;
     Ok(i32::from_ne_bytes(b))

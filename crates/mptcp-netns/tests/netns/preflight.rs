@@ -1,7 +1,8 @@
 //! `preflight` on this machine, without `tc`, and with MPTCP disabled.
 
+use mptcp_netns::{preflight, require_root, Missing, Requirements, Tool};
+
 use super::*;
-use crate::{preflight, require_root, Missing, Requirements, Tool};
 
 fn ours() -> Vec<String> {
     let prefix = format!("mptcp-{}-", std::process::id());

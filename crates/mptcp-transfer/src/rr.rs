@@ -13,15 +13,15 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Instant;
 
-use anyhow::Context;
 use mptcp::MptcpExt;
 use serde::Serialize;
 
 use super::client::{close_control, control_hello, new_test_id, open_control};
-use super::proto::{Hello, Kind, Mode, RrDone, REPLY_LEN};
-use super::report::Status;
+use super::proto::{Hello, Kind, Mode, RrDone, Status, REPLY_LEN};
 use super::session::{self, stall_of, ClientConfig, TestRef};
 use super::timed::{Limits, Timed};
+use crate::error::{bail, Context};
+use crate::{Error, Result};
 
 /// Largest request or response.
 pub const MAX_MESSAGE: u32 = 16 << 20;
@@ -63,6 +63,13 @@ pub struct Latency {
 }
 
 /// Percentiles (nearest rank) of latencies in nanoseconds; `None` for none.
+///
+/// # Examples
+///
+/// ```
+/// let l = mptcp_transfer::rr::latency(&mut [3_000, 1_000, 2_000]).unwrap();
+/// assert_eq!((l.min_us, l.p50_us, l.max_us), (1.0, 2.0, 3.0));
+/// ```
 pub fn latency(ns: &mut [u64]) -> Option<Latency> {
     if ns.is_empty() {
         return None;
@@ -184,7 +191,23 @@ struct Worker {
 }
 
 /// Runs the test once per protocol (`true`: MPTCP), in order.
-pub fn run(cfg: &RrConfig, protocols: &[bool]) -> anyhow::Result<RrReport> {
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mptcp_transfer::proto::{Direction, Mode};
+/// use mptcp_transfer::rr::{self, RrConfig};
+/// use mptcp_transfer::session::ClientConfig;
+///
+/// let base = ClientConfig::new("10.0.0.2:5201", Direction::Upload, Duration::from_secs(3));
+/// let cfg = RrConfig { base, mode: Mode::Rr, parallel: 1, request: 64, response: 1024, count: 0 };
+/// for r in rr::run(&cfg, &[true, false])?.results {
+///     println!("{}: p50 {:?} us", r.protocol, r.latency.map(|l| l.p50_us));
+/// }
+/// # Ok::<(), mptcp_transfer::Error>(())
+/// ```
+pub fn run(cfg: &RrConfig, protocols: &[bool]) -> Result<RrReport> {
     let mut results = Vec::new();
     for &mptcp in protocols {
         let base = ClientConfig { mptcp, ..cfg.base.clone() };
@@ -203,7 +226,7 @@ pub fn run(cfg: &RrConfig, protocols: &[bool]) -> anyhow::Result<RrReport> {
     })
 }
 
-fn run_one(cfg: &RrConfig) -> anyhow::Result<RrResult> {
+fn run_one(cfg: &RrConfig) -> Result<RrResult> {
     let test_id = new_test_id();
     let mut hello = control_hello(&cfg.base, cfg.mode, test_id, cfg.parallel);
     (hello.request_size, hello.response_size, hello.count) = (cfg.request, cfg.response, cfg.count);
@@ -281,12 +304,12 @@ fn status_of(s: &TcpStream) -> Status {
 fn rr_worker(cfg: &RrConfig, hello: Hello, end: Option<Instant>) -> Worker {
     let mut w = Worker::default();
     if let Err(e) = rr_connection(cfg, &hello, end, &mut w) {
-        w.error = Some(format!("connection {}: {e:#}", hello.index));
+        w.error = Some(format!("connection {}: {}", hello.index, e.chain()));
     }
     w
 }
 
-fn rr_connection(cfg: &RrConfig, hello: &Hello, end: Option<Instant>, w: &mut Worker) -> anyhow::Result<()> {
+fn rr_connection(cfg: &RrConfig, hello: &Hello, end: Option<Instant>, w: &mut Worker) -> Result<()> {
     let base = ClientConfig {
         test: Some(TestRef { id: hello.test_id, index: hello.index, streams: hello.streams }),
         ..cfg.base.clone()
@@ -307,7 +330,7 @@ fn rr_connection(cfg: &RrConfig, hello: &Hello, end: Option<Instant>, w: &mut Wo
     stream.shutdown(std::net::Shutdown::Write)?;
     let mut done = [0u8; REPLY_LEN];
     timed.read_exact(&mut done).context("reading the server's count")?;
-    let d = RrDone::decode(&done).ok_or_else(|| anyhow::anyhow!("the server's count is malformed"))?;
+    let d = RrDone::decode(&done).ok_or_else(|| Error::Protocol("the server's count is malformed".into()))?;
     w.served = Some(d.served);
     Ok(())
 }
@@ -326,14 +349,14 @@ fn crr_worker(cfg: &RrConfig, hello: Hello, end: Option<Instant>) -> Worker {
     let mut resp = vec![0u8; cfg.response as usize];
     while (hello.count == 0 || w.connections < hello.count) && end.is_none_or(|e| Instant::now() < e) {
         if let Err(e) = crr_once(&base, &msg, &mut resp, &mut w) {
-            w.error = Some(format!("connection {} of thread {}: {e:#}", w.connections, hello.index));
+            w.error = Some(format!("connection {} of thread {}: {}", w.connections, hello.index, e.chain()));
             break;
         }
     }
     w
 }
 
-fn crr_once(base: &ClientConfig, msg: &[u8], resp: &mut [u8], w: &mut Worker) -> anyhow::Result<()> {
+fn crr_once(base: &ClientConfig, msg: &[u8], resp: &mut [u8], w: &mut Worker) -> Result<()> {
     let t = Instant::now();
     let stream = session::connect(base)?;
     w.connections += 1;
@@ -346,13 +369,13 @@ fn crr_once(base: &ClientConfig, msg: &[u8], resp: &mut [u8], w: &mut Worker) ->
     let mut b = [0u8; 1];
     match timed.read(&mut b).context("waiting for the server to close")? {
         0 => Ok(()),
-        _ => anyhow::bail!("the server sent more than the response"),
+        _ => bail!("the server sent more than the response"),
     }
 }
 
 /// The server's side of an rr connection: answers each request until the
 /// client closes its half, then reports its count. Returns the count.
-pub fn serve_rr(stream: &TcpStream, hello: &Hello) -> anyhow::Result<u64> {
+pub fn serve_rr(stream: &TcpStream, hello: &Hello) -> Result<u64> {
     check_sizes(hello)?;
     stream.set_nodelay(true)?;
     let mut timed = Timed::new(stream, Limits::stall(stall_of(hello)));
@@ -375,7 +398,7 @@ pub fn serve_rr(stream: &TcpStream, hello: &Hello) -> anyhow::Result<u64> {
 
 /// The server's side of a crr connection (its hello read): one request,
 /// one response, and the server closes first.
-pub fn serve_crr(stream: &TcpStream, hello: &Hello) -> anyhow::Result<()> {
+pub fn serve_crr(stream: &TcpStream, hello: &Hello) -> Result<()> {
     check_sizes(hello)?;
     let mut timed = Timed::new(stream, Limits::stall(stall_of(hello)));
     let mut req = vec![0u8; hello.request_size as usize];
@@ -384,13 +407,13 @@ pub fn serve_crr(stream: &TcpStream, hello: &Hello) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_sizes(hello: &Hello) -> anyhow::Result<()> {
+fn check_sizes(hello: &Hello) -> Result<()> {
     if hello.kind != Kind::Rr && hello.kind != Kind::Crr {
-        anyhow::bail!("not a request/response connection");
+        bail!("not a request/response connection");
     }
     for (what, n) in [("request", hello.request_size), ("response", hello.response_size)] {
         if n == 0 || n > MAX_MESSAGE {
-            anyhow::bail!("{what} size {n} out of range (1 to {MAX_MESSAGE} bytes)");
+            bail!("{what} size {n} out of range (1 to {MAX_MESSAGE} bytes)");
         }
     }
     Ok(())

@@ -2,8 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use mptcp_netns::{require_root, Strip};
+
 use super::*;
-use crate::{require_root, Strip};
 
 /// With the SYN-ACK stripped, the client's MPTCP socket falls back, the
 /// server's accept() gives plain TCP and only the server namespace's

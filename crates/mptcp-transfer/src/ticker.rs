@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::aggregate::Interval;
+use serde::Serialize;
+
 use super::proto::{Direction, HELLO_LEN};
 use super::report::{timeline, TimelinePoint};
 use super::sampler::{delivered, FlowSample, Progress, Sample, Side};
@@ -78,6 +79,23 @@ impl Probes {
         }
         (up, down, flows)
     }
+}
+
+/// One line of the interval report (`-i`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Interval {
+    /// Seconds since the test started.
+    pub start_s: f64,
+    /// End of the interval.
+    pub end_s: f64,
+    /// Bytes the server acknowledged (upload) in the interval.
+    pub upload_bytes: u64,
+    /// Bytes the client read (download) in the interval.
+    pub download_bytes: u64,
+    /// Upload rate, bits per second.
+    pub upload_bps: f64,
+    /// Download rate, bits per second.
+    pub download_bps: f64,
 }
 
 /// What the ticker saw.

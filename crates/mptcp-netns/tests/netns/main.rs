@@ -1,16 +1,22 @@
-//! Tests in real network namespaces with real sockets (root; `#[ignore]`d so
-//! that a plain `cargo test` lists them, `scripts/test.sh` runs them).
+//! Tests of the public API in real network namespaces with real sockets
+//! (root; `#[ignore]`d so that a plain `cargo test` lists them,
+//! `scripts/test.sh` runs them).
 //!
 //! Some tests re-run themselves in a child process of this test binary (to
 //! give it another `PATH`, or to kill it with a signal): the child sees
-//! [`CHILD`] in its environment and plays the other part.
+//! [`CHILD`] in its environment and plays the other part. What they check
+//! (the processes in a namespace, MPTCP's state of a socket) they read from
+//! `/proc` and the kernel themselves, not through the crate under test.
 
 mod cleanup;
 mod middlebox;
+mod path;
 mod preflight;
+mod sys;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,8 +24,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::sys::{getsockopt, getsockopt_int};
-use crate::{Netns, Path};
+use mptcp_netns::{Netns, Path};
+use sys::{getsockopt, getsockopt_int};
 
 /// Set in the environment of a test that re-runs itself as a child.
 const CHILD: &str = "MPTCP_NETNS_TEST_CHILD";
@@ -52,7 +58,7 @@ impl ToolDir {
         ));
         std::fs::create_dir(&dir).expect("temp dir");
         for p in programs {
-            let target = crate::preflight::find_program(p).unwrap_or_else(|| panic!("`{p}` must be installed"));
+            let target = find_program(p).unwrap_or_else(|| panic!("`{p}` must be installed"));
             std::os::unix::fs::symlink(target, dir.join(p)).expect("symlink");
         }
         ToolDir(dir)
@@ -65,31 +71,38 @@ impl Drop for ToolDir {
     }
 }
 
+/// The first executable file `name` in `PATH`.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| std::fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false))
+}
+
 /// A client and a server namespace joined by one veth path, IPv4
 /// (`10.<base>.0.1/2`) or IPv6 (`fd<base>::1/2`).
 struct Pair {
     client: Netns,
     server: Netns,
-    server_ip: String,
+    server_ip: IpAddr,
     _path: Path,
 }
 
 fn pair(base: u8, v6: bool) -> Pair {
     let client = Netns::new("cli").expect("client netns");
     let server = Netns::new("srv").expect("server netns");
-    let (a, b) = if v6 {
-        (format!("fd{base:02x}::1/64"), format!("fd{base:02x}::2/64"))
+    let (a, b, prefix) = if v6 {
+        (format!("fd{base:02x}::1"), format!("fd{base:02x}::2"), 64)
     } else {
-        (format!("10.{base}.0.1/24"), format!("10.{base}.0.2/24"))
+        (format!("10.{base}.0.1"), format!("10.{base}.0.2"), 24)
     };
-    let path = Path::new(&client, &a, &server, &b).expect("veth path");
-    Pair { server_ip: path.b_addr.clone(), client, server, _path: path }
+    let path = Path::new(&client, a.parse().unwrap(), &server, b.parse().unwrap(), prefix).expect("veth path");
+    Pair { server_ip: path.b_addr, client, server, _path: path }
 }
 
 impl Pair {
     fn addr(&self, port: u16) -> SocketAddr {
-        let ip: std::net::IpAddr = self.server_ip.parse().unwrap();
-        SocketAddr::new(ip, port)
+        SocketAddr::new(self.server_ip, port)
     }
 
     /// An MPTCP listener in the server namespace.

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use mptcp::MptcpStatus;
 use serde::Serialize;
 
 use super::checksum::Checksum;
 use super::pacing::Pacing;
-use super::proto::Direction;
+use super::proto::{Direction, Status};
 use super::sampler::{FlowSample, Sample};
 
 /// Which end of the connection a report describes.
@@ -28,43 +27,6 @@ impl fmt::Display for Role {
         f.pad(match self {
             Role::Client => "client",
             Role::Server => "server",
-        })
-    }
-}
-
-/// A connection's MPTCP status as reports give it: the library's answer, or
-/// `unknown` when there was none (a peer that did not say).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// MPTCP on the wire.
-    Mptcp,
-    /// Asked for MPTCP, runs as TCP.
-    Fallback,
-    /// Plain TCP.
-    Tcp,
-    /// Not known.
-    Unknown,
-}
-
-impl From<Option<MptcpStatus>> for Status {
-    fn from(s: Option<MptcpStatus>) -> Status {
-        match s {
-            Some(MptcpStatus::Mptcp) => Status::Mptcp,
-            Some(MptcpStatus::Fallback) => Status::Fallback,
-            Some(MptcpStatus::Tcp) => Status::Tcp,
-            None => Status::Unknown,
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(match self {
-            Status::Mptcp => "mptcp",
-            Status::Fallback => "fallback",
-            Status::Tcp => "tcp",
-            Status::Unknown => "unknown",
         })
     }
 }
@@ -383,11 +345,8 @@ mod tests {
     }
 
     #[test]
-    fn statuses_print_as_the_library_names_them() {
-        for s in [MptcpStatus::Mptcp, MptcpStatus::Fallback, MptcpStatus::Tcp] {
-            assert_eq!(Status::from(Some(s)).to_string(), s.as_str());
-        }
-        assert_eq!(Status::from(None).to_string(), "unknown");
+    fn roles_print_by_name() {
         assert_eq!(Role::Client.to_string(), "client");
+        assert_eq!(Role::Server.to_string(), "server");
     }
 }
