@@ -200,7 +200,7 @@ fn doctor_on_this_kernel() {
     mptcp_netns::require_root();
     let client = Netns::new("kdcli").unwrap();
     let server = Netns::new("kdsrv").unwrap();
-    Path::new(&client, "10.41.2.1/24", &server, "10.41.2.2/24").unwrap();
+    Path::new(&client, "10.41.2.1".parse().unwrap(), &server, "10.41.2.2".parse().unwrap(), 24).unwrap();
     let _srv = serve(&server, "10.41.2.2:8021".parse().unwrap(), true, 1);
     let host = client.command(BIN).args(["doctor", "--json"]).output().unwrap();
     let conn = client.command(BIN).args(["doctor", "10.41.2.2:8021", "--json", "--watch", "1"]).output().unwrap();

@@ -31,6 +31,10 @@ const PORT: u16 = 8080;
 /// Watch long enough for a join SYN's first retransmission (1 s).
 const WATCH: &str = "1.5";
 
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
 /// Client and server namespaces with two paths.
 struct Lab {
     client: Netns,
@@ -44,7 +48,7 @@ impl Lab {
         let client = Netns::new("dcli").unwrap();
         let server = Netns::new("dsrv").unwrap();
         let paths = (1..=2)
-            .map(|i| Path::new(&client, &format!("10.71.{i}.1/24"), &server, &format!("10.71.{i}.2/24")).unwrap())
+            .map(|i| Path::new(&client, ip(&format!("10.71.{i}.1")), &server, ip(&format!("10.71.{i}.2")), 24).unwrap())
             .collect();
         Lab { client, server, paths }
     }
@@ -413,8 +417,8 @@ fn endpoint_no_route_ipv6() {
     mptcp_netns::require_root();
     let client = Netns::new("dcli6").unwrap();
     let server = Netns::new("dsrv6").unwrap();
-    let _p1 = Path::new(&client, "fd00:71:1::1/64", &server, "fd00:71:1::2/64").unwrap();
-    let p2 = Path::new(&client, "fd00:71:2::1/64", &server, "fd00:71:2::2/64").unwrap();
+    let _p1 = Path::new(&client, ip("fd00:71:1::1"), &server, ip("fd00:71:1::2"), 64).unwrap();
+    let p2 = Path::new(&client, ip("fd00:71:2::1"), &server, ip("fd00:71:2::2"), 64).unwrap();
     client.ip(&["mptcp", "endpoint", "add", "fd00:71:2::1", "dev", &p2.a_dev, "subflow"]).unwrap();
     let _srv = Echo::start_on(&server, format!("[::]:{PORT}").parse().unwrap(), true);
     let run = doctor(&client, &[&format!("[fd00:71:1::2]:{PORT}"), "--watch", WATCH], "endpoint-no-route-ipv6");
