@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 const CONVENTIONS: &str = "\
 Exit status: 0 success (also when stdout is closed early, as in `mptcp conns | head -1`); \
 1 the work failed; 2 bad input, nothing was changed; `mptcp check` exits 3 when the connection \
-runs as plain TCP.
+runs as plain TCP, `mptcp doctor` when a finding explains a fallback or a missing subflow.
 
 JSON: -j/--json prints data as JSON; an error is then also a JSON object on stdout, \
 {\"error\": \"...\", \"kind\": \"...\"}, with the same exit status, and kind one of usage, \
@@ -48,6 +48,8 @@ enum Command {
     Status(cmd::status::Args),
     /// Connect to HOST:PORT with MPTCP and report whether the server negotiated it.
     Check(cmd::check::Args),
+    /// Explain why a connection is not MPTCP or lacks subflows (or check the host, or a listener).
+    Doctor(cmd::doctor::Args),
     /// Path manager endpoints (like `ip mptcp endpoint`).
     #[command(alias = "endpoints", alias = "endp")]
     Endpoint(cmd::endpoint::Args),
@@ -81,6 +83,7 @@ impl Command {
         match self {
             Command::Status(a) => a.json,
             Command::Check(a) => a.json,
+            Command::Doctor(a) => a.json,
             Command::Endpoint(a) => a.json,
             Command::Limits(a) => a.json,
             Command::Monitor(a) => a.json,
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Status(a) => cmd::status::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Doctor(a) => cmd::doctor::run(a),
         Command::Endpoint(a) => cmd::endpoint::run(a),
         Command::Limits(a) => cmd::limits::run(a),
         Command::Monitor(a) => cmd::monitor::run(a),

@@ -189,3 +189,40 @@ fn status_check_and_lab_on_this_kernel() {
     assert!(err.contains("built without MPTCP") || err.contains(why), "mptcp lab must say why: {err}");
     assert_eq!(mptcp_netns::cmd(&["ip", "netns", "list"]).unwrap().stdout, before, "mptcp lab left namespaces");
 }
+
+/// `mptcp doctor` on the kernel under test (the kernel matrix runs it under
+/// each kernel): where the kernel was built without MPTCP, the host alone
+/// and a connection both name that cause (`mptcp-not-built`, exit 3);
+/// elsewhere a single-path connection is healthy.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn doctor_on_this_kernel() {
+    mptcp_netns::require_root();
+    let client = Netns::new("kdcli").unwrap();
+    let server = Netns::new("kdsrv").unwrap();
+    Path::new(&client, "10.41.2.1".parse().unwrap(), &server, "10.41.2.2".parse().unwrap(), 24).unwrap();
+    let _srv = serve(&server, "10.41.2.2:8021".parse().unwrap(), true, 1);
+    let host = client.command(BIN).args(["doctor", "--json"]).output().unwrap();
+    let conn = client.command(BIN).args(["doctor", "10.41.2.2:8021", "--json", "--watch", "1"]).output().unwrap();
+    let (h, c) = (json(&host), json(&conn));
+    let errors = |v: &serde_json::Value| -> Vec<String> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == "error")
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    if expect::has_mptcp() {
+        assert_eq!((host.status.code(), errors(&h)), (Some(0), vec![]), "{h:#}");
+        assert_eq!((conn.status.code(), errors(&c)), (Some(0), vec![]), "{c:#}");
+        assert_eq!(c["mptcp"], true, "{c:#}");
+        assert_eq!((c["subflows"]["established"].as_u64(), c["subflows"]["possible"].as_u64()), (Some(1), Some(1)));
+        return;
+    }
+    assert_eq!(expect::availability(), "not-built", "no doctor expectation for mptcp={}", expect::availability());
+    assert_eq!((host.status.code(), errors(&h)), (Some(3), vec!["mptcp-not-built".to_string()]), "{h:#}");
+    assert_eq!((conn.status.code(), errors(&c)), (Some(3), vec!["mptcp-not-built".to_string()]), "{c:#}");
+    assert_eq!(c["mptcp"], false, "{c:#}");
+}

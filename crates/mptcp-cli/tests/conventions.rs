@@ -139,6 +139,7 @@ fn json_errors_have_a_kind_and_the_same_exit_status() {
     json_error(None, &["conns", "--port", "0"], "usage", 2);
     json_error(None, &["lab", "--paths", "9"], "usage", 2);
     json_error(None, &["check", "no-port"], "usage", 2);
+    json_error(None, &["doctor", "no-port"], "usage", 2);
     // Nothing listens on port 1 of loopback: refused, an I/O error.
     let v = json_error(None, &["check", "127.0.0.1:1"], "io", 1);
     assert!(v["error"].as_str().unwrap().contains("Connection refused"), "{v}");
@@ -179,6 +180,7 @@ fn every_data_command_takes_j() {
     // The others accept it (their runs are in other tests).
     for args in [
         &["check", "-j", "--help"][..],
+        &["doctor", "-j", "--help"],
         &["monitor", "-j", "--help"],
         &["pm", "-j", "--help"],
         &["lab", "-j", "--help"],

@@ -97,6 +97,9 @@
 //!   limits and the userspace PM, [`pm::EventListener`] for events.
 //! - **Connections on the host** (`netlink`): [`diag::connections`], as
 //!   `ss -M` lists them.
+//! - **Why not MPTCP?** [`diagnose`]: observations of the host and of a
+//!   connection, and a pure [`diagnose::diagnose`] naming the cause of a
+//!   fallback or of a missing subflow, with the fix (`mptcp doctor`).
 //! - **tokio**: [`tokio::connect`], [`tokio::bind`] and async
 //!   [`MptcpBuilder`] methods returning tokio's types.
 //! - **HTTP** (`hyper`): [`hyper::MptcpConnector`] for hyper-util's client,
@@ -142,6 +145,7 @@ mod conn;
 pub mod counters;
 #[cfg(mptcp_linux)]
 mod detect;
+pub mod diagnose;
 mod dial;
 mod ext;
 mod host;

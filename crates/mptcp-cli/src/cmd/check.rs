@@ -59,6 +59,8 @@ struct Report {
     info: Option<mptcp::MptcpInfo>,
     /// What the server did with the `--send` data.
     after_send: Option<String>,
+    /// When the connection is plain TCP: the command that explains why.
+    doctor: Option<String>,
 }
 
 /// Runs `mptcp check`.
@@ -103,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         subflows: stream.subflows_with(mptcp::SubflowDetail::Backup).context("reading subflows")?,
         info,
         after_send: answer,
+        doctor: (!status.is_mptcp()).then(|| format!("mptcp doctor {}", args.target)),
     };
     if args.json {
         crate::util::print_json(&report)?;
@@ -124,6 +127,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out, "{} ({}): {verdict}", args.target, report.remote)?;
         if let Some(a) = &report.after_send {
             writeln!(out, "  after --send: {a}")?;
+        }
+        if let Some(d) = &report.doctor {
+            writeln!(out, "  why: `{d}` explains it")?;
         }
         for n in &report.notes {
             writeln!(out, "  note: {n}")?;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completions;
 pub mod conns;
 pub mod daemon;
+pub mod doctor;
 pub mod endpoint;
 pub mod lab;
 pub mod limits;

@@ -57,3 +57,11 @@ pub use subscription::EventListener;
 pub use types::{Endpoint, EndpointFlags, Limits, LocalAddr, MAX_LIMIT};
 
 pub use crate::sys::{interface_index, interface_name};
+
+/// The id of the path manager's events group (`mptcp_pm_events`), `None`
+/// where the kernel has none: `diagnose` looks for the netlink sockets
+/// subscribed to it.
+pub(crate) fn events_group() -> Result<Option<u32>> {
+    let mut buf = vec![0u8; crate::netlink::RECV_BUF];
+    family::open_blocking(&mut buf).map(|(_, fam)| fam.events_group)
+}
