@@ -53,7 +53,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Packages with services (mptcpd, iperf3) are installed as tools for the
+    # tests, never as running services of this host: nothing starts during
+    # the install (policy-rc.d), and a service the install enabled is
+    # disabled again (mptcpd would otherwise manage the host's endpoints
+    # from the next boot on).
+    policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    enabled_before=$(systemctl list-unit-files --state=enabled --no-legend 2>/dev/null | awk '{print $1}' || true)
+    status=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+    [ "$own_policy" = 1 ] && rm -f "$policy"
+    [ "$status" = 0 ] || exit "$status"
+    for unit in mptcp.service iperf3.service; do
+      if systemctl is-enabled --quiet "$unit" 2>/dev/null && ! grep -qx "$unit" <<<"$enabled_before"; then
+        systemctl disable --quiet "$unit" || true
+      fi
+    done
   else
     echo "missing system packages: ${missing[*]}" >&2
     echo "install them (e.g. apt-get install ${missing[*]}) and run $0 again, as root" >&2
