@@ -186,11 +186,15 @@ impl Trace {
     pub(crate) fn first_at_or_after(&self, t: u64) -> u64 {
         let n = self.ms.len() as u64;
         let period_ns = self.period_ms() * 1_000_000;
-        let cycle = t / period_ns;
-        let offset = t % period_ns;
+        let (mut cycle, mut offset) = (t / period_ns, t % period_ns);
+        if offset == 0 && cycle > 0 {
+            // The previous loop's last opportunities (at its period) fall
+            // exactly on `t`, and come first.
+            cycle -= 1;
+            offset = period_ns;
+        }
         let i = self.ms.partition_point(|&m| m * 1_000_000 < offset) as u64;
-        // `i == n` cannot happen (the last time is the period, above any
-        // offset), but stay correct if it did: the next cycle's first.
+        // `i < n`: the last time is the period, at or above any offset.
         cycle * n + i
     }
 }

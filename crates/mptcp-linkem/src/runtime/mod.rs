@@ -116,6 +116,57 @@ pub struct Stats {
     pub elapsed: Duration,
 }
 
+impl DirectionStats {
+    /// The counters as a JSON object (CPU time as `cpu_s`, in seconds).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let j = mptcp_linkem::DirectionStats::default().to_json();
+    /// assert!(j.starts_with("{\"packets_in\":0,"));
+    /// ```
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"packets_in\":{},\"bytes_in\":{},\"packets_out\":{},\"bytes_out\":{},\"dropped_loss\":{},\
+             \"dropped_queue\":{},\"dropped_outage\":{},\"loss_bursts\":{},\"queue_peak_bytes\":{},\"held_peak\":{},\
+             \"kernel_dropped\":{},\"kernel_user_dropped\":{},\"verdict_errors\":{},\"cpu_s\":{:.6}}}",
+            self.packets_in,
+            self.bytes_in,
+            self.packets_out,
+            self.bytes_out,
+            self.dropped_loss,
+            self.dropped_queue,
+            self.dropped_outage,
+            self.loss_bursts,
+            self.queue_peak_bytes,
+            self.held_peak,
+            self.kernel_dropped,
+            self.kernel_user_dropped,
+            self.verdict_errors,
+            self.cpu.as_secs_f64()
+        )
+    }
+}
+
+impl Stats {
+    /// Both directions as a JSON object: `{"elapsed_s":..,"up":{..},"down":{..}}`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let j = mptcp_linkem::Stats::default().to_json();
+    /// assert!(j.starts_with("{\"elapsed_s\":0.000000,\"up\":{"));
+    /// ```
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"elapsed_s\":{:.6},\"up\":{},\"down\":{}}}",
+            self.elapsed.as_secs_f64(),
+            self.up.to_json(),
+            self.down.to_json()
+        )
+    }
+}
+
 /// A running emulator: two threads (one per direction) serving the router
 /// namespace's queues. Dropping it removes the rules, releases every packet
 /// still held, and stops the threads.

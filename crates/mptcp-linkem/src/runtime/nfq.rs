@@ -32,8 +32,12 @@ const NFQA_CFG_MASK: u16 = 4;
 const NFQA_CFG_FLAGS: u16 = 5;
 
 const CMD_BIND: u8 = 1;
-/// `NFQNL_COPY_META`: metadata only, no payload.
-const COPY_META: u8 = 1;
+/// `NFQNL_COPY_PACKET`, with a short copy range: the kernel reports the
+/// packet's full length (`NFQA_CAP_LEN`) only when it copies part of it
+/// (`NFQNL_COPY_META` sends no length at all).
+const COPY_PACKET: u8 = 2;
+/// Bytes of each packet copied to us (its IP header and a bit more).
+const COPY_RANGE: u32 = 64;
 const CFG_F_FAIL_OPEN: u32 = 1;
 const CFG_F_GSO: u32 = 4;
 
@@ -53,7 +57,7 @@ pub(crate) fn socket() -> io::Result<Socket> {
     Ok(s)
 }
 
-/// Binds `queue` on `socket` with metadata-only copies, a kernel queue of
+/// Binds `queue` on `socket` with 64-byte copies, a kernel queue of
 /// `maxlen` packets and GSO packets kept whole or not, and makes the
 /// socket fit for bursts (large forced receive buffer, no ENOBUFS errors:
 /// the kernel's drops are counted in its statistics instead).
@@ -67,8 +71,8 @@ pub(crate) fn bind(socket: &Socket, queue: u16, maxlen: u32, gso: bool, rcvbuf: 
     let mut out = Vec::new();
     nl::put_msg(&mut out, MSG_CONFIG, NLM_F_REQUEST | NLM_F_ACK, 2, libc::AF_UNSPEC as u8, queue, |b| {
         // struct nfqnl_msg_config_params { be32 copy_range; u8 copy_mode; } (packed)
-        let mut params = 0u32.to_be_bytes().to_vec();
-        params.push(COPY_META);
+        let mut params = COPY_RANGE.to_be_bytes().to_vec();
+        params.push(COPY_PACKET);
         nl::put_attr(b, NFQA_CFG_PARAMS, &params);
         nl::put_be32(b, NFQA_CFG_QUEUE_MAXLEN, maxlen);
         nl::put_be32(b, NFQA_CFG_MASK, CFG_F_GSO | CFG_F_FAIL_OPEN);
@@ -158,8 +162,8 @@ pub(crate) fn kernel_drops(text: &str, queue: u16) -> Option<(u64, u64)> {
 mod tests {
     use super::*;
 
-    /// A packet message as the kernel sends it with COPY_META (captured
-    /// layout: header, packet header, devices, hw address, cap length).
+    /// A packet message as the kernel sends it with a 64-byte copy range
+    /// (layout: packet header, devices, hw address, cap length, payload).
     fn packet(queue: u16, id: u32, len: u32) -> Vec<u8> {
         let mut out = Vec::new();
         nl::put_msg(&mut out, MSG_PACKET, 0, 0, libc::AF_INET as u8, queue, |b| {
@@ -171,8 +175,19 @@ mod tests {
             nl::put_be32(b, 6, 4); // NFQA_IFINDEX_OUTDEV
             nl::put_attr(b, 9, &[0, 6, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]); // NFQA_HWADDR
             nl::put_be32(b, NFQA_CAP_LEN, len);
+            nl::put_attr(b, NFQA_PAYLOAD, &[0x45; 64]);
         });
         out
+    }
+
+    #[test]
+    fn short_packets_have_no_cap_len_and_count_their_payload() {
+        let mut out = Vec::new();
+        nl::put_msg(&mut out, MSG_PACKET, 0, 0, libc::AF_INET as u8, 1, |b| {
+            nl::put_attr(b, NFQA_PACKET_HDR, &[0, 0, 0, 5, 8, 0, 2]);
+            nl::put_attr(b, NFQA_PAYLOAD, &[0x45; 52]);
+        });
+        assert_eq!(parse(&out).collect::<Vec<_>>(), vec![Incoming::Packet { queue: 1, id: 5, len: 52 }]);
     }
 
     #[test]

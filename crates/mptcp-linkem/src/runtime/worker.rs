@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use netlink_sys::Socket;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{ppoll, PollFd, PollFlags};
 use nix::sys::eventfd::EventFd;
 use nix::sys::time::TimeSpec;
-use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-use nix::time::clock_gettime;
+use nix::time::{clock_gettime, ClockId};
 
 use super::nfq::{self, Incoming, ACCEPT, DROP};
 use crate::model::{Cause, Decision, Link};
@@ -38,16 +37,16 @@ pub(crate) struct Counters {
 
 /// CLOCK_MONOTONIC in ns.
 pub(crate) fn now_ns() -> u64 {
-    let t = clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(Duration::from).unwrap_or_default();
+    let t = clock_gettime(ClockId::CLOCK_MONOTONIC).map(Duration::from).unwrap_or_default();
     t.as_nanos() as u64
 }
 
 fn thread_cpu_ns() -> u64 {
-    clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from).unwrap_or_default().as_nanos() as u64
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map(Duration::from).unwrap_or_default().as_nanos() as u64
 }
 
-/// Datagrams per `recvmmsg` and the size of each (a metadata-only packet
-/// message is about 100 bytes; errors quote our short requests).
+/// Datagrams per `recvmmsg` and the size of each (a packet message with
+/// 64 bytes of payload is about 150 bytes; errors quote our short requests).
 const BATCH: usize = 64;
 const DATAGRAM: usize = 2048;
 /// How often the thread's CPU time is published.
@@ -68,17 +67,13 @@ type Held = Reverse<(u64, u64, u32, u32)>;
 
 impl Worker {
     pub(crate) fn run(mut self) {
+        // Wake up as close to each release time as the kernel can.
         let _ = sys::set_timer_slack(1);
-        let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC) {
-            Ok(t) => t,
-            Err(_) => return,
-        };
         let reorder = self.link.config().reorder;
         let mut held: BinaryHeap<Held> = BinaryHeap::new();
         let mut arrivals: u64 = 0;
         let mut batch = RecvBatch::new(BATCH, DATAGRAM);
         let mut out: Vec<u8> = Vec::with_capacity(64 * 1024);
-        let mut armed: Option<u64> = None;
         let mut last_cpu = 0u64;
         let c = Arc::clone(&self.counters);
         loop {
@@ -106,39 +101,24 @@ impl Worker {
                 c.cpu_ns.store(thread_cpu_ns(), Ordering::Relaxed);
                 last_cpu = now;
             }
-            // Sleep until the next release, a packet, or the stop.
-            let next = held.peek().map(|Reverse((t, ..))| *t);
-            if next != armed {
-                let r = match next {
-                    Some(t) => timer.set(
-                        Expiration::OneShot(TimeSpec::from_duration(Duration::from_nanos(t))),
-                        TimerSetTimeFlags::TFD_TIMER_ABSTIME,
-                    ),
-                    None => timer.unset(),
-                };
-                if r.is_err() {
-                    break;
-                }
-                armed = next;
-            }
+            // Sleep until the next release, a packet, or the stop
+            // (ppoll's timeout has ns precision: no timer to arm).
+            let timeout = held
+                .peek()
+                .map(|Reverse((t, ..))| TimeSpec::from_duration(Duration::from_nanos(t.saturating_sub(now_ns()))));
             let mut fds = [
                 PollFd::new(self.socket.as_fd(), PollFlags::POLLIN),
-                PollFd::new(timer.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.stop.as_fd(), PollFlags::POLLIN),
             ];
-            match poll(&mut fds, PollTimeout::NONE) {
+            match ppoll(&mut fds, timeout, None) {
                 Ok(_) => {}
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => break,
             }
             let ready = |i: usize, fds: &[PollFd<'_>]| fds[i].revents().is_some_and(|r| !r.is_empty());
-            let (packets, timer_fired, stop) = (ready(0, &fds), ready(1, &fds), ready(2, &fds));
+            let (packets, stop) = (ready(0, &fds), ready(1, &fds));
             if stop {
                 break;
-            }
-            if timer_fired {
-                let _ = timer.wait(); // clears it (non-blocking)
-                armed = None;
             }
             if packets {
                 self.receive(&mut batch, &mut held, &mut arrivals, &mut out);

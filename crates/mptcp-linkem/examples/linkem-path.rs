@@ -1,0 +1,149 @@
+//! One emulated path: client - router - server namespaces, the emulator
+//! in the router, a command in the client (and optionally one in the
+//! server), then the emulator's counters as JSON.
+//!
+//! ```text
+//! linkem-path --up SPEC --down SPEC [--gso] [--kernel-queue N] [--stats FILE]
+//!             [--server 'CMD'] [--wait-port PORT] [--no-emulator] -- CLIENT-CMD [ARGS...]
+//! ```
+//!
+//! `--no-emulator` builds the same topology without the emulator: the
+//! baseline of what the machine forwards.
+//!
+//! Addresses: client 10.77.1.1, router 10.77.1.2 / 10.77.2.1, server
+//! 10.77.2.2 (the client reaches the server at 10.77.2.2). SPEC is a link
+//! spec (`rate=100mbit delay=10ms loss=1%`, see `mptcp_linkem::parse`).
+//! Needs root; everything is removed on exit, also on Ctrl-C.
+//!
+//! ```text
+//! cargo run --release -p mptcp-linkem --example linkem-path -- \
+//!     --up "delay=10ms" --down "delay=10ms" -- ping -c 5 10.77.2.2
+//! ```
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use mptcp_linkem::{Emulator, EmulatorConfig, LinkConfig};
+use mptcp_netns::{Netns, Path};
+
+struct Args {
+    up: LinkConfig,
+    down: LinkConfig,
+    gso: bool,
+    kernel_queue: Option<u32>,
+    stats: Option<String>,
+    server: Option<String>,
+    wait_port: Option<u16>,
+    no_emulator: bool,
+    client: Vec<String>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut a = Args {
+        up: LinkConfig::default(),
+        down: LinkConfig::default(),
+        gso: false,
+        kernel_queue: None,
+        stats: None,
+        server: None,
+        wait_port: None,
+        no_emulator: false,
+        client: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--up" => a.up = value("--up")?.parse()?,
+            "--down" => a.down = value("--down")?.parse()?,
+            "--gso" => a.gso = true,
+            "--no-emulator" => a.no_emulator = true,
+            "--kernel-queue" => a.kernel_queue = Some(value("--kernel-queue")?.parse()?),
+            "--stats" => a.stats = Some(value("--stats")?),
+            "--server" => a.server = Some(value("--server")?),
+            "--wait-port" => a.wait_port = Some(value("--wait-port")?.parse()?),
+            "--" => {
+                a.client = it.collect();
+                break;
+            }
+            "-h" | "--help" => {
+                println!("{}", include_str!("linkem-path.rs").lines().nth(5).unwrap_or_default());
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument `{other}` (see --help)"),
+        }
+    }
+    if a.client.is_empty() {
+        bail!("no client command: linkem-path --up SPEC --down SPEC -- CMD [ARGS...]");
+    }
+    Ok(a)
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    if !mptcp_netns::is_root() {
+        bail!("linkem-path needs root (network namespaces)");
+    }
+    mptcp_netns::install_signal_cleanup();
+    let client = Netns::new("lkcli")?;
+    let router = Netns::new("lkrtr")?;
+    let server = Netns::new("lksrv")?;
+    let lan = Path::new(&client, "10.77.1.1/24", &router, "10.77.1.2/24")?;
+    let wan = Path::new(&router, "10.77.2.1/24", &server, "10.77.2.2/24")?;
+    client.ip(&["route", "add", "default", "via", "10.77.1.2"])?;
+    server.ip(&["route", "add", "default", "via", "10.77.2.1"])?;
+    router.sysctl("net.ipv4.ip_forward", "1")?;
+    let mut cfg = EmulatorConfig::new(&lan.b_dev, &wan.a_dev, args.up, args.down);
+    cfg.gso = args.gso;
+    if let Some(q) = args.kernel_queue {
+        cfg.kernel_queue = q;
+    }
+    let emu = match args.no_emulator {
+        true => None,
+        false => Some(Emulator::start(format!("/run/netns/{}", router.name()), cfg)?),
+    };
+    let mut server_child = match &args.server {
+        Some(cmd) => Some(
+            server
+                .command("sh")
+                .args(["-c", cmd])
+                .stdout(Stdio::null())
+                .spawn()
+                .context("starting the server command")?,
+        ),
+        None => None,
+    };
+    if let Some(port) = args.wait_port {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let needle = format!(":{port} ");
+        loop {
+            let out = server.run_status(&["ss", "-Hltn"])?;
+            if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the server command did not listen on port {port} within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let mut cmd: Command = client.command(&args.client[0]);
+    cmd.args(&args.client[1..]);
+    let status = cmd.status().with_context(|| format!("running {:?}", args.client))?;
+    let stats = emu.as_ref().map(Emulator::stats).unwrap_or_default();
+    drop(emu);
+    if let Some(c) = server_child.as_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let json = stats.to_json();
+    match &args.stats {
+        Some(f) => std::fs::write(f, json + "\n").with_context(|| format!("writing {f}"))?,
+        None => eprintln!("{json}"),
+    }
+    if !status.success() {
+        bail!("the client command failed: {status}");
+    }
+    Ok(())
+}
