@@ -19,8 +19,8 @@ use crate::Error;
 /// let t = Trace::parse("1\n2\n2\n4\n", "example")?;
 /// assert_eq!(t.len(), 4);
 /// assert_eq!(t.period_ms(), 4);
-/// // About 3 opportunities per 4 ms: 3 * 1500 * 8 bits / 4 ms.
-/// assert_eq!(t.mean_rate_bps(), 9_000_000);
+/// // 4 opportunities per 4 ms: 4 * 1500 * 8 bits / 4 ms.
+/// assert_eq!(t.mean_rate_bps(), 12_000_000);
 /// # Ok::<(), mptcp_linkem::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
