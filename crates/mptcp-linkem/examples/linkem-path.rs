@@ -80,6 +80,22 @@ fn parse_args() -> Result<Args> {
     Ok(a)
 }
 
+/// `(rx_packets, tx_packets)` of `dev` in `ns`, from /proc/net/dev.
+fn dev_packets(ns: &Netns, dev: &str) -> Result<(u64, u64)> {
+    let text = ns.in_ns(|| std::fs::read_to_string("/proc/thread-self/net/dev"))??;
+    for line in text.lines() {
+        if let Some((name, rest)) = line.split_once(':') {
+            if name.trim() == dev {
+                let f: Vec<u64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+                if f.len() >= 10 {
+                    return Ok((f[1], f[9]));
+                }
+            }
+        }
+    }
+    bail!("no counters for {dev} in {}", ns.name())
+}
+
 fn main() -> Result<()> {
     let args = parse_args()?;
     if !mptcp_netns::is_root() {
@@ -128,16 +144,27 @@ fn main() -> Result<()> {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    // Packets the client sent and the server received during the command,
+    // counted by their interfaces (so losses in a busy receiver's socket
+    // buffer are not blamed on the path).
+    let client_tx = dev_packets(&client, &lan.a_dev)?.1;
+    let server_rx = dev_packets(&server, &wan.b_dev)?.0;
     let mut cmd: Command = client.command(&args.client[0]);
     cmd.args(&args.client[1..]);
     let status = cmd.status().with_context(|| format!("running {:?}", args.client))?;
     let stats = emu.as_ref().map(Emulator::stats).unwrap_or_default();
+    let client_tx = dev_packets(&client, &lan.a_dev)?.1 - client_tx;
+    let server_rx = dev_packets(&server, &wan.b_dev)?.0 - server_rx;
     drop(emu);
     if let Some(c) = server_child.as_mut() {
         let _ = c.kill();
         let _ = c.wait();
     }
     let json = stats.to_json();
+    let json = format!(
+        "{},\"client_tx_packets\":{client_tx},\"server_rx_packets\":{server_rx}}}",
+        json.strip_suffix('}').unwrap_or(&json)
+    );
     match &args.stats {
         Some(f) => std::fs::write(f, json + "\n").with_context(|| format!("writing {f}"))?,
         None => eprintln!("{json}"),
