@@ -3,7 +3,7 @@
 //! server), then the emulator's counters as JSON.
 //!
 //! ```text
-//! linkem-path --up SPEC --down SPEC [--gso] [--kernel-queue N] [--stats FILE]
+//! linkem-path --up SPEC --down SPEC [--gso auto|keep|segment] [--kernel-queue N] [--stats FILE]
 //!             [--server 'CMD'] [--wait-port PORT] [--no-emulator] -- CLIENT-CMD [ARGS...]
 //! ```
 //!
@@ -24,13 +24,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mptcp_linkem::{Emulator, EmulatorConfig, LinkConfig};
+use mptcp_linkem::{Emulator, EmulatorConfig, Gso, LinkConfig};
 use mptcp_netns::{Netns, Path};
 
 struct Args {
     up: LinkConfig,
     down: LinkConfig,
-    gso: bool,
+    gso: Gso,
     kernel_queue: Option<u32>,
     stats: Option<String>,
     server: Option<String>,
@@ -43,7 +43,7 @@ fn parse_args() -> Result<Args> {
     let mut a = Args {
         up: LinkConfig::default(),
         down: LinkConfig::default(),
-        gso: false,
+        gso: Gso::Auto,
         kernel_queue: None,
         stats: None,
         server: None,
@@ -57,7 +57,14 @@ fn parse_args() -> Result<Args> {
         match arg.as_str() {
             "--up" => a.up = value("--up")?.parse()?,
             "--down" => a.down = value("--down")?.parse()?,
-            "--gso" => a.gso = true,
+            "--gso" => {
+                a.gso = match value("--gso")?.as_str() {
+                    "auto" => Gso::Auto,
+                    "keep" => Gso::Keep,
+                    "segment" => Gso::Segment,
+                    other => bail!("--gso takes auto, keep or segment, not `{other}`"),
+                }
+            }
             "--no-emulator" => a.no_emulator = true,
             "--kernel-queue" => a.kernel_queue = Some(value("--kernel-queue")?.parse()?),
             "--stats" => a.stats = Some(value("--stats")?),
@@ -125,6 +132,7 @@ fn main() -> Result<()> {
                 .command("sh")
                 .args(["-c", cmd])
                 .stdout(Stdio::null())
+                .stderr(Stdio::null())
                 .spawn()
                 .context("starting the server command")?,
         ),

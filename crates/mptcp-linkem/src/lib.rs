@@ -51,7 +51,7 @@ mod runtime;
 mod sys;
 
 pub use model::{Cause, Decision, GilbertElliott, Link, LinkConfig, Loss, Outages, QueueLimit, Rate, Trace};
-pub use runtime::{DirectionStats, Emulator, EmulatorConfig, Stats};
+pub use runtime::{DirectionStats, Emulator, EmulatorConfig, Gso, Stats};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -109,3 +109,27 @@ impl RecvBatch {
         (&self.bufs[i][..len], h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0)
     }
 }
+
+/// The MTU of interface `name` in the calling thread's namespace
+/// (`ioctl(SIOCGIFMTU)` on a throwaway datagram socket).
+pub(crate) fn if_mtu(name: &str) -> io::Result<u32> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None)?;
+    // SAFETY: an all-zero ifreq is valid; the name is copied in below,
+    // NUL-terminated and within IFNAMSIZ.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= req.ifr_name.len() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "interface name too long"));
+    }
+    for (d, s) in req.ifr_name.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFMTU reads the name from and writes the MTU into the
+    // ifreq, which lives across the call.
+    let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: SIOCGIFMTU filled the `ifru_mtu` member of the union.
+    Ok(unsafe { req.ifr_ifru.ifru_mtu } as u32)
+}

@@ -2,7 +2,7 @@
 //! SIGINT/SIGTERM/SIGHUP, then prints its counters as JSON.
 //!
 //! ```text
-//! mptcp-linkem --netns NAME|PATH --lan IF --wan IF --up SPEC --down SPEC [--gso] [--kernel-queue N]
+//! mptcp-linkem --netns NAME|PATH --lan IF --wan IF --up SPEC --down SPEC [--gso auto|keep|segment] [--kernel-queue N]
 //! ```
 //!
 //! NAME is looked up in /run/netns (as `ip netns` names them); SPEC is a
@@ -13,16 +13,25 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use mptcp_linkem::{Emulator, EmulatorConfig, LinkConfig};
+use mptcp_linkem::{Emulator, EmulatorConfig, Gso, LinkConfig};
 use nix::sys::signal::{SigSet, Signal};
 
 const USAGE: &str =
-    "usage: mptcp-linkem --netns NAME|PATH --lan IF --wan IF --up SPEC --down SPEC [--gso] [--kernel-queue N]";
+    "usage: mptcp-linkem --netns NAME|PATH --lan IF --wan IF --up SPEC --down SPEC [--gso auto|keep|segment] [--kernel-queue N]";
+
+fn parse_gso(s: &str) -> Result<Gso, String> {
+    match s {
+        "auto" => Ok(Gso::Auto),
+        "keep" => Ok(Gso::Keep),
+        "segment" => Ok(Gso::Segment),
+        _ => Err(format!("--gso takes auto, keep or segment, not `{s}`")),
+    }
+}
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (mut netns, mut lan, mut wan) = (None, None, None);
     let (mut up, mut down) = (LinkConfig::default(), LinkConfig::default());
-    let (mut gso, mut kernel_queue) = (false, None);
+    let (mut gso, mut kernel_queue) = (Gso::Auto, None);
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{arg} needs a value\n{USAGE}"));
@@ -32,7 +41,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--wan" => wan = Some(value()?),
             "--up" => up = value()?.parse()?,
             "--down" => down = value()?.parse()?,
-            "--gso" => gso = true,
+            "--gso" => gso = parse_gso(&value()?)?,
             "--kernel-queue" => {
                 kernel_queue = Some(value()?.parse::<u32>().map_err(|e| format!("--kernel-queue: {e}"))?)
             }

@@ -13,7 +13,7 @@ use netlink_sys::Socket;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
-use crate::model::{Link, LinkConfig};
+use crate::model::{Link, LinkConfig, Loss, QueueLimit, Rate};
 use crate::Error;
 
 mod nfq;
@@ -30,7 +30,7 @@ use worker::{Counters, Worker};
 /// ```
 /// use mptcp_linkem::EmulatorConfig;
 /// let mut cfg = EmulatorConfig::new("lan", "wan", "delay=10ms".parse()?, "delay=10ms".parse()?);
-/// cfg.gso = true; // keep GSO packets whole: less CPU, coarser loss
+/// cfg.gso = mptcp_linkem::Gso::Segment; // one decision per wire packet, always
 /// # Ok::<(), mptcp_linkem::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -43,11 +43,8 @@ pub struct EmulatorConfig {
     pub up: LinkConfig,
     /// The link from server to client.
     pub down: LinkConfig,
-    /// Keep GSO packets whole (`NFQA_CFG_F_GSO`): one decision per
-    /// aggregate of up to 64 KB. Off (the default), the kernel segments
-    /// them before queueing, so loss, queue and rate act on each packet as
-    /// it will be on the wire, at the cost of more CPU per byte.
-    pub gso: bool,
+    /// Whether GSO aggregates reach the model whole or segmented (see [`Gso`]).
+    pub gso: Gso,
     /// The kernel's queue length, in packets, per direction: it must hold
     /// everything in flight inside the emulator (rate x delay plus the
     /// emulated queue); beyond it the kernel drops (counted in
@@ -56,8 +53,8 @@ pub struct EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// A config with the defaults: packets segmented, a kernel queue of
-    /// 65536 packets per direction.
+    /// A config with the defaults: [`Gso::Auto`], a kernel queue of 65536
+    /// packets per direction.
     ///
     /// # Examples
     ///
@@ -66,7 +63,49 @@ impl EmulatorConfig {
     /// assert_eq!(cfg.kernel_queue, 65536);
     /// ```
     pub fn new(lan: &str, wan: &str, up: LinkConfig, down: LinkConfig) -> EmulatorConfig {
-        EmulatorConfig { lan: lan.to_string(), wan: wan.to_string(), up, down, gso: false, kernel_queue: 65536 }
+        EmulatorConfig { lan: lan.to_string(), wan: wan.to_string(), up, down, gso: Gso::Auto, kernel_queue: 65536 }
+    }
+}
+
+/// What the model sees of GSO aggregates (TCP's up-to-64 KB packets that
+/// the kernel would segment only on the way out).
+///
+/// Rate and queue always count the bytes of the packets the aggregate
+/// becomes (one set of headers per segment, segments of the outgoing
+/// interface's MTU), so a rate means the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gso {
+    /// [`Keep`](Gso::Keep) for a direction without random loss, without
+    /// a queue bound and with no rate or a fixed rate of at least
+    /// 500 Mbit/s (a 64 KB aggregate then takes at most 1 ms to send);
+    /// [`Segment`](Gso::Segment) otherwise. Whole aggregates only where no
+    /// decision is taken per packet and their burstiness does not show.
+    #[default]
+    Auto,
+    /// Aggregates reach the model whole (`NFQA_CFG_F_GSO`): delay, jitter,
+    /// rate and outages as for their segments, at a fraction of the CPU,
+    /// but one loss or queue decision covers up to 45 segments.
+    Keep,
+    /// The kernel segments aggregates before queueing them: every decision
+    /// is per wire packet, at more CPU per byte.
+    Segment,
+}
+
+impl Gso {
+    /// Whether aggregates stay whole for a direction with this link.
+    fn keep(self, link: &LinkConfig) -> bool {
+        match self {
+            Gso::Keep => true,
+            Gso::Segment => false,
+            Gso::Auto => {
+                let fast = match link.rate {
+                    Rate::Unlimited => true,
+                    Rate::Fixed(bps) => bps >= 500_000_000,
+                    Rate::Trace(_) => false,
+                };
+                fast && link.loss == Loss::None && link.queue == QueueLimit::Unlimited
+            }
+        }
     }
 }
 
@@ -231,7 +270,7 @@ impl Emulator {
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
         })?;
-        let Setup { nft, families, up, down } = setup;
+        let Setup { nft, families, up, down, mtu } = setup;
         let queues = (up.1, down.1);
         let stop = Arc::new(
             EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
@@ -251,11 +290,11 @@ impl Emulator {
             counters: counters.clone(),
             epoch,
         };
-        for ((socket, queue), cfg, counters, name) in
-            [(up, config.up, counters.0, "linkem-up"), (down, config.down, counters.1, "linkem-down")]
+        for ((socket, queue), cfg, counters, mtu, name) in
+            [(up, config.up, counters.0, mtu.1, "linkem-up"), (down, config.down, counters.1, mtu.0, "linkem-down")]
         {
             let link = Link::new(cfg)?;
-            let w = Worker { queue, socket, link, counters, stop: Arc::clone(&stop), epoch };
+            let w = Worker { queue, socket, link, counters, stop: Arc::clone(&stop), mtu, epoch };
             let ns = emu.netns_file.try_clone().map_err(|source| Error::Netns { path: emu.shown(), source })?;
             let handle = std::thread::Builder::new()
                 .name(name.into())
@@ -369,6 +408,8 @@ struct Setup {
     families: Vec<nft::Family>,
     up: (Socket, u16),
     down: (Socket, u16),
+    /// MTUs of (lan, wan).
+    mtu: (u32, u32),
 }
 
 /// Receive buffer of each queue's socket: room for a long burst of metadata.
@@ -381,6 +422,11 @@ fn setup_in_ns(path: &str, config: &EmulatorConfig, table: &str) -> Result<Setup
             return Err(router(format!("it has no interface `{ifname}`")));
         }
     }
+    let mtu = |ifname: &str| {
+        crate::sys::if_mtu(ifname)
+            .map_err(|source| Error::Kernel { what: format!("reading the MTU of {ifname}"), source })
+    };
+    let mtu = (mtu(&config.lan)?, mtu(&config.wan)?);
     let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim() == "1").unwrap_or(false);
     let v4 = read("/proc/sys/net/ipv4/conf/all/forwarding");
     let v6 = read("/proc/sys/net/ipv6/conf/all/forwarding");
@@ -392,8 +438,8 @@ fn setup_in_ns(path: &str, config: &EmulatorConfig, table: &str) -> Result<Setup
         ));
     }
     let kernel = |what: String| move |source: io::Error| Error::Kernel { what: what.clone(), source };
-    let up = bind_queue(config, 0)?;
-    let down = bind_queue(config, up.1.wrapping_add(1))?;
+    let up = bind_queue(config, config.gso.keep(&config.up), 0)?;
+    let down = bind_queue(config, config.gso.keep(&config.down), up.1.wrapping_add(1))?;
     let nft = nfq::socket().map_err(kernel("opening a NETLINK_NETFILTER socket".into()))?;
     let rules = [(config.lan.as_str(), up.1), (config.wan.as_str(), down.1)];
     let mut families = Vec::new();
@@ -424,19 +470,19 @@ fn setup_in_ns(path: &str, config: &EmulatorConfig, table: &str) -> Result<Setup
         }
         families.push(family);
     }
-    Ok(Setup { nft, families, up, down })
+    Ok(Setup { nft, families, up, down, mtu })
 }
 
 /// Binds the first free queue number from a per-process start (another
 /// process's queue answers EPERM, one of ours EBUSY).
-fn bind_queue(config: &EmulatorConfig, after: u16) -> Result<(Socket, u16), Error> {
+fn bind_queue(config: &EmulatorConfig, gso: bool, after: u16) -> Result<(Socket, u16), Error> {
     let start = if after == 0 { 1000 + (std::process::id() % 500) as u16 * 64 } else { after };
     let mut last = None;
     for k in 0..1024u16 {
         let queue = start.wrapping_add(k);
         let socket = nfq::socket()
             .map_err(|source| Error::Kernel { what: "opening an nfnetlink_queue socket".into(), source })?;
-        match nfq::bind(&socket, queue, config.kernel_queue, config.gso, RCVBUF) {
+        match nfq::bind(&socket, queue, config.kernel_queue, gso, RCVBUF) {
             Ok(()) => return Ok((socket, queue)),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EBUSY)) && is_taken(queue) => last = Some(e),
             Err(e) => {

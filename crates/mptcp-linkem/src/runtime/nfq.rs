@@ -36,8 +36,9 @@ const CMD_BIND: u8 = 1;
 /// packet's full length (`NFQA_CAP_LEN`) only when it copies part of it
 /// (`NFQNL_COPY_META` sends no length at all).
 const COPY_PACKET: u8 = 2;
-/// Bytes of each packet copied to us (its IP header and a bit more).
-const COPY_RANGE: u32 = 64;
+/// Bytes of each packet copied to us: its IP and TCP headers (at most 60
+/// and 60 bytes, and IPv6's 40).
+const COPY_RANGE: u32 = 128;
 const CFG_F_FAIL_OPEN: u32 = 1;
 const CFG_F_GSO: u32 = 4;
 
@@ -57,7 +58,7 @@ pub(crate) fn socket() -> io::Result<Socket> {
     Ok(s)
 }
 
-/// Binds `queue` on `socket` with 64-byte copies, a kernel queue of
+/// Binds `queue` on `socket` with 128-byte copies, a kernel queue of
 /// `maxlen` packets and GSO packets kept whole or not, and makes the
 /// socket fit for bursts (large forced receive buffer, no ENOBUFS errors:
 /// the kernel's drops are counted in its statistics instead).
@@ -110,8 +111,9 @@ fn put(out: &mut Vec<u8>, kind: u16, queue: u16, id: u32, verdict: u32) {
 /// What one message from the queue's socket says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Incoming {
-    /// A queued packet: its id and its length (IP bytes).
-    Packet { queue: u16, id: u32, len: u32 },
+    /// A queued packet: its id, its length (IP bytes) and the length of
+    /// its IP and TCP/UDP headers when the copy shows them.
+    Packet { queue: u16, id: u32, len: u32, headers: Option<u32> },
     /// The kernel refused one of our requests (a verdict for an id it no
     /// longer holds, typically).
     Error(i32),
@@ -126,7 +128,7 @@ pub(crate) fn parse(datagram: &[u8]) -> impl Iterator<Item = Incoming> + '_ {
         if m.kind != MSG_PACKET {
             return None;
         }
-        let (mut id, mut cap_len, mut payload_len) = (None, None, 0u32);
+        let (mut id, mut cap_len, mut payload_len, mut headers) = (None, None, 0u32, None);
         for (kind, value) in nl::attrs(m.payload) {
             match kind {
                 // struct nfqnl_msg_packet_hdr { be32 packet_id; be16 hw_protocol; u8 hook; }
@@ -136,12 +138,47 @@ pub(crate) fn parse(datagram: &[u8]) -> impl Iterator<Item = Incoming> + '_ {
                 NFQA_CAP_LEN if value.len() >= 4 => {
                     cap_len = Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]))
                 }
-                NFQA_PAYLOAD => payload_len = value.len() as u32,
+                NFQA_PAYLOAD => {
+                    payload_len = value.len() as u32;
+                    headers = header_len(value);
+                }
                 _ => {}
             }
         }
-        Some(Incoming::Packet { queue: m.res_id, id: id?, len: cap_len.unwrap_or(payload_len) })
+        Some(Incoming::Packet { queue: m.res_id, id: id?, len: cap_len.unwrap_or(payload_len), headers })
     })
+}
+
+/// Length of the IP header plus the TCP or UDP header at the start of a
+/// packet, when `head` holds them (IPv6 extension headers are not followed).
+pub(crate) fn header_len(head: &[u8]) -> Option<u32> {
+    let (ip, proto) = match head.first()? >> 4 {
+        4 => (usize::from(head[0] & 0x0f) * 4, *head.get(9)?),
+        6 => (40, *head.get(6)?),
+        _ => return None,
+    };
+    let l4 = match proto {
+        6 => usize::from(head.get(ip + 12)? >> 4) * 4,
+        17 => 8,
+        _ => return None,
+    };
+    if ip < 20 || (proto == 6 && l4 < 20) || head.len() < ip + l4.min(20) {
+        return None;
+    }
+    Some((ip + l4) as u32)
+}
+
+/// The bytes a packet of `len` IP bytes takes on the wire once segmented
+/// into packets of at most `mtu` (a GSO aggregate carries one set of
+/// headers for all its segments): `len` plus one set per extra segment.
+pub(crate) fn wire_len(len: u32, headers: Option<u32>, mtu: u32) -> u32 {
+    match headers {
+        Some(h) if len > mtu && mtu > h => {
+            let segments = (len - h).div_ceil(mtu - h);
+            len.saturating_add((segments - 1).saturating_mul(h))
+        }
+        _ => len,
+    }
 }
 
 /// The kernel's counters of one queue, from `/proc/net/netfilter/nfnetlink_queue`
@@ -164,6 +201,15 @@ mod tests {
 
     /// A packet message as the kernel sends it with a 64-byte copy range
     /// (layout: packet header, devices, hw address, cap length, payload).
+    /// An IPv4 header (20 bytes) and a TCP header with 12 bytes of options.
+    fn tcp_head() -> Vec<u8> {
+        let mut h = vec![0u8; 128];
+        h[0] = 0x45;
+        h[9] = 6;
+        h[20 + 12] = 8 << 4;
+        h
+    }
+
     fn packet(queue: u16, id: u32, len: u32) -> Vec<u8> {
         let mut out = Vec::new();
         nl::put_msg(&mut out, MSG_PACKET, 0, 0, libc::AF_INET as u8, queue, |b| {
@@ -175,7 +221,7 @@ mod tests {
             nl::put_be32(b, 6, 4); // NFQA_IFINDEX_OUTDEV
             nl::put_attr(b, 9, &[0, 6, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0]); // NFQA_HWADDR
             nl::put_be32(b, NFQA_CAP_LEN, len);
-            nl::put_attr(b, NFQA_PAYLOAD, &[0x45; 64]);
+            nl::put_attr(b, NFQA_PAYLOAD, &tcp_head());
         });
         out
     }
@@ -187,7 +233,38 @@ mod tests {
             nl::put_attr(b, NFQA_PACKET_HDR, &[0, 0, 0, 5, 8, 0, 2]);
             nl::put_attr(b, NFQA_PAYLOAD, &[0x45; 52]);
         });
-        assert_eq!(parse(&out).collect::<Vec<_>>(), vec![Incoming::Packet { queue: 1, id: 5, len: 52 }]);
+        assert_eq!(parse(&out).collect::<Vec<_>>(), vec![Incoming::Packet { queue: 1, id: 5, len: 52, headers: None }]);
+    }
+
+    #[test]
+    fn header_lengths_of_ipv4_ipv6_tcp_udp() {
+        assert_eq!(header_len(&tcp_head()), Some(52));
+        let mut v6 = vec![0u8; 128];
+        v6[0] = 0x60;
+        v6[6] = 17;
+        assert_eq!(header_len(&v6), Some(48));
+        v6[6] = 6;
+        v6[40 + 12] = 5 << 4;
+        assert_eq!(header_len(&v6), Some(60));
+        v6[6] = 58; // ICMPv6
+        assert_eq!(header_len(&v6), None);
+        assert_eq!(header_len(&[0x45]), None);
+        assert_eq!(header_len(&[]), None);
+        let mut bad = tcp_head();
+        bad[0] = 0x41; // IHL 4 bytes
+        assert_eq!(header_len(&bad), None);
+    }
+
+    #[test]
+    fn gso_aggregates_count_a_header_per_segment() {
+        // 45 segments of 1448 bytes of payload behind 52 bytes of headers.
+        let len = 52 + 45 * 1448;
+        assert_eq!(wire_len(len, Some(52), 1500), 45 * 1500);
+        // Whole packets and unknown headers are counted as they are.
+        assert_eq!(wire_len(1500, Some(52), 1500), 1500);
+        assert_eq!(wire_len(9000, None, 1500), 9000);
+        // A last, shorter segment.
+        assert_eq!(wire_len(52 + 1448 + 100, Some(52), 1500), 1500 + 152);
     }
 
     #[test]
@@ -197,7 +274,10 @@ mod tests {
         let got: Vec<_> = parse(&d).collect();
         assert_eq!(
             got,
-            vec![Incoming::Packet { queue: 7, id: 41, len: 1500 }, Incoming::Packet { queue: 7, id: 42, len: 64_000 }]
+            vec![
+                Incoming::Packet { queue: 7, id: 41, len: 1500, headers: Some(52) },
+                Incoming::Packet { queue: 7, id: 42, len: 64_000, headers: Some(52) }
+            ]
         );
     }
 

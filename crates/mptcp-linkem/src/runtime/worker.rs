@@ -62,6 +62,9 @@ pub(crate) struct Worker {
     pub(crate) link: Link,
     pub(crate) counters: Arc<Counters>,
     pub(crate) stop: Arc<EventFd>,
+    /// MTU of the interface the packets leave by: GSO aggregates are
+    /// counted as the segments they become.
+    pub(crate) mtu: u32,
     /// CLOCK_MONOTONIC ns of the link's time 0.
     pub(crate) epoch: u64,
 }
@@ -183,7 +186,7 @@ impl Worker {
                 let (data, _truncated) = batch.get(i);
                 for m in nfq::parse(data) {
                     let (id, len) = match m {
-                        Incoming::Packet { id, len, .. } => (id, len),
+                        Incoming::Packet { id, len, headers, .. } => (id, nfq::wire_len(len, headers, self.mtu)),
                         Incoming::Error(_) => {
                             c.verdict_errors.fetch_add(1, Ordering::Relaxed);
                             continue;
