@@ -11,10 +11,12 @@
 //!   router namespace that forwards between two interfaces (`lan` towards
 //!   the client, `wan` towards the server). An nf_tables rule on the forward
 //!   hook sends every forwarded packet to an nfnetlink queue (one per
-//!   direction); the emulator reads only the packet's metadata, asks the
-//!   model, and gives the kernel its verdict: drop at once, or accept at the
-//!   release time. The kernel keeps the packet the whole time (no copy) and
-//!   routes it; nothing but the timing and the drops is ours.
+//!   direction); the emulator reads the packet's length and its first 128
+//!   bytes (the headers), asks the model, and gives the kernel its verdict:
+//!   drop at once, or accept at the release time. The kernel keeps the
+//!   packet the whole time and routes it; nothing but the timing and the
+//!   drops is ours. See [`Gso`] for what the model sees of TCP's large
+//!   GSO aggregates.
 //!
 //! The rule lives in a table owned by the emulator's netlink socket: it
 //! goes away with the [`Emulator`] (on drop), and, should the process die

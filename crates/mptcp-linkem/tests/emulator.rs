@@ -318,3 +318,32 @@ fn a_missing_interface_is_named() {
     .unwrap_err();
     assert!(matches!(e, Error::Netns { .. }), "{e:?}");
 }
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn ipv6_is_emulated_too() {
+    mptcp_netns::require_root();
+    let client = Netns::new("lkcli6").unwrap();
+    let router = Netns::new("lkrtr6").unwrap();
+    let server = Netns::new("lksrv6").unwrap();
+    let lan = Path::new(&client, "fd77:1::1/64", &router, "fd77:1::2/64").unwrap();
+    let wan = Path::new(&router, "fd77:2::1/64", &server, "fd77:2::2/64").unwrap();
+    client.ip(&["-6", "route", "add", "default", "via", "fd77:1::2"]).unwrap();
+    server.ip(&["-6", "route", "add", "default", "via", "fd77:2::1"]).unwrap();
+    router.sysctl("net.ipv6.conf.all.forwarding", "1").unwrap();
+    // IPv4 forwarding stays off: only the ip6 table is needed.
+    let cfg = EmulatorConfig::new(&lan.b_dev, &wan.a_dev, "delay=15ms".parse().unwrap(), "delay=15ms".parse().unwrap());
+    let emu = Emulator::start(format!("/run/netns/{}", router.name()), cfg).unwrap();
+    let out = client.run_status(&["ping", "-6", "-n", "-c", "5", "-i", "0.05", "-W", "2", "fd77:2::2"]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rtts: Vec<f64> = text
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").trim().parse().ok())
+        .collect();
+    assert_eq!(rtts.len(), 5, "{text}");
+    assert!(rtts.iter().all(|r| *r >= 30.0), "{rtts:?}");
+    // Neighbour discovery is not forwarded: only the echoes were queued.
+    let s = emu.stats();
+    assert_eq!((s.up.packets_in, s.down.packets_in), (5, 5));
+}
