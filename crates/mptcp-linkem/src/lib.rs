@@ -56,6 +56,14 @@ pub use model::{Cause, Decision, GilbertElliott, Link, LinkConfig, Loss, Outages
 pub use runtime::{DirectionStats, Emulator, EmulatorConfig, Gso, Stats};
 
 /// Errors of this crate.
+///
+/// # Examples
+///
+/// ```
+/// let e = "rate=10mbps".parse::<mptcp_linkem::LinkConfig>().unwrap_err();
+/// assert!(matches!(e, mptcp_linkem::Error::Parse { .. }));
+/// assert!(e.to_string().starts_with("bad rate `10mbps`: "));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -348,6 +348,7 @@ impl FromStr for LinkConfig {
     /// file now.
     fn from_str(s: &str) -> Result<LinkConfig, Error> {
         let mut c = LinkConfig::default();
+        let mut seen: Vec<&str> = Vec::new();
         for item in s.split(|ch: char| ch.is_whitespace() || ch == ';').filter(|i| !i.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k, v),
@@ -356,6 +357,11 @@ impl FromStr for LinkConfig {
                     return Err(bad("link spec", s, format!("`{item}` is not key=value (keys: {KEYS})")));
                 }
             };
+            let canonical = if key == "outages" { "outage" } else { key };
+            if seen.contains(&canonical) {
+                return Err(bad("link spec", s, format!("`{canonical}` is given twice")));
+            }
+            seen.push(canonical);
             match key {
                 "rate" => c.rate = rate(value)?,
                 "delay" => c.delay = duration(value)?,

@@ -94,6 +94,14 @@ proptest! {
     }
 
     #[test]
+    fn keys_given_twice_are_refused(c in link_config(), key in 0usize..5) {
+        let extra = ["rate=1mbit", "delay=1ms", "loss=1%", "seed=1", "jitter=1ms"][key];
+        let text = format!("{c} {extra}");
+        let e = text.parse::<LinkConfig>().unwrap_err().to_string();
+        prop_assert!(e.contains("is given twice"), "{text}: {e}");
+    }
+
+    #[test]
     fn arbitrary_specs_never_panic(s in "((rate|delay|jitter|loss|queue|outage|seed|reorder|x)(=)?([0-9.]{0,6}(mbit|kbit|ms|s|us|%|kb|b|bps)?|ge:|gemodel:|trace:|,|\\+|/|none|unlimited)*[ ;]?){0,6}") {
         let _ = s.parse::<LinkConfig>();
     }

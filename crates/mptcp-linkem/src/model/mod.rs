@@ -38,6 +38,15 @@ pub use trace::Trace;
 pub const TRACE_OPPORTUNITY_BYTES: u32 = 1500;
 
 /// The capacity of a link.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_linkem::{LinkConfig, Rate};
+/// let c: LinkConfig = "rate=100mbit".parse()?;
+/// assert_eq!(c.rate, Rate::Fixed(100_000_000));
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Rate {
     /// No rate limit: packets leave as they arrive (plus delay).
@@ -172,6 +181,15 @@ impl GilbertElliott {
 }
 
 /// Random packet loss.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_linkem::{GilbertElliott, Loss};
+/// let bursty = Loss::GilbertElliott(GilbertElliott::from_mean(0.01, 4.0)?);
+/// assert_eq!(mptcp_linkem::parse::loss("ge:1%,4")?, bursty);
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Loss {
     /// No random loss.
@@ -184,6 +202,16 @@ pub enum Loss {
 }
 
 /// The bound of the drop-tail queue in front of the rate server.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use mptcp_linkem::{LinkConfig, QueueLimit};
+/// let c: LinkConfig = "rate=10mbit queue=50ms".parse()?;
+/// assert_eq!(c.queue, QueueLimit::Time(Duration::from_millis(50)));
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueueLimit {
     /// No bound (the kernel's queue length still bounds it).
@@ -334,6 +362,17 @@ impl LinkConfig {
 }
 
 /// Why a [`Link`] dropped a packet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use mptcp_linkem::{Cause, Decision, Link};
+/// let mut link = Link::new("outage=0+1s".parse()?)?;
+/// assert_eq!(link.offer(Duration::from_millis(10), 100), Decision::Drop(Cause::Outage));
+/// assert_eq!(Cause::Outage.to_string(), "outage");
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cause {
     /// Random loss (Bernoulli or Gilbert-Elliott).
@@ -355,6 +394,19 @@ impl fmt::Display for Cause {
 }
 
 /// What a [`Link`] does with one packet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use mptcp_linkem::{Decision, Link};
+/// let mut link = Link::new("delay=10ms".parse()?)?;
+/// match link.offer(Duration::ZERO, 1500) {
+///     Decision::Release(at) => assert_eq!(at, Duration::from_millis(10)),
+///     Decision::Drop(cause) => panic!("dropped: {cause}"),
+/// }
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Dropped, for this reason.

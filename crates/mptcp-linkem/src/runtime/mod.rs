@@ -73,6 +73,16 @@ impl EmulatorConfig {
 /// Rate and queue always count the bytes of the packets the aggregate
 /// becomes (one set of headers per segment, segments of the outgoing
 /// interface's MTU), so a rate means the same either way.
+///
+/// # Examples
+///
+/// ```
+/// use mptcp_linkem::{EmulatorConfig, Gso};
+/// let mut cfg = EmulatorConfig::new("lan", "wan", "delay=5ms".parse()?, "delay=5ms".parse()?);
+/// assert_eq!(cfg.gso, Gso::Auto);
+/// cfg.gso = Gso::Keep; // also with loss: less CPU, one decision per aggregate
+/// # Ok::<(), mptcp_linkem::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gso {
     /// [`Keep`](Gso::Keep) for a direction without random loss, without
