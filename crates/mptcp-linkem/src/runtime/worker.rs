@@ -49,10 +49,10 @@ fn thread_cpu_ns() -> u64 {
 /// 64 bytes of payload is about 150 bytes; errors quote our short requests).
 const BATCH: usize = 64;
 const DATAGRAM: usize = 2048;
-/// How early a thread with at most `SPIN_HELD` packets held wakes up, to
-/// spin until the release time.
+/// How early a thread holding at most `SPIN_HELD` packets (sparse
+/// traffic: pings, probes) wakes up, to spin until the release time.
 const SPIN_NS: u64 = 60_000;
-const SPIN_HELD: usize = 4;
+const SPIN_HELD: usize = 1;
 /// How often the thread's CPU time is published.
 const CPU_EVERY_NS: u64 = 50_000_000;
 
