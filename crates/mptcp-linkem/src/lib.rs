@@ -125,3 +125,15 @@ fn hint(e: &std::io::Error) -> &'static str {
         _ => "",
     }
 }
+
+#[cfg(test)]
+mod unit {
+    /// The lab moves emulators between threads and shares their stats.
+    #[test]
+    fn emulator_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Emulator>();
+        check::<crate::Stats>();
+        check::<crate::LinkConfig>();
+    }
+}

@@ -43,10 +43,6 @@ pub(crate) struct RecvBatch {
     hdrs: Vec<libc::mmsghdr>,
 }
 
-// SAFETY: the raw pointers in `iovs`/`hdrs` point into `bufs`/`iovs`, which
-// this struct owns and moves along with them (heap allocations do not move).
-unsafe impl Send for RecvBatch {}
-
 impl std::fmt::Debug for RecvBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvBatch").field("count", &self.bufs.len()).finish()
