@@ -99,7 +99,9 @@ fn seeded_loss_drops_what_it_says_and_about_the_rate() {
     let emu = t.start("loss=10% seed=1", "");
     let rx = t.server.in_ns(|| UdpSocket::bind((SERVER, 9000)).unwrap()).unwrap();
     let tx = t.client.in_ns(|| UdpSocket::bind((CLIENT, 0)).unwrap()).unwrap();
-    rx.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    // Generous: a loaded machine may pause the sender; the reader stops
+    // only after this long without a datagram.
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let n = 4000u32;
     let reader = std::thread::spawn(move || {
         let mut got = 0u32;
@@ -134,10 +136,11 @@ fn an_outage_drops_everything_in_its_window_and_traffic_resumes() {
     let rx = t.server.in_ns(|| UdpSocket::bind((SERVER, 9001)).unwrap()).unwrap();
     let tx = t.client.in_ns(|| UdpSocket::bind((CLIENT, 0)).unwrap()).unwrap();
     // Longer than the outage: the reader stops only once the sender has.
-    rx.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
+    rx.set_read_timeout(Some(Duration::from_millis(2500))).unwrap();
     let emu = t.start("outage=500ms+1s", "");
-    // The emulator's clock started before `start` returned: times measured
-    // from here are at most a little late, so margins of 100 ms suffice.
+    // The emulator's clock started before `start` returned, and a datagram
+    // reaches it after it was sent: the emulator sees each one at its send
+    // time here or later (up to scheduling delays, given 200 ms).
     let t0 = Instant::now();
     let reader = std::thread::spawn(move || {
         let mut seen = Vec::new();
@@ -159,10 +162,10 @@ fn an_outage_drops_everything_in_its_window_and_traffic_resumes() {
     let seen = reader.join().unwrap();
     for ms in &sent {
         let arrived = seen.contains(ms);
-        if (600..=1400).contains(ms) {
+        if (500..=1300).contains(ms) {
             assert!(!arrived, "a datagram sent {ms} ms after start crossed the outage 500-1500 ms");
         }
-        if *ms < 400 || *ms > 1600 {
+        if *ms < 300 || *ms >= 1500 {
             assert!(arrived, "a datagram sent {ms} ms after start was lost outside the outage");
         }
     }
