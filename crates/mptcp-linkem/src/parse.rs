@@ -206,6 +206,7 @@ pub fn size_bytes(s: &str) -> Result<u64, Error> {
 /// assert_eq!(loss("0.1%")?, Loss::Bernoulli(0.001));
 /// assert_eq!(loss("ge:1%,4")?, Loss::GilbertElliott(GilbertElliott::from_mean(0.01, 4.0)?));
 /// assert_eq!(loss("gemodel:1%,25%")?, Loss::GilbertElliott(GilbertElliott::new(0.01, 0.25, 1.0, 0.0)?));
+/// assert!(loss("gemodel:1%,4").unwrap_err().to_string().contains("write `ge:1%,4`"));
 /// # Ok::<(), mptcp_linkem::Error>(())
 /// ```
 pub fn loss(s: &str) -> Result<Loss, Error> {
@@ -233,6 +234,18 @@ pub fn loss(s: &str) -> Result<Loss, Error> {
         let parts: Vec<&str> = rest.split(',').collect();
         if !(2..=4).contains(&parts.len()) {
             return Err(bad(WHAT, s, "expected `gemodel:P%,R%[,1-H%[,1-K%]]`, e.g. `gemodel:1%,25%`"));
+        }
+        if parts.len() == 2 && !parts[1].trim().ends_with('%') {
+            return Err(bad(
+                WHAT,
+                s,
+                format!(
+                    "gemodel takes netem's probabilities (`gemodel:P%,R%`); for a mean loss and a mean burst \
+                     length write `ge:{},{}`",
+                    parts[0].trim(),
+                    parts[1].trim()
+                ),
+            ));
         }
         let v: Vec<f64> = parts.iter().map(|p| percent(p)).collect::<Result<_, _>>()?;
         let lb = v.get(2).copied().unwrap_or(1.0);
