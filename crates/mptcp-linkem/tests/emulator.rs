@@ -350,3 +350,30 @@ fn ipv6_is_emulated_too() {
     let s = emu.stats();
     assert_eq!((s.up.packets_in, s.down.packets_in), (5, 5));
 }
+
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn a_full_kernel_queue_is_counted() {
+    let t = Topo::new(true);
+    // Room for 16 packets in the kernel's queue, each held 300 ms: a burst
+    // of 200 overflows it, and the kernel's own counter says by how much.
+    let mut cfg = EmulatorConfig::new(&t.lan, &t.wan, "delay=300ms".parse().unwrap(), Default::default());
+    cfg.kernel_queue = 16;
+    let emu = Emulator::start(t.ns_path(), cfg).unwrap();
+    let rx = t.server.in_ns(|| UdpSocket::bind((SERVER, 9004)).unwrap()).unwrap();
+    let tx = t.client.in_ns(|| UdpSocket::bind((CLIENT, 0)).unwrap()).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for i in 0..200u32 {
+        tx.send_to(&i.to_be_bytes(), (SERVER, 9004)).unwrap();
+    }
+    let mut got = 0u64;
+    let mut buf = [0u8; 8];
+    while rx.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    let s = emu.stats();
+    assert!(s.up.kernel_dropped > 0, "{:?}", s.up);
+    assert_eq!(s.up.packets_in + s.up.kernel_dropped, 200, "{:?}", s.up);
+    assert_eq!(got, s.up.packets_out);
+    assert!(s.up.held_peak <= 16);
+}
