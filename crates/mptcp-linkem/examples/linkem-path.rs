@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! linkem-path --up SPEC --down SPEC [--gso auto|keep|segment] [--kernel-queue N] [--stats FILE]
-//!             [--server 'CMD'] [--wait-port PORT] [--no-emulator] -- CLIENT-CMD [ARGS...]
+//!             [--server 'CMD'] [--wait-port PORT] [--no-emulator] [--tcp-buffers MAX]
+//!             -- CLIENT-CMD [ARGS...]
 //! ```
+//!
+//! `--tcp-buffers MAX` raises the client's and server's TCP buffer limits
+//! (`tcp_rmem`/`tcp_wmem`) to MAX bytes, for paths with a large
+//! bandwidth-delay product.
 //!
 //! `--no-emulator` builds the same topology without the emulator: the
 //! baseline of what the machine forwards.
@@ -36,6 +41,7 @@ struct Args {
     server: Option<String>,
     wait_port: Option<u16>,
     no_emulator: bool,
+    tcp_buffers: Option<u64>,
     client: Vec<String>,
 }
 
@@ -49,6 +55,7 @@ fn parse_args() -> Result<Args> {
         server: None,
         wait_port: None,
         no_emulator: false,
+        tcp_buffers: None,
         client: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -66,6 +73,7 @@ fn parse_args() -> Result<Args> {
                 }
             }
             "--no-emulator" => a.no_emulator = true,
+            "--tcp-buffers" => a.tcp_buffers = Some(value("--tcp-buffers")?.parse()?),
             "--kernel-queue" => a.kernel_queue = Some(value("--kernel-queue")?.parse()?),
             "--stats" => a.stats = Some(value("--stats")?),
             "--server" => a.server = Some(value("--server")?),
@@ -117,12 +125,15 @@ fn main() -> Result<()> {
     client.ip(&["route", "add", "default", "via", "10.77.1.2"])?;
     server.ip(&["route", "add", "default", "via", "10.77.2.1"])?;
     router.sysctl("net.ipv4.ip_forward", "1")?;
-    // TCP buffers that fill a long fat path (1 Gbit/s x 20 ms and more):
-    // the defaults' 6 MB (half of it window) would cap one connection near
-    // 900 Mbit/s there. Namespace-local sysctls.
-    for ns in [&client, &server] {
-        ns.sysctl("net.ipv4.tcp_rmem", "4096 131072 33554432")?;
-        ns.sysctl("net.ipv4.tcp_wmem", "4096 16384 33554432")?;
+    // Larger TCP buffers for a long fat path (1 Gbit/s x 20 ms: the
+    // defaults' 6 MB, about half of it window, cap one connection near
+    // 900 Mbit/s there); left alone otherwise, as a larger send buffer
+    // only fills an unbounded queue further. Namespace-local sysctls.
+    if let Some(max) = args.tcp_buffers {
+        for ns in [&client, &server] {
+            ns.sysctl("net.ipv4.tcp_rmem", &format!("4096 131072 {max}"))?;
+            ns.sysctl("net.ipv4.tcp_wmem", &format!("4096 16384 {max}"))?;
+        }
     }
     let mut cfg = EmulatorConfig::new(&lan.b_dev, &wan.a_dev, args.up, args.down);
     cfg.gso = args.gso;
