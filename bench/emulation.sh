@@ -57,6 +57,7 @@ if [ -z "${NO_BUILD:-}" ]; then
 fi
 PATHBIN=${PATHBIN:-$PWD/target/release/examples/linkem-path}
 mkdir -p "$OUT"
+rm -f "$OUT/failed"
 SERVER=10.77.2.2
 
 fail=0
@@ -65,7 +66,8 @@ stats() { sort -g | awk -v k="$1" -v f="$2" '{v[NR]=$1*k} END {if (NR==0) {print
     m = (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2
     printf f " (" f "-" f ")", m, v[1], v[NR]}'; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
-verdict() { if [ "$1" = 1 ]; then echo PASS; else fail=1; echo FAIL; fi; }
+# PASS or FAIL; it runs in $(...), so a failure is remembered in a file.
+verdict() { if [ "$1" = 1 ]; then echo PASS; else touch "$OUT/failed"; echo FAIL; fi; }
 # path UP DOWN [linkem-path options...] -- CMD...: one run; the emulator's
 # counters go to $OUT/stats.json.
 path() {
@@ -239,4 +241,5 @@ fi
 echo
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) (a loaded machine makes rate and CPU numbers pessimistic: re-run them quiet)"
 echo "raw output of the last run of each row: $OUT/"
+[ -e "$OUT/failed" ] && fail=1
 exit $fail

@@ -109,8 +109,8 @@ impl Worker {
                 last_cpu = now;
             }
             // Sleep until the next release, a packet, or the stop
-            // (ppoll's timeout has ns precision: no timer to arm). With few
-            // packets held (sparse traffic, where each packet's timing
+            // (ppoll's timeout has ns precision: no timer to arm). Holding a
+            // single packet (sparse traffic, where each packet's timing
             // shows), wake up a little early and spin to the release time:
             // a timer wake-up is often tens of microseconds late.
             let mut timeout = None;
