@@ -171,7 +171,11 @@ fn an_outage_drops_everything_in_its_window_and_traffic_resumes() {
     }
     let s = emu.stats();
     assert_eq!(s.up.dropped_outage as usize, sent.len() - seen.len());
-    assert!(s.up.dropped_outage >= 80, "about 100 datagrams fall in a 1 s outage at 10 ms spacing");
+    // Those sent well inside the window were all dropped for the outage (how
+    // many there are depends on how punctually the sender was scheduled).
+    let inside = sent.iter().filter(|ms| (500..=1300).contains(*ms)).count();
+    assert!(inside > 0, "no datagram was sent during the outage: {sent:?}");
+    assert!(s.up.dropped_outage as usize >= inside);
 }
 
 /// Sends `len` bytes of a pattern from client to server over TCP and
