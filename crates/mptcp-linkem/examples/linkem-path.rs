@@ -32,6 +32,11 @@ use anyhow::{bail, Context, Result};
 use mptcp_linkem::{Emulator, EmulatorConfig, Gso, LinkConfig};
 use mptcp_netns::{Netns, Path};
 
+/// An address literal of this file.
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().expect("a valid address literal")
+}
+
 struct Args {
     up: LinkConfig,
     down: LinkConfig,
@@ -120,8 +125,8 @@ fn main() -> Result<()> {
     let client = Netns::new("lkcli")?;
     let router = Netns::new("lkrtr")?;
     let server = Netns::new("lksrv")?;
-    let lan = Path::new(&client, "10.77.1.1/24", &router, "10.77.1.2/24")?;
-    let wan = Path::new(&router, "10.77.2.1/24", &server, "10.77.2.2/24")?;
+    let lan = Path::new(&client, ip("10.77.1.1"), &router, ip("10.77.1.2"), 24)?;
+    let wan = Path::new(&router, ip("10.77.2.1"), &server, ip("10.77.2.2"), 24)?;
     client.ip(&["route", "add", "default", "via", "10.77.1.2"])?;
     server.ip(&["route", "add", "default", "via", "10.77.2.1"])?;
     router.sysctl("net.ipv4.ip_forward", "1")?;

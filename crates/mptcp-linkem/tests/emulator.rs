@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use mptcp_linkem::{Emulator, EmulatorConfig, Error};
 use mptcp_netns::{Netns, Path};
 
+/// An address literal of this file.
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().expect("a valid address literal")
+}
+
 const CLIENT: &str = "10.77.1.1";
 const SERVER: &str = "10.77.2.2";
 
@@ -30,8 +35,8 @@ impl Topo {
         let client = Netns::new("lkcli").unwrap();
         let router = Netns::new("lkrtr").unwrap();
         let server = Netns::new("lksrv").unwrap();
-        let lan = Path::new(&client, "10.77.1.1/24", &router, "10.77.1.2/24").unwrap();
-        let wan = Path::new(&router, "10.77.2.1/24", &server, "10.77.2.2/24").unwrap();
+        let lan = Path::new(&client, ip("10.77.1.1"), &router, ip("10.77.1.2"), 24).unwrap();
+        let wan = Path::new(&router, ip("10.77.2.1"), &server, ip("10.77.2.2"), 24).unwrap();
         client.ip(&["route", "add", "default", "via", "10.77.1.2"]).unwrap();
         server.ip(&["route", "add", "default", "via", "10.77.2.1"]).unwrap();
         router.sysctl("net.ipv4.ip_forward", if forwarding { "1" } else { "0" }).unwrap();
@@ -334,8 +339,8 @@ fn ipv6_is_emulated_too() {
     let client = Netns::new("lkcli6").unwrap();
     let router = Netns::new("lkrtr6").unwrap();
     let server = Netns::new("lksrv6").unwrap();
-    let lan = Path::new(&client, "fd77:1::1/64", &router, "fd77:1::2/64").unwrap();
-    let wan = Path::new(&router, "fd77:2::1/64", &server, "fd77:2::2/64").unwrap();
+    let lan = Path::new(&client, ip("fd77:1::1"), &router, ip("fd77:1::2"), 64).unwrap();
+    let wan = Path::new(&router, ip("fd77:2::1"), &server, ip("fd77:2::2"), 64).unwrap();
     client.ip(&["-6", "route", "add", "default", "via", "fd77:1::2"]).unwrap();
     server.ip(&["-6", "route", "add", "default", "via", "fd77:2::1"]).unwrap();
     router.sysctl("net.ipv6.conf.all.forwarding", "1").unwrap();
