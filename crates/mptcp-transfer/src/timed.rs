@@ -320,29 +320,40 @@ mod tests {
     }
 
     /// Loopback TCP, no root needed: a silent peer is reported as a stall
-    /// after the limit, not after the kernel's timeouts.
+    /// after the limit (not before: nothing else can end the wait), and not
+    /// after the kernel's timeouts.
     #[test]
     fn a_silent_peer_is_a_stall() {
         let (c, _s) = pair();
+        let stall = Duration::from_millis(600);
         let t0 = Instant::now();
-        let mut t = Timed::new(&c, Limits::stall(Duration::from_millis(600)));
+        let mut t = Timed::new(&c, Limits::stall(stall));
         let e = t.read(&mut [0u8; 10]).unwrap_err();
+        let waited = t0.elapsed();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(e.to_string().contains("sent no data for"), "{e}");
-        assert!(t0.elapsed() < Duration::from_secs(30), "returned before a generous bound");
+        assert!(waited >= stall, "a stall of {stall:?} was reported after {waited:?}");
+        assert!(waited < Duration::from_secs(30), "returned before a generous bound");
     }
 
     #[test]
     fn a_peer_that_stops_reading_is_a_stall_and_a_deadline_ends_it_too() {
         let (c, _s) = pair();
-        let mut t = Timed::new(&c, Limits::stall(Duration::from_millis(600))).watch_acks();
+        let stall = Duration::from_millis(600);
+        let mut t = Timed::new(&c, Limits::stall(stall)).watch_acks();
         let buf = vec![0u8; 1 << 20];
+        // The last write that went through: no stall can be reported sooner
+        // than the limit after it.
+        let mut last_write = Instant::now();
         let e = loop {
-            if let Err(e) = t.write_some(&buf, None) {
-                break e;
+            match t.write_some(&buf, None) {
+                Ok(_) => last_write = Instant::now(),
+                Err(e) => break e,
             }
         };
+        let waited = last_write.elapsed();
         assert!(e.to_string().contains("took no data (it stopped reading)"), "{e}");
+        assert!(waited >= stall, "a stall of {stall:?} was reported {waited:?} after the last write");
         let mut t = Timed::new(&c, Limits { stall: Duration::from_secs(3600), deadline: Some(Instant::now()) });
         let e = t.write_all(&buf).unwrap_err();
         assert!(e.to_string().contains("in time"), "{e}");
