@@ -85,26 +85,26 @@ fn the_deb_installs_works_from_usr_bin_and_purges_without_a_trace() {
     );
     let scratch = RemoveOnDrop(std::env::temp_dir().join(format!("mptcp-deb-{}", std::process::id())));
     let tmp = &scratch.0;
-    let (out, dist, empty) = (tmp.join("out"), tmp.join("dist"), tmp.join("empty"));
-    for d in [&out, &dist.join("systemd"), &empty] {
+    let (out, empty) = (tmp.join("out"), tmp.join("empty"));
+    for d in [&out, &empty] {
         std::fs::create_dir_all(d).unwrap();
     }
-    // The daemon's unit: the tree's own when it has one, else one of the
-    // same shape (its ExecStart names /usr/local/bin/mptcp).
-    let unit = workspace().join("dist/systemd/mptcp-daemon.service");
-    let unit_text = std::fs::read_to_string(&unit).unwrap_or_else(|_| {
-        "[Unit]\nDescription=MPTCP path-manager daemon\n\n[Service]\nExecStart=/usr/local/bin/mptcp daemon\n\n\
-         [Install]\nWantedBy=multi-user.target\n"
-            .into()
+    // The daemon's unit is part of the tree, and the package is built from
+    // the tree's dist/: without the unit this test fails (no stand-in).
+    let dist = workspace().join("dist");
+    let unit = dist.join("systemd/mptcp-daemon.service");
+    let unit_text = std::fs::read_to_string(&unit).unwrap_or_else(|e| {
+        panic!("{}: {e}: the daemon's unit is missing from the tree, and the package must ship it", unit.display())
     });
-    std::fs::write(dist.join("systemd/mptcp-daemon.service"), &unit_text).unwrap();
 
-    // Without a unit in dist/, the package has none.
+    // deb.sh also builds from a dist/ without the unit (a tree without the
+    // daemon): that package has none.
     let bare = build(&out, &empty);
     assert!(!files_of(&bare).iter().any(|f| f.starts_with("/usr/lib/systemd")), "{:?}", files_of(&bare));
     std::fs::remove_file(&bare).unwrap();
 
     let deb = build(&out, &dist);
+    assert!(files_of(&deb).iter().any(|f| f == "/usr/lib/systemd/system/mptcp-daemon.service"), "{:?}", files_of(&deb));
     let files = files_of(&deb);
     let _purge = Purge;
     let o = dpkg(&["-i", deb.to_str().unwrap()]);
@@ -139,9 +139,17 @@ fn the_deb_installs_works_from_usr_bin_and_purges_without_a_trace() {
     assert!(text(&o.stdout).contains("-F _mptcp") && text(&o.stdout).trim_end().ends_with(" mptcp"), "{o:?}");
     let copyright = std::fs::read_to_string("/usr/share/doc/mptcp/copyright").unwrap();
     assert!(copyright.contains("License: MIT or Apache-2.0") && copyright.contains("Permission is hereby granted"));
-    // The daemon's unit, pointing at the installed binary.
+    // The daemon's unit: the tree's, pointing at the installed binary and
+    // without its manual-install comments, nothing else changed.
     let unit = std::fs::read_to_string("/usr/lib/systemd/system/mptcp-daemon.service").expect("unit installed");
     assert!(unit.contains("ExecStart=/usr/bin/mptcp daemon") && !unit.contains("/usr/local/bin"), "{unit}");
+    let manual_install = |l: &str| l.strip_prefix('#').is_some_and(|r| r.trim_start().starts_with("install "));
+    let expected: String = unit_text
+        .lines()
+        .filter(|l| !manual_install(l))
+        .map(|l| l.replace("/usr/local/bin/mptcp", "/usr/bin/mptcp") + "\n")
+        .collect();
+    assert_eq!(unit, expected, "the installed unit is not the tree's");
 
     // Remove, then purge: every file goes, and dpkg forgets the package.
     let o = dpkg(&["-r", "mptcp"]);

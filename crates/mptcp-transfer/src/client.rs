@@ -50,12 +50,14 @@ pub fn control_hello(base: &ClientConfig, mode: Mode, test_id: u64, streams: u16
     h
 }
 
-/// Opens the control connection and waits for the server's consent. The
-/// errors say what the peer did instead: answered something else (shown),
-/// closed the connection, or said nothing for the stall limit.
+/// Checks the hello ([`Hello::validate`]), opens the control connection and
+/// waits for the server's consent. The errors say what the peer did
+/// instead: answered something else (shown), closed the connection, or said
+/// nothing for the stall limit.
 pub fn open_control(base: &ClientConfig, hello: &Hello) -> Result<TcpStream> {
-    let stream = session::connect(base)?;
     let target = &base.target;
+    hello.validate().map_err(|reason| Error::Protocol(format!("cannot ask {target} for this test: {reason}")))?;
+    let stream = session::connect(base)?;
     let mut timed = Timed::new(&stream, Limits::stall(base.stall));
     timed
         .write_all(&hello.encode())

@@ -39,13 +39,17 @@ fn after(e: io::Error, doing: &str, bytes: u64) -> io::Error {
 }
 
 /// Sends the data stream of the plan until its byte count or its time is
-/// up, then the trailer, then `shutdown(SHUT_WR)`.
+/// up, then the trailer, then `shutdown(SHUT_WR)`. Fails as soon as the
+/// receiver has gone (closed its end or reset the connection), also while
+/// the pacer or a full send buffer holds the data back.
 pub fn send_data(stream: &TcpStream, plan: &SendPlan, progress: &Progress) -> io::Result<Trailer> {
     let mut data = DataStream::new(plan.seed);
     let mut hash = Checksum::new();
     let start = Instant::now();
     let end = (!plan.duration.is_zero()).then(|| start + plan.duration);
-    let mut timed = Timed::new(stream, Limits::stall(plan.stall)).watch_acks();
+    // The receiver sends nothing before the end of the stream: its FIN or a
+    // reset before then means it has gone, and the sender stops at once.
+    let mut timed = Timed::new(stream, Limits::stall(plan.stall)).watch_acks().watch_gone();
     let pacer = &plan.pacer;
     let mut sent = 0u64;
     loop {
@@ -57,8 +61,11 @@ pub fn send_data(stream: &TcpStream, plan: &SendPlan, progress: &Progress) -> io
         let mut off = 0;
         while off < n {
             let len = pacer.slice().min(n - off);
-            if pacer.is_active() && !pacer.wait(sent + off as u64, len, end) {
-                break;
+            if pacer.is_active() {
+                let at = sent + off as u64;
+                if !pacer.wait(stream, at, len, end).map_err(|e| after(e, "sending data", at))? {
+                    break; // the time is up
+                }
             }
             let w = timed
                 .write_some(&chunk[off..off + len], end)

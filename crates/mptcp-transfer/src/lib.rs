@@ -20,8 +20,8 @@
 //! `report`), `aggregate` (`ticker`, `report`), `ticker` (`report`,
 //! `sampler`), `plot` (`report`), `data` (`pacing`, `sampler`, `timed`,
 //! `units`), `report` (`pacing`, `sampler`, `proto`, `checksum`), `pacing`
-//! (`checksum`), `opts` (`units`), and the leaves `proto`, `checksum`,
-//! `sampler`, `timed`, `units`, `stall`.
+//! (`checksum`, `timed`), `opts` (`units`), and the leaves `proto`,
+//! `checksum`, `sampler`, `timed`, `units`, `stall`.
 //!
 //! # Examples
 //!

@@ -7,6 +7,7 @@
 //! space). So an MPTCP sender paces in the application: a token bucket that
 //! writes slices of about 10 ms of data.
 
+use std::io;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::checksum::CHUNK;
+use super::timed;
 use crate::sys;
 
 /// Who enforces the rate.
@@ -110,22 +112,47 @@ impl Pacer {
         self.start + Duration::from_secs_f64((ahead / self.bytes_per_s).min(1e9))
     }
 
-    /// Sleeps until `sent + next` bytes are due; `false` when `until` comes
-    /// first.
-    pub fn wait(&self, sent: u64, next: usize, until: Option<Instant>) -> bool {
+    /// Waits until `sent + next` bytes are due: `Ok(true)`, or `Ok(false)`
+    /// when `until` comes first. The wait ends early with an error when the
+    /// peer on `stream` has gone ([`timed::wait_unless_gone`]): a sender
+    /// paced at a slow rate does not sleep on for hours after its receiver
+    /// left.
+    ///
+    /// # Errors
+    ///
+    /// What the peer did: closed its end, reset the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use std::time::{Duration, Instant};
+    /// use mptcp_transfer::pacing::Pacer;
+    ///
+    /// let l = TcpListener::bind("127.0.0.1:0")?;
+    /// let c = TcpStream::connect(l.local_addr()?)?;
+    /// let (s, _) = l.accept()?;
+    /// let p = Pacer::new(8_000); // 1 kB/s: 1 KiB slices
+    /// assert!(p.wait(&c, 0, 1024, None)?, "the first slice is due at once");
+    /// let soon = Instant::now() + Duration::from_millis(10);
+    /// assert!(!p.wait(&c, 1024, 1024, Some(soon))?, "the next one is due after `soon`");
+    /// drop(s); // the receiver leaves: the wait for a slice an hour away ends now
+    /// assert!(p.wait(&c, 3_600_000, 1024, None).is_err());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn wait(&self, stream: &TcpStream, sent: u64, next: usize, until: Option<Instant>) -> io::Result<bool> {
         let due = self.due(sent + next as u64);
-        let now = Instant::now();
-        if due <= now {
-            return true;
+        if due <= Instant::now() {
+            return Ok(true);
         }
         match until {
             Some(u) if u <= due => {
-                std::thread::sleep(u.saturating_duration_since(now));
-                false
+                timed::wait_unless_gone(stream, u)?;
+                Ok(false)
             }
             _ => {
-                std::thread::sleep(due - now);
-                true
+                timed::wait_unless_gone(stream, due)?;
+                Ok(true)
             }
         }
     }
@@ -134,6 +161,8 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::io::Write;
 
     #[test]
     fn the_bucket_allows_one_slice_then_the_rate() {
@@ -144,10 +173,67 @@ mod tests {
         assert_eq!(Pacer::new(8).slice(), 1024, "tiny rates still write a KiB at a time");
         assert_eq!(Pacer::new(u64::MAX).slice(), CHUNK);
         assert!(!Pacer::none().is_active());
-        // Waiting stops at `until`.
+        let (c, _s) = pair();
+        // Waiting stops at `until`, not before.
         let until = Instant::now() + Duration::from_millis(20);
-        assert!(!p.wait(100_000_000, 1, Some(until)));
+        assert!(!p.wait(&c, 100_000_000, 1, Some(until)).unwrap());
         assert!(Instant::now() >= until);
+        // Else it lasts until the bytes are due, not less.
+        let p = Pacer::new(8_000_000);
+        assert!(p.wait(&c, 290_000, 10_000, None).unwrap());
+        assert!(Instant::now() >= p.due(300_000), "woke before the slice was due");
+    }
+
+    fn pair() -> (TcpStream, TcpStream) {
+        pair_of(false)
+    }
+
+    fn pair_of(mptcp: bool) -> (TcpStream, TcpStream) {
+        let l = mptcp::MptcpBuilder::new().mptcp(mptcp).bind("127.0.0.1:0").unwrap();
+        let c = mptcp::MptcpBuilder::new().mptcp(mptcp).connect(l.local_addr().unwrap()).unwrap();
+        (c, l.accept().unwrap().0)
+    }
+
+    /// A sender paced at 1 kbit/s waits 8 s per KiB: when its receiver
+    /// leaves (FIN or reset), the wait ends then, not at the next slice.
+    fn slow_pacer_wakes_when_the_peer_leaves(mptcp: bool) {
+        for reset in [false, true] {
+            let (c, s) = pair_of(mptcp);
+            let p = Pacer::new(1000);
+            assert!(p.wait(&c, 0, p.slice(), None).unwrap(), "the first slice is due at once");
+            if reset {
+                (&c).write_all(b"unread").unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let closer = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                drop(s);
+            });
+            let t0 = Instant::now();
+            // The bytes of an hour at this rate: due an hour from now.
+            let r = p.wait(&c, 450_000, p.slice(), None);
+            assert!(t0.elapsed() < Duration::from_secs(60), "mptcp {mptcp}: woke only after {:?}", t0.elapsed());
+            closer.join().unwrap();
+            let e = r.expect_err("the peer left: the wait is an error");
+            if reset {
+                assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "mptcp {mptcp}: {e}");
+            } else {
+                assert!(e.to_string().contains("closed its end"), "mptcp {mptcp}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_slow_pacer_wakes_when_its_tcp_peer_leaves() {
+        slow_pacer_wakes_when_the_peer_leaves(false);
+    }
+
+    /// MPTCP sockets report the peer's DATA_FIN and reset to `poll` too.
+    #[test]
+    #[ignore = "needs a kernel with MPTCP (scripts/test.sh runs it)"]
+    fn a_slow_pacer_wakes_when_its_mptcp_peer_leaves() {
+        assert!(mptcp::host_support().is_available(), "this test needs a kernel with MPTCP");
+        slow_pacer_wakes_when_the_peer_leaves(true);
     }
 
     /// Plain TCP takes the kernel's pacing cap and reads it back; an MPTCP

@@ -42,6 +42,23 @@ pub const REPLY_LEN: usize = 16;
 /// Longest reason a [`Reply::Refuse`] carries.
 pub const MAX_REASON: usize = 1024;
 
+/// Longest time limit a hello may ask for, milliseconds (24 h).
+pub const MAX_DURATION_MS: u64 = 86_400_000;
+/// Slowest pacing rate a hello may ask for, bits per second (0: unpaced).
+pub const MIN_RATE_BPS: u64 = 1_000;
+/// Fastest pacing rate a hello may ask for, bits per second.
+pub const MAX_RATE_BPS: u64 = 10_000_000_000_000;
+/// Most transactions a hello may ask for (0: until the time limit).
+pub const MAX_COUNT: u64 = 1_000_000_000;
+/// Shortest stall limit a hello may ask for, milliseconds (0: the default).
+pub const MIN_STALL_MS: u32 = 500;
+/// Longest stall limit a hello may ask for, milliseconds (1 h).
+pub const MAX_STALL_MS: u32 = 3_600_000;
+/// Largest request or response of a request/response test, bytes.
+pub const MAX_MESSAGE: u32 = 16 << 20;
+/// Most connections one test may hold open at once.
+pub const MAX_STREAMS: u16 = 256;
+
 const HELLO_MAGIC: &[u8; 8] = b"MPTCPBN2";
 /// Version 1 clients (before control connections) started with this.
 const HELLO_V1_MAGIC: &[u8; 8] = b"MPTCPBN1";
@@ -74,6 +91,17 @@ pub enum Kind {
     Rr,
     /// One transaction on its own connection.
     Crr,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(match self {
+            Kind::Control => "control",
+            Kind::Data => "data",
+            Kind::Rr => "rr",
+            Kind::Crr => "crr",
+        })
+    }
 }
 
 /// What the test measures, as the control hello announces it.
@@ -289,6 +317,70 @@ impl Hello {
             count: le64(&b[64..72]),
             stall_ms: le32(&b[72..76]),
         })
+    }
+}
+
+impl Hello {
+    /// Checks what the hello asks for against the limits both ends keep
+    /// (the constants of this module, which `mptcp bench client` checks its
+    /// options against): a client checks its hello before it sends it, the
+    /// server every hello it reads, so neither end runs what the other
+    /// would refuse. `Err` says which value is out of range and what is
+    /// allowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mptcp_transfer::proto::{Direction, Hello};
+    ///
+    /// let mut h = Hello::data(Direction::Download, 42, 0, 3_600_000);
+    /// h.rate_bps = 1_000; // 1 kbit/s for an hour: slow, but allowed
+    /// assert_eq!(h.validate(), Ok(()));
+    /// h.rate_bps = 1;
+    /// assert!(h.validate().unwrap_err().starts_with("pacing rate 1 bit/s"));
+    /// ```
+    pub fn validate(&self) -> Result<(), String> {
+        if self.kind != Kind::Control && self.kind != self.mode.kind() {
+            return Err(format!(
+                "a {} connection in a {:?} test: the kind and the mode disagree",
+                self.kind, self.mode
+            ));
+        }
+        if self.streams == 0 || self.streams > MAX_STREAMS {
+            return Err(format!("{} connections: expected 1 to {MAX_STREAMS} per test", self.streams));
+        }
+        if self.duration_ms > MAX_DURATION_MS {
+            return Err(format!(
+                "time limit {} ms: expected at most {MAX_DURATION_MS} ms (24 h), or 0 for none",
+                self.duration_ms
+            ));
+        }
+        if self.kind == Kind::Data && self.bytes == 0 && self.duration_ms == 0 {
+            return Err("no byte count and no time limit: a data connection needs one".into());
+        }
+        if self.rate_bps != 0 && !(MIN_RATE_BPS..=MAX_RATE_BPS).contains(&self.rate_bps) {
+            return Err(format!(
+                "pacing rate {} bit/s: expected {MIN_RATE_BPS} to {MAX_RATE_BPS} bit/s, or 0 for none",
+                self.rate_bps
+            ));
+        }
+        if self.count > MAX_COUNT {
+            return Err(format!("{} transactions: expected at most {MAX_COUNT}, or 0 for none", self.count));
+        }
+        if self.stall_ms != 0 && !(MIN_STALL_MS..=MAX_STALL_MS).contains(&self.stall_ms) {
+            return Err(format!(
+                "stall limit {} ms: expected {MIN_STALL_MS} to {MAX_STALL_MS} ms, or 0 for the default",
+                self.stall_ms
+            ));
+        }
+        if self.mode != Mode::Stream {
+            for (what, n) in [("request", self.request_size), ("response", self.response_size)] {
+                if n == 0 || n > MAX_MESSAGE {
+                    return Err(format!("{what} size {n}: expected 1 to {MAX_MESSAGE} bytes"));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -580,6 +672,60 @@ mod tests {
         let mut bad = hello().encode();
         bad[8] = 9;
         assert!(Hello::decode(&bad).unwrap_err().contains("kind 9"));
+    }
+
+    /// What `mptcp bench client` can send passes, at every edge of its
+    /// options; one step past an edge is refused, naming the value.
+    #[test]
+    fn validate_takes_the_client_s_range_and_names_what_is_out_of_it() {
+        let rr = Hello { rate_bps: 0, stall_ms: 0, ..hello() };
+        let data = Hello::data(Direction::Download, 1, 0, 10_000);
+        assert_eq!(rr.validate(), Ok(()));
+        assert_eq!(data.validate(), Ok(()));
+        let control = Hello { kind: Kind::Control, mode: Mode::Stream, streams: MAX_STREAMS, ..data };
+        assert_eq!(control.validate(), Ok(()));
+        let ok = [
+            Hello { duration_ms: MAX_DURATION_MS, ..data },
+            Hello { duration_ms: 1, ..data },
+            Hello { duration_ms: 0, bytes: 1, ..data },
+            Hello { rate_bps: MIN_RATE_BPS, ..data },
+            Hello { rate_bps: MAX_RATE_BPS, ..data },
+            Hello { stall_ms: MIN_STALL_MS, ..data },
+            Hello { stall_ms: MAX_STALL_MS, ..data },
+            Hello { count: MAX_COUNT, ..rr },
+            Hello { request_size: MAX_MESSAGE, response_size: 1, ..rr },
+            Hello { kind: Kind::Crr, mode: Mode::Crr, ..rr },
+            Hello { kind: Kind::Control, mode: Mode::Crr, count: 1, duration_ms: 0, ..rr },
+        ];
+        for h in ok {
+            assert_eq!(h.validate(), Ok(()), "{h:?}");
+        }
+        let refused = [
+            (Hello { duration_ms: MAX_DURATION_MS + 1, ..data }, "time limit 86400001 ms"),
+            (Hello { duration_ms: u64::MAX, ..data }, "time limit"),
+            (Hello { duration_ms: 0, bytes: 0, ..data }, "no byte count and no time limit"),
+            (Hello { rate_bps: 1, ..data }, "pacing rate 1 bit/s"),
+            (Hello { rate_bps: MIN_RATE_BPS - 1, ..data }, "pacing rate 999 bit/s"),
+            (Hello { rate_bps: MAX_RATE_BPS + 1, ..data }, "pacing rate 10000000000001 bit/s"),
+            (Hello { stall_ms: 1, ..data }, "stall limit 1 ms"),
+            (Hello { stall_ms: MAX_STALL_MS + 1, ..data }, "stall limit 3600001 ms"),
+            (Hello { stall_ms: u32::MAX, ..data }, "stall limit"),
+            (Hello { count: MAX_COUNT + 1, ..rr }, "1000000001 transactions"),
+            (Hello { streams: 0, ..data }, "0 connections"),
+            (Hello { streams: MAX_STREAMS + 1, ..control }, "257 connections"),
+            (Hello { request_size: 0, ..rr }, "request size 0"),
+            (Hello { response_size: MAX_MESSAGE + 1, ..rr }, "response size 16777217"),
+            (Hello { kind: Kind::Data, ..rr }, "the kind and the mode disagree"),
+            (Hello { mode: Mode::Rr, ..data }, "the kind and the mode disagree"),
+        ];
+        for (h, says) in refused {
+            let e = h.validate().expect_err(says);
+            assert!(e.contains(says), "{h:?}: {e:?} should say {says:?}");
+            assert!(
+                e.contains("expected") || e.contains("needs") || e.contains("disagree"),
+                "says what is allowed: {e}"
+            );
+        }
     }
 
     #[test]

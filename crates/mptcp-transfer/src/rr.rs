@@ -23,8 +23,8 @@ use super::timed::{Limits, Timed};
 use crate::error::{bail, Context};
 use crate::{Error, Result};
 
-/// Largest request or response.
-pub const MAX_MESSAGE: u32 = 16 << 20;
+/// Largest request or response (defined with the protocol's other limits).
+pub use super::proto::MAX_MESSAGE;
 
 /// A request/response test.
 #[derive(Debug, Clone)]

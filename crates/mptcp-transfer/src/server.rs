@@ -16,15 +16,14 @@ use serde::Serialize;
 use super::aggregate::{StreamEntry, TestFacts, TestReport};
 use super::proto::{Hello, Kind, Mode, Reply};
 use super::report::{Role, SessionReport};
-use super::rr::{self, Statuses, MAX_MESSAGE};
+use super::rr::{self, Statuses};
 use super::sampler::Progress;
-use super::session::{self, read_hello, stall_of, FallbackWatch};
+use super::session::{self, read_raw_hello, stall_of, FallbackWatch, HELLO_TIMEOUT};
 use super::timed::{meaning, Limits, Timed};
 use crate::error::Context;
 use crate::Result;
 
-/// Most connections one test may hold open at once.
-pub const MAX_STREAMS: u16 = 256;
+pub use super::proto::MAX_STREAMS;
 
 /// How long a test whose client went quiet (no connection open, control
 /// still open but silent) is kept before the server reports it.
@@ -199,10 +198,24 @@ fn handle(
     interval: Duration,
     reg: &Registry,
 ) -> Option<Event> {
-    let hello = match read_hello(&conn) {
+    let hello = match read_raw_hello(&conn) {
         Ok(h) => h,
         Err(e) => return Some(Event::Error(format!("{peer}: {}", e.chain()))),
     };
+    // Out of range: refused before anything else, with a reason on a
+    // control connection (the client prints it); other kinds have no reply
+    // and are closed.
+    if let Err(reason) = hello.validate() {
+        if hello.kind == Kind::Control {
+            let _ = Timed::new(&conn, Limits::stall(HELLO_TIMEOUT)).write_all(&Reply::Refuse(reason.clone()).encode());
+        }
+        let _ = conn.shutdown(Shutdown::Both);
+        let what = match hello.kind {
+            Kind::Control => "test".to_string(),
+            kind => format!("{kind} connection"),
+        };
+        return Some(Event::Error(format!("{peer}: refused a {what}: {reason}")));
+    }
     let passive_fallback = hello.kind != Kind::Crr && fallbacks.lock().is_ok_and(|mut f| f.check(&conn));
     let requested = conn.created_as_mptcp().unwrap_or(false) || passive_fallback;
     let progress = Progress::default();
@@ -258,29 +271,14 @@ fn handle(
     }
 }
 
-/// Why the server will not run a test, if it will not.
-fn refusal(h: &Hello) -> Option<String> {
-    if h.streams == 0 || h.streams > MAX_STREAMS {
-        return Some(format!("{} connections: this server takes 1 to {MAX_STREAMS} per test", h.streams));
-    }
-    if h.mode != Mode::Stream {
-        for (what, n) in [("request", h.request_size), ("response", h.response_size)] {
-            if n == 0 || n > MAX_MESSAGE {
-                return Some(format!("{what} size {n}: this server takes 1 to {MAX_MESSAGE} bytes"));
-            }
-        }
-    }
-    None
-}
-
 /// A test's control connection: registers the test, consents, waits for the
 /// client's end, then for the test's connections, and reports the test.
 fn control(conn: &TcpStream, hello: &Hello, peer: &str, requested: bool, reg: &Registry) -> Option<Event> {
     let stall = stall_of(hello);
     let mut timed = Timed::new(conn, Limits::stall(stall));
     let id = hello.test_id;
-    let refuse =
-        refusal(hello).or_else(|| reg.lock().contains_key(&id).then(|| "a test with this id is running".into()));
+    // The hello's values were checked (`Hello::validate`) before this.
+    let refuse = reg.lock().contains_key(&id).then(|| "a test with this id is running".to_string());
     if let Some(reason) = refuse {
         let _ = timed.write_all(&Reply::Refuse(reason.clone()).encode());
         return Some(Event::Error(format!("{peer}: refused a test: {reason}")));

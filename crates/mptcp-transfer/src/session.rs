@@ -159,10 +159,13 @@ fn transfer_as_client(
     on_connect: &mut dyn FnMut(&TcpStream),
     on_sample: OnSample<'_>,
 ) -> Result<SessionReport> {
+    let hello = cfg.hello();
+    hello
+        .validate()
+        .map_err(|reason| Error::Protocol(format!("cannot ask {} for this transfer: {reason}", cfg.target)))?;
     let stream = connect(cfg)?;
     on_connect(&stream);
     let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| cfg.target.clone());
-    let hello = cfg.hello();
     (&stream).write_all(&hello.encode()).with_context(|| format!("sending the request to {peer}"))?;
     let congestion = congestion_of(&stream);
     let end = End { stream: &stream, interval: cfg.interval, passive_fallback: false, progress, peer: "server" };
@@ -176,8 +179,19 @@ fn transfer_as_client(
     Ok(SessionReport::assemble(info, &delivery, &samples))
 }
 
-/// Reads a connection's hello (the server's first step).
+/// Reads a connection's hello (the server's first step) and checks what it
+/// asks for ([`Hello::validate`]): a hello out of range is an error that
+/// says which value and what is allowed.
 pub fn read_hello(stream: &TcpStream) -> Result<Hello> {
+    let hello = read_raw_hello(stream)?;
+    hello.validate().map_err(|reason| Error::Protocol(format!("refused the request: {reason}")))?;
+    Ok(hello)
+}
+
+/// Reads and decodes a connection's hello without checking its values
+/// (the server does, and answers a control connection's bad hello with a
+/// refusal).
+pub fn read_raw_hello(stream: &TcpStream) -> Result<Hello> {
     timed::prepare(stream)?;
     let mut b = [0u8; HELLO_LEN];
     Timed::new(stream, Limits::stall(HELLO_TIMEOUT)).read_exact(&mut b).context("reading the request")?;

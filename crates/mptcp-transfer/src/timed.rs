@@ -1,13 +1,18 @@
 //! Socket I/O with bounded time: every read and write returns within a
 //! [`TICK`] (through `SO_RCVTIMEO`/`SO_SNDTIMEO`, which MPTCP sockets
 //! honour), so a loop can give up when the peer stalls or a deadline passes,
-//! and say which of the two happened. Errors name what the peer did.
+//! and say which of the two happened. A sender also sees a peer that has
+//! gone ([`wait_unless_gone`]) instead of writing on until its stall limit.
+//! Errors name what the peer did.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mptcp::MptcpExt;
+
+use crate::sys;
 
 /// How long one blocked read or write waits before its caller looks at the
 /// clock again.
@@ -49,6 +54,58 @@ pub fn acked_bytes(stream: &TcpStream) -> Option<u64> {
     (!acked.is_empty()).then(|| acked.iter().sum())
 }
 
+/// Waits until `until` unless the peer goes first: `Ok(())` when `until`
+/// came (at once when it has passed) and the peer is still there, an error
+/// as soon as the peer has closed its end (`POLLRDHUP`: it sent FIN, which a
+/// bench receiver never does before the end of the data), or the connection
+/// failed or was reset (`POLLERR`, `POLLHUP`). The wait is `poll(2)` on the
+/// socket, woken by the peer; plain TCP and MPTCP sockets both report these
+/// events.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use std::time::{Duration, Instant};
+/// use mptcp_transfer::timed::wait_unless_gone;
+///
+/// let l = TcpListener::bind("127.0.0.1:0")?;
+/// let c = TcpStream::connect(l.local_addr()?)?;
+/// let (s, _) = l.accept()?;
+/// assert!(wait_unless_gone(&c, Instant::now() + Duration::from_millis(10)).is_ok());
+/// drop(s);
+/// let e = wait_unless_gone(&c, Instant::now() + Duration::from_secs(3600)).unwrap_err();
+/// assert!(e.to_string().contains("closed its end"), "{e}");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn wait_unless_gone(stream: &TcpStream, until: Instant) -> io::Result<()> {
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let events = sys::poll_one(stream.as_fd(), libc::POLLRDHUP, left)?;
+        if events != 0 {
+            return Err(gone(stream, events));
+        }
+        if left.is_zero() || Instant::now() >= until {
+            return Ok(());
+        }
+    }
+}
+
+/// What `poll` events on a connection say about its peer.
+fn gone(stream: &TcpStream, events: libc::c_short) -> io::Error {
+    if events & libc::POLLERR != 0 {
+        if let Ok(Some(e)) = stream.take_error() {
+            return e;
+        }
+    }
+    let what = if events & libc::POLLRDHUP != 0 {
+        "the peer closed its end of the connection before the end of the data (it has gone)"
+    } else {
+        "the connection is closed (the peer has gone)"
+    };
+    io::Error::other(what)
+}
+
 /// What a socket error means, for people: the peer's doing where we can
 /// tell, else the error itself.
 ///
@@ -86,18 +143,29 @@ pub struct Timed<'a> {
     /// buffer is full still sees its data drain).
     watch_acks: bool,
     acked: Option<u64>,
+    /// A write that waits fails as soon as the peer has gone.
+    watch_gone: bool,
 }
 
 impl<'a> Timed<'a> {
     /// Starts watching `stream` (whose timeouts [`prepare`] has set).
     pub fn new(stream: &'a TcpStream, limits: Limits) -> Timed<'a> {
-        Timed { stream, limits, last_progress: Instant::now(), watch_acks: false, acked: None }
+        Timed { stream, limits, last_progress: Instant::now(), watch_acks: false, acked: None, watch_gone: false }
     }
 
     /// Counts the peer's acknowledgements as progress too.
     pub fn watch_acks(mut self) -> Self {
         self.watch_acks = true;
         self.acked = acked_bytes(self.stream);
+        self
+    }
+
+    /// Ends a write that waits (a full send buffer) as soon as the peer has
+    /// closed its end or reset the connection ([`wait_unless_gone`]), instead
+    /// of at the stall limit: for the sender of a data stream, whose
+    /// receiver sends nothing before the end.
+    pub fn watch_gone(mut self) -> Self {
+        self.watch_gone = true;
         self
     }
 
@@ -145,6 +213,9 @@ impl<'a> Timed<'a> {
                 Err(e) if is_tick(&e) => {
                     if soft_end.is_some_and(|t| Instant::now() >= t) {
                         return Ok(0);
+                    }
+                    if self.watch_gone {
+                        wait_unless_gone(self.stream, Instant::now())?;
                     }
                     self.check("took no data (it stopped reading)")?;
                 }
@@ -249,29 +320,40 @@ mod tests {
     }
 
     /// Loopback TCP, no root needed: a silent peer is reported as a stall
-    /// after the limit, not after the kernel's timeouts.
+    /// after the limit (not before: nothing else can end the wait), and not
+    /// after the kernel's timeouts.
     #[test]
     fn a_silent_peer_is_a_stall() {
         let (c, _s) = pair();
+        let stall = Duration::from_millis(600);
         let t0 = Instant::now();
-        let mut t = Timed::new(&c, Limits::stall(Duration::from_millis(600)));
+        let mut t = Timed::new(&c, Limits::stall(stall));
         let e = t.read(&mut [0u8; 10]).unwrap_err();
+        let waited = t0.elapsed();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(e.to_string().contains("sent no data for"), "{e}");
-        assert!(t0.elapsed() < Duration::from_secs(30), "returned before a generous bound");
+        assert!(waited >= stall, "a stall of {stall:?} was reported after {waited:?}");
+        assert!(waited < Duration::from_secs(30), "returned before a generous bound");
     }
 
     #[test]
     fn a_peer_that_stops_reading_is_a_stall_and_a_deadline_ends_it_too() {
         let (c, _s) = pair();
-        let mut t = Timed::new(&c, Limits::stall(Duration::from_millis(600))).watch_acks();
+        let stall = Duration::from_millis(600);
+        let mut t = Timed::new(&c, Limits::stall(stall)).watch_acks();
         let buf = vec![0u8; 1 << 20];
+        // The last write that went through: no stall can be reported sooner
+        // than the limit after it.
+        let mut last_write = Instant::now();
         let e = loop {
-            if let Err(e) = t.write_some(&buf, None) {
-                break e;
+            match t.write_some(&buf, None) {
+                Ok(_) => last_write = Instant::now(),
+                Err(e) => break e,
             }
         };
+        let waited = last_write.elapsed();
         assert!(e.to_string().contains("took no data (it stopped reading)"), "{e}");
+        assert!(waited >= stall, "a stall of {stall:?} was reported {waited:?} after the last write");
         let mut t = Timed::new(&c, Limits { stall: Duration::from_secs(3600), deadline: Some(Instant::now()) });
         let e = t.write_all(&buf).unwrap_err();
         assert!(e.to_string().contains("in time"), "{e}");
@@ -290,5 +372,60 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
         assert!(e.to_string().contains("after 3 of 10 bytes"), "{e}");
         assert!(meaning(&io::Error::from_raw_os_error(libc::EPIPE)).starts_with("the peer closed the connection ("));
+    }
+
+    /// A waiting sender learns at once that its peer has gone, whether the
+    /// peer closed (FIN) or reset the connection; a peer that stays lets the
+    /// wait run to its end, and not shorter.
+    #[test]
+    fn a_peer_that_leaves_ends_the_wait_and_one_that_stays_does_not() {
+        let (c, s) = pair();
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_millis(300);
+        wait_unless_gone(&c, until).unwrap();
+        assert!(Instant::now() >= until, "returned {:?} before its time", until - Instant::now());
+
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(s);
+        });
+        let e = wait_unless_gone(&c, Instant::now() + Duration::from_secs(3600)).unwrap_err();
+        assert!(e.to_string().contains("closed its end of the connection"), "{e}");
+        closer.join().unwrap();
+
+        // A reset (the peer closes with data unread).
+        let (c, s) = pair();
+        (&c).write_all(b"unread").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(s);
+        let e = wait_unless_gone(&c, Instant::now() + Duration::from_secs(3600)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionReset, "{e}");
+    }
+
+    /// A writer whose send buffer is full ends when its peer leaves, long
+    /// before its (hour-long) stall limit.
+    #[test]
+    fn a_blocked_writer_ends_when_the_peer_leaves() {
+        let (c, s) = pair();
+        let mut t = Timed::new(&c, Limits::stall(Duration::from_secs(3600))).watch_acks().watch_gone();
+        let (done, wait_done) = std::sync::mpsc::channel::<()>();
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            // The peer's FIN, its socket still open (closing it with the
+            // data unread would be a reset, the other test's case).
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = wait_done.recv();
+        });
+        let buf = vec![0u8; 1 << 20];
+        let t0 = Instant::now();
+        let e = loop {
+            if let Err(e) = t.write_some(&buf, None) {
+                break e;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "still writing after a generous bound");
+        };
+        assert!(e.to_string().contains("closed its end of the connection"), "{e}");
+        drop(done);
+        closer.join().unwrap();
     }
 }
