@@ -375,6 +375,7 @@ fn every_option_is_checked_before_anything_is_sent() {
         (&["--crr", "-b", "1M"], "cannot be used with"),
         (&["--count", "5"], "apply to --rr"),
         (&["--rr", "--count", "0"], "1 to 1000000000"),
+        (&["--rr", "--count", "2", "-P", "4"], "cannot be shared by 4 connections"),
         (&["--rr", "--size", "0"], "1 byte to 16M"),
         (&["--rr", "--size", "17M"], "1 byte to 16M"),
         (&["--congestion", "no such"], "congestion"),

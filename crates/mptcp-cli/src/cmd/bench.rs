@@ -25,7 +25,7 @@ use anyhow::Context;
 
 use mptcp_transfer::aggregate::{TestDirection, TestReport};
 use mptcp_transfer::client::{self, Observer, TestConfig};
-use mptcp_transfer::proto::{Direction, Mode};
+use mptcp_transfer::proto::{Direction, Mode, MAX_COUNT, MAX_RATE_BPS, MIN_RATE_BPS};
 use mptcp_transfer::rr::{self, RrConfig, MAX_MESSAGE};
 use mptcp_transfer::sampler::Sample;
 use mptcp_transfer::server::{self, Event};
@@ -295,8 +295,16 @@ fn validate(a: &ClientArgs) -> anyhow::Result<Plan> {
         return Err(usage("--size, --response-size and --count apply to --rr and --crr"));
     }
     let count = match a.count {
-        Some(c) if (1..=1_000_000_000).contains(&c) => c,
-        Some(c) => return Err(usage(format!("--count {c}: expected 1 to 1000000000"))),
+        Some(c) if c < u64::from(a.parallel) && c >= 1 => {
+            // Each connection runs its share of the transactions: a share
+            // of none would be a connection without an end.
+            return Err(usage(format!(
+                "--count {c}: {c} transactions cannot be shared by {} connections (give at least -P's number)",
+                a.parallel
+            )));
+        }
+        Some(c) if (1..=MAX_COUNT).contains(&c) => c,
+        Some(c) => return Err(usage(format!("--count {c}: expected 1 to {MAX_COUNT}"))),
         None => 0,
     };
     let duration = match a.duration {
@@ -308,7 +316,7 @@ fn validate(a: &ClientArgs) -> anyhow::Result<Plan> {
     let rate_bps = match &a.bitrate {
         None => 0,
         Some(s) => match parse_rate(s) {
-            Some(r) if (1000..=10_000_000_000_000).contains(&r) => r,
+            Some(r) if (MIN_RATE_BPS..=MAX_RATE_BPS).contains(&r) => r,
             _ => {
                 return Err(usage(format!(
                     "--bitrate {s:?}: expected a rate from 1k to 10T bits per second, e.g. 50M (omit -b for no limit)"
