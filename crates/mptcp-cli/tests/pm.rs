@@ -296,6 +296,72 @@ impl Drop for Monitor {
     }
 }
 
+/// Opens and closes `n` MPTCP connections to `listener` from its namespace
+/// `ns`, accepting each: a few path manager events per connection
+/// (`created` on both ends, ...).
+fn churn(ns: &Netns, listener: &TcpListener, n: usize) {
+    let addr = listener.local_addr().unwrap();
+    ns.in_ns(|| {
+        for _ in 0..n {
+            let c = TcpStream::connect_mptcp(addr).expect("connect");
+            let (s, _) = listener.accept().expect("accept");
+            drop((c, s));
+        }
+    })
+    .unwrap();
+}
+
+/// The library under `mptcp monitor`: a subscription starts with a large
+/// receive buffer (4 MiB asked, past net.core.rmem_max as root, so the
+/// kernel reports 8 MiB); with a small one and nobody reading, the kernel
+/// drops events and the listener says so with `Error::EventsLost`, then
+/// goes on with the queued events and the next ones.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn event_listener_reports_lost_events_and_goes_on() {
+    use mptcp::pm::{Error, EventListener};
+    mptcp_netns::require_root();
+    let ns = Netns::new("llost").unwrap();
+    let mut events = ns.in_ns(EventListener::new).unwrap().unwrap();
+    let start = events.receive_buffer().unwrap();
+    assert!(start >= 8 << 20, "receive buffer {start} bytes, expected 4 MiB asked (8 MiB as the kernel counts)");
+    let small = events.set_receive_buffer(4096).unwrap();
+    assert!((4096..16384).contains(&small), "asked 4096 bytes, the kernel took {small}");
+    assert_eq!(events.receive_buffer().unwrap(), small);
+    assert!(matches!(events.set_receive_buffer(usize::MAX), Err(Error::InvalidArgument { .. })));
+
+    let listener = ns.in_ns(|| TcpListener::bind_mptcp("127.0.0.1:0")).unwrap().unwrap();
+    let marker = ns.in_ns(|| TcpListener::bind_mptcp("127.0.0.1:0")).unwrap().unwrap();
+    let marker_port = marker.local_addr().unwrap().port();
+    // Hundreds of events, read by nobody, for a few KiB of buffer.
+    churn(&ns, &listener, 200);
+    let (mut lost, mut queued) = (0, 0);
+    loop {
+        match events.recv_timeout(Duration::from_secs(1)) {
+            Ok(Some(_)) => queued += 1,
+            Ok(None) => break,
+            Err(Error::EventsLost) => lost += 1,
+            Err(e) => panic!("the listener failed: {e}"),
+        }
+    }
+    assert!(lost >= 1, "no EventsLost after 200 connections ({queued} events read)");
+    assert!(queued >= 1, "the events that fitted are read after the loss");
+    churn(&ns, &marker, 1);
+    let port = Some(marker_port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match events.recv_timeout(left) {
+            Ok(Some(ev)) if ev.sport == port || ev.dport == port => break,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("no event for the connection made after the loss"),
+            Err(e) => panic!("the listener failed after the loss: {e}"),
+        }
+    }
+    assert_eq!(Error::EventsLost.errno(), Some(libc::ENOBUFS));
+    println!("receive buffer {start} then {small} bytes; {lost} overflows, {queued} events kept");
+}
+
 #[test]
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn events_and_conns_of_a_two_path_connection() {
