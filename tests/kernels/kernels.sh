@@ -48,7 +48,8 @@ skips_for() {
             ;;
         5.10:pm)
             echo endpoints_and_limits_match_ip_mptcp events_and_conns_of_a_two_path_connection \
-                userspace_pm_creates_and_destroys_a_subflow tokio_api_and_event_stream
+                userspace_pm_creates_and_destroys_a_subflow tokio_api_and_event_stream \
+                monitor_goes_on_when_events_are_lost event_listener_reports_lost_events_and_goes_on
             ;;
         5.10:cli) echo status_shows_limits_the_kernel_has check_reports_mptcp_fallback_and_refused ;;
         5.10:run)
