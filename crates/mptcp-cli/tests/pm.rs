@@ -421,16 +421,14 @@ fn monitor_with_a_slow_reader(json: bool) {
             Some(n.parse().unwrap_or_else(|_| panic!("{l}")))
         }
     };
+    // Events may come before it (those written before the pipe filled);
+    // none may, where the monitor was too slow to read even the first
+    // ones before the kernel dropped some (seen under qemu's emulation).
     let mut overflows = vec![];
-    let mut events = 0;
     while overflows.is_empty() {
         let l = next("a `lost` line", &mut child);
-        match lost(&l) {
-            Some(n) => overflows.push(n),
-            None => events += 1,
-        }
+        overflows.extend(lost(&l));
     }
-    assert!(events > 0, "the events queued before the overflow came first");
     churn(&ns, &marker, 1);
     let port = marker_port.to_string();
     let is_marker = |l: &str| {
