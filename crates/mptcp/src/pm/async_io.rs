@@ -199,9 +199,9 @@ impl EventStream {
     ///
     /// # Errors
     ///
-    /// [`Error::EventsLost`] when the kernel
-    /// dropped events because they were not read fast enough: the stream
-    /// goes on. Other errors end the subscription.
+    /// [`Error::EventsLost`] when the kernel dropped events because they
+    /// were not read fast enough: the stream goes on. Other errors end the
+    /// subscription.
     ///
     /// # Cancel safety
     ///
