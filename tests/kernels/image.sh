@@ -68,8 +68,9 @@ build_common() {
 
     # Programs nobody here wrote, for `mptcp run` (the run suite): python3
     # (http.server and small scripts), curl, iperf3, mptcpize. Dynamically
-    # linked, as LD_PRELOAD needs.
-    case " $SUITES " in *" run "*) guest_programs ;; esac
+    # linked, as LD_PRELOAD needs. The bench suite's foreign servers are
+    # python3 too.
+    case " $SUITES " in *" run "* | *" bench "*) guest_programs ;; esac
 
     cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true
     [ ! -d /etc/iproute2 ] || cp -a /etc/iproute2 "$ROOT/etc/"
@@ -130,9 +131,9 @@ build_kernel_part() {
     {
         printf 'KERNEL_LABEL=%s\n' "$label"
         printf 'MPTCP_EXPECT="%s"\n' "$(expect_for "$label")"
-        printf 'SUITES="%s"\n' "${SUITE_BINS[*]%%=*}"
-        # "${arr[*]%%=*}" strips per element: SUITES holds the names only.
-        for s in "${SUITE_BINS[@]%%=*}"; do
+        # The suites this kernel runs (all were built: SUITE_BINS).
+        printf 'SUITES="%s"\n' "$(suites_for "$label")"
+        for s in $(suites_for "$label"); do
             args="--exact"
             for skip in $(skips_for "$label" "$s"); do args="$args --skip $skip"; done
             printf 'ARGS_%s="%s"\n' "$s" "$args"

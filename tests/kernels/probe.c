@@ -9,10 +9,11 @@
  * Prints one "PROBE <what>: <answer>" line per question, then a summary line
  *   MPTCP-PROBE: mptcp=yes|not-built|too-old|disabled|error tcp_is_mptcp=yes|no
  *                full_info=yes|no mptcp_info=yes|no info_len=N inet_diag=yes|no
- *                pm=yes|no pm_userspace=yes|no pm_events=yes|no
+ *                pm=yes|no pm_userspace=yes|no pm_events=yes|no curr_estab=yes|no
  * using the same keys as MPTCP_EXPECT. The path manager is asked through the
  * generic netlink controller (the mptcp_pm family's operations and multicast
- * groups), inet_diag with a dump of MPTCP sockets. Exit status 0 unless the
+ * groups), inet_diag with a dump of MPTCP sockets; curr_estab is whether
+ * /proc/net/netstat's MPTcpExt counters include MPCurrEstab. Exit status 0 unless the
  * probe itself could not run (no loopback).
  */
 #define _GNU_SOURCE
@@ -25,6 +26,7 @@
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
@@ -292,6 +294,30 @@ static const char *availability(int e) {
     }
 }
 
+/* Whether the MPTcpExt header line of /proc/net/netstat names counter `name`. */
+static int netstat_has(const char *name) {
+    FILE *f = fopen("/proc/net/netstat", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int found = 0;
+    if (!f) {
+        printf("PROBE /proc/net/netstat: %s\n", err(errno));
+        return 0;
+    }
+    while (getline(&line, &cap, f) > 0) {
+        if (strncmp(line, "MPTcpExt:", 9) != 0)
+            continue;
+        /* The first MPTcpExt line holds the names, the second the values. */
+        for (char *t = strtok(line + 9, " \n"); t; t = strtok(NULL, " \n"))
+            found |= strcmp(t, name) == 0;
+        break;
+    }
+    free(line);
+    fclose(f);
+    printf("PROBE MPTcpExt %s: %s\n", name, found ? "yes" : "no");
+    return found;
+}
+
 int main(void) {
     struct utsname u;
     if (uname(&u) == 0)
@@ -299,6 +325,7 @@ int main(void) {
 
     int pm, pm_userspace, pm_events;
     probe_pm(&pm, &pm_userspace, &pm_events);
+    int curr_estab = netstat_has("MPCurrEstab");
     int tcp = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
     int fresh = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP_);
     if (fresh < 0) {
@@ -308,9 +335,9 @@ int main(void) {
         int d = diag_count(0);
         printf("PROBE inet_diag MPTCP dump: %s\n", d < 0 ? err(-d) : "ok");
         printf("MPTCP-PROBE: mptcp=%s tcp_is_mptcp=%s full_info=no mptcp_info=no info_len=0 inet_diag=%s pm=%s "
-               "pm_userspace=%s pm_events=%s\n",
+               "pm_userspace=%s pm_events=%s curr_estab=%s\n",
                availability(e), yes_is ? "yes" : "no", d >= 0 ? "yes" : "no", pm ? "yes" : "no",
-               pm_userspace ? "yes" : "no", pm_events ? "yes" : "no");
+               pm_userspace ? "yes" : "no", pm_events ? "yes" : "no", curr_estab ? "yes" : "no");
         return 0;
     }
     printf("PROBE socket(MPTCP): ok\n");
@@ -360,9 +387,10 @@ int main(void) {
     info("on the accepted socket", s);
 
     printf("MPTCP-PROBE: mptcp=yes tcp_is_mptcp=%s full_info=%s mptcp_info=%s info_len=%d inet_diag=%s pm=%s "
-           "pm_userspace=%s pm_events=%s\n",
+           "pm_userspace=%s pm_events=%s curr_estab=%s\n",
            yes_is ? "yes" : "no", yes_full ? "yes" : "no", len > 0 ? "yes" : "no", len > 0 ? len : 0,
-           d >= 2 ? "yes" : "no", pm ? "yes" : "no", pm_userspace ? "yes" : "no", pm_events ? "yes" : "no");
+           d >= 2 ? "yes" : "no", pm ? "yes" : "no", pm_userspace ? "yes" : "no", pm_events ? "yes" : "no",
+           curr_estab ? "yes" : "no");
     close(s);
     close(c);
     close(lfd);

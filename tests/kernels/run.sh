@@ -2,11 +2,12 @@
 # Run the test suites inside Debian's kernels under qemu (TCG, no KVM needed):
 # 5.10 (built without MPTCP), 6.1, 6.12 and sid's newest. See README.md.
 #
-#   tests/kernels/run.sh [--keep] [-j N] [--suite NAME]... [5.10|6.1|6.12|sid]...
+#   tests/kernels/run.sh [--keep] [--plan] [-j N] [--suite NAME]... [5.10|6.1|6.12|sid]...
 #
 # Needs root (apt-get, and the guest runs the suites as root). Exit status:
 # 0 every kernel passed, 1 a kernel failed (or printed no result marker),
-# 2 the setup failed (missing package, build error, ...).
+# 2 the setup failed (missing package, build error, ...) or, with CI set,
+# KERNEL_SUITES or --suite left out one of the default suites.
 # shellcheck source-path=SCRIPTDIR
 set -Eeuo pipefail
 trap 'echo "kernels: error: unexpected failure at ${BASH_SOURCE[0]}:$LINENO: $BASH_COMMAND" >&2' ERR
@@ -23,7 +24,10 @@ JOBS=${KERNEL_JOBS:-2}
 # and then dies at boot with "Oops: int3" in code being live-patched
 # (text_poke_bp) on the other vCPU.
 ACCEL=${KERNEL_ACCEL:-tcg,thread=single}
-SUITES=${KERNEL_SUITES:-scenarios pm cli run}
+# Every suite, in the order they run; a kernel runs those it can
+# (suites_for in kernels.sh).
+DEFAULT_SUITES="scenarios pm cli run daemon bench listener"
+SUITES=${KERNEL_SUITES:-$DEFAULT_SUITES}
 ALL_KERNELS=(5.10 6.1 6.12 sid)
 
 # Kernel modules the suites need when they are modular (built-in ones are
@@ -42,7 +46,7 @@ read -r -a EXTRA_MODULES <<< "${KERNEL_EXTRA_MODULES:-}"
 
 usage() {
     cat <<EOF
-usage: $0 [--keep] [-j N] [--suite NAME]... [KERNEL]...
+usage: $0 [--keep] [--plan] [-j N] [--suite NAME]... [KERNEL]...
 
 Boots each KERNEL (default: ${ALL_KERNELS[*]}) under qemu and runs the test
 suites inside it, then prints one line per kernel and exits non-zero if any
@@ -51,15 +55,21 @@ run time.
 
   --keep         reuse the cached kernel packages in $CACHE without asking apt
                  for newer ones (also KEEP_WORK=1)
+  --plan         print what each kernel would run (suites, skipped tests) and
+                 stop: no root, apt, build or boot needed
   -j N           guests booted at once (default $JOBS; each uses one host core)
-  --suite NAME   what to run in the guest (repeatable; default: $SUITES):
+  --suite NAME   what to run in the guest (repeatable; default: $DEFAULT_SUITES;
+                 with CI set, leaving one of those out is refused):
                    scenarios  cargo test -p multipath-tcp --test scenarios
                    pm         cargo test -p mptcp-cli --test pm (endpoint, limits, monitor, conns, pm)
                    cli        cargo test -p mptcp-cli --test cli (status, check, lab)
                    run        cargo test -p mptcp-cli --test run (mptcp run with python3, curl, iperf3)
+                   daemon     cargo test -p mptcp-cli --test daemon (mptcp daemon as a process), 6.1 and later
+                   bench      cargo test -p mptcp-cli --test bench (mptcp bench), 6.1 and later
+                   listener   cargo test -p multipath-tcp --test listener (mptcp::listener), 6.1 and later
                    netns      cargo test -p mptcp-netns --lib (smoke test)
                    none       only the probe (probe.c) and the environment check
-Environment: KERNEL_TIMEOUT (s, per kernel, default $TIMEOUT), KERNEL_MEM (MiB),
+Environment: KERNEL_SUITES (the default suites), KERNEL_TIMEOUT (s, per kernel, default $TIMEOUT), KERNEL_MEM (MiB),
 KERNEL_ACCEL (qemu -accel, default $ACCEL), KERNEL_JOBS, MPTCP_EXPECT_5_10,
 MPTCP_EXPECT_6_1, MPTCP_EXPECT_6_12, MPTCP_EXPECT_sid (replace a kernel's
 expectation), KERNEL_EXTRA_MODULES ("mod1 mod2"), KERNELS_CACHE (packages,
@@ -76,9 +86,11 @@ die() {
 
 KERNELS=()
 suites_set=0
+PLAN=0
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1 ;;
+        --plan) PLAN=1 ;;
         -j)
             if [ $# -lt 2 ] || ! [ "$2" -ge 1 ] 2>/dev/null; then die "-j needs a number >= 1"; fi
             JOBS=$2
@@ -99,12 +111,44 @@ done
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=("${ALL_KERNELS[@]}")
 [ "$SUITES" != none ] || SUITES=""
 for s in $SUITES; do
-    case $s in scenarios | pm | cli | run | netns) ;; *) die "unknown suite '$s' (scenarios, pm, cli, run, netns, none)" ;; esac
+    case $s in
+        scenarios | pm | cli | run | daemon | bench | listener | netns) ;;
+        *) die "unknown suite '$s' (scenarios, pm, cli, run, daemon, bench, listener, netns, none)" ;;
+    esac
 done
+# The default suites that KERNEL_SUITES or --suite left out.
+LEFT_OUT=""
+for s in $DEFAULT_SUITES; do
+    case " $SUITES " in *" $s "*) ;; *) LEFT_OUT="${LEFT_OUT:+$LEFT_OUT }$s" ;; esac
+done
+# Under CI (CI set to anything, as scripts/test.sh reads it) the matrix is
+# whole: with fewer suites, down to none, every kernel would still say PASS.
+if [ -n "${CI:-}" ] && [ -n "$LEFT_OUT" ]; then
+    die "CI is set (CI=$CI) but the suites (KERNEL_SUITES or --suite: '${SUITES:-none}') leave out: $LEFT_OUT; under CI every suite runs"
+fi
 
-# What each kernel is and has: package patterns, expectations, skips.
+# What each kernel is and has: package patterns, expectations, suites, skips.
 # shellcheck source=kernels.sh
 . "$HERE/kernels.sh"
+
+# The suites run, for the summary: "none" says that only the probe and the
+# environment check ran.
+suites_text() { echo "${1:-none (only the probe and the environment check)}"; }
+
+if [ "$PLAN" = 1 ]; then
+    log "plan (nothing is booted): suites $(suites_text "$SUITES")${LEFT_OUT:+; left out: $LEFT_OUT}"
+    for k in "${KERNELS[@]}"; do
+        ks=$(suites_for "$k")
+        not=""
+        for s in $SUITES; do case " $ks " in *" $s "*) ;; *) not="${not:+$not }$s" ;; esac; done
+        log "  $k: suites $(suites_text "$ks")${not:+; not on this kernel: $not}"
+        for s in $ks; do
+            skips=$(skips_for "$k" "$s" | xargs)
+            [ -z "$skips" ] || log "    $s skips: $skips"
+        done
+    done
+    exit 0
+fi
 
 [ "$(id -u)" = 0 ] || die "run as root (apt-get, and the guest suites create network namespaces)"
 export DEBIAN_FRONTEND=noninteractive
@@ -387,10 +431,14 @@ build_suites() {
                 args=(-p multipath-tcp --all-features --test scenarios)
                 target=scenarios
                 ;;
-            pm | cli | run)
+            pm | cli | run | daemon | bench)
                 args=(-p mptcp-cli --test "$s")
                 target=$s
                 cli=1
+                ;;
+            listener)
+                args=(-p multipath-tcp --all-features --test listener)
+                target=listener
                 ;;
             netns)
                 args=(-p mptcp-netns --lib)
@@ -404,7 +452,7 @@ build_suites() {
         exe=$(artifact "$json" "$target" executable test)
         [ -x "${exe:-/nonexistent}" ] || die "no test executable for target '$target' in cargo's output ($json)"
         SUITE_BINS+=("$s=$exe")
-        if [ "$s" != scenarios ] && [ "$s" != netns ] && [ -z "$MPTCP_EXE" ]; then
+        if [ $cli = 1 ] && [ -z "$MPTCP_EXE" ]; then
             MPTCP_EXE=$(artifact "$json" mptcp executable bin)
         fi
     done
@@ -469,6 +517,12 @@ boot_kernel() {
         sed -E 's/^---- end of suite ([a-z]+): exit=([0-9]+) results=[0-9]+ passed=([0-9]+) failed=([0-9]+) secs=([0-9]+).*/\1 \3\/\4 \5s/' |
         paste -sd, - | sed 's/,/, /g' || true)
     expect=$(expect_for "$label")
+    # Every suite this kernel was to run reported its end: one that did not
+    # (a guest that stopped early, an image without it) proves nothing.
+    local s unended=""
+    for s in $(suites_for "$label"); do
+        grep -aq "^---- end of suite $s: " <<< "$c" || unended="${unended:+$unended }$s"
+    done
 
     verdict=FAIL
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -480,6 +534,10 @@ boot_kernel() {
         set -- $marker
         if [ "$2" = PASS ]; then verdict=PASS; else why="suite failed"; fi
         why="${why:+$why, }$3 passed, $4 failed"
+    fi
+    if [ -n "$unended" ]; then
+        verdict=FAIL
+        why="${why:+$why; }suites that never ended: $unended"
     fi
     # The kernel's own answers must match what the suites were told to expect.
     local kv key
@@ -495,7 +553,7 @@ boot_kernel() {
                 ;;
         esac
     done
-    echo "$verdict $label ($kver; ${PKG_OF[$label]}): $verdict - $why; suites: ${suites:-none}; boot to init ${boot:-?}, modules loaded at ${ready:-?}, wall ${secs}s; ${probe:-no probe output}" \
+    echo "$verdict $label ($kver; ${PKG_OF[$label]}): $verdict - $why; suites: $(suites_text "$suites"); boot to init ${boot:-?}, modules loaded at ${ready:-?}, wall ${secs}s; ${probe:-no probe output}" \
         > "$WORK/$label/result"
 }
 
@@ -549,5 +607,9 @@ for k in "${KERNELS[@]}"; do
 done
 T1=$(date +%s)
 log "total $((T1 - T0))s: packages $((T_FETCH - T0))s, build $((T_BUILD - T_FETCH))s, images $((T_IMAGES - T_BUILD))s, guests $((T1 - T_IMAGES))s (-j $JOBS)"
+for k in "${KERNELS[@]}"; do
+    log "suites run on $k: $(suites_text "$(suites_for "$k")")"
+done
+[ -z "$LEFT_OUT" ] || log "NOTE: KERNEL_SUITES or --suite left out: $LEFT_OUT (not the whole matrix)"
 echo "kernels: $((${#KERNELS[@]} - FAILED)) passed, $FAILED failed"
 [ "$FAILED" = 0 ] || exit 1

@@ -29,7 +29,8 @@ pub enum Kind {
     /// token, a file).
     NotFound,
     /// The system or the network failed the request (a refused or timed
-    /// out connection, a netlink or socket error, a kernel refusal).
+    /// out connection, a netlink or socket error, a kernel refusal, a
+    /// kernel reply that does not parse).
     Io,
     /// The work ran and did not succeed (a lab phase that failed).
     Failed,
@@ -121,11 +122,12 @@ fn kind_of_cause(c: &(dyn std::error::Error + 'static)) -> Option<Kind> {
             E::NoSuchEndpoint(_) => Kind::NotFound,
             // The kernel answers EINVAL for a token no connection has.
             E::Kernel { errno: libc::EINVAL, token: Some(_), .. } => Kind::NotFound,
-            e => match e.errno() {
-                Some(n) => Kind::of_errno(n),
-                // The only variant without an errno left: no `mptcp_pm` family.
-                None => Kind::Unsupported,
-            },
+            // No `mptcp_pm` family, or one without what was asked.
+            E::FamilyNotFound { .. } | E::NotSupported { .. } => Kind::Unsupported,
+            // A socket error by its errno; a reply that does not parse
+            // (`InvalidData`, no errno) is `io`, not a missing feature.
+            E::Io(io) => Kind::of_io(io),
+            e => e.errno().map_or(Kind::Io, Kind::of_errno),
         });
     }
     if let Some(e) = c.downcast_ref::<mptcp_netns::Error>() {
@@ -224,11 +226,39 @@ mod tests {
         let token = mptcp::pm::Error::Kernel { op: "announce", errno: libc::EINVAL, token: Some(7), detail: None };
         assert_eq!(kind_of(&anyhow::Error::new(token)), Kind::NotFound);
         assert_eq!(kind_of(&failure(Kind::Unsupported, "no MPTCP")), Kind::Unsupported);
+        let no_family = mptcp::pm::Error::FamilyNotFound { availability: mptcp::Availability::NotBuilt };
+        assert_eq!(kind_of(&anyhow::Error::new(no_family)), Kind::Unsupported);
+        let no_op = mptcp::pm::Error::NotSupported { what: "events group".into() };
+        assert_eq!(kind_of(&anyhow::Error::new(no_op)), Kind::Unsupported);
         assert_eq!(kind_of(&anyhow::anyhow!("something")), Kind::Failed);
         let j = JsonError::of(&refused);
         assert!(j.error.starts_with("cannot connect: "), "{}", j.error);
         let listed = JsonError::of(&failure(Kind::Unsupported, "lacks:\n  - a\n  - b"));
         assert_eq!(listed.error, "lacks: - a - b");
+    }
+
+    /// A kernel reply that does not parse is `io`, whichever way it
+    /// reaches the command: the library's netlink layer makes it an
+    /// `InvalidData` error without an errno (`pm::Error::Io`), and a
+    /// command may add context around it.
+    #[test]
+    fn a_malformed_kernel_reply_is_io_not_unsupported() {
+        use anyhow::Context;
+        let malformed = || io::Error::new(io::ErrorKind::InvalidData, "malformed netlink message: buffer too short");
+        let pm = anyhow::Error::new(mptcp::pm::Error::Io(malformed()));
+        assert_eq!(kind_of(&pm), Kind::Io);
+        assert_eq!(JsonError::of(&pm).kind, Kind::Io);
+        let wrapped = Err::<(), _>(mptcp::pm::Error::Io(malformed())).context("cannot list endpoints").unwrap_err();
+        assert_eq!(kind_of(&wrapped), Kind::Io);
+        let no_limits = mptcp::pm::Error::Io(io::Error::new(io::ErrorKind::InvalidData, "the kernel sent no limits"));
+        assert_eq!(kind_of(&anyhow::Error::new(no_limits)), Kind::Io);
+        // The same error straight from a socket call (inet_diag, counters).
+        assert_eq!(kind_of(&anyhow::Error::new(malformed())), Kind::Io);
+        // The errno still decides where there is one.
+        let eperm = mptcp::pm::Error::Io(io::Error::from_raw_os_error(libc::EPERM));
+        assert_eq!(kind_of(&anyhow::Error::new(eperm)), Kind::Permission);
+        let lost = mptcp::pm::Error::EventsLost;
+        assert_eq!(kind_of(&anyhow::Error::new(lost)), Kind::Io);
     }
 
     #[test]

@@ -198,6 +198,7 @@ fn numbers_out_of_range_exit_2_naming_the_range() {
         (&["check", "127.0.0.1:1", "--timeout", "-5"], "0.001 to 3600"),
         (&["monitor", "--timeout", "1e300"], "0.001 to 31536000"),
         (&["monitor", "--count", "0"], "1.."),
+        (&["monitor", "--rcvbuf", "2G"], "1 to 1G"),
         (&["lab", "--duration", "1e300"], "1 to 3600"),
         (&["lab", "--paths", "18446744073709551616"], "--paths"),
         (&["lab", "--paths", "0"], "1 to 8"),

@@ -61,6 +61,19 @@ pub(crate) fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> io::R
     Ok(i32::from_ne_bytes(buf))
 }
 
+/// Sets an `int` socket option. Performs `setsockopt(2)`.
+#[cfg(feature = "netlink")]
+pub(crate) fn setsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32, value: i32) -> io::Result<()> {
+    let len = std::mem::size_of::<i32>() as libc::socklen_t;
+    // SAFETY: `value` is a live i32 of `len` bytes that the kernel only
+    // reads during the call; the fd is borrowed, so open for the call.
+    let rc = unsafe { libc::setsockopt(fd.as_raw_fd(), level, name, (&value as *const i32).cast(), len) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `MPTCP_FULL_INFO`: fills `head` (the fixed 40-byte header followed by
 /// `struct mptcp_info`, as the kernel lays it out) and the two arrays the
 /// header points to. `subflow_info` holds `n` elements of `sf_size` bytes and

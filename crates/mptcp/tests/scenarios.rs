@@ -146,7 +146,9 @@ fn probe_matches_kernel() {
             // The path manager: measured by the probe (probe.c); the pm suite
             // checks what the library and the CLI make of it
             // (pm_commands_on_this_kernel, tokio_api_and_event_stream).
-            "pm" | "pm_userspace" | "pm_events" | "listener_events" => {}
+            // MPCurrEstab: measured by the probe; the daemon suite checks
+            // the daemon's metrics (metrics_are_prometheus_text).
+            "pm" | "pm_userspace" | "pm_events" | "listener_events" | "curr_estab" => {}
             _ => panic!("unknown MPTCP_EXPECT key {k}"),
         }
     }

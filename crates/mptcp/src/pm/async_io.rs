@@ -18,7 +18,7 @@ use super::event::Event;
 use super::family::{self, Family};
 use super::nl::{self, PmMessage};
 use super::requests::{Call, Next, Op};
-use super::subscription::{parse_events, subscribe};
+use super::subscription::{parse_events, read_error, subscribe};
 use crate::netlink::{Exchange, Expect, RawError, RECV_BUF};
 
 /// Sends `req` and collects its replies, on tokio.
@@ -197,6 +197,12 @@ impl EventStream {
 
     /// The next event (never `Ok(None)`: the subscription does not end).
     ///
+    /// # Errors
+    ///
+    /// [`Error::EventsLost`] when the kernel dropped events because they
+    /// were not read fast enough: the stream goes on. Other errors end the
+    /// subscription.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: an event is only taken out of the queue when returned.
@@ -244,7 +250,7 @@ impl Stream for EventStream {
                     }
                 }
                 Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Ok(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                Ok(Err(e)) => return Poll::Ready(Some(Err(read_error(e)))),
                 Err(_would_block) => {}
             }
         }

@@ -67,6 +67,14 @@ pub enum Error {
         /// What is missing, e.g. "`create subflow` operation (MPTCP_PM_CMD_SUBFLOW_CREATE)".
         what: String,
     },
+    /// The kernel dropped events for this subscription: they came faster
+    /// than they were read and its receive buffer overflowed (`ENOBUFS`).
+    /// How many were lost is not known (the kernel says only that some
+    /// were); the subscription goes on with the next events, so reading
+    /// may continue. The kernel reports the overflow at the next read,
+    /// before the events that were queued when it happened.
+    #[error("MPTCP events were lost: the receive buffer overflowed (the kernel does not say how many)")]
+    EventsLost,
 }
 
 impl Error {
@@ -98,6 +106,7 @@ impl Error {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
             Error::Io(e) => e.raw_os_error(),
+            Error::EventsLost => Some(libc::ENOBUFS),
             _ => None,
         }
     }
