@@ -78,16 +78,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         // Every address and its error, or the socket that could not be made.
         e => anyhow::Error::new(std::io::Error::from(e)).context(format!("cannot connect to {}", args.target)),
     })?;
-    let answer = match &args.send {
-        Some(data) => Some(send_and_listen(&stream, data.as_bytes(), &args.target, remote)?),
-        None => None,
+    let status_now = || -> anyhow::Result<(mptcp::MptcpStatus, String)> {
+        Ok(match args.mechanism {
+            Some(m) => {
+                (stream.mptcp_status_with(m).with_context(|| format!("status query through {m}"))?, m.to_string())
+            }
+            None => (
+                stream.mptcp_status().context("status query: asking the kernel for the MPTCP status")?,
+                support.best_mechanism().map(|m| m.to_string()).unwrap_or_else(|| "so-protocol".into()),
+            ),
+        })
     };
-    let (status, mechanism) = match args.mechanism {
-        Some(m) => (stream.mptcp_status_with(m).with_context(|| format!("status query through {m}"))?, m.to_string()),
-        None => (
-            stream.mptcp_status().context("status query: asking the kernel for the MPTCP status")?,
-            support.best_mechanism().map(|m| m.to_string()).unwrap_or_else(|| "so-protocol".into()),
-        ),
+    let (answer, status_while_open) = match &args.send {
+        Some(data) => {
+            let (answer, seen) = send_and_listen(&stream, data.as_bytes(), &args.target, remote, &status_now)?;
+            (Some(answer), seen)
+        }
+        None => (None, None),
+    };
+    // A connection the server has closed (or reset) may no longer say what
+    // it was: the status read while it was still open stands then.
+    let (status, mechanism) = match status_while_open {
+        Some(seen) => seen,
+        None => status_now()?,
     };
     let info = stream.mptcp_info().context("reading MPTCP_INFO")?;
     let report = Report {
@@ -155,10 +168,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(if status.is_mptcp() { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
+/// What [`send_and_listen`] found: what the server did, and the status read
+/// while the connection was still open when the server then closed it.
+type Listened = (String, Option<(mptcp::MptcpStatus, String)>);
+
 /// The `--send` steps: send the data, then read what the server answers for
-/// up to half a second. Returns what the server did; a step that fails is
-/// named with what its error means.
-fn send_and_listen(stream: &TcpStream, data: &[u8], target: &str, remote: SocketAddr) -> anyhow::Result<String> {
+/// up to half a second. Returns what the server did and, when the server
+/// closed the connection, the status `status_now` read just before the
+/// close was seen (after it, the socket may no longer say what it was); a
+/// step that fails is named with what its error means.
+fn send_and_listen(
+    stream: &TcpStream,
+    data: &[u8],
+    target: &str,
+    remote: SocketAddr,
+    status_now: &dyn Fn() -> anyhow::Result<(mptcp::MptcpStatus, String)>,
+) -> anyhow::Result<Listened> {
     let failed = |step: &str, e: std::io::Error| {
         let what = match e.kind() {
             ErrorKind::ConnectionReset => {
@@ -175,6 +200,10 @@ fn send_and_listen(stream: &TcpStream, data: &[u8], target: &str, remote: Socket
     let until = Instant::now() + Duration::from_millis(500);
     stream.set_read_timeout(Some(Duration::from_millis(100)))?;
     let (mut buf, mut got) = (vec![0u8; 64 * 1024], 0);
+    // Read after the data went out and after each answer: a late fallback
+    // shows up once data has crossed, and the last reading before a close
+    // is what the connection was.
+    let mut seen = status_now()?;
     let closed = loop {
         match (&*stream).read(&mut buf[got..]) {
             Ok(0) => {
@@ -188,7 +217,10 @@ fn send_and_listen(stream: &TcpStream, data: &[u8], target: &str, remote: Socket
                     _ => break true,
                 }
             }
-            Ok(n) => got += n,
+            Ok(n) => {
+                got += n;
+                seen = status_now()?;
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
             Err(e) => return Err(failed("receive (reading the server's answer)", e)),
         }
@@ -196,10 +228,11 @@ fn send_and_listen(stream: &TcpStream, data: &[u8], target: &str, remote: Socket
             break false;
         }
     };
-    Ok(match (got, closed) {
+    let what = match (got, closed) {
         (0, true) => "the server closed the connection without answering".to_string(),
         (n, true) => format!("the server answered {n} bytes and closed the connection"),
         (0, false) => "the server has not answered (yet)".to_string(),
         (n, false) => format!("the server answered {n} bytes"),
-    })
+    };
+    Ok((what, closed.then_some(seen)))
 }
