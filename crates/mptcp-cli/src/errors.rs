@@ -162,11 +162,24 @@ pub struct JsonError {
     pub kind: Kind,
 }
 
+/// The messages of `err` and its causes, outermost first, leaving out a
+/// cause whose text its wrapper already says (errors such as `netlink: X`
+/// over X would say it twice).
+pub fn causes(err: &anyhow::Error) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.last().is_none_or(|said| !said.contains(&text)) {
+            out.push(text);
+        }
+    }
+    out
+}
+
 impl JsonError {
     /// The JSON error of `err`, on one line.
     pub fn of(err: &anyhow::Error) -> JsonError {
-        let causes: Vec<String> = err.chain().map(|c| c.to_string()).collect();
-        let text = causes.join(": ");
+        let text = causes(err).join(": ");
         let error = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
         JsonError { error, kind: kind_of(err) }
     }
@@ -267,5 +280,18 @@ mod tests {
         assert!(wants_json(&["mptcp", "endpoint", "--json", "add", "x"]));
         assert!(!wants_json(&["mptcp", "run", "--", "prog", "--json"]));
         assert!(!wants_json(&["--json"]), "the program name is not an argument");
+    }
+
+    #[test]
+    fn a_cause_its_wrapper_already_says_is_not_repeated() {
+        let io = std::io::Error::from_raw_os_error(libc::EACCES);
+        let e = anyhow::Error::new(mptcp::pm::Error::Io(io)).context("adding endpoint 10.0.0.1");
+        let c = causes(&e);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert_eq!(c[0], "adding endpoint 10.0.0.1");
+        assert!(c[1].starts_with("netlink: ") && c[1].contains("ermission denied"), "{c:?}");
+        let plain = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOENT)).context("reading x");
+        assert_eq!(causes(&plain).len(), 2);
+        assert!(JsonError::of(&e).error.matches("ermission denied").count() == 1);
     }
 }

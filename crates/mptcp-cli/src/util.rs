@@ -77,8 +77,9 @@ pub fn report_error(err: &anyhow::Error) -> ExitCode {
     if is_stdout_closed(err) {
         return ExitCode::SUCCESS;
     }
-    let mut msg = format!("mptcp: error: {err}");
-    for cause in err.chain().skip(1) {
+    let causes = crate::errors::causes(err);
+    let mut msg = format!("mptcp: error: {}", causes.first().map(String::as_str).unwrap_or_default());
+    for cause in causes.iter().skip(1) {
         msg.push_str(&format!("\n  caused by: {cause}"));
     }
     let _ = writeln!(io::stderr(), "{msg}");
