@@ -24,6 +24,11 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use common::{text, wait_listening, Proc, RemoveOnDrop};
+
+/// How long a server started for a test may take to listen: a bounded
+/// wait, not a measurement; Python under qemu's emulation in the kernel
+/// matrix took over 10 s.
+const SERVER_READY: Duration = Duration::from_secs(60);
 use mptcp_netns::{Netns, Path};
 
 const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
@@ -128,7 +133,7 @@ fn http_server(server: &Netns, addr: &str, port: u16, root: &FsPath) -> Proc {
         mptcp_in(server, &["run", "--report", "--", python(), "-m", "http.server", "-b", addr, port_s.as_str()]);
     cmd.current_dir(root).stdout(Stdio::null()).stderr(Stdio::piped());
     let g = Proc::spawn(&mut cmd);
-    wait_listening(server, port, Duration::from_secs(10));
+    wait_listening(server, port, SERVER_READY);
     g
 }
 
@@ -192,7 +197,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     plain.args(["-m", "http.server", "-b", "10.55.5.2", "8081"]).current_dir(&root);
     plain.stdout(Stdio::null()).stderr(Stdio::null());
     let _plain = Proc::spawn(&mut plain);
-    wait_listening(&server, 8081, Duration::from_secs(10));
+    wait_listening(&server, 8081, SERVER_READY);
 
     // MPTCP client -> plain TCP server: the client's connection falls back.
     let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
@@ -243,7 +248,7 @@ fn iperf3_uses_two_subflows_over_two_paths() {
     let mut cmd = mptcp_in(&server, &["run", "--", "iperf3", "-s", "-1", "-p", "5201"]);
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let _srv = Proc::spawn(&mut cmd);
-    wait_listening(&server, 5201, Duration::from_secs(10));
+    wait_listening(&server, 5201, SERVER_READY);
 
     let before = (tx_bytes(&client, &p1.a_dev), tx_bytes(&client, &p2.a_dev));
     let out = output(
@@ -662,7 +667,7 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.6.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let srv = Proc::spawn(&mut cmd);
-    wait_listening(&server, 8080, Duration::from_secs(10));
+    wait_listening(&server, 8080, SERVER_READY);
 
     let mut cmd = client.command(&mptcp);
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", python(), "-c", CLIENT_PY, "10.55.6.2", "8080"]);
@@ -720,7 +725,7 @@ fn verbose_log_never_enters_the_programs_socket() {
     let mut cmd = mptcp_in(&server, &["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.7.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let srv = Proc::spawn(&mut cmd);
-    wait_listening(&server, 8080, Duration::from_secs(10));
+    wait_listening(&server, 8080, SERVER_READY);
 
     let out = output(
         mptcp_in(&client, &["run", "-v", "--", python(), "-c", CLOSED_STDERR_PY, "10.55.7.2", "8080"]),
@@ -902,7 +907,7 @@ fn report_counts_go_connections_from_the_kernels_view() {
     let mut cmd = mptcp_in(&server, &["run", "--report", "--", &peer_s, "server", "10.55.8.2:8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let srv = Proc::spawn(&mut cmd);
-    wait_listening(&server, 8080, Duration::from_secs(10));
+    wait_listening(&server, 8080, SERVER_READY);
     let out = output(
         mptcp_in(&client, &["run", "--report", "--", &peer_s, "client", "10.55.8.2:8080"]),
         Duration::from_secs(20),
