@@ -10,7 +10,7 @@
 #
 #   sudo bench/daemon.sh                    # 7 runs per failover case
 #   RUNS=9 sudo -E bench/daemon.sh
-#   ONLY=failover sudo -E bench/daemon.sh   # reaction | failover | soak | lab
+#   ONLY=failover sudo -E bench/daemon.sh   # reaction | failover | slow | soak | lab
 #
 # Prints Markdown tables; the raw numbers go to $OUT/daemon.json.
 set -euo pipefail

@@ -11,7 +11,9 @@
 //!   back: the time until it carries data again;
 //! - soak: 1,000 random events on 4 interfaces, the endpoint set compared
 //!   with the policy's answer after each burst, leaks after SIGTERM, the
-//!   daemon's peak RSS and its CPU time and context switches while idle.
+//!   daemon's peak RSS and its CPU time and context switches while idle;
+//! - slow: `mptcp daemon status` and a scrape while 100 slow clients hold
+//!   each listener (a byte every 2 s), and a link change followed meanwhile.
 //!
 //! ```text
 //! cargo bench -p mptcp-daemon --bench daemon -- --mptcp target/release/mptcp [--runs 7] [--only failover] [--json FILE]
@@ -22,6 +24,7 @@
 mod events;
 mod failover;
 mod reaction;
+mod slow;
 mod soak;
 
 use std::time::Duration;
@@ -110,6 +113,10 @@ fn main() {
     if want("failover") {
         let r = failover::run(&a.mptcp, a.runs);
         report.insert("failover".into(), serde_json::to_value(&r).unwrap());
+    }
+    if want("slow") {
+        let r = slow::run(&a.mptcp, 10, a.runs);
+        report.insert("slow".into(), serde_json::to_value(&r).unwrap());
     }
     if want("soak") {
         let r = soak::run(&a.mptcp, 1000);
