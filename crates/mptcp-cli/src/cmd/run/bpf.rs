@@ -95,24 +95,29 @@ pub fn attach() -> Result<Attached, WhyNot> {
     }
     let kernel = Kernel::probe().map_err(|e| WhyNot::Unsupported(e.to_string()))?;
     let me = std::process::id();
-    let hook = Hook::attach(&kernel, Scope::Descendants { tgid: me }, &program_name(me)).map_err(|e| {
-        let hint = match e.errno() {
-            Some(libc::EPERM | libc::EACCES) if may_load_tracing() => {
-                "; this process may load tracing programs, so the kernel refuses fmod_ret programs themselves (no \
-                 BPF trampolines: built without CONFIG_FUNCTION_TRACER, or a security policy)"
-            }
-            Some(libc::EPERM | libc::EACCES) => "; loading it needs root, or CAP_BPF and CAP_PERFMON",
-            Some(ENOTSUPP) => "; this kernel cannot attach fmod_ret programs",
-            _ => "",
-        };
-        WhyNot::Unsupported(format!("{e}{hint}"))
-    })?;
+    let hook = Hook::attach(&kernel, Scope::Descendants { tgid: me }, &program_name(me))
+        .map_err(|e| WhyNot::Unsupported(explain(&e)))?;
     let ids = format!(
         "program id {}, link id {}",
         hook.prog_id().map(|i| i.to_string()).unwrap_or_else(|_| "?".into()),
         hook.link_id().map(|i| i.to_string()).unwrap_or_else(|_| "?".into())
     );
     Ok(Attached { hook, ids })
+}
+
+/// The error of attaching the hook, with what it means when the kernel
+/// says EPERM (no privileges, or a kernel that refuses fmod_ret programs).
+pub fn explain(e: &mptcp_bpf::Error) -> String {
+    let hint = match e.errno() {
+        Some(libc::EPERM | libc::EACCES) if may_load_tracing() => {
+            "; this process may load tracing programs, so the kernel refuses fmod_ret programs themselves (no \
+             BPF trampolines: built without CONFIG_FUNCTION_TRACER, or a security policy)"
+        }
+        Some(libc::EPERM | libc::EACCES) => "; loading it needs root, or CAP_BPF and CAP_PERFMON",
+        Some(ENOTSUPP) => "; this kernel cannot attach fmod_ret programs",
+        _ => "",
+    };
+    format!("{e}{hint}")
 }
 
 /// Whether this process has CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON,
