@@ -95,6 +95,8 @@ fn output(mut cmd: Command, timeout: Duration) -> Out {
 /// `mptcp ARGS...` inside `ns`.
 fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    c.env("MPTCP_RUN_VIA", "preload");
     c.args(args);
     c
 }
@@ -477,6 +479,8 @@ fn existing_ld_preload_and_godebug_are_kept() {
     // dynamic loader finds by its own search, on any distribution).
     let zlib = "libz.so.1";
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps"])
         .env("LD_PRELOAD", zlib)
         .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
@@ -500,6 +504,8 @@ fn report_as_json() {
               c=socket.create_connection(l.getsockname()); s,_=l.accept(); c.sendall(b'x'); s.recv(1)\n\
               print('program output')";
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "python3", "-c", py]);
     let out = output(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}", out.stderr);
@@ -517,6 +523,8 @@ fn report_as_json() {
     assert!(v["by_library"]["mptcp"].is_u64() && v["by_kernel_only"]["fallback"].is_u64(), "{v}");
 
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "/nonexistent/program"]);
     let out = output(cmd, Duration::from_secs(10));
     assert_ne!(out.status.and_then(|s| s.code()), Some(0));
@@ -530,6 +538,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The child's exit status becomes ours, with and without --report.
     for extra in [&[][..], &["--report"][..]] {
         let mut cmd = Command::new(MPTCP);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        cmd.env("MPTCP_RUN_VIA", "preload");
         cmd.arg("run").args(extra).args(["--", "sh", "-c", "exit 7"]);
         let out = output(cmd, Duration::from_secs(10));
         assert_eq!(out.status.and_then(|s| s.code()), Some(7), "{extra:?}: {}", out.stderr);
@@ -541,6 +551,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--"]).arg(&prog);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
@@ -548,6 +560,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--preload", "/nonexistent/libmptcp_preload.so", "--", "true"]);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
@@ -557,6 +571,8 @@ fn exit_status_setid_refusal_and_missing_library() {
         out.stderr
     );
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
     let out = output(cmd, Duration::from_secs(10));
     assert!(out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(), "{}", out.stderr);
@@ -575,6 +591,8 @@ fn systemd_dropin_keeps_unit_environment() {
     let alone = Alone::new("systemd");
     let mptcp = |args: &[&str]| {
         let mut c = Command::new(&alone.mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").arg("systemd").args(args).args(["--root", &root_s]);
         output(c, Duration::from_secs(10))
     };
@@ -939,6 +957,8 @@ fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
     let next = alone.mptcp.with_file_name("libmptcp_preload.so");
     let run = || {
         let mut c = Command::new(&alone.mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
         output(c, Duration::from_secs(10))
     };

@@ -94,7 +94,8 @@ pub struct Args {
     /// root; reaches static and Go programs; the program's environment is
     /// left alone), `preload` (LD_PRELOAD and GODEBUG), or `auto`: the hook
     /// where it can be attached, else the preload (-v and --report say
-    /// which, and why).
+    /// which, and why); a library named with --preload or
+    /// MPTCP_PRELOAD_LIB means the preload.
     #[arg(long, value_enum, value_name = "HOW", default_value = "auto", env = "MPTCP_RUN_VIA")]
     pub via: bpf::Via,
     /// The program to run and its arguments (after `--`).
@@ -112,7 +113,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(usage("--preload has no use with --via bpf"));
     }
     let mut why_not_bpf = None;
-    if args.via != bpf::Via::Preload {
+    // A library named by the user is a choice of the preload.
+    let named = args.preload.is_some() || std::env::var_os("MPTCP_PRELOAD_LIB").is_some_and(|v| !v.is_empty());
+    if args.via == bpf::Via::Auto && named {
+        why_not_bpf = Some("a preload library is named (--preload or MPTCP_PRELOAD_LIB)".to_string());
+    } else if args.via != bpf::Via::Preload {
         match bpf::attach() {
             Ok(attached) => return run_with_hook(&args, &path, program, rest, Some(attached), None),
             // Nothing may be converted: run the program as it is.
