@@ -69,7 +69,8 @@ build_common() {
     # Programs nobody here wrote, for `mptcp run` (the run suite): python3
     # (http.server and small scripts), curl, iperf3, mptcpize. Dynamically
     # linked, as LD_PRELOAD needs.
-    case " $SUITES " in *" run "*) guest_programs ;; esac
+    case " $SUITES " in *" run "* | *" run_bpf "*) guest_programs ;; esac
+    [ -z "${GOCLIENT:-}" ] || cp "$GOCLIENT" "$ROOT/suite/goclient"
 
     cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true
     [ ! -d /etc/iproute2 ] || cp -a /etc/iproute2 "$ROOT/etc/"

@@ -14,10 +14,10 @@ expect_for() {
     fi
     local pm="inet_diag=yes pm=yes pm_userspace=yes pm_events=yes"
     case $1 in
-        5.10) echo "mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no" ;;
-        6.1) echo "mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no $pm" ;;
-        6.12) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
-        sid) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
+        5.10) echo "bpf_hook=no-mptcp mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no" ;;
+        6.1) echo "bpf_hook=no-hook mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no $pm" ;;
+        6.12) echo "bpf_hook=yes mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
+        sid) echo "bpf_hook=yes mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp $pm" ;;
     esac
 }
 

