@@ -336,7 +336,12 @@ impl Pinned {
             let p = dir.join(name);
             sys::obj_get(&p).map_err(sys_err(format!("cannot open {}", p.display())))
         };
-        Ok(Pinned { link: get(PIN_LINK)?, counter: get(PIN_COUNTER)?, cgroups: get(PIN_CGROUPS)?, info: get(PIN_INFO)? })
+        Ok(Pinned {
+            link: get(PIN_LINK)?,
+            counter: get(PIN_COUNTER)?,
+            cgroups: get(PIN_CGROUPS)?,
+            info: get(PIN_INFO)?,
+        })
     }
 
     /// Points the hook at another cgroup (a service's cgroup is made anew

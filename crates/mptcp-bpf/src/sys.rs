@@ -90,7 +90,8 @@ struct MapCreateAttr {
 
 /// `BPF_MAP_CREATE`.
 pub fn map_create(map_type: u32, key_size: u32, value_size: u32, max_entries: u32, name: &str) -> io::Result<OwnedFd> {
-    let mut attr = MapCreateAttr { map_type, key_size, value_size, max_entries, map_name: name16(name), ..Default::default() };
+    let mut attr =
+        MapCreateAttr { map_type, key_size, value_size, max_entries, map_name: name16(name), ..Default::default() };
     // SAFETY: the BPF_MAP_CREATE layout, no pointers.
     owned(unsafe { bpf(MAP_CREATE, &mut attr) }?)
 }
@@ -290,7 +291,8 @@ struct InfoAttr {
 /// `BPF_OBJ_GET_INFO_BY_FD` into `buf` (zeroed by the caller: pointer
 /// fields of the info structs left zero ask for nothing).
 pub fn info_by_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<()> {
-    let mut attr = InfoAttr { bpf_fd: fd.as_raw_fd() as u32, info_len: buf.len() as u32, info: buf.as_mut_ptr() as u64 };
+    let mut attr =
+        InfoAttr { bpf_fd: fd.as_raw_fd() as u32, info_len: buf.len() as u32, info: buf.as_mut_ptr() as u64 };
     // SAFETY: the BPF_OBJ_GET_INFO_BY_FD layout; the kernel writes at most
     // info_len bytes to `buf`, borrowed mutably for the call, and follows
     // no pointer inside it since they are zero.
@@ -315,9 +317,7 @@ pub fn fs_magic(path: &Path) -> io::Result<i64> {
 pub fn mount_bpffs(path: &Path) -> io::Result<()> {
     let c = c_path(path)?;
     // SAFETY: every string is NUL-terminated and outlives the call; no data.
-    let rc = unsafe {
-        libc::mount(c"bpf".as_ptr(), c.as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null())
-    };
+    let rc = unsafe { libc::mount(c"bpf".as_ptr(), c.as_ptr(), c"bpf".as_ptr(), 0, std::ptr::null()) };
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }

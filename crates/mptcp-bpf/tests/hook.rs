@@ -13,9 +13,8 @@ use mptcp_bpf::{Hook, Kernel, Scope};
 
 /// A python3 snippet printing SO_PROTOCOL of a socket made with `args`.
 fn protocol_of(args: &str, depth: u32) -> String {
-    let make = format!(
-        "import socket; s = socket.socket({args}); print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))"
-    );
+    let make =
+        format!("import socket; s = socket.socket({args}); print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL))");
     // Nest `depth` extra python3 processes: a grandchild for depth 1.
     let mut code = make;
     for _ in 0..depth {
@@ -48,7 +47,10 @@ fn descendants_are_converted_and_nothing_else() {
     // protocol 0 or IPPROTO_TCP, IPv4 or IPv6, flags on the type or not.
     assert_eq!(protocol_of("", 0), "262");
     assert_eq!(protocol_of("socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP", 0), "262");
-    assert_eq!(protocol_of("socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC", 0), "262");
+    assert_eq!(
+        protocol_of("socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC", 0),
+        "262"
+    );
     assert_eq!(protocol_of("socket.AF_INET, socket.SOCK_STREAM", 1), "262");
     assert_eq!(protocol_of("socket.AF_INET, socket.SOCK_STREAM", 3), "262");
     // Left alone: datagrams, raw-ish protocols, UNIX sockets.

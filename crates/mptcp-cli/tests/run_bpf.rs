@@ -427,7 +427,11 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
         Duration::from_secs(30),
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
-    assert!(out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(out.stdout.trim(), "auto-disabled 6", "{}", out.stderr);
     assert_eq!(srv.verdicts(1).get("auto-disabled").map(String::as_str), Some("0"));
 }
@@ -445,7 +449,11 @@ fn auto_picks_the_hook_or_says_why_not() {
     if !expect::has_mptcp() {
         let out = output(mptcp_in(&client, &["run", "-v", "--", "true"]), Duration::from_secs(20));
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
-        assert!(out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"),
+            "{}",
+            out.stderr
+        );
         return;
     }
     let srv = Server::start(&server, &scratch, "10.56.3.2", 8080);

@@ -293,10 +293,7 @@ pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
         let link = pinned.link()?;
         let cgroup_id = pinned.cgroup_id()?;
         let cg = unit_cgroup(&a.places, &unit);
-        let cgroup = fs::metadata(&cg)
-            .ok()
-            .filter(|m| std::os::unix::fs::MetadataExt::ino(m) == cgroup_id)
-            .map(|_| cg);
+        let cgroup = fs::metadata(&cg).ok().filter(|m| std::os::unix::fs::MetadataExt::ino(m) == cgroup_id).map(|_| cg);
         rows.push(Attached {
             unit,
             pinned: path,
@@ -316,7 +313,10 @@ pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
         for r in &rows {
             let wher = match &r.cgroup {
                 Some(p) => p.display().to_string(),
-                None => format!("cgroup id {} (not the unit's cgroup now: stopped, or restarted without refresh)", r.cgroup_id),
+                None => format!(
+                    "cgroup id {} (not the unit's cgroup now: stopped, or restarted without refresh)",
+                    r.cgroup_id
+                ),
             };
             writeln!(
                 out,
