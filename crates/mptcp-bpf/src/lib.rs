@@ -252,7 +252,7 @@ impl Hook {
     }
 
     /// Pins the link and the maps in `dir` (a new directory in a BPF file
-    /// system; created here): the hook then outlives this process, until
+    /// system, created here; the BPF file system refuses names with a dot): the hook then outlives this process, until
     /// [`Pinned::remove`]. Only hooks of [`Scope::Cgroup`] can be pinned
     /// (a process tree ends with its root).
     ///
@@ -327,7 +327,7 @@ impl Pinned {
     /// # Examples
     ///
     /// ```no_run
-    /// let pinned = mptcp_bpf::Pinned::open("/sys/fs/bpf/mptcp/nginx.service".as_ref())?;
+    /// let pinned = mptcp_bpf::Pinned::open("/sys/fs/bpf/mptcp/nginx".as_ref())?;
     /// println!("{} socket(s) converted", pinned.converted()?);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

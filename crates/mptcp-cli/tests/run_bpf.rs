@@ -162,7 +162,7 @@ impl Server {
     }
 
     fn next(&self) -> String {
-        self.lines.recv_timeout(Duration::from_secs(20)).expect("a line from the server within 20 s")
+        self.lines.recv_timeout(Duration::from_secs(60)).expect("a line from the server within 60 s")
     }
 
     /// The verdicts of the next `n` connections, by name.
@@ -275,7 +275,7 @@ fn the_process_tree_and_nothing_else_is_converted() {
     let scratch = Scratch::new("tree");
     let (client, server, _path) = two_namespaces(1);
     if bpf_hook() != "yes" {
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(30));
+        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(90));
         if bpf_hook() == "no-mptcp" {
             assert_eq!(out.code(), Some(0), "the program runs, unconverted: {}", out.stderr);
             assert!(out.stderr.contains("nothing attached: MPTCP is not available here"), "{}", out.stderr);
@@ -315,13 +315,13 @@ fn the_process_tree_and_nothing_else_is_converted() {
             c.args([cl.as_str(), "10.56.1.2", "8080", "outsider"]);
             c
         },
-        Duration::from_secs(20),
+        Duration::from_secs(60),
     );
     assert_eq!(outsider.stdout.trim(), "outsider 6", "{}", outsider.stderr);
     let outside = srv.verdicts(1);
     std::fs::write(&go_file, b"").expect("touch");
     let last = srv.verdicts(1);
-    let (status, stdout, stderr) = run.wait(Duration::from_secs(30));
+    let (status, stdout, stderr) = run.wait(Duration::from_secs(90));
     println!("{stdout}{stderr}");
     assert!(status.is_some_and(|s| s.success()), "{stderr}");
     for n in ["busybox", "explicit-tcp", "grandchild", "daemon"] {
@@ -357,7 +357,7 @@ fn kill_9_of_mptcp_run_leaves_nothing_attached() {
                 c.args(["run", "--via", "auto", "-v", "--", "true"]);
                 c
             },
-            Duration::from_secs(20),
+            Duration::from_secs(60),
         );
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert!(out.stderr.contains("via the preload library, not the BPF hook"), "{}", out.stderr);
@@ -380,7 +380,8 @@ fn kill_9_of_mptcp_run_leaves_nothing_attached() {
     c.args(["run", "--via", "bpf", "--", "sh", "-c", &script]).stdout(Stdio::null()).stderr(Stdio::null());
     let run = Proc::spawn(&mut c);
     let name = mptcp_cli_program_name(run.pid());
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: under qemu's emulation the start takes seconds.
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !marker.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -404,7 +405,7 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     let (client, server, _path) = two_namespaces(2);
     if !expect::has_mptcp() {
         // 5.10: the same as disabled, for another reason.
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(20));
+        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert!(out.stderr.contains("nothing attached: MPTCP is not available here"), "{}", out.stderr);
         return;
@@ -414,7 +415,7 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     let cl = scratch.client();
     let out = output(
         mptcp_in(&client, &["run", "--via", "bpf", "--report", "--", python(), &cl, "10.56.2.2", "8080", "disabled"]),
-        Duration::from_secs(30),
+        Duration::from_secs(90),
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "disabled 6", "a TCP socket, as asked: {}", out.stderr);
@@ -424,7 +425,7 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
 
     let out = output(
         mptcp_in(&client, &["run", "--via", "auto", "-v", "--", python(), &cl, "10.56.2.2", "8080", "auto-disabled"]),
-        Duration::from_secs(30),
+        Duration::from_secs(90),
     );
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert!(
@@ -447,7 +448,7 @@ fn auto_picks_the_hook_or_says_why_not() {
     let scratch = Scratch::new("auto");
     let (client, server, _path) = two_namespaces(3);
     if !expect::has_mptcp() {
-        let out = output(mptcp_in(&client, &["run", "-v", "--", "true"]), Duration::from_secs(20));
+        let out = output(mptcp_in(&client, &["run", "-v", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert!(
             out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"),
@@ -460,7 +461,7 @@ fn auto_picks_the_hook_or_says_why_not() {
     let cl = scratch.client();
     let out = output(
         mptcp_in(&client, &["run", "-v", "--", python(), &cl, "10.56.3.2", "8080", "auto"]),
-        Duration::from_secs(30),
+        Duration::from_secs(90),
     );
     println!("{}", out.stderr);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -473,7 +474,7 @@ fn auto_picks_the_hook_or_says_why_not() {
         assert!(out.stderr.contains("via the preload library, not the BPF hook: "), "{}", out.stderr);
         assert!(out.stderr.contains(expected_reason()), "{}", out.stderr);
         // --via bpf says it cannot, as an error of kind `unsupported`.
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--json", "--", "true"]), Duration::from_secs(20));
+        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--json", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(1), "{}", out.stderr);
         let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("a JSON error");
         assert_eq!(v["kind"], "unsupported", "{v}");
@@ -494,7 +495,7 @@ fn static_go_program_with_multipathtcp_off() {
     let bin_s = bin.to_string_lossy().into_owned();
     let mut cmd = mptcp_in(&client, &["run", "--via", "auto", "-v", "--", &bin_s, "10.56.4.2:8080", "go"]);
     cmd.env("GODEBUG", "multipathtcp=0");
-    let out = output(cmd, Duration::from_secs(30));
+    let out = output(cmd, Duration::from_secs(90));
     println!("{}", out.stderr);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "go ok");
@@ -627,7 +628,7 @@ fn systemd_unit_cgroup_hook() {
     };
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
-    let out = output(cmd, Duration::from_secs(60));
+    let out = output(cmd, Duration::from_secs(180));
     println!("{}\n{}", out.stdout, out.stderr);
     if bpf_hook() != "yes" {
         assert!(out.stdout.contains("enable-status=1") && out.stdout.contains("no-dropin"), "{}", out.stderr);

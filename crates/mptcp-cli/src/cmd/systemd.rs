@@ -30,7 +30,7 @@
 //!
 //! `enable UNIT --via bpf` (cgroup v2 hosts) uses the kernel's
 //! `update_socket_protocol` hook instead (see `bpf`): a BPF program scoped
-//! to the service's cgroup, pinned in `/sys/fs/bpf/mptcp/UNIT` so that it
+//! to the service's cgroup, pinned in `/sys/fs/bpf/mptcp/UNIT` (dots as `%`) so that it
 //! outlives the command, and a drop-in whose `ExecStartPre=-+mptcp systemd
 //! refresh UNIT` points it at the cgroup systemd makes anew at each start
 //! (and attaches it again after a reboot, which empties the BPF file

@@ -72,9 +72,15 @@ pub struct StatusArgs {
     places: Places,
 }
 
-/// `BPFFS/mptcp/UNIT`.
+/// `BPFFS/mptcp/UNIT`, each `.` of UNIT written `%`: the BPF file system
+/// refuses names with dots (EPERM), and `%` is not allowed in unit names.
 pub fn pin_dir(bpffs: &Path, unit: &str) -> PathBuf {
-    bpffs.join("mptcp").join(unit)
+    bpffs.join("mptcp").join(unit.replace('.', "%"))
+}
+
+/// The unit a pin directory's name stands for ([`pin_dir`] backwards).
+fn unit_of_pin(name: &str) -> String {
+    name.replace('%', ".")
 }
 
 /// The unit's cgroup directory: this process's own cgroup when it is the
@@ -288,7 +294,8 @@ struct Attached {
 pub fn status(a: StatusArgs) -> anyhow::Result<ExitCode> {
     let root = a.places.bpffs.join("mptcp");
     let mut rows = Vec::new();
-    for (unit, path) in mptcp_bpf::pinned_under(&root).with_context(|| format!("cannot read {}", root.display()))? {
+    for (name, path) in mptcp_bpf::pinned_under(&root).with_context(|| format!("cannot read {}", root.display()))? {
+        let unit = unit_of_pin(&name);
         let pinned = Pinned::open(&path)?;
         let link = pinned.link()?;
         let cgroup_id = pinned.cgroup_id()?;
@@ -343,7 +350,9 @@ mod tests {
         let default = Places { cgroup_root: CGROUP_ROOT.into(), bpffs: BPFFS.into() };
         let t = dropin_text("web.service", "/usr/bin/mptcp", &default);
         assert!(t.contains("\n[Service]\nExecStartPre=-+/usr/bin/mptcp systemd refresh web.service\n"), "{t}");
-        assert!(t.contains("/sys/fs/bpf/mptcp/web.service"), "{t}");
+        assert!(t.contains("/sys/fs/bpf/mptcp/web%service"), "{t}");
+        assert_eq!(unit_of_pin("a%b@c%service"), "a.b@c.service");
+        assert_eq!(pin_dir(Path::new("/b"), "a.b@c.service"), Path::new("/b/mptcp/a%b@c%service"));
         let test = Places { cgroup_root: "/tmp/cg".into(), bpffs: "/tmp/b%f".into() };
         let t = dropin_text("web.service", "/x/mptcp", &test);
         assert!(
