@@ -648,7 +648,9 @@ fn systemd_unit_cgroup_hook() {
     assert_eq!(statuses[0][0]["cgroup"], unit.as_str());
     assert_eq!(statuses[1][0]["cgroup"], unit.as_str(), "refresh points the hook at the new cgroup");
     assert_ne!(statuses[0][0]["cgroup_id"], statuses[1][0]["cgroup_id"]);
-    assert_eq!(statuses[1][0]["converted"], 2);
+    // Taken after the refresh, before the client of the new cgroup: the
+    // first cgroup's one conversion.
+    assert_eq!(statuses[1][0]["converted"], 1);
     assert_eq!(statuses[2], serde_json::json!([]), "disable removes it");
     assert!(out.stdout.contains("not the unit's cgroup now"), "status after the restart, before refresh");
     assert_eq!(wait_detached("mptcp_svc"), (0, 0), "nothing stays attached");
