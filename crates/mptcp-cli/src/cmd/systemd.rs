@@ -63,6 +63,10 @@ const UNIT_DIRS: &[&str] = &[
 
 /// Arguments of `mptcp systemd`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  mptcp systemd enable nginx                  # LD_PRELOAD and GODEBUG drop-in\n  \
+mptcp systemd enable caddy --via bpf        # the kernel's hook on the unit's cgroup v2 (Linux >= 6.6)\n  \
+mptcp systemd status --json                 # hooks attached, and where\n  \
+mptcp systemd disable caddy")]
 pub struct Args {
     #[command(subcommand)]
     action: Action,
