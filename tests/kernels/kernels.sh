@@ -51,6 +51,9 @@ skips_for() {
                 userspace_pm_creates_and_destroys_a_subflow tokio_api_and_event_stream
             ;;
         5.10:cli) echo status_shows_limits_the_kernel_has check_reports_mptcp_fallback_and_refused ;;
+        # Its server listens with MPTCP; the other run_bpf tests check what
+        # mptcp run says and does on a kernel without it.
+        5.10:run_bpf) echo static_go_program_with_multipathtcp_off ;;
         5.10:run)
             echo http_server_and_curl_use_mptcp_on_both_ends plain_tcp_peers_are_reported_as_fallback \
                 iperf3_uses_two_subflows_over_two_paths nonblock_cloexec_sockets_threads_and_fork \
