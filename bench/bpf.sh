@@ -83,28 +83,42 @@ elif printf '%s' "$probe" | grep -q 'nothing attached'; then
     why=$(printf '%s' "$probe" | sed -n 's/^mptcp run: //p' | head -1)
 fi
 
+# Rows are interleaved (one run of each per round, RUNS rounds), so that a
+# change of load during the script spreads over every row alike.
 declare -A rows
-row() { # name command...
-    local name=$1 v=()
-    shift
-    for _ in $(seq 1 "$RUNS"); do v+=("$("$@")"); done
-    rows[$name]=$(printf '%s\n' "${v[@]}")
-}
-row "tcp, no hook" "$LOOP" "$N"
-row "mptcp, no hook" "$LOOP" "$N" 262
-row "preload" "$MPTCP" run --via preload -- "$LOOP" "$N"
+names=("tcp, no hook" "mptcp, no hook" "preload")
+declare -A cmds=(
+    ["tcp, no hook"]="$LOOP $N"
+    ["mptcp, no hook"]="$LOOP $N 262"
+    ["preload"]="$MPTCP run --via preload -- $LOOP $N"
+)
+holder=""
+trap '[ -z "$holder" ] || kill "$holder" 2>/dev/null || true' EXIT
 if [ -z "$why" ]; then
-    row "bpf, in scope" "$MPTCP" run --via bpf -- "$LOOP" "$N"
-    "$MPTCP" run --via bpf -- sleep 600 &
-    holder=$!
-    trap 'kill "$holder" 2>/dev/null || true' EXIT
-    sleep 0.5
-    row "bpf, out of scope" "$LOOP" "$N"
-    kill "$holder" 2>/dev/null || true
-    wait "$holder" 2>/dev/null || true
+    names+=("bpf, in scope" "bpf, out of scope")
+    cmds["bpf, in scope"]="$MPTCP run --via bpf -- $LOOP $N"
+    cmds["bpf, out of scope"]="$LOOP $N"
 fi
+for _ in $(seq 1 "$RUNS"); do
+    for name in "${names[@]}"; do
+        if [ "$name" = "bpf, out of scope" ]; then
+            # A run holds the hook meanwhile; this loop is outside its tree.
+            "$MPTCP" run --via bpf -- sleep 600 &
+            holder=$!
+            sleep 0.3
+        fi
+        # shellcheck disable=SC2086 # the command line is split on purpose
+        v=$(${cmds[$name]})
+        rows[$name]+="$v"$'\n'
+        if [ -n "$holder" ]; then
+            kill "$holder" 2>/dev/null || true
+            wait "$holder" 2>/dev/null || true
+            holder=""
+        fi
+    done
+done
 
-base=$(printf '%s\n' "${rows["tcp, no hook"]}" | median)
+base=$(printf '%s' "${rows["tcp, no hook"]}" | median)
 echo
 echo "| socket()+close() | ns per pair, median (min-max) | / tcp, no hook |"
 echo "|---|---:|---:|"
@@ -113,6 +127,6 @@ for name in "tcp, no hook" "mptcp, no hook" "bpf, out of scope" "bpf, in scope" 
         echo "| $name | not measured: ${why:-?} | - |"
         continue
     fi
-    m=$(printf '%s\n' "${rows[$name]}" | median)
-    echo "| $name | $(printf '%s\n' "${rows[$name]}" | stats) | $(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }') |"
+    m=$(printf '%s' "${rows[$name]}" | median)
+    echo "| $name | $(printf '%s' "${rows[$name]}" | stats) | $(awk -v a="$m" -v b="$base" 'BEGIN { printf "%.2f", a / b }') |"
 done
