@@ -41,7 +41,7 @@ const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
 /// The server: an MPTCP listener printing `NAME 1|0` per connection.
 const SERVER: &str = r#"
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, int(sys.argv[3]) if len(sys.argv) > 3 else 262)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(64)
@@ -87,6 +87,29 @@ s.recv(16)
 print(sys.argv[3], s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), flush=True)
 "#;
 
+/// A client that keeps its connection a moment (so that `--report`'s
+/// samples see it) and prints what its own socket says: SO_PROTOCOL, then
+/// whether MPTCP is in use (TCP_IS_MPTCP, or MPTCP_INFO before 6.10).
+const HOLDING_CLIENT: &str = r#"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(sys.argv[3].encode() + b"\n")
+s.recv(16)
+time.sleep(0.5)
+try:
+    m = s.getsockopt(6, 43)
+except OSError:
+    try:
+        s.getsockopt(284, 1, 48)
+        m = 1
+    except OSError:
+        m = 0
+print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), m, flush=True)
+time.sleep(0.2)
+"#;
+
 /// What the kernel under test offers for the hook (see the module doc).
 fn bpf_hook() -> String {
     expect::get("bpf_hook").unwrap_or_else(|| "refused".into())
@@ -113,6 +136,7 @@ impl Scratch {
         std::fs::create_dir_all(&dir).expect("mkdir");
         std::fs::write(dir.join("server.py"), SERVER).expect("write");
         std::fs::write(dir.join("client.py"), CLIENT).expect("write");
+        std::fs::write(dir.join("holding.py"), HOLDING_CLIENT).expect("write");
         Scratch { _rm: RemoveOnDrop(dir.clone()), dir }
     }
 
@@ -143,8 +167,13 @@ impl Drop for KillOnDrop {
 
 impl Server {
     fn start(ns: &Netns, scratch: &Scratch, addr: &str, port: u16) -> Server {
+        Server::start_proto(ns, scratch, addr, port, 262)
+    }
+
+    /// A server listening with `proto` (6: plain TCP).
+    fn start_proto(ns: &Netns, scratch: &Scratch, addr: &str, port: u16, proto: i32) -> Server {
         let mut cmd = ns.command(python());
-        cmd.args(["-u", &scratch.path("server.py"), addr, &port.to_string()]);
+        cmd.args(["-u", &scratch.path("server.py"), addr, &port.to_string(), &proto.to_string()]);
         cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         let mut child: Child = cmd.stdin(Stdio::null()).spawn().expect("spawn the server");
         let out = child.stdout.take().expect("stdout");
@@ -435,6 +464,62 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     );
     assert_eq!(out.stdout.trim(), "auto-disabled 6", "{}", out.stderr);
     assert_eq!(srv.verdicts(1).get("auto-disabled").map(String::as_str), Some("0"));
+}
+
+/// A converted client of a plain TCP server falls back, and that stays
+/// visible: its own socket says MPTCP (262) created, not in use; `--report`
+/// counts a fallback. Where the hook cannot work, `auto`'s preload shows
+/// the same.
+#[test]
+#[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
+fn fallback_of_a_converted_socket_stays_visible() {
+    mptcp_netns::require_root();
+    if !expect::has_mptcp() {
+        return; // Nothing is converted there (see mptcp_disabled_...).
+    }
+    let scratch = Scratch::new("fallback");
+    let (client, server, _path) = two_namespaces(6);
+    let srv = Server::start_proto(&server, &scratch, "10.56.6.2", 8080, 6);
+    let holding = scratch.path("holding.py");
+    let out = output(
+        mptcp_in(&client, &["run", "--report", "-v", "--", python(), &holding, "10.56.6.2", "8080", "fb"]),
+        Duration::from_secs(90),
+    );
+    println!("{}", out.stderr);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "262 0", "created as MPTCP, fallen back: {}", out.stderr);
+    assert_eq!(srv.verdicts(1).get("fb").map(String::as_str), Some("0"));
+    assert!(out.stderr.contains("1 socket(s) converted to MPTCP; connections: 0 MPTCP, 1 fallback"), "{}", out.stderr);
+    let via =
+        if bpf_hook() == "yes" { "via the kernel's BPF hook" } else { "via the preload library, not the BPF hook" };
+    assert!(out.stderr.contains(via), "{}", out.stderr);
+}
+
+/// In a pid namespace of its own, `mptcp run` cannot name its tree to the
+/// kernel: `auto` uses the preload and says why, `--via bpf` refuses.
+#[test]
+#[ignore = "needs root: pid namespaces (scripts/test.sh runs it)"]
+fn other_pid_namespace_means_the_preload() {
+    mptcp_netns::require_root();
+    let in_pidns = |args: &[&str]| {
+        let mut c = Command::new("unshare");
+        c.args(["-p", "-f", "--mount-proc", MPTCP]).args(args);
+        output(c, Duration::from_secs(60))
+    };
+    let out = in_pidns(&["run", "-v", "--", "true"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let why = if expect::has_mptcp() { "not in the initial pid namespace" } else { "MPTCP is not available here" };
+    assert!(out.stderr.contains("via the preload library, not the BPF hook: "), "{}", out.stderr);
+    assert!(out.stderr.contains(why), "{}", out.stderr);
+    if expect::has_mptcp() {
+        let out = in_pidns(&["run", "--via", "bpf", "--", "true"]);
+        assert_eq!(out.code(), Some(1), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot use the BPF hook: mptcp run is not in the initial pid namespace"),
+            "{}",
+            out.stderr
+        );
+    }
 }
 
 /// `--via auto` on the kernel under test: the hook where it works, else the
