@@ -677,12 +677,16 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     let mptcp = alone.mptcp.to_string_lossy().to_string();
 
     let mut cmd = server.command(&mptcp);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.6.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, Duration::from_secs(10));
 
     let mut cmd = client.command(&mptcp);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", python(), "-c", CLIENT_PY, "10.55.6.2", "8080"]);
     let out = output(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
