@@ -164,6 +164,21 @@ if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null 
 EOF
   chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
 fi
+# The BPF hooks `mptcp systemd enable --via bpf` pinned for services go with
+# the package (their drop-ins' `ExecStartPre=-+` then fails harmlessly: the
+# services start without MPTCP). Upgrades keep them.
+[ -f "$root/DEBIAN/prerm" ] || printf '#!/bin/sh\nset -e\n' >"$root/DEBIAN/prerm"
+cat >>"$root/DEBIAN/prerm" <<'EOF'
+if [ "$1" = remove ] && [ -d /sys/fs/bpf/mptcp ]; then
+  for d in /sys/fs/bpf/mptcp/*/; do
+    [ -d "$d" ] || continue
+    rm -f "$d"link "$d"converted "$d"cgroups "$d"cgroup_id
+    rmdir "$d" 2>/dev/null || true
+  done
+  rmdir /sys/fs/bpf/mptcp 2>/dev/null || true
+fi
+EOF
+chmod 0755 "$root/DEBIAN/prerm"
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
 
 deb=$out/mptcp_${version}-1_${arch}.deb

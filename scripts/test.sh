@@ -54,6 +54,7 @@ needs=(
   ps:procps modprobe:kmod ping:iputils-ping gcc:gcc /usr/include/stdio.h:libc6-dev
   /usr/lib/x86_64-linux-gnu/libz.so.1:zlib1g rsvg-convert:librsvg2-bin
   /usr/libexec/mptcpd:mptcpd /usr/lib/x86_64-linux-gnu/mptcpd/addr_adv.so:mptcpd-plugins
+  busybox:busybox-static
 )
 if [ "$kernels" = 1 ]; then
   needs+=(qemu-system-x86_64:qemu-system-x86 cpio:cpio busybox:busybox-static xz:xz-utils zstd:zstd)

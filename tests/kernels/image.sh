@@ -70,7 +70,8 @@ build_common() {
     # (http.server and small scripts), curl, iperf3, mptcpize. Dynamically
     # linked, as LD_PRELOAD needs. The bench suite's foreign servers are
     # python3 too.
-    case " $SUITES " in *" run "* | *" bench "*) guest_programs ;; esac
+    case " $SUITES " in *" run "* | *" run_bpf "* | *" bench "*) guest_programs ;; esac
+    [ -z "${GOCLIENT:-}" ] || cp "$GOCLIENT" "$ROOT/suite/goclient"
 
     cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true
     [ ! -d /etc/iproute2 ] || cp -a /etc/iproute2 "$ROOT/etc/"

@@ -16,10 +16,10 @@ expect_for() {
     fi
     local pm="inet_diag=yes pm=yes pm_userspace=yes pm_events=yes"
     case $1 in
-        5.10) echo "mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no curr_estab=no" ;;
-        6.1) echo "mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no curr_estab=no $pm" ;;
-        6.12) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp curr_estab=yes $pm" ;;
-        sid) echo "mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp curr_estab=yes $pm" ;;
+        5.10) echo "bpf_hook=no-mptcp mptcp=not-built tcp_is_mptcp=no full_info=no mptcp_info=no info_len=0 inet_diag=no best=none pm=no pm_userspace=no pm_events=no curr_estab=no" ;;
+        6.1) echo "bpf_hook=no-hook mptcp=yes tcp_is_mptcp=no full_info=no mptcp_info=yes info_len=48 best=mptcp-info listener_events=no curr_estab=no $pm" ;;
+        6.12) echo "bpf_hook=yes mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp curr_estab=yes $pm" ;;
+        sid) echo "bpf_hook=yes mptcp=yes tcp_is_mptcp=yes full_info=yes mptcp_info=yes info_len=96 best=tcp-is-mptcp curr_estab=yes $pm" ;;
     esac
 }
 
@@ -81,6 +81,9 @@ skips_for() {
                 monitor_goes_on_when_events_are_lost event_listener_reports_lost_events_and_goes_on
             ;;
         5.10:cli) echo status_shows_limits_the_kernel_has check_reports_mptcp_fallback_and_refused ;;
+        # Its server listens with MPTCP; the other run_bpf tests check what
+        # mptcp run says and does on a kernel without it.
+        5.10:run_bpf) echo static_go_program_with_multipathtcp_off ;;
         5.10:run)
             echo http_server_and_curl_use_mptcp_on_both_ends plain_tcp_peers_are_reported_as_fallback \
                 iperf3_uses_two_subflows_over_two_paths nonblock_cloexec_sockets_threads_and_fork \

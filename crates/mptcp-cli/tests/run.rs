@@ -100,6 +100,8 @@ fn output(mut cmd: Command, timeout: Duration) -> Out {
 /// `mptcp ARGS...` inside `ns`.
 fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    c.env("MPTCP_RUN_VIA", "preload");
     c.args(args);
     c
 }
@@ -482,6 +484,8 @@ fn existing_ld_preload_and_godebug_are_kept() {
     // dynamic loader finds by its own search, on any distribution).
     let zlib = "libz.so.1";
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps"])
         .env("LD_PRELOAD", zlib)
         .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
@@ -505,6 +509,8 @@ fn report_as_json() {
               c=socket.create_connection(l.getsockname()); s,_=l.accept(); c.sendall(b'x'); s.recv(1)\n\
               print('program output')";
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "python3", "-c", py]);
     let out = output(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}", out.stderr);
@@ -522,6 +528,8 @@ fn report_as_json() {
     assert!(v["by_library"]["mptcp"].is_u64() && v["by_kernel_only"]["fallback"].is_u64(), "{v}");
 
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "/nonexistent/program"]);
     let out = output(cmd, Duration::from_secs(10));
     assert_ne!(out.status.and_then(|s| s.code()), Some(0));
@@ -535,6 +543,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The child's exit status becomes ours, with and without --report.
     for extra in [&[][..], &["--report"][..]] {
         let mut cmd = Command::new(MPTCP);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        cmd.env("MPTCP_RUN_VIA", "preload");
         cmd.arg("run").args(extra).args(["--", "sh", "-c", "exit 7"]);
         let out = output(cmd, Duration::from_secs(10));
         assert_eq!(out.status.and_then(|s| s.code()), Some(7), "{extra:?}: {}", out.stderr);
@@ -546,6 +556,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o4755)).expect("chmod");
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--"]).arg(&prog);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
@@ -553,6 +565,8 @@ fn exit_status_setid_refusal_and_missing_library() {
     let _ = std::fs::remove_dir_all(&dir);
 
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--preload", "/nonexistent/libmptcp_preload.so", "--", "true"]);
     let out = output(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
@@ -562,6 +576,8 @@ fn exit_status_setid_refusal_and_missing_library() {
         out.stderr
     );
     let mut cmd = Command::new(MPTCP);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
     let out = output(cmd, Duration::from_secs(10));
     assert!(out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(), "{}", out.stderr);
@@ -580,6 +596,8 @@ fn systemd_dropin_keeps_unit_environment() {
     let alone = Alone::new("systemd");
     let mptcp = |args: &[&str]| {
         let mut c = Command::new(&alone.mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").arg("systemd").args(args).args(["--root", &root_s]);
         output(c, Duration::from_secs(10))
     };
@@ -664,12 +682,16 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     let mptcp = alone.mptcp.to_string_lossy().to_string();
 
     let mut cmd = server.command(&mptcp);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.6.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, SERVER_READY);
 
     let mut cmd = client.command(&mptcp);
+    // The preload is what these tests are about: no BPF hook even where it works.
+    cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", python(), "-c", CLIENT_PY, "10.55.6.2", "8080"]);
     let out = output(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
@@ -944,6 +966,8 @@ fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
     let next = alone.mptcp.with_file_name("libmptcp_preload.so");
     let run = || {
         let mut c = Command::new(&alone.mptcp);
+        // The preload is what these tests are about: no BPF hook even where it works.
+        c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
         output(c, Duration::from_secs(10))
     };

@@ -34,8 +34,10 @@ use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{unlinkat, UnlinkatFlags};
 
+use crate::errors::{failure, Kind};
 use crate::util::usage;
 
+pub mod bpf;
 mod observe;
 mod preload;
 mod records;
@@ -64,7 +66,12 @@ refused.\n\n\
 connection's outcome is known (also in processes that leave with _exit), and samples of the kernel's \
 socket table every 50 ms (MPTCP sockets of the program's processes: this counts Go programs, which make \
 system calls directly and never reach the library). A connection the library did not see and that \
-lasted less than a sample is not counted.")]
+lasted less than a sample is not counted.\n\n\
+--via bpf (and auto, where it works) attaches a BPF program to the kernel's update_socket_protocol \
+hook for the program and its descendants only (the process tree below mptcp run, which stays the \
+parent: it waits, forwards SIGTERM/SIGHUP and exits with the program's status). Nothing is attached \
+where MPTCP is not available (the program then runs over TCP, and the run says why), and the hook \
+ends with mptcp run, even on SIGKILL. With --report the kernel counts the converted sockets.")]
 pub struct Args {
     /// Log each converted socket and each connection's outcome on stderr
     /// (this stderr only, never into a file or socket the program later
@@ -83,6 +90,14 @@ pub struct Args {
     /// Path of libmptcp_preload.so (default: see below).
     #[arg(long, value_name = "PATH")]
     pub preload: Option<PathBuf>,
+    /// How sockets are converted: `bpf`, the kernel's hook (Linux >= 6.6,
+    /// root; reaches static and Go programs; the program's environment is
+    /// left alone), `preload` (LD_PRELOAD and GODEBUG), or `auto`: the hook
+    /// where it can be attached, else the preload (-v and --report say
+    /// which, and why); a library named with --preload or
+    /// MPTCP_PRELOAD_LIB means the preload.
+    #[arg(long, value_enum, value_name = "HOW", default_value = "auto", env = "MPTCP_RUN_VIA")]
+    pub via: bpf::Via,
     /// The program to run and its arguments (after `--`).
     #[arg(value_name = "PROGRAM", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
@@ -94,6 +109,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Err(usage("missing PROGRAM: mptcp run [OPTIONS] -- PROGRAM [ARGS...]"));
     };
     let path = resolve_program(program)?;
+    if args.via == bpf::Via::Bpf && args.preload.is_some() {
+        return Err(usage("--preload has no use with --via bpf"));
+    }
+    let mut why_not_bpf = None;
+    // A library named by the user is a choice of the preload.
+    let named = args.preload.is_some() || std::env::var_os("MPTCP_PRELOAD_LIB").is_some_and(|v| !v.is_empty());
+    if args.via == bpf::Via::Auto && named {
+        why_not_bpf = Some("a preload library is named (--preload or MPTCP_PRELOAD_LIB)".to_string());
+    } else if args.via != bpf::Via::Preload {
+        match bpf::attach() {
+            Ok(attached) => return run_with_hook(&args, &path, program, rest, Some(attached), None),
+            // Nothing may be converted: run the program as it is.
+            Err(why @ bpf::WhyNot::NoMptcp(_)) if args.via == bpf::Via::Bpf => {
+                return run_with_hook(&args, &path, program, rest, None, Some(why.to_string()))
+            }
+            Err(why) if args.via == bpf::Via::Bpf => {
+                return Err(failure(Kind::Unsupported, format!("cannot use the BPF hook: {why}")))
+            }
+            Err(why) => why_not_bpf = Some(why.to_string()),
+        }
+    }
     refuse_setid(&path)?;
     let lib = find_preload(args.preload.as_deref(), &Store::Run)?;
 
@@ -104,6 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.verbose {
         if let Some(id) = stderr_identity() {
             cmd.env("MPTCP_PRELOAD_VERBOSE", id);
+        }
+        if let Some(why) = &why_not_bpf {
+            eprintln!("mptcp run: via the preload library, not the BPF hook: {why}");
         }
         for note in &lib.skipped {
             eprintln!("mptcp run: {note}");
@@ -126,22 +165,85 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut child = cmd.spawn().with_context(|| format!("cannot run {}", path.display()))?;
     let mut marker = OsString::from("MPTCP_PRELOAD_REPORT=");
     marker.push(&report.path);
-    let observer = observe::Observer::start(child.id(), marker);
+    let observer = observe::Observer::start(child.id(), Some(marker));
     forward_signals(child.id());
     let status = child.wait().context("waiting for the program")?;
     let observed = observer.finish();
     let text = report.read().unwrap_or_default();
-    let merged = report::Report::merge(&records::Records::parse(&text), &observed);
+    let mut merged = report::Report::merge(&records::Records::parse(&text), &observed);
+    merged.via = report::Via::Preload;
+    merged.why_not_bpf = why_not_bpf;
+    print_report(&args, &merged)?;
+    Ok(exit_code(status))
+}
+
+fn print_report(args: &Args, r: &report::Report) -> anyhow::Result<()> {
     if args.json {
-        eprintln!("{}", serde_json::to_string(&merged)?);
+        eprintln!("{}", serde_json::to_string(r)?);
     } else {
-        eprintln!("{}", merged.summary());
+        eprintln!("{}", r.summary());
     }
-    Ok(match (status.code(), status.signal()) {
+    Ok(())
+}
+
+/// The program's status as ours (128 + N when killed by signal N).
+fn exit_code(status: std::process::ExitStatus) -> ExitCode {
+    match (status.code(), status.signal()) {
         (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         (None, Some(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(255)),
         (None, None) => ExitCode::from(1),
-    })
+    }
+}
+
+/// Runs the program as a child with the hook attached (`attached`), or
+/// with nothing (`None`: MPTCP unavailable, `why` says so), waits for it and
+/// exits with its status. The environment is the program's own.
+fn run_with_hook(
+    args: &Args,
+    path: &Path,
+    program: &OsStr,
+    rest: &[OsString],
+    attached: Option<bpf::Attached>,
+    why: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    // Orphans of the tree are re-parented to us, so they stay in scope.
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        eprintln!("mptcp run: warning: cannot become a child subreaper ({e}): daemons the program starts leave the hook's scope");
+    }
+    if args.verbose {
+        match (&attached, &why) {
+            (Some(a), _) => eprintln!(
+                "mptcp run: {} via the kernel's BPF hook ({}, {}): TCP sockets of it and its descendants become MPTCP",
+                path.display(),
+                mptcp_bpf::HOOK,
+                a.ids
+            ),
+            (None, Some(w)) => eprintln!("mptcp run: {} with nothing attached: {w}; it runs over TCP", path.display()),
+            (None, None) => {}
+        }
+    } else if let (None, Some(w)) = (&attached, &why) {
+        eprintln!("mptcp run: nothing attached: {w}; the program runs over TCP");
+    }
+    let mut cmd = Command::new(path);
+    cmd.arg0(program).args(rest);
+    let mut child = cmd.spawn().with_context(|| format!("cannot run {}", path.display()))?;
+    let observer = (args.report || args.json).then(|| observe::Observer::start(child.id(), None));
+    forward_signals(child.id());
+    let status = child.wait().context("waiting for the program")?;
+    let converted = attached.as_ref().map(|a| a.hook.converted().unwrap_or(0)).unwrap_or(0);
+    if args.verbose && attached.is_some() {
+        eprintln!("mptcp run: the hook converted {converted} socket(s)");
+    }
+    if let Some(observer) = observer {
+        let observed = observer.finish();
+        let mut r = report::Report::merge(&records::Records::default(), &observed);
+        r.converted = converted;
+        r.via = if attached.is_some() { report::Via::Bpf } else { report::Via::None };
+        r.why_not_bpf = why;
+        print_report(args, &r)?;
+    }
+    drop(attached);
+    Ok(exit_code(status))
 }
 
 /// `<dev>:<ino>` of this process's stderr, for `MPTCP_PRELOAD_VERBOSE`: the

@@ -27,6 +27,14 @@
 //! unit, its drop-ins, the `EnvironmentFile=` files it names and the
 //! libraries named with `--preload`, which are paths as that system sees
 //! them.
+//!
+//! `enable UNIT --via bpf` (cgroup v2 hosts) uses the kernel's
+//! `update_socket_protocol` hook instead (see `bpf`): a BPF program scoped
+//! to the service's cgroup, pinned in `/sys/fs/bpf/mptcp/UNIT` (dots as `%`) so that it
+//! outlives the command, and a drop-in whose `ExecStartPre=-+mptcp systemd
+//! refresh UNIT` points it at the cgroup systemd makes anew at each start
+//! (and attaches it again after a reboot, which empties the BPF file
+//! system). `disable` removes both; `status` lists what is attached where.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -38,6 +46,8 @@ use anyhow::Context;
 
 use super::run::{find_preload, Store};
 use crate::util::usage;
+
+mod bpf;
 
 /// Name of the drop-in file.
 const DROPIN: &str = "mptcp.conf";
@@ -53,6 +63,10 @@ const UNIT_DIRS: &[&str] = &[
 
 /// Arguments of `mptcp systemd`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  mptcp systemd enable nginx                  # LD_PRELOAD and GODEBUG drop-in\n  \
+mptcp systemd enable caddy --via bpf        # the kernel's hook on the unit's cgroup v2 (Linux >= 6.6)\n  \
+mptcp systemd status --json                 # hooks attached, and where\n  \
+mptcp systemd disable caddy")]
 pub struct Args {
     #[command(subcommand)]
     action: Action,
@@ -62,8 +76,24 @@ pub struct Args {
 enum Action {
     /// Write the drop-in that runs UNIT with MPTCP (then restart the unit).
     Enable(EnableArgs),
-    /// Remove the drop-in written by `enable` (then restart the unit).
+    /// Remove the drop-in written by `enable` and the BPF hook pinned for
+    /// UNIT, if any (then restart the unit).
     Disable(DisableArgs),
+    /// Point UNIT's BPF hook at the unit's current cgroup, attaching it if
+    /// it is not (the `--via bpf` drop-in runs this before each start).
+    Refresh(bpf::RefreshArgs),
+    /// List the BPF hooks attached for services, and where.
+    Status(bpf::StatusArgs),
+}
+
+/// How `enable` converts the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Via {
+    /// LD_PRELOAD and GODEBUG in the service's environment.
+    Preload,
+    /// The kernel's BPF hook, scoped to the service's cgroup (cgroup v2,
+    /// Linux >= 6.6): reaches static and Go programs.
+    Bpf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,9 +112,15 @@ struct EnableArgs {
     /// Write the drop-in even when the unit file cannot be found.
     #[arg(long)]
     force: bool,
+    /// `preload` (LD_PRELOAD and GODEBUG) or `bpf` (the kernel's hook on the
+    /// service's cgroup; cgroup v2, Linux >= 6.6).
+    #[arg(long, value_enum, value_name = "HOW", default_value = "preload")]
+    via: Via,
     /// Root directory of the system to change (for images and tests).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     root: PathBuf,
+    #[command(flatten)]
+    places: bpf::Places,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,6 +133,8 @@ struct DisableArgs {
     /// Root directory of the system to change (for images and tests).
     #[arg(long, value_name = "DIR", default_value = "/", hide = true)]
     root: PathBuf,
+    #[command(flatten)]
+    places: bpf::Places,
 }
 
 /// Runs `mptcp systemd`.
@@ -104,11 +142,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Action::Enable(a) => enable(a),
         Action::Disable(a) => disable(a),
+        Action::Refresh(a) => bpf::refresh(a),
+        Action::Status(a) => bpf::status(a),
     }
 }
 
 fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
+    if a.via == Via::Bpf {
+        if a.preload.is_some() {
+            return Err(usage("--preload has no use with --via bpf"));
+        }
+        let files = unit_files(&a.root, &unit);
+        if files.first().map(|(_, main)| !main).unwrap_or(true) && !a.force {
+            return Err(usage(format!(
+                "unit {unit} not found under {} (in {}); check the name, or use --force",
+                a.root.display(),
+                UNIT_DIRS.join(", ")
+            )));
+        }
+        return bpf::enable(&unit, &dropin_path(&a.root, &unit), a.dry_run, &a.places);
+    }
     let store = Store::Persistent { root: a.root.clone(), write: !a.dry_run };
     let found = find_preload(a.preload.as_deref(), &store)?;
     for note in &found.skipped {
@@ -139,6 +193,15 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
+    write_dropin(&path, &text)?;
+    writeln!(out, "wrote {}", path.display())?;
+    writeln!(out, "apply with: systemctl daemon-reload && systemctl restart {unit}")?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to the drop-in `path` (a temporary file renamed over it).
+pub(crate) fn write_dropin(path: &Path, text: &str) -> anyhow::Result<()> {
     let dir = path.parent().context("drop-in path has no directory")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = dir.join(format!(".{DROPIN}.tmp{}", std::process::id()));
@@ -146,22 +209,29 @@ fn enable(a: EnableArgs) -> anyhow::Result<ExitCode> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
-        fs::rename(&tmp, &path)
+        fs::rename(&tmp, path)
     };
     if let Err(e) = write() {
         let _ = fs::remove_file(&tmp);
         return Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())));
     }
-    writeln!(out, "wrote {}", path.display())?;
-    writeln!(out, "apply with: systemctl daemon-reload && systemctl restart {unit}")?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
     let unit = unit_name(&a.unit)?;
     let path = dropin_path(&a.root, &unit);
     let mut out = crate::util::stdout();
+    let pinned = bpf::pin_dir(&a.places.bpffs, &unit);
+    if pinned.exists() {
+        if a.dry_run {
+            writeln!(out, "would detach the BPF hook pinned in {}", pinned.display())?;
+        } else {
+            mptcp_bpf::Pinned::remove(&pinned)
+                .with_context(|| format!("cannot remove the BPF hook pinned in {}", pinned.display()))?;
+            writeln!(out, "detached the BPF hook pinned in {}", pinned.display())?;
+        }
+    }
     if !path.exists() {
         writeln!(out, "{unit}: MPTCP is not enabled ({} does not exist)", path.display())?;
         out.flush()?;
@@ -184,7 +254,7 @@ fn disable(a: DisableArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Validates a unit name; `foo` means `foo.service`. Only services.
-fn unit_name(raw: &str) -> anyhow::Result<String> {
+pub(crate) fn unit_name(raw: &str) -> anyhow::Result<String> {
     let name = if raw.contains('.') { raw.to_string() } else { format!("{raw}.service") };
     let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || ":-_.\\@".contains(c));
     if name.len() > 255 || !valid_chars || name.starts_with('.') || name.contains("..") {
@@ -204,14 +274,14 @@ fn dropin_path(root: &Path, unit: &str) -> PathBuf {
 }
 
 /// `s` as a word whose specifier expansion gives `s` back (`%` -> `%%`).
-fn specifier_literal(s: &str) -> String {
+pub(crate) fn specifier_literal(s: &str) -> String {
     s.replace('%', "%%")
 }
 
 /// `Environment="K=V"`, quoted so that systemd's unquoting and
 /// C-unescaping give `K=V` back. `V` is in specifier syntax already (a word
 /// of the unit, or [`specifier_literal`]): its `%` are left alone.
-fn environment_line(k: &str, v: &str) -> String {
+pub(crate) fn environment_line(k: &str, v: &str) -> String {
     let mut s = String::from("Environment=\"");
     for c in format!("{k}={v}").chars() {
         match c {

@@ -53,13 +53,20 @@ pub struct Observer {
 }
 
 impl Observer {
-    /// Starts sampling the run of process `child`, whose processes carry
-    /// `marker` (`NAME=value`) in their environment.
-    pub fn start(child: u32, marker: OsString) -> Observer {
+    /// Starts sampling the run of process `child`: its processes are the
+    /// descendants of this process (`mptcp run`, a child subreaper with
+    /// `--via bpf`) and those that carry `marker` (`NAME=value`) in their
+    /// environment.
+    pub fn start(child: u32, marker: Option<OsString>) -> Observer {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let handle = std::thread::spawn(move || {
-            let mut state = Sampler { child, marker: marker.as_bytes().to_vec(), ..Sampler::default() };
+            let mut state = Sampler {
+                child,
+                root: std::process::id(),
+                marker: marker.map(|m| m.as_bytes().to_vec()).unwrap_or_default(),
+                ..Sampler::default()
+            };
             loop {
                 let last = flag.load(Ordering::Acquire);
                 state.sample();
@@ -85,6 +92,8 @@ impl Observer {
 #[derive(Debug, Default)]
 struct Sampler {
     child: u32,
+    /// The process whose descendants belong to the run (0: none).
+    root: u32,
     /// `MPTCP_PRELOAD_REPORT=<file>`.
     marker: Vec<u8>,
     /// Whether each pid seen belongs to the run (decided once per process).
@@ -135,7 +144,7 @@ impl Sampler {
             let member = match self.members.get(&pid) {
                 Some(m) => *m,
                 None => {
-                    let m = pid == self.child || self.carries_marker(pid);
+                    let m = pid == self.child || self.descends_from_root(pid) || self.carries_marker(pid);
                     self.members.insert(pid, m);
                     m
                 }
@@ -149,7 +158,26 @@ impl Sampler {
         out
     }
 
+    /// Whether `root` is among the first 64 ancestors of `pid`.
+    fn descends_from_root(&self, pid: u32) -> bool {
+        if self.root == 0 {
+            return false;
+        }
+        let mut p = pid;
+        for _ in 0..64 {
+            match parent_of(p) {
+                Some(pp) if pp == self.root => return true,
+                Some(pp) if pp > 1 => p = pp,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     fn carries_marker(&self, pid: u32) -> bool {
+        if self.marker.is_empty() {
+            return false;
+        }
         let Ok(env) = fs::read(format!("/proc/{pid}/environ")) else { return false };
         env.split(|b| *b == 0).any(|var| var == self.marker.as_slice())
     }
@@ -163,6 +191,14 @@ fn collect_sockets(pid: u32, out: &mut HashMap<u64, u32>) {
             out.entry(ino).or_insert(pid);
         }
     }
+}
+
+/// The parent of `pid` (field 4 of `/proc/PID/stat`, after the command
+/// name in parentheses, which may itself hold spaces and parentheses).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `socket:[12345]` -> 12345.
@@ -191,6 +227,14 @@ mod tests {
         );
         let me = std::process::id();
         let mut by_pid = Sampler { child: me, marker: b"NO_SUCH_MARKER=1".to_vec(), ..Sampler::default() };
+        assert_eq!(parent_of(me), Some(std::os::unix::process::parent_id()));
+        // A child of ours is found as a descendant.
+        let mut sleeper = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let by_tree = Sampler { root: me, ..Sampler::default() };
+        assert!(by_tree.descends_from_root(sleeper.id()));
+        assert!(!by_tree.descends_from_root(me));
+        let _ = sleeper.kill();
+        let _ = sleeper.wait();
         assert_eq!(by_pid.socket_inodes().get(&ino), Some(&me));
         let (k, v) = std::env::vars_os().next().expect("the test process has an environment");
         let mut var = k;

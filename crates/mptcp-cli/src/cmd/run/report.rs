@@ -10,10 +10,29 @@ use std::fmt::Write as _;
 use super::observe::{Observed, INTERVAL};
 use super::records::{Outcome, Records};
 
+/// What converted the program's sockets.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// The preload library (and GODEBUG for Go).
+    #[default]
+    Preload,
+    /// The kernel's BPF hook.
+    Bpf,
+    /// Nothing: MPTCP is not available.
+    None,
+}
+
 /// The merged counts (`mptcp run --report --json` prints them as JSON).
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
-    /// Sockets the library created as MPTCP.
+    /// What converted the sockets.
+    pub via: Via,
+    /// Why the BPF hook was not used (with `--via auto`, or nothing was
+    /// attached), if it was not.
+    pub why_not_bpf: Option<String>,
+    /// Sockets created as MPTCP: by the library (preload), or by the
+    /// kernel's hook (bpf).
     pub converted: u64,
     /// Sockets the library kept TCP (MPTCP unavailable).
     pub unavailable: u64,
@@ -84,11 +103,21 @@ impl Report {
         if self.processes > 1 {
             let _ = write!(s, " ({} processes)", self.processes);
         }
-        let _ = write!(
-            s,
-            "\nmptcp run: counted by the preload library: {} MPTCP, {} fallback",
-            self.by_library.0, self.by_library.1
-        );
+        match self.via {
+            Via::Preload => {
+                let _ = write!(
+                    s,
+                    "\nmptcp run: counted by the preload library: {} MPTCP, {} fallback",
+                    self.by_library.0, self.by_library.1
+                );
+            }
+            Via::Bpf => {
+                let _ = write!(s, "\nmptcp run: converted by the kernel's BPF hook (update_socket_protocol)");
+            }
+            Via::None => {
+                let _ = write!(s, "\nmptcp run: nothing was converted");
+            }
+        }
         match &self.kernel_error {
             None => {
                 let _ = write!(
@@ -102,6 +131,12 @@ impl Report {
             Some(e) => {
                 let _ = write!(s, "; the kernel's socket table could not be read ({e}), so only the library counted");
             }
+        }
+        if let Some(why) = &self.why_not_bpf {
+            let _ = match self.via {
+                Via::Preload => write!(s, "\nmptcp run: via the preload library, not the BPF hook: {why}"),
+                _ => write!(s, "\nmptcp run: nothing attached: {why}"),
+            };
         }
         s
     }
@@ -139,6 +174,14 @@ mod tests {
         assert_eq!(json["by_library"], serde_json::json!({"mptcp": 2, "fallback": 0}));
         assert_eq!(json["by_kernel_only"], serde_json::json!({"mptcp": 1, "fallback": 0}));
         assert_eq!(json["kernel_error"], serde_json::Value::Null);
+        assert_eq!(json["via"], "preload");
+        let bpf = Report { via: Via::Bpf, converted: 4, ..Report::merge(&Records::default(), &observed) };
+        let s = bpf.summary();
+        assert!(s.starts_with("mptcp run: 4 socket(s) converted to MPTCP; connections: 1 MPTCP, 1 fallback"), "{s}");
+        assert!(s.contains("converted by the kernel's BPF hook") && !s.contains("preload library"), "{s}");
+        assert_eq!(serde_json::to_value(&bpf).unwrap()["via"], "bpf");
+        let fallback = Report { why_not_bpf: Some("no hook".into()), ..Report::default() };
+        assert!(fallback.summary().contains("via the preload library, not the BPF hook: no hook"));
         let failed = Observed { error: Some("inet_diag: EPERM".into()), ..Observed::default() };
         let s = Report::merge(&records, &failed).summary();
         assert!(s.contains("could not be read (inet_diag: EPERM)"), "{s}");
