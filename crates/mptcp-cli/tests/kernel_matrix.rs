@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{output, text};
 
 /// Every suite the matrix runs by default, in order.
-const ALL: &str = "scenarios pm cli run daemon bench listener";
+const ALL: &str = "scenarios pm cli run run_bpf daemon bench listener";
 
 fn run_sh() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/kernels/run.sh")
@@ -56,8 +56,8 @@ fn every_kernel_with_mptcp_runs_every_suite() {
     }
     // Built without MPTCP: the suites that need it throughout are not run,
     // and the plan says so.
-    assert_eq!(suites_of(&out, "5.10"), "scenarios pm cli run", "{out}");
-    assert!(out.contains("5.10: suites scenarios pm cli run; not on this kernel: daemon bench listener"), "{out}");
+    assert_eq!(suites_of(&out, "5.10"), "scenarios pm cli run run_bpf", "{out}");
+    assert!(out.contains("5.10: suites scenarios pm cli run run_bpf; not on this kernel: daemon bench listener"), "{out}");
 }
 
 #[test]
@@ -77,7 +77,7 @@ fn with_ci_set_a_reduced_set_of_suites_is_refused() {
             assert!(!out.contains("plan"), "{what}: refused before anything: {out}");
         }
         // The whole set, in any order and with more, is fine.
-        let (code, out, err) = plan(Some(ci), Some("listener bench daemon run cli pm scenarios netns"), &[]);
+        let (code, out, err) = plan(Some(ci), Some("listener bench daemon run_bpf run cli pm scenarios netns"), &[]);
         assert_eq!(code, Some(0), "CI={ci}, every suite and netns: {out}\n{err}");
     }
 }
