@@ -1,12 +1,11 @@
 //! What the running kernel offers for the hook, read from its BTF
-//! (`/sys/kernel/btf/vmlinux`) with the `btf-rs` crate: the id of the
-//! function `update_socket_protocol` (Linux >= 6.6) and the offsets of
+//! (`/sys/kernel/btf/vmlinux`, see [`crate::btf`]): the id of the function
+//! `update_socket_protocol` (Linux >= 6.6) and the offsets of
 //! `task_struct.real_parent` and `task_struct.tgid`.
 
 use std::path::Path;
 
-use btf_rs::{Backend, Btf, BtfType, Type};
-
+use crate::btf::Btf;
 use crate::Error;
 
 /// Where the kernel publishes its BTF.
@@ -53,21 +52,8 @@ impl Kernel {
     ///
     /// As for [`Kernel::probe`].
     pub fn from_file(path: &Path) -> Result<Kernel, Error> {
-        // btf-rs's mmap backend reads only what the look-ups touch (about 6
-        // times faster than parsing every type: 5 ms against 110 ms here).
-        // Kernels before 6.16 cannot mmap their BTF file: a copy in a memfd
-        // can be.
-        let btf = match Btf::from_file_with_backend(path, Backend::Mmap) {
-            Ok(btf) => btf,
-            Err(_) => {
-                let bytes = std::fs::read(path).map_err(|e| Error::NoBtf(path.display().to_string(), e))?;
-                let copy = crate::sys::memfd_with(&bytes).map_err(|e| Error::NoBtf(path.display().to_string(), e))?;
-                let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&copy));
-                Btf::from_file_with_backend(&by_fd, Backend::Mmap)
-                    .map_err(|e| Error::Btf(format!("cannot parse the kernel's BTF: {e}")))?
-            }
-        };
-        Kernel::from_btf(&btf)
+        let bytes = std::fs::read(path).map_err(|e| Error::NoBtf(path.display().to_string(), e))?;
+        Kernel::from_bytes(&bytes)
     }
 
     /// Reads a vmlinux BTF blob.
@@ -76,76 +62,20 @@ impl Kernel {
     ///
     /// As for [`Kernel::probe`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Kernel, Error> {
-        let btf = Btf::from_bytes(bytes).map_err(|e| Error::Btf(format!("cannot parse the kernel's BTF: {e}")))?;
-        Kernel::from_btf(&btf)
+        let btf_err = |e: crate::btf::BtfError| Error::Btf(format!("cannot read the kernel's BTF: {e}"));
+        let btf = Btf::parse(bytes).map_err(btf_err)?;
+        let hook_btf_id = btf.func_id(HOOK).map_err(btf_err)?.ok_or(Error::NoHook)?;
+        let task = btf
+            .struct_id("task_struct")
+            .map_err(btf_err)?
+            .ok_or_else(|| Error::Btf("no struct task_struct in the BTF".into()))?;
+        let member = |name: &str| {
+            btf.member_offset(task, name)
+                .map_err(btf_err)?
+                .ok_or_else(|| Error::Btf(format!("task_struct has no member {name}")))
+        };
+        Ok(Kernel { hook_btf_id, real_parent_offset: member("real_parent")?, tgid_offset: member("tgid")? })
     }
-
-    fn from_btf(btf: &Btf) -> Result<Kernel, Error> {
-        let hook_btf_id = func_id(btf, HOOK)?.ok_or(Error::NoHook)?;
-        let task = struct_named(btf, "task_struct")?;
-        let real_parent_offset = member_offset(btf, &task, "real_parent", 0)?
-            .ok_or_else(|| Error::Btf("task_struct has no member real_parent".into()))?;
-        let tgid_offset =
-            member_offset(btf, &task, "tgid", 0)?.ok_or_else(|| Error::Btf("task_struct has no member tgid".into()))?;
-        Ok(Kernel { hook_btf_id, real_parent_offset, tgid_offset })
-    }
-}
-
-fn btf_err(e: btf_rs::Error) -> Error {
-    Error::Btf(e.to_string())
-}
-
-/// The id of the FUNC named `name`, if any.
-fn func_id(btf: &Btf, name: &str) -> Result<Option<u32>, Error> {
-    let ids = match btf.resolve_ids_by_name(name) {
-        Ok(ids) => ids,
-        // btf-rs answers "not found" with an error.
-        Err(_) => return Ok(None),
-    };
-    for id in ids {
-        if let Type::Func(_) = btf.resolve_type_by_id(id).map_err(btf_err)? {
-            return Ok(Some(id));
-        }
-    }
-    Ok(None)
-}
-
-fn struct_named(btf: &Btf, name: &str) -> Result<btf_rs::Struct, Error> {
-    let types = btf.resolve_types_by_name(name).map_err(|_| Error::Btf(format!("no struct {name} in the BTF")))?;
-    types
-        .into_iter()
-        .find_map(|t| match t {
-            Type::Struct(s) if !s.members.is_empty() => Some(s),
-            _ => None,
-        })
-        .ok_or_else(|| Error::Btf(format!("no struct {name} in the BTF")))
-}
-
-/// Byte offset of member `name` in `s`, looking into anonymous struct and
-/// union members (their offsets add up). Bit fields are refused.
-fn member_offset(btf: &Btf, s: &btf_rs::Struct, name: &str, base_bits: u32) -> Result<Option<u32>, Error> {
-    for m in &s.members {
-        let bits = base_bits + m.bit_offset();
-        let mname = btf.resolve_name(m).unwrap_or_default();
-        if mname == name {
-            if bits % 8 != 0 || m.bitfield_size().is_some_and(|b| b != 0) {
-                return Err(Error::Btf(format!("member {name} is a bit field")));
-            }
-            return Ok(Some(bits / 8));
-        }
-        if mname.is_empty() {
-            let Some(id) = m.get_type_id() else { continue };
-            let inner = match btf.resolve_type_by_id(id).map_err(btf_err)? {
-                Type::Struct(s) => s,
-                Type::Union(u) => u,
-                _ => continue,
-            };
-            if let Some(off) = member_offset(btf, &inner, name, bits)? {
-                return Ok(Some(off));
-            }
-        }
-    }
-    Ok(None)
 }
 
 #[cfg(test)]
@@ -172,16 +102,11 @@ mod tests {
         }
     }
 
-    /// The copy path (kernels that cannot mmap their BTF file) finds the
-    /// same facts as the direct one.
+    /// The file and its bytes give the same facts.
     #[test]
     fn bytes_and_file_agree() {
         let Ok(bytes) = std::fs::read(VMLINUX_BTF) else { return };
-        let copy = crate::sys::memfd_with(&bytes).unwrap();
-        let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&copy));
-        let a = Kernel::from_file(Path::new(&by_fd));
-        let b = Kernel::from_bytes(&bytes);
-        match (a, b) {
+        match (Kernel::from_file(Path::new(VMLINUX_BTF)), Kernel::from_bytes(&bytes)) {
             (Ok(a), Ok(b)) => assert_eq!(a, b),
             (Err(Error::NoHook), Err(Error::NoHook)) => {}
             (a, b) => panic!("{a:?} {b:?}"),

@@ -9,7 +9,7 @@
 //! The program is assembled here at run time from instructions ([`insn`]);
 //! no clang, LLVM or object file is involved. The hook's BTF id and the
 //! `task_struct` field offsets come from the running kernel's BTF
-//! ([`Kernel::probe`], read with the `btf-rs` crate).
+//! ([`Kernel::probe`], read by [`btf`]).
 //!
 //! The hook is an `fmod_ret` program: the kernel's function runs only when
 //! every such program returns 0, and `update_socket_protocol` returns the
@@ -45,6 +45,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+pub mod btf;
 pub mod insn;
 mod kernel;
 mod sys;

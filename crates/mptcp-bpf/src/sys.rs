@@ -323,17 +323,3 @@ pub fn mount_bpffs(path: &Path) -> io::Result<()> {
     }
     Ok(())
 }
-
-/// A memfd (close-on-exec) holding `bytes`.
-pub fn memfd_with(bytes: &[u8]) -> io::Result<OwnedFd> {
-    // SAFETY: the name is NUL-terminated; no other argument is a pointer.
-    let rc = unsafe { libc::memfd_create(c"mptcp-btf".as_ptr(), libc::MFD_CLOEXEC) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `rc` was just returned by memfd_create: open, and ours alone.
-    let fd = unsafe { OwnedFd::from_raw_fd(rc) };
-    let mut f = std::fs::File::from(fd);
-    std::io::Write::write_all(&mut f, bytes)?;
-    Ok(OwnedFd::from(f))
-}

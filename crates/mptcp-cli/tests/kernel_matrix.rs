@@ -57,7 +57,10 @@ fn every_kernel_with_mptcp_runs_every_suite() {
     // Built without MPTCP: the suites that need it throughout are not run,
     // and the plan says so.
     assert_eq!(suites_of(&out, "5.10"), "scenarios pm cli run run_bpf", "{out}");
-    assert!(out.contains("5.10: suites scenarios pm cli run run_bpf; not on this kernel: daemon bench listener"), "{out}");
+    assert!(
+        out.contains("5.10: suites scenarios pm cli run run_bpf; not on this kernel: daemon bench listener"),
+        "{out}"
+    );
 }
 
 #[test]
