@@ -558,6 +558,60 @@ pub fn links() -> io::Result<Vec<LinkInfo>> {
     walk(sys::LINK_GET_NEXT_ID, sys::LINK_GET_FD_BY_ID, link_info)
 }
 
+/// Whether this kernel lets this process attach BPF trampoline programs
+/// at all: a program that does nothing is loaded as `fentry` of the
+/// kernel's own test function `bpf_fentry_test1` and attached, then
+/// dropped. `Ok(false)` when the kernel refuses it for lack of privilege
+/// (EPERM or EACCES: not root, or a kernel that refuses trampolines to
+/// everybody). The hook needs the same machinery, so this tells "the
+/// kernel refuses such programs" from "the hook's program is wrong".
+///
+/// # Errors
+///
+/// When the kernel has no BTF or no `bpf_fentry_test1`, or refuses the
+/// program for another reason.
+///
+/// # Examples
+///
+/// ```no_run
+/// if !mptcp_bpf::trampolines_allowed()? {
+///     println!("this kernel refuses fentry/fmod_ret programs here");
+/// }
+/// # Ok::<(), mptcp_bpf::Error>(())
+/// ```
+pub fn trampolines_allowed() -> Result<bool, Error> {
+    /// `BPF_TRACE_FENTRY`.
+    const ATTACH_TRACE_FENTRY: u32 = 24;
+    const TARGET: &str = "bpf_fentry_test1";
+    let blob = std::fs::read(VMLINUX_BTF).map_err(|e| Error::NoBtf(VMLINUX_BTF.into(), e))?;
+    let btf = btf::Btf::parse(&blob).map_err(|e| Error::Btf(format!("cannot read the kernel's BTF: {e}")))?;
+    let target = btf
+        .func_id(TARGET)
+        .map_err(|e| Error::Btf(e.to_string()))?
+        .ok_or_else(|| Error::Btf(format!("no function {TARGET} in the kernel's BTF")))?;
+    let mut asm = Asm::new();
+    asm.mov_imm(Reg::R0, 0).exit();
+    let insns = asm.finish().map_err(|e| Error::Btf(format!("assembling the probe: {e}")))?;
+    let load = sys::ProgLoad {
+        prog_type: PROG_TYPE_TRACING,
+        expected_attach_type: ATTACH_TRACE_FENTRY,
+        attach_btf_id: target,
+        insns: &insns,
+        name: "mptcp_probe",
+    };
+    let refused = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES));
+    let prog = match sys::prog_load(&load) {
+        Ok(p) => p,
+        Err((e, _)) if refused(&e) => return Ok(false),
+        Err((source, log)) => return Err(Error::Load { source, log }),
+    };
+    match sys::link_create(prog.as_fd(), 0, ATTACH_TRACE_FENTRY) {
+        Ok(_link) => Ok(true),
+        Err(e) if refused(&e) => Ok(false),
+        Err(e) => Err(Error::Sys { what: format!("cannot attach an fentry program to {TARGET}"), source: e }),
+    }
+}
+
 /// Whether this process is in the initial pid namespace (where
 /// [`Scope::Descendants`] works).
 ///

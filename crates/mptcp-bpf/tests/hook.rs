@@ -4,12 +4,14 @@
 //! (counted with BPF_PROG_GET_NEXT_ID / BPF_LINK_GET_NEXT_ID).
 //!
 //! Needs root: `#[ignore]`d, run with `cargo test -p mptcp-bpf --
-//! --include-ignored` as root. What the kernel offers is written down, not
-//! guessed (`bpf_hook=` in `MPTCP_EXPECT`, see tests/kernels/expect.rs):
-//! `yes` where the hook attaches; on the host, without `MPTCP_EXPECT`,
-//! `refused`: the development machines' kernel has the hook but refuses BPF
-//! trampoline programs (no CONFIG_FUNCTION_TRACER) with EPERM, which this
-//! test then checks instead.
+//! --include-ignored` as root. What the kernel offers is written down in
+//! the kernel matrix (`bpf_hook=` in `MPTCP_EXPECT`, see
+//! tests/kernels/expect.rs); elsewhere it is found without the code under
+//! test: `yes` where the kernel attaches a do-nothing `fentry` program
+//! (`mptcp_bpf::trampolines_allowed`), `refused` where it refuses that too
+//! (the development machines' kernel refuses every trampoline program with
+//! EPERM, as root, although it is built with CONFIG_FUNCTION_TRACER), which
+//! this test then checks instead.
 
 use std::process::Command;
 
@@ -46,7 +48,13 @@ fn descendants_are_converted_and_nothing_else() {
     let kernel = Kernel::probe().expect("kernel BTF with the hook");
     let name = format!("mptcpt{}", std::process::id());
     let me = std::process::id();
-    let hook = match expect::get("bpf_hook").unwrap_or_else(|| "refused".into()).as_str() {
+    let expected = expect::get("bpf_hook").unwrap_or_else(|| {
+        match mptcp_bpf::trampolines_allowed().expect("probing the kernel with an fentry program") {
+            true => "yes".into(),
+            false => "refused".into(),
+        }
+    });
+    let hook = match expected.as_str() {
         "yes" => Hook::attach(&kernel, Scope::Descendants { tgid: me }, &name).expect("attach"),
         "refused" => {
             let e = Hook::attach(&kernel, Scope::Descendants { tgid: me }, &name).expect_err("the kernel refuses it");

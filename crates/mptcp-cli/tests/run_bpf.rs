@@ -7,15 +7,18 @@
 //! before 6.10), and prints `NAME 1|0` per connection, NAME being the first
 //! line the client sent.
 //!
-//! What the kernel under test offers is written down, never guessed from
-//! the code under test: `bpf_hook=` in `MPTCP_EXPECT` (tests/kernels/
-//! expect.rs): `yes` (Debian's 6.12 and sid in the kernel matrix),
-//! `no-hook` (6.1: no `update_socket_protocol`), `no-mptcp` (5.10), and
-//! on the host, without `MPTCP_EXPECT`, `refused`: the development
-//! machines' kernel (built without CONFIG_FUNCTION_TRACER) has the hook
-//! but refuses every BPF trampoline program (fentry, fmod_ret, lsm) with
-//! EPERM after verification. Each test checks the conversions where the
-//! hook works and the fallback, with its reason, where it does not.
+//! What the kernel under test offers is never guessed from the code under
+//! test: the kernel matrix writes it down (`bpf_hook=` in `MPTCP_EXPECT`,
+//! tests/kernels/expect.rs): `yes` (Debian's 6.12 and sid), `no-hook`
+//! (6.1: no `update_socket_protocol`), `no-mptcp` (5.10). Elsewhere it is
+//! found independently: MPTCP, the hook's function in the BTF, and whether
+//! the kernel attaches a do-nothing `fentry` program at all
+//! (`mptcp_bpf::trampolines_allowed`): the development machines' kernel
+//! has the hook but refuses every BPF trampoline program (fentry, fmod_ret,
+//! lsm) with EPERM after verification, although it is built with
+//! CONFIG_FUNCTION_TRACER: `refused`. Each test checks the conversions
+//! where the hook works and the fallback, with its reason, where it does
+//! not.
 //!
 //! Needs root (namespaces, BPF): `#[ignore]`d; scripts/test.sh and the
 //! kernel matrix run them with `--include-ignored`. Tools: python3,
@@ -110,9 +113,26 @@ print(s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL), m, flush=True)
 time.sleep(0.2)
 "#;
 
-/// What the kernel under test offers for the hook (see the module doc).
+/// What the kernel under test offers for the hook (see the module doc):
+/// the kernel matrix writes it down; elsewhere it is found without the code
+/// under test (MPTCP, the hook's function in the BTF, and whether the
+/// kernel attaches a do-nothing fentry program at all).
 fn bpf_hook() -> String {
-    expect::get("bpf_hook").unwrap_or_else(|| "refused".into())
+    if let Some(v) = expect::get("bpf_hook") {
+        return v;
+    }
+    if !mptcp::host_support().is_available() {
+        return "no-mptcp".into();
+    }
+    match mptcp_bpf::Kernel::probe() {
+        Err(mptcp_bpf::Error::NoHook) => return "no-hook".into(),
+        Err(e) => panic!("reading the kernel's BTF: {e}"),
+        Ok(_) => {}
+    }
+    match mptcp_bpf::trampolines_allowed().expect("probing the kernel with an fentry program") {
+        true => "yes".into(),
+        false => "refused".into(),
+    }
 }
 
 fn python() -> &'static str {

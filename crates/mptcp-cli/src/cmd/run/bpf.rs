@@ -111,7 +111,7 @@ pub fn explain(e: &mptcp_bpf::Error) -> String {
     let hint = match e.errno() {
         Some(libc::EPERM | libc::EACCES) if may_load_tracing() => {
             "; this process may load tracing programs, so the kernel refuses fmod_ret programs themselves (no \
-             BPF trampolines: built without CONFIG_FUNCTION_TRACER, or a security policy)"
+             BPF trampolines here: a kernel without CONFIG_FUNCTION_TRACER, or a security policy or sandbox)"
         }
         Some(libc::EPERM | libc::EACCES) => "; loading it needs root, or CAP_BPF and CAP_PERFMON",
         Some(ENOTSUPP) => "; this kernel cannot attach fmod_ret programs",
