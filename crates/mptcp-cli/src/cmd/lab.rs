@@ -5,44 +5,28 @@
 //! when a middlebox strips the MPTCP option. Every namespace it made is
 //! removed at the end, on error and on Ctrl-C.
 //!
-//! Before it creates anything, [`mptcp_netns::preflight`] checks what this
+//! The engine is the crate `mptcp-lab`; this module parses the flags into
+//! its [`Plan`], shows the live view and prints the report.
+//!
+//! Before it creates anything, [`mptcp_lab::preflight`] checks what this
 //! run needs (root, namespaces, veth, tbf, MPTCP, the nf_tables middlebox;
 //! iperf3 and mptcpize for the iperf3 phase): what is missing is said one
 //! line each, with the package or setting that provides it.
 
-mod chart;
-mod failover;
-mod fallback;
-mod iperf3;
-mod peers;
-mod phase;
-mod plan;
-mod summary;
-mod throughput;
-pub mod topo;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::Duration;
 
-use anyhow::Context;
-use mptcp_netns::{Missing, Requirements};
-
-use mptcp_transfer::plot;
-use mptcp_transfer::units::fmt_rate;
+use mptcp_lab::summary::{intro, phase_line, summary};
+use mptcp_lab::topo::{parse_rate, PM_VIA};
+use mptcp_lab::{Observer, PathInfo, Phase, PhaseReport, Plan};
+use mptcp_transfer::sampler::Sample;
 
 use crate::args::SockArgs;
 use crate::errors::{failure, Kind};
-use crate::util::print_json;
-use peers::{Server, Stage};
-use phase::Phase;
-use plan::Plan;
-use summary::{intro, phase_line, summary, FailoverComparison, LabReport, PathInfo};
-use topo::Topology;
-
-/// The phases run unless `--phases` says otherwise.
-const DEFAULT_PHASES: &str = "tcp,mptcp,failover,failover-daemon,fallback";
+use crate::live::Live;
+use crate::util::{from_transfer, print_json, usage};
 
 /// Arguments of `mptcp lab`.
 #[derive(Debug, clap::Args)]
@@ -63,7 +47,7 @@ pub struct Args {
     /// iperf3` for comparison), failover (kernel path manager alone),
     /// failover-daemon (the same with `mptcp daemon` on the client),
     /// fallback.
-    #[arg(long, default_value = DEFAULT_PHASES, value_name = "LIST")]
+    #[arg(long, default_value = mptcp_lab::DEFAULT_PHASES, value_name = "LIST")]
     phases: String,
     /// Path taken down in the failover phases (1 = the initial subflow's).
     #[arg(long, default_value_t = 1)]
@@ -84,141 +68,143 @@ pub struct Args {
     sock: SockArgs,
 }
 
+/// The plan of `args`; bad input is a usage error (exit status 2).
+fn plan(a: &Args) -> anyhow::Result<Plan> {
+    let rate_strs: Vec<String> = match &a.rates {
+        Some(r) => r.clone(),
+        None => {
+            if !(1..=8).contains(&a.paths) {
+                return Err(usage(format!("--paths {}: expected 1 to 8 (the path manager's limit)", a.paths)));
+            }
+            vec![a.rate.clone(); a.paths]
+        }
+    };
+    if !(1..=8).contains(&rate_strs.len()) {
+        return Err(usage(format!("--rates: {} paths given, expected 1 to 8", rate_strs.len())));
+    }
+    let rates = rate_strs.iter().map(|r| parse_rate(r).map_err(usage)).collect::<anyhow::Result<Vec<_>>>()?;
+    if !(a.duration >= 1.0 && a.duration <= 3600.0) {
+        return Err(usage(format!("--duration {}: expected 1 to 3600 seconds", a.duration)));
+    }
+    let phases = Phase::parse_list(&a.phases).map_err(|e| usage(format!("--phases: {e}")))?;
+    if !a.no_plot {
+        if let Some(dir) = a.plot.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(usage(format!("--plot {}: directory {} does not exist", a.plot.display(), dir.display())));
+            }
+        }
+    }
+    if a.fail_path == 0 {
+        return Err(usage(format!("--fail-path 0: expected 1 to {}", rates.len())));
+    }
+    let plan = Plan {
+        rates,
+        phases,
+        duration: Duration::from_secs_f64(a.duration),
+        opts: a.sock.opts()?,
+        fail_path: a.fail_path - 1,
+        plot: (!a.no_plot).then(|| a.plot.clone()),
+    };
+    plan.check().map_err(from_lab)?;
+    Ok(plan)
+}
+
+/// An error of the lab engine as the command reports it: bad input exits
+/// 2, what the machine lacks is `permission` (no root) or `unsupported`,
+/// and the causes keep their types (for the JSON `kind`).
+pub fn from_lab(e: mptcp_lab::Error) -> anyhow::Error {
+    use mptcp_lab::Error as E;
+    match e {
+        E::Usage(m) => usage(m),
+        E::Missing { message, privileges } => {
+            failure(if privileges { Kind::Permission } else { Kind::Unsupported }, message)
+        }
+        E::Context { context, source } => from_cause(source).context(context),
+        E::Other(source) => from_cause(source),
+        e => anyhow::Error::new(e),
+    }
+}
+
+/// A cause of a lab error, its type kept.
+fn from_cause(c: mptcp_lab::Cause) -> anyhow::Error {
+    let c = match c.downcast::<mptcp_lab::Error>() {
+        Ok(e) => return from_lab(*e),
+        Err(c) => c,
+    };
+    match c.downcast::<mptcp_transfer::Error>() {
+        Ok(e) => from_transfer(*e),
+        Err(c) => anyhow::Error::from_boxed(c),
+    }
+}
+
+/// What the command shows while the lab runs: the intro, a live view of
+/// each transfer on a terminal, and a line per phase (none with `--json`).
+struct Shown {
+    human: bool,
+    quiet: bool,
+    live: Option<Live>,
+    /// The first error writing to stdout (a closed stdout ends quietly).
+    failed: Option<std::io::Error>,
+}
+
+impl Shown {
+    /// Writes `text` on stdout, for people only.
+    fn print(&mut self, text: &str) {
+        if !self.human || self.failed.is_some() {
+            return;
+        }
+        let mut out = crate::util::stdout();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            self.failed = Some(e);
+        }
+    }
+}
+
+impl Observer for Shown {
+    fn note(&mut self, text: &str) {
+        eprintln!("mptcp lab: note: {text}");
+    }
+
+    fn built(&mut self, namespaces: &[String], paths: &[PathInfo], plan: &Plan) {
+        self.print(&intro(namespaces, paths, PM_VIA, plan));
+    }
+
+    fn transfer_started(&mut self, title: &str) {
+        self.live = Live::new(title, self.quiet || !self.human);
+    }
+
+    fn transfer_sample(&mut self, samples: &[Sample]) {
+        if let Some(l) = self.live.as_mut() {
+            l.update(samples);
+        }
+    }
+
+    fn transfer_ended(&mut self) {
+        if let Some(l) = self.live.take() {
+            l.finish();
+        }
+    }
+
+    fn phase_done(&mut self, report: &PhaseReport) {
+        self.print(&format!("{}\n", phase_line(report)));
+    }
+}
+
 /// Runs `mptcp lab`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let plan = Plan::from_args(&args)?;
+    let plan = plan(&args)?;
     mptcp_netns::install_signal_cleanup();
-    let absent = preflight(&plan)?;
-    for m in &absent {
-        eprintln!("mptcp lab: note: {}", one_line(&m.to_string()));
+    let mut shown = Shown { human: !args.json, quiet: args.quiet, live: None, failed: None };
+    let report = mptcp_lab::run(&plan, &mut shown).map_err(from_lab)?;
+    if let Some(e) = shown.failed {
+        return Err(e.into());
     }
-    mptcp_netns::sweep_stale();
-    let started = Instant::now();
-    let human = !args.json;
-    let topo = Topology::build(&plan.rates)?;
-    let names = vec![topo.client.name().to_string(), topo.server.name().to_string()];
-    let path_info: Vec<PathInfo> = topo
-        .paths
-        .iter()
-        .zip(&plan.rates)
-        .enumerate()
-        .map(|(i, (p, r))| PathInfo {
-            path: i + 1,
-            client: p.a_addr,
-            server: p.b_addr,
-            rate: r.as_ref().map(|r| fmt_rate(r.bps as f64)).unwrap_or_else(|| "unshaped".into()),
-            rate_bps: r.as_ref().map(|r| r.bps),
-        })
-        .collect();
-    let mut out = crate::util::stdout();
-    if human {
-        write!(out, "{}", intro(&names, &path_info, topo::PM_VIA, &plan))?;
-        out.flush()?;
-    }
-    let server = Server::start(&topo, &plan.opts)?;
-    let mut phases = Vec::new();
-    let mut panels = Vec::new();
-    let total = plan.phases.len();
-    for (k, &phase) in plan.phases.iter().enumerate() {
-        let stage = Stage {
-            topo: &topo,
-            server: &server,
-            plan: &plan,
-            title: format!("[{}/{total}] {phase}", k + 1),
-            quiet: args.quiet || args.json,
-        };
-        let charted = |(report, panel)| (report, Some(panel));
-        let (rep, panel) = match phase {
-            Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &stage)?),
-            Phase::Failover | Phase::FailoverDaemon => charted(failover::run(phase, &stage)?),
-            Phase::Fallback => charted(fallback::run(&stage)?),
-            Phase::Iperf3 => (iperf3::run(&topo, &plan, &absent)?, None),
-        };
-        if human {
-            writeln!(out, "{}", phase_line(&rep))?;
-            out.flush()?;
-        }
-        phases.push(rep);
-        panels.extend(panel);
-    }
-    server.stop();
-    let plot_path = if args.no_plot || panels.is_empty() {
-        None
-    } else {
-        plot::write(&args.plot, &panels).with_context(|| format!("writing {}", args.plot.display()))?;
-        Some(args.plot.display().to_string())
-    };
-    drop(topo);
-    let listed = mptcp_netns::cmd(&["ip", "netns", "list"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .unwrap_or_default();
-    let removed = !names.iter().any(|n| listed.lines().any(|l| l.split_whitespace().next() == Some(n.as_str())));
-    let ok = phases.iter().all(|p| p.ok || p.skipped) && removed;
-    let report = LabReport {
-        ok,
-        paths: path_info,
-        congestion: plan.opts.congestion.clone(),
-        path_manager_via: topo::PM_VIA,
-        duration_s: plan.duration.as_secs_f64(),
-        failover: FailoverComparison::of(&phases),
-        phases,
-        plot: plot_path,
-        namespaces: names,
-        namespaces_removed: removed,
-        elapsed_s: started.elapsed().as_secs_f64(),
-    };
     if args.json {
         print_json(&report)?;
     } else {
+        let mut out = crate::util::stdout();
         write!(out, "{}", summary(&report))?;
         out.flush()?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// What this run needs from the machine: namespaces and veth always, tbf
-/// when a path is shaped, the middlebox for the fallback phase, MPTCP, and
-/// iperf3's programs (optional) for its phase.
-fn requirements(plan: &Plan) -> Requirements {
-    Requirements {
-        mptcp: true,
-        tbf: plan.rates.iter().any(Option::is_some),
-        htb: false,
-        middlebox: plan.phases.contains(&Phase::Fallback),
-        optional: if plan.phases.contains(&Phase::Iperf3) { iperf3::tools() } else { Vec::new() },
-    }
-}
-
-/// `text` on one line: what a program printed may span several.
-fn one_line(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
-}
-
-/// Runs [`mptcp_netns::preflight`] for `plan`: the optional programs that
-/// are absent, or an error listing everything missing, one line each
-/// (kind `permission` without root, else `unsupported`).
-fn preflight(plan: &Plan) -> anyhow::Result<Vec<Missing>> {
-    let req = requirements(plan);
-    let missing = match mptcp_netns::preflight(&req) {
-        Ok(ready) => return Ok(ready.absent),
-        Err(missing) => missing,
-    };
-    let mut needs = vec!["root", "network namespaces", "veth pairs"];
-    if req.tbf {
-        needs.push("the tbf qdisc");
-    }
-    if req.middlebox {
-        needs.push("an nf_tables middlebox");
-    }
-    let mut msg = format!("`mptcp lab` needs {} and MPTCP; this machine lacks:", needs.join(", "));
-    for m in &missing {
-        msg.push_str("\n  - ");
-        msg.push_str(&one_line(&m.to_string()));
-    }
-    let kind = if missing.iter().any(|m| matches!(m, Missing::Privileges { .. })) {
-        Kind::Permission
-    } else {
-        Kind::Unsupported
-    };
-    Err(failure(kind, msg))
+    Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -4,13 +4,13 @@
 use mptcp_transfer::plot::Panel;
 use mptcp_transfer::proto::Status;
 
-use super::chart::{self, rate_of_limit};
-use super::peers::Stage;
-use super::phase::{Phase, PhaseReport, VERIFIED};
+use crate::chart::{self, rate_of_limit};
+use crate::peers::Stage;
+use crate::phase::{Phase, PhaseReport, VERIFIED};
 
 /// Runs `phase` (`tcp` or `mptcp`).
-pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
-    let Stage { topo, server, plan, .. } = stage;
+pub fn run(phase: Phase, stage: &mut Stage) -> crate::Result<(PhaseReport, Panel)> {
+    let (topo, server, plan) = (stage.topo, stage.server, stage.plan);
     let mptcp = phase == Phase::Mptcp;
     let npaths = topo.paths.len();
     let what = if mptcp { format!("MPTCP over {npaths} paths") } else { "plain TCP on path 1".into() };

@@ -6,12 +6,12 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::Context;
 use mptcp_netns::{Missing, Tool};
 
-use super::phase::{Phase, PhaseReport};
-use super::topo::{self, Topology};
-use super::Plan;
+use crate::error::Context;
+use crate::phase::{Phase, PhaseReport};
+use crate::topo::{self, Topology};
+use crate::Plan;
 
 /// The iperf3 port inside the lab (next to the bench's).
 const PORT: u16 = 5202;
@@ -40,7 +40,7 @@ pub fn skip_note(absent: &[Missing]) -> Option<String> {
 }
 
 /// Runs the phase, or skips it (see [`skip_note`]).
-pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<PhaseReport> {
+pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> crate::Result<PhaseReport> {
     let mut p = PhaseReport::new(Phase::Iperf3);
     p.paths_used = (1..=topo.paths.len()).collect();
     if let Some(note) = skip_note(absent) {

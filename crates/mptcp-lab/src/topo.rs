@@ -4,9 +4,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use anyhow::Context;
 use mptcp::pm::{Endpoint, EndpointFlags, PathManager};
 use mptcp_netns::{Netns, Path};
+
+use crate::error::Context;
+use crate::Result;
 
 /// Bytes of MPTCP options in a data segment on Linux (DSS with a 32-bit
 /// data ACK and a 64-bit mapping, padded): what MPTCP takes from the MSS.
@@ -85,7 +87,7 @@ pub struct Topology {
 
 impl Topology {
     /// Builds the namespaces, the paths and the path manager configuration.
-    pub fn build(rates: &[Option<Rate>]) -> anyhow::Result<Topology> {
+    pub fn build(rates: &[Option<Rate>]) -> Result<Topology> {
         let client = Netns::new("client").context("creating the client namespace")?;
         let server = Netns::new("server").context("creating the server namespace")?;
         let mut paths = Vec::new();
@@ -120,7 +122,7 @@ impl Topology {
     /// through its endpoint's interface to the server's first address (the
     /// interface has no route there, so the kernel takes it as on-link and
     /// the server answers on that path): one subflow per path again.
-    pub fn add_client_endpoints(&self) -> anyhow::Result<()> {
+    pub fn add_client_endpoints(&self) -> Result<()> {
         let eps: Vec<(IpAddr, &str)> = self.paths.iter().map(|p| (p.a_addr, p.a_dev.as_str())).collect();
         let (subflows, _) = self.client_limits();
         configure_pm(&self.client, &eps, EndpointFlags::SUBFLOW, (subflows, 0))
@@ -128,7 +130,7 @@ impl Topology {
 
     /// The client's path manager as the topology made it: no endpoints,
     /// its limits.
-    pub fn reset_client_pm(&self) -> anyhow::Result<()> {
+    pub fn reset_client_pm(&self) -> Result<()> {
         configure_pm(&self.client, &[], EndpointFlags::SUBFLOW, self.client_limits())
     }
 
@@ -153,9 +155,9 @@ pub fn configure_pm(
     endpoints: &[(IpAddr, &str)],
     flags: EndpointFlags,
     (subflows, add_addr_accepted): (u32, u32),
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let name = ns.name();
-    ns.in_ns(|| -> anyhow::Result<()> {
+    ns.in_ns(|| -> Result<()> {
         let mut pm = PathManager::new().with_context(|| format!("the path manager of namespace {name}"))?;
         // Every interface first: nothing changes when one is missing.
         let eps = bound_endpoints(endpoints, flags).with_context(|| format!("in namespace {name}"))?;
@@ -171,7 +173,7 @@ pub fn configure_pm(
 /// The endpoints `endpoints` (address, device) with `flags`, each bound to
 /// its device as the calling thread's namespace numbers it; an error naming
 /// the first device that cannot be found.
-fn bound_endpoints(endpoints: &[(IpAddr, &str)], flags: EndpointFlags) -> anyhow::Result<Vec<Endpoint>> {
+fn bound_endpoints(endpoints: &[(IpAddr, &str)], flags: EndpointFlags) -> Result<Vec<Endpoint>> {
     endpoints
         .iter()
         .map(|&(addr, dev)| {
@@ -224,7 +226,7 @@ mod tests {
         let e =
             bound_endpoints(&[(addr(0, 1), "lo"), (addr(1, 1), "mptcp-nosuch0")], EndpointFlags::SIGNAL).unwrap_err();
         assert_eq!(
-            format!("{e:#}"),
+            e.chain(),
             "the endpoint 10.101.0.1 needs interface mptcp-nosuch0, which cannot be found: unknown interface `mptcp-nosuch0`"
         );
     }

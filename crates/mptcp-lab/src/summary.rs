@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use mptcp_transfer::units::fmt_rate;
 use serde::Serialize;
 
-use super::phase::{Phase, PhaseReport, INTACT, VERIFIED};
-use super::plan::Plan;
+use crate::phase::{Phase, PhaseReport, INTACT, VERIFIED};
+use crate::plan::Plan;
 
 /// One path as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -228,7 +228,7 @@ mod tests {
     use super::*;
     use mptcp_transfer::proto::Status;
 
-    use crate::cmd::lab::phase::{Failover, PhaseKind};
+    use crate::phase::{Failover, PhaseKind};
 
     /// The failover part of a failover phase's report.
     fn fo(p: &mut PhaseReport) -> &mut Failover {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use mptcp_transfer::proto::Status;
 use mptcp_transfer::report::SessionReport;
 
-use super::topo::{frame_budget, Topology};
+use crate::topo::{frame_budget, Topology};
 
 /// One experiment of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -326,7 +326,7 @@ mod tests {
     fn a_list_runs_in_the_lab_s_order_each_once() {
         assert_eq!(Phase::parse_list("fallback, tcp,tcp"), Ok(vec![Phase::Tcp, Phase::Fallback]));
         assert_eq!(
-            Phase::parse_list(super::super::DEFAULT_PHASES),
+            Phase::parse_list(crate::DEFAULT_PHASES),
             Ok(vec![Phase::Tcp, Phase::Mptcp, Phase::Failover, Phase::FailoverDaemon, Phase::Fallback])
         );
         assert!(Phase::parse_list(" , ").unwrap_err().contains("no phase"));

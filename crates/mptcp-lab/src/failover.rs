@@ -21,22 +21,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use mptcp_daemon::status::Action;
 use mptcp_daemon::{DefaultRoute, Manage, OnExit};
 use mptcp_transfer::plot::{Panel, Shade};
 use mptcp_transfer::stall::{self, FRACTION};
 use mptcp_transfer::units::fmt_rate;
 
-use super::chart;
-use super::peers::Stage;
-use super::phase::{Failover, Phase, PhaseKind, PhaseReport, INTACT};
-use super::topo::Topology;
+use crate::chart;
+use crate::error::Context;
+use crate::peers::Stage;
+use crate::phase::{Failover, Phase, PhaseKind, PhaseReport, INTACT};
+use crate::topo::Topology;
 
 /// Runs `phase` (`failover` or `failover-daemon`); the path is brought back
 /// up, and the client's path manager reset, before it returns.
-pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
-    let Stage { topo, server, plan, .. } = stage;
+pub fn run(phase: Phase, stage: &mut Stage) -> crate::Result<(PhaseReport, Panel)> {
+    let (topo, server, plan) = (stage.topo, stage.server, stage.plan);
     let fail = plan.fail_path;
     let endpoints = ClientEndpoints::add(topo)?;
     let daemon = match phase {
@@ -68,7 +68,7 @@ pub fn run(phase: Phase, stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> 
     let who = if daemon.is_some() { "mptcp daemon on the client" } else { "kernel path manager alone" };
     let res = stage.client(true, &format!("path {} goes down mid-transfer ({who})", fail + 1));
     cancel.store(true, Ordering::Release);
-    let down_result = killer.join().map_err(|_| anyhow::anyhow!("the failover thread panicked"))?;
+    let down_result = killer.join().map_err(|_| crate::Error::Failed("the failover thread panicked".into()))?;
     let actions = daemon.as_ref().map(|d| d.status().last_actions);
     let stopped = daemon.map(|d| d.stop()).unwrap_or(Ok(()));
     // Bring the path back and the client's endpoints to what they were,
@@ -200,7 +200,7 @@ fn daemon_notes(notes: &mut Vec<String>, at_start: &[Action], after: &[&Action],
 /// route needed (the lab has none), no state file or control socket; it
 /// adopts the endpoints the lab set (`manage = all`) and deletes its
 /// endpoints when it stops.
-fn start_daemon(topo: &Topology) -> anyhow::Result<mptcp_daemon::Handle> {
+fn start_daemon(topo: &Topology) -> crate::Result<mptcp_daemon::Handle> {
     let mut c = mptcp_daemon::Config::default();
     c.default_route = DefaultRoute::Any;
     c.runtime_dir = None;
@@ -216,13 +216,13 @@ struct ClientEndpoints<'a> {
 }
 
 impl<'a> ClientEndpoints<'a> {
-    fn add(topo: &'a Topology) -> anyhow::Result<ClientEndpoints<'a>> {
+    fn add(topo: &'a Topology) -> crate::Result<ClientEndpoints<'a>> {
         let guard = ClientEndpoints { topo: Some(topo) };
         topo.add_client_endpoints().context("adding the client's endpoints")?;
         Ok(guard)
     }
 
-    fn remove(mut self) -> anyhow::Result<()> {
+    fn remove(mut self) -> crate::Result<()> {
         match self.topo.take() {
             Some(t) => t.reset_client_pm().context("resetting the client's path manager"),
             None => Ok(()),
