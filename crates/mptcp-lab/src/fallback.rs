@@ -16,7 +16,7 @@ pub fn run(stage: &mut Stage) -> crate::Result<(PhaseReport, Panel)> {
     topo.server
         .strip_mptcp(false, mptcp_netns::Strip::SynAck)
         .context("adding the middlebox that strips MPTCP from the SYN-ACK")?;
-    let res = stage.client(true, "a middlebox strips the MPTCP option");
+    let res = stage.client(0, true, "a middlebox strips the MPTCP option");
     let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);
     let (c, _) = res?;
     let s = server.report()?;

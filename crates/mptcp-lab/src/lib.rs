@@ -13,9 +13,11 @@
 //! # Examples
 //!
 //! ```no_run
+//! use mptcp_lab::spec::PathFlags;
 //! use mptcp_lab::{Plan, Phase, Silent};
 //!
-//! let plan = Plan::new(2, Some(50_000_000), vec![Phase::Tcp, Phase::Mptcp])?;
+//! let paths = PathFlags { profile: Some("wifi-lte".into()), ..PathFlags::default() }.paths()?;
+//! let plan = Plan::new(paths, vec![Phase::Tcp, Phase::Mptcp])?;
 //! let report = mptcp_lab::run(&plan, &mut Silent)?;
 //! println!("{}", mptcp_lab::summary::summary(&report));
 //! # Ok::<(), mptcp_lab::Error>(())
@@ -25,12 +27,15 @@
 
 mod chart;
 mod error;
+pub mod exec;
 mod failover;
 mod fallback;
 pub mod iperf3;
 pub mod peers;
 pub mod phase;
 pub mod plan;
+pub mod profiles;
+pub mod spec;
 pub mod summary;
 mod throughput;
 pub mod topo;
@@ -40,12 +45,11 @@ use std::time::Instant;
 use mptcp_netns::{Missing, Requirements};
 use mptcp_transfer::plot;
 use mptcp_transfer::sampler::Sample;
-use mptcp_transfer::units::fmt_rate;
 
 pub use error::{Cause, Error, Result};
 pub use phase::{Failover, Phase, PhaseKind, PhaseReport};
 pub use plan::Plan;
-pub use summary::{FailoverComparison, LabReport, PathInfo};
+pub use summary::{Aggregation, FailoverComparison, LabReport, PathInfo};
 
 use error::Context;
 use peers::{Server, Stage};
@@ -74,8 +78,9 @@ pub trait Observer: Send {
     /// Something worth a line before the lab starts (an optional program
     /// missing, a phase that will be skipped).
     fn note(&mut self, _text: &str) {}
-    /// The network is built: its namespaces and paths.
-    fn built(&mut self, _namespaces: &[String], _paths: &[PathInfo], _plan: &Plan) {}
+    /// The network is built: its namespaces and paths, and the MPTCP
+    /// scheduler in use.
+    fn built(&mut self, _namespaces: &[String], _paths: &[PathInfo], _plan: &Plan, _scheduler: Option<&str>) {}
     /// A transfer starts; `title` says which phase and what it shows.
     fn transfer_started(&mut self, _title: &str) {}
     /// The transfer's sample history so far (every 100 ms).
@@ -108,53 +113,65 @@ impl Observer for Silent {}
 /// # Examples
 ///
 /// ```no_run
-/// let plan = mptcp_lab::Plan::new(2, Some(50_000_000), vec![mptcp_lab::Phase::Mptcp])?;
+/// let paths = mptcp_lab::spec::PathFlags::default().paths()?;
+/// let plan = mptcp_lab::Plan::new(paths, vec![mptcp_lab::Phase::Mptcp])?;
 /// let report = mptcp_lab::run(&plan, &mut mptcp_lab::Silent)?;
 /// assert!(report.ok);
 /// # Ok::<(), mptcp_lab::Error>(())
 /// ```
 pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<LabReport> {
     let absent = preflight(plan)?;
+    emulator_preflight()?;
     for m in &absent {
         observer.note(&one_line(&m.to_string()));
     }
     mptcp_netns::sweep_stale();
     let started = Instant::now();
-    let topo = Topology::build(&plan.rates)?;
-    let names = vec![topo.client.name().to_string(), topo.server.name().to_string()];
-    let path_info: Vec<PathInfo> = topo
-        .paths
-        .iter()
-        .zip(&plan.rates)
-        .enumerate()
-        .map(|(i, (p, r))| PathInfo {
-            path: i + 1,
-            client: p.a_addr,
-            server: p.b_addr,
-            rate: r.as_ref().map(|r| fmt_rate(r.bps as f64)).unwrap_or_else(|| "unshaped".into()),
-            rate_bps: r.as_ref().map(|r| r.bps),
-        })
-        .collect();
-    observer.built(&names, &path_info, plan);
+    let topo = Topology::build(&plan.paths)?;
+    let names = topo.namespaces();
+    let path_info = PathInfo::of(&topo);
+    let scheduler = topo.client.sysctl_get("net.mptcp.scheduler").ok();
+    observer.built(&names, &path_info, plan, scheduler.as_deref());
     let server = Server::start(&topo, &plan.opts)?;
     let mut phases = Vec::new();
     let mut panels = Vec::new();
-    let total = plan.phases.len();
-    for (k, &phase) in plan.phases.iter().enumerate() {
-        let mut stage =
-            Stage { topo: &topo, server: &server, plan, title: format!("[{}/{total}] {phase}", k + 1), observer };
+    // Each path's `tcp` row counts as a step of its own.
+    let steps: Vec<(Phase, Option<usize>)> = plan
+        .phases
+        .iter()
+        .flat_map(|&ph| match ph {
+            Phase::Tcp => (0..topo.paths.len()).map(|i| (ph, Some(i))).collect::<Vec<_>>(),
+            _ => vec![(ph, None)],
+        })
+        .collect();
+    let total = steps.len();
+    for (k, &(phase, path)) in steps.iter().enumerate() {
+        let head = match path {
+            Some(i) => format!("[{}/{total}] {phase} path {}", k + 1, i + 1),
+            None => format!("[{}/{total}] {phase}", k + 1),
+        };
+        let mut stage = Stage { topo: &topo, server: &server, plan, title: head, observer };
         let charted = |(report, panel)| (report, Some(panel));
-        let (rep, panel) = match phase {
-            Phase::Tcp | Phase::Mptcp => charted(throughput::run(phase, &mut stage)?),
-            Phase::Failover | Phase::FailoverDaemon => charted(failover::run(phase, &mut stage)?),
-            Phase::Fallback => charted(fallback::run(&mut stage)?),
-            Phase::Iperf3 => (iperf3::run(&topo, plan, &absent)?, None),
+        let (rep, panel) = match (phase, path) {
+            (Phase::Tcp, Some(i)) => charted(throughput::run_tcp(i, &mut stage)?),
+            (Phase::Tcp | Phase::Mptcp, _) => charted(throughput::run_mptcp(&mut stage)?),
+            (Phase::Failover | Phase::FailoverDaemon, _) => charted(failover::run(phase, &mut stage)?),
+            (Phase::Fallback, _) => charted(fallback::run(&mut stage)?),
+            (Phase::Iperf3, _) => (iperf3::run(&topo, plan, &absent)?, None),
         };
         observer.phase_done(&rep);
         phases.push(rep);
         panels.extend(panel);
     }
     server.stop();
+    let client_routes: Vec<String> =
+        topo.paths.iter().flat_map(|p| p.client_routes(topo.routing.source_rules)).map(|r| r.to_string()).collect();
+    let client_rules: Vec<String> = if topo.routing.source_rules {
+        topo.paths.iter().map(|p| p.client_rule().to_string()).collect()
+    } else {
+        Vec::new()
+    };
+    let npaths = topo.paths.len();
     let plot_path = match &plan.plot {
         Some(p) if !panels.is_empty() => {
             plot::write(p, &panels).with_context(|| format!("writing {}", p.display()))?;
@@ -163,15 +180,17 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<LabReport> {
         _ => None,
     };
     drop(topo);
-    let listed = mptcp_netns::cmd(&["ip", "netns", "list"])
-        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-        .unwrap_or_default();
-    let removed = !names.iter().any(|n| listed.lines().any(|l| l.split_whitespace().next() == Some(n.as_str())));
+    let listed = mptcp_netns::cmd(&["ip", "netns", "list"]).map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+    let removed = namespaces_gone(&names, listed.as_deref().ok());
     let ok = phases.iter().all(|p| p.ok || p.skipped) && removed;
     Ok(LabReport {
         ok,
         paths: path_info,
+        client_routes,
+        client_rules,
         congestion: plan.opts.congestion.clone(),
+        scheduler,
+        aggregation: Aggregation::of(&phases, npaths),
         path_manager_via: topo::PM_VIA,
         duration_s: plan.duration.as_secs_f64(),
         failover: FailoverComparison::of(&phases),
@@ -183,17 +202,27 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<LabReport> {
     })
 }
 
-/// What a run of `plan` needs from the machine: namespaces and veth always,
-/// tbf when a path is shaped, the middlebox for the fallback phase, MPTCP,
-/// and iperf3's programs (optional) for its phase.
+/// What a run of `plan` needs from the machine (besides the link
+/// emulator, which [`preflight`] checks itself): namespaces and veth always,
+/// the middlebox for the fallback phase, MPTCP, and iperf3's programs
+/// (optional) for its phase.
 pub fn requirements(plan: &Plan) -> Requirements {
     Requirements {
         mptcp: true,
-        tbf: plan.rates.iter().any(Option::is_some),
+        tbf: false,
         htb: false,
         middlebox: plan.phases.contains(&Phase::Fallback),
         optional: if plan.phases.contains(&Phase::Iperf3) { iperf3::tools() } else { Vec::new() },
     }
+}
+
+/// Whether none of `names` is in `listed` (what `ip netns list` printed)
+/// nor under /run/netns; `false` when the list could not be read (`None`):
+/// what cannot be checked is not reported as removed.
+fn namespaces_gone(names: &[String], listed: Option<&str>) -> bool {
+    let Some(listed) = listed else { return false };
+    let in_list = |n: &String| listed.lines().any(|l| l.split_whitespace().next() == Some(n.as_str()));
+    !names.iter().any(|n| in_list(n) || std::path::Path::new("/run/netns").join(n).exists())
 }
 
 /// `text` on one line: what a program printed may span several.
@@ -239,4 +268,49 @@ pub fn preflight(plan: &Plan) -> Result<Vec<Missing>> {
     }
     let privileges = missing.iter().any(|m| matches!(m, Missing::Privileges { .. }));
     Err(Error::Missing { message, privileges })
+}
+
+/// Whether the link emulator can run here: a namespace with a veth pair
+/// whose two ends it forwards between, the emulator started and stopped.
+/// `Err` says what is missing (nfnetlink_queue, nf_tables, its xtables
+/// compatibility) and what to do.
+///
+/// # Examples
+///
+/// ```no_run
+/// if let Err(e) = mptcp_lab::emulator_preflight() {
+///     eprintln!("{e}");
+/// }
+/// ```
+pub fn emulator_preflight() -> Result<()> {
+    let missing = |what: String| Error::Missing {
+        message: format!("`mptcp lab` emulates its paths with nfnetlink_queue; this machine lacks:\n  - {what}"),
+        privileges: false,
+    };
+    let ns = mptcp_netns::Netns::new("lkprobe").map_err(|e| missing(e.to_string()))?;
+    ns.ip(&["link", "add", "lan", "type", "veth", "peer", "name", "wan"]).map_err(|e| missing(e.to_string()))?;
+    for dev in ["lan", "wan"] {
+        ns.ip(&["link", "set", dev, "up"]).map_err(|e| missing(e.to_string()))?;
+    }
+    ns.set_forwarding(true).map_err(|e| missing(e.to_string()))?;
+    let cfg = mptcp_linkem::EmulatorConfig::new("lan", "wan", Default::default(), Default::default());
+    let emu = mptcp_linkem::Emulator::start(format!("/run/netns/{}", ns.name()), cfg)
+        .map_err(|e| missing(format!("the link emulator: {e}")))?;
+    drop(emu);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_are_removed_only_when_the_list_says_so() {
+        let names = vec!["mptcp-1-0-client".to_string(), "mptcp-1-1-server".to_string()];
+        assert!(namespaces_gone(&names, Some("")));
+        assert!(namespaces_gone(&names, Some("other\nmptcp-1-0-clientx (id: 3)\n")));
+        assert!(!namespaces_gone(&names, Some("mptcp-1-1-server (id: 4)\n")));
+        // `ip netns list` failed: nothing says they are gone.
+        assert!(!namespaces_gone(&names, None), "fail closed");
+    }
 }

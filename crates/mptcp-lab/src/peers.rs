@@ -14,7 +14,7 @@ use mptcp_transfer::session::{self, ClientConfig, FallbackWatch};
 use mptcp_transfer::timed::DEFAULT_STALL;
 
 use crate::error::Context;
-use crate::topo::{self, Topology};
+use crate::topo::Topology;
 use crate::{Observer, Plan};
 
 /// The bench port inside the lab.
@@ -158,26 +158,29 @@ impl std::fmt::Debug for Stage<'_> {
 }
 
 impl Stage<'_> {
-    /// Runs one upload to the lab server ([`upload_to_lab_server`]), its
-    /// live view labelled `title: what`.
-    pub fn client(&mut self, mptcp: bool, what: &str) -> crate::Result<(SessionReport, Instant)> {
+    /// Runs one upload to the lab server's address on path `path`
+    /// (0-based; [`upload_to_lab_server`]), its live view labelled `title:
+    /// what`.
+    pub fn client(&mut self, path: usize, mptcp: bool, what: &str) -> crate::Result<(SessionReport, Instant)> {
         let title = format!("{}: {what}", self.title);
-        upload_to_lab_server(self.topo, self.plan, mptcp, &title, &mut *self.observer)
+        upload_to_lab_server(self.topo, self.plan, path, mptcp, &title, &mut *self.observer)
     }
 }
 
-/// Runs one upload from the client namespace to the lab server, shown to
-/// `observer` as `title`. Returns the client's report and the estimated
-/// instant its clock started.
+/// Runs one upload from the client namespace to the lab server's address
+/// on path `path` (0-based: the connection's first subflow takes that
+/// path), shown to `observer` as `title`. Returns the client's report and
+/// the estimated instant its clock started.
 pub fn upload_to_lab_server(
     topo: &Topology,
     plan: &Plan,
+    path: usize,
     mptcp: bool,
     title: &str,
     observer: &mut dyn Observer,
 ) -> crate::Result<(SessionReport, Instant)> {
     let cfg = ClientConfig {
-        target: SocketAddr::new(topo::addr(0, 2), PORT).to_string(),
+        target: SocketAddr::new(topo.paths[path].server_addr(), PORT).to_string(),
         direction: Direction::Upload,
         bytes: 0,
         duration: plan.duration,

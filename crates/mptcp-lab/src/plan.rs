@@ -7,7 +7,7 @@ use std::time::Duration;
 use mptcp_transfer::opts::SocketOpts;
 
 use crate::phase::Phase;
-use crate::topo::Rate;
+use crate::spec::{PathSpec, MAX_PATHS};
 use crate::{Error, Result};
 
 /// What the lab will do, from valid arguments.
@@ -15,17 +15,18 @@ use crate::{Error, Result};
 /// # Examples
 ///
 /// ```
+/// use mptcp_lab::spec::PathFlags;
 /// use mptcp_lab::{Phase, Plan};
 ///
-/// let mut plan = Plan::new(2, Some(50_000_000), vec![Phase::Tcp, Phase::Mptcp])?;
+/// let mut plan = Plan::new(PathFlags::default().paths()?, vec![Phase::Tcp, Phase::Mptcp])?;
 /// plan.fail_path = 5;
 /// assert!(plan.check().unwrap_err().to_string().starts_with("--fail-path 6"));
 /// # Ok::<(), mptcp_lab::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Shaping of each path (`None`: unshaped).
-    pub rates: Vec<Option<Rate>>,
+    /// What each path emulates.
+    pub paths: Vec<PathSpec>,
     /// The phases, in the order they run.
     pub phases: Vec<Phase>,
     /// Duration of each transfer.
@@ -39,9 +40,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `paths` paths of `rate_bps` each (`None`: unshaped), the `phases`
-    /// (put in the order they run), 5 s transfers, the default socket
-    /// options, path 1 failing, no chart; checked with [`Plan::check`].
+    /// The `paths`, the `phases` (put in the order they run), 5 s
+    /// transfers, the default socket options, path 1 failing, no chart;
+    /// checked with [`Plan::check`].
     ///
     /// # Errors
     ///
@@ -50,19 +51,18 @@ impl Plan {
     /// # Examples
     ///
     /// ```
-    /// let plan = mptcp_lab::Plan::new(3, None, vec![mptcp_lab::Phase::Mptcp])?;
-    /// assert_eq!(plan.rates.len(), 3);
+    /// use mptcp_lab::spec::PathFlags;
+    /// let three = PathFlags { paths: Some(3), ..PathFlags::default() }.paths()?;
+    /// let plan = mptcp_lab::Plan::new(three, vec![mptcp_lab::Phase::Mptcp])?;
+    /// assert_eq!(plan.paths.len(), 3);
     /// # Ok::<(), mptcp_lab::Error>(())
     /// ```
-    pub fn new(paths: usize, rate_bps: Option<u64>, phases: Vec<Phase>) -> Result<Plan> {
-        if !(1..=8).contains(&paths) {
-            return Err(Error::Usage(format!("--paths {paths}: expected 1 to 8 (the path manager's limit)")));
-        }
+    pub fn new(paths: Vec<PathSpec>, phases: Vec<Phase>) -> Result<Plan> {
         let mut phases = phases;
         phases.sort();
         phases.dedup();
         let plan = Plan {
-            rates: vec![rate_bps.map(|bps| Rate { bps }); paths],
+            paths,
             phases,
             duration: Duration::from_secs(5),
             opts: SocketOpts::default(),
@@ -81,9 +81,9 @@ impl Plan {
     ///
     /// [`Error::Usage`] naming the flag at fault.
     pub fn check(&self) -> Result<()> {
-        let n = self.rates.len();
-        if !(1..=8).contains(&n) {
-            return Err(Error::Usage(format!("--rates: {n} paths given, expected 1 to 8")));
+        let n = self.paths.len();
+        if !(1..=MAX_PATHS).contains(&n) {
+            return Err(Error::Usage(format!("{n} paths: expected 1 to {MAX_PATHS} (the path manager's limit)")));
         }
         let secs = self.duration.as_secs_f64();
         if !(1.0..=3600.0).contains(&secs) {
@@ -94,7 +94,7 @@ impl Plan {
         }
         if let Some(f) = self.phases.iter().find(|p| p.is_failover()).filter(|_| n < 2) {
             return Err(Error::Usage(format!(
-                "the {f} phase needs at least 2 paths (use --paths 2 or drop it from --phases)"
+                "--phases: the {f} phase needs at least 2 paths (use --paths 2 or drop it from --phases)"
             )));
         }
         if self.fail_path >= n {
