@@ -55,6 +55,26 @@ use error::Context;
 use peers::{Server, Stage};
 use topo::Topology;
 
+/// The congestion control the lab uses unless told otherwise: BBR, which
+/// aggregates a fast path with a slow, lossy, long one (issue 19's target:
+/// 1.29 x the best path, 0.95 of the sum in one run, where cubic's lossy
+/// subflow holds the others back; see README.md, "Unequal paths"), when
+/// this kernel has it; else cubic.
+///
+/// # Examples
+///
+/// ```
+/// assert!(["bbr", "cubic"].contains(&mptcp_lab::default_congestion()));
+/// ```
+pub fn default_congestion() -> &'static str {
+    let avail = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control").unwrap_or_default();
+    if avail.split_whitespace().any(|c| c == "bbr") {
+        "bbr"
+    } else {
+        "cubic"
+    }
+}
+
 /// The phases run unless the user says otherwise.
 pub const DEFAULT_PHASES: &str = "tcp,mptcp,failover,failover-daemon,fallback";
 

@@ -42,7 +42,9 @@ fn after_help() -> String {
          up: client to server; the lab's transfers go up). Delays are one way, added in each direction (the \
          round-trip time grows by twice the delay). Losses: 0, 1%, ge:1%,4 (Gilbert-Elliott: mean loss, mean \
          burst length). Queues: 50ms (the longest wait, the default) or 64kb. Traces: mahimahi files (one \
-         1500-byte delivery opportunity per line, in ms).\n\n{}",
+         1500-byte delivery opportunity per line, in ms).\n\nCongestion control: the lab's transfers use bbr \
+         where the kernel has it (it aggregates a fast path with a slow, lossy, long one; cubic's lossy subflow \
+         holds the others back), else cubic; --congestion overrides.\n\n{}",
         mptcp_lab::profiles::help()
     )
 }
@@ -207,12 +209,22 @@ fn plan(a: &Args) -> anyhow::Result<Plan> {
         paths,
         phases,
         duration: Duration::from_secs_f64(a.duration),
-        opts: a.sock.opts()?,
+        opts: lab_opts(&a.sock)?,
         fail_path: a.fail_path - 1,
         plot: (!a.no_plot).then(|| a.plot.clone()),
     };
     plan.check().map_err(from_lab)?;
     Ok(plan)
+}
+
+/// The socket options of the lab's transfers: the user's, with
+/// [`mptcp_lab::default_congestion`] unless `--congestion` says otherwise.
+fn lab_opts(sock: &SockArgs) -> anyhow::Result<mptcp_transfer::opts::SocketOpts> {
+    let mut s = sock.clone();
+    if s.congestion.is_none() {
+        s.congestion = Some(mptcp_lab::default_congestion().to_string());
+    }
+    s.opts()
 }
 
 /// An error of the lab engine as the command reports it: bad input exits
