@@ -209,6 +209,7 @@ pub fn run(plan: &Plan, observer: &mut dyn Observer) -> Result<LabReport> {
         client_routes,
         client_rules,
         congestion: plan.opts.congestion.clone(),
+        send_buffer: plan.client_opts().send_buffer,
         scheduler,
         aggregation: Aggregation::of(&phases, npaths),
         path_manager_via: topo::PM_VIA,

@@ -186,7 +186,7 @@ pub fn upload_to_lab_server(
         duration: plan.duration,
         seed: 0x6d70_7463_705f_6c61 ^ plan.duration.as_millis() as u64,
         mptcp,
-        opts: plan.opts.clone(),
+        opts: plan.client_opts(),
         interval: INTERVAL,
         connect_timeout: Duration::from_secs(5),
         rate_bps: 0,

@@ -276,7 +276,12 @@ impl PathFlags {
             let delay = both("--delays", &value(&self.delays, base.map(|b| b.delay), "0"), time)?;
             let jitter = both("--jitters", &value(&self.jitters, base.map(|b| b.jitter), "0"), time)?;
             let loss = both("--losses", &value(&self.losses, base.map(|b| b.loss), "0"), loss)?;
-            let queue = both("--queues", &value(&self.queues, base.map(|b| b.queue), DEFAULT_QUEUE), queue)?;
+            let queue_given = pick(&self.queues, i).is_some() || base.is_some();
+            let mut queue = both("--queues", &value(&self.queues, base.map(|b| b.queue), DEFAULT_QUEUE), queue)?;
+            if !queue_given {
+                // The default 50 ms holds less than a packet below 240 kbit/s.
+                queue = (at_least_packets(queue.0, &down_rate), at_least_packets(queue.1, &up_rate));
+            }
             let seed = self.seed.unwrap_or(0);
             let link = |dir: u64, rate: Rate, delay: Duration, jitter: Duration, loss: Loss, queue: QueueLimit| {
                 LinkConfig {
@@ -361,6 +366,21 @@ fn both<T: Clone>(flag: &str, value: &str, one: fn(&str) -> std::result::Result<
     }
 }
 
+/// Full packets the default queue holds at least: a time bound that holds
+/// fewer at a link's rate becomes this many bytes (tbf's 32 KB burst did
+/// the same for the old lab's slow paths).
+pub const MIN_QUEUE_PACKETS: u64 = 4;
+
+/// `q`, or [`MIN_QUEUE_PACKETS`] of 1500 bytes when `q` is a time in which
+/// `rate` sends fewer.
+fn at_least_packets(q: QueueLimit, rate: &Rate) -> QueueLimit {
+    let min = MIN_QUEUE_PACKETS * 1500;
+    match (q, rate_bps(rate)) {
+        (QueueLimit::Time(t), Some(bps)) if (t.as_secs_f64() * bps as f64 / 8.0) < min as f64 => QueueLimit::Bytes(min),
+        _ => q,
+    }
+}
+
 fn link_rate(s: &str) -> std::result::Result<Rate, String> {
     if ["unshaped", "unlimited", "none"].contains(&s.to_ascii_lowercase().as_str()) {
         return Ok(Rate::Unlimited);
@@ -420,6 +440,12 @@ mod tests {
         let four = PathFlags { paths: Some(4), rate: Some("25mbit".into()), ..flags() }.paths().unwrap();
         assert_eq!(four.len(), 4);
         assert_eq!(four[3].up_rate_bps(), Some(25_000_000));
+        // 50 ms at 100 kbit/s is less than a packet: the default queue
+        // holds 4 packets there; a queue given is kept as it is.
+        let slow = PathFlags { rate: Some("100kbit".into()), ..flags() }.paths().unwrap();
+        assert_eq!(slow[0].up.queue, QueueLimit::Bytes(6000));
+        let given = PathFlags { rate: Some("100kbit".into()), queues: Some(vec!["50ms".into()]), ..flags() };
+        assert_eq!(given.paths().unwrap()[0].up.queue, QueueLimit::Time(Duration::from_millis(50)));
     }
 
     #[test]

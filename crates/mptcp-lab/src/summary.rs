@@ -209,6 +209,9 @@ pub struct LabReport {
     pub client_rules: Vec<String>,
     /// Congestion control of the transfers (`None`: the system's).
     pub congestion: Option<String>,
+    /// The client's send buffer (`SO_SNDBUF`), when the lab bounds it for
+    /// slow paths (`None`: the kernel's autotuning).
+    pub send_buffer: Option<usize>,
     /// The MPTCP packet scheduler in use (`net.mptcp.scheduler` of the
     /// client's namespace).
     pub scheduler: Option<String>,
@@ -300,9 +303,13 @@ pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan, sc
          from another path's addresses (strict rp_filter)\n",
     );
     let backup = if paths.iter().any(|p| p.backup) { " (backup where marked)" } else { "" };
+    let sndbuf = match plan.client_opts().send_buffer {
+        Some(b) if plan.opts.send_buffer.is_none() => format!("; send buffer {} KiB (slow paths)", b >> 10),
+        _ => String::new(),
+    };
     s.push_str(&format!(
         "  path manager: one subflow endpoint per path on the client, bound to its interface{backup}, limits \
-         subflows {} (via {pm_via}); congestion {}; scheduler {}; {} s per transfer\n",
+         subflows {} (via {pm_via}); congestion {}; scheduler {}{sndbuf}; {} s per transfer\n",
         n.saturating_sub(1),
         plan.opts.congestion.as_deref().unwrap_or("system default"),
         scheduler.unwrap_or("unknown"),
@@ -475,6 +482,7 @@ mod tests {
             client_routes: vec![],
             client_rules: vec![],
             congestion: Some("cubic".into()),
+            send_buffer: None,
             scheduler: Some("default".into()),
             aggregation: None,
             path_manager_via: "netlink",
