@@ -273,3 +273,67 @@ impl Drop for ClientEndpoints<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 12.5 kB every 10 ms (10 Mbit/s) from `t`, except in `gap` (ms from
+    /// `t`).
+    fn deliveries(t: Instant, ms: u64, gap: std::ops::Range<u64>) -> Vec<(Instant, u64)> {
+        (0..ms / 10).filter(|i| !gap.contains(&(i * 10))).map(|i| (t + Duration::from_millis(i * 10), 12_500)).collect()
+    }
+
+    #[test]
+    fn a_stall_that_ends_is_measured() {
+        let t = Instant::now();
+        let (mut f, mut notes, mut panel) = (Failover::default(), Vec::new(), Panel::default());
+        let ok = measure_stall(
+            &mut f,
+            &mut notes,
+            &mut panel,
+            &deliveries(t, 3000, 1000..1300),
+            (t + Duration::from_secs(1), 1.0),
+            t + Duration::from_secs(3),
+        );
+        assert!(ok, "{notes:?}");
+        assert_eq!(f.stall_ms, Some(300.0));
+        assert!(notes.is_empty());
+        assert_eq!(panel.shade.take().unwrap().label, "stall 300 ms");
+    }
+
+    /// The failover phase is ok only when this returns true: a failure the
+    /// remaining paths never took over (or a window too short to tell) is
+    /// a failed phase, and says so.
+    #[test]
+    fn no_recovery_or_no_measurement_is_not_a_success() {
+        let t = Instant::now();
+        let (mut f, mut notes, mut panel) = (Failover::default(), Vec::new(), Panel::default());
+        let down = (t + Duration::from_secs(1), 1.0);
+        // Nothing arrives after the failure.
+        let ok = measure_stall(
+            &mut f,
+            &mut notes,
+            &mut panel,
+            &deliveries(t, 3000, 1000..3000),
+            down,
+            t + Duration::from_secs(3),
+        );
+        assert!(!ok);
+        assert_eq!(f.stall_ms, None);
+        assert_eq!(notes, ["the remaining paths never carried 85% of their rate"]);
+        assert_eq!(panel.shade.take().unwrap().label, "no recovery");
+        // 400 ms after the failure: too little to tell.
+        let (mut f, mut notes) = (Failover::default(), Vec::new());
+        let ok = measure_stall(
+            &mut f,
+            &mut notes,
+            &mut panel,
+            &deliveries(t, 3000, 0..0),
+            down,
+            t + Duration::from_millis(1400),
+        );
+        assert!(!ok);
+        assert!(notes[0].starts_with("too little time after the failure"), "{notes:?}");
+    }
+}

@@ -112,7 +112,9 @@ fn flows_of(fd: &TcpStream, side: Side, conn_key: Option<&str>) -> Vec<FlowSampl
                 Side::Receiver => sf.tcp.bytes_received,
             }
             .unwrap_or(0);
-            FlowSample { key, bytes, rtt_us: sf.tcp.rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
+            // A subflow without an RTT sample yet reports 0.
+            let rtt_us = sf.tcp.rtt_us.filter(|&r| r > 0);
+            FlowSample { key, bytes, rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
         })
         .collect()
 }
