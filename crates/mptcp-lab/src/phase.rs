@@ -214,7 +214,8 @@ pub struct Failover {
 }
 
 /// One subflow's smoothed RTT over a transfer, from its `tcp_info` on the
-/// client, sampled every 100 ms.
+/// client, sampled every 100 ms, with what else says whether it held the
+/// connection back (its congestion window, its retransmissions, its share).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubflowRtt {
     /// `local -> remote`.
@@ -227,6 +228,10 @@ pub struct SubflowRtt {
     pub rtt_min_ms: Option<f64>,
     /// Largest, ms.
     pub rtt_max_ms: Option<f64>,
+    /// Its median congestion window, segments.
+    pub cwnd: Option<u32>,
+    /// Its retransmitted segments.
+    pub retransmits: Option<u32>,
     /// Its share of the bytes.
     pub share: f64,
 }
@@ -300,6 +305,8 @@ impl PhaseReport {
                 rtt_ms: ms(f.rtt_median_us),
                 rtt_min_ms: ms(f.rtt_min_us),
                 rtt_max_ms: ms(f.rtt_max_us),
+                cwnd: f.cwnd_median,
+                retransmits: f.retransmits,
                 share: f.share,
             })
             .collect();

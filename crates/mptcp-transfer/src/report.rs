@@ -50,6 +50,8 @@ pub struct FlowReport {
     pub rtt_median_us: Option<u32>,
     /// Largest smoothed RTT of the samples, microseconds.
     pub rtt_max_us: Option<u32>,
+    /// Median congestion window of the samples, segments.
+    pub cwnd_median: Option<u32>,
     /// Retransmitted segments.
     pub retransmits: Option<u32>,
     /// Sender MSS.
@@ -248,12 +250,14 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
         }
     }
     let mut rtts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut cwnds: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for s in samples {
         for f in &s.flows {
             rtts.entry(f.key.as_str()).or_default().extend(f.rtt_us);
+            cwnds.entry(f.key.as_str()).or_default().extend(f.cwnd);
         }
     }
-    for v in rtts.values_mut() {
+    for v in rtts.values_mut().chain(cwnds.values_mut()) {
         v.sort_unstable();
     }
     let end_keys: Vec<&str> =
@@ -275,6 +279,7 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
                 rtt_min_us: r.map(|v| v[0]),
                 rtt_median_us: r.map(|v| v[v.len() / 2]),
                 rtt_max_us: r.map(|v| v[v.len() - 1]),
+                cwnd_median: cwnds.get(k.as_str()).filter(|v| !v.is_empty()).map(|v| v[v.len() / 2]),
                 retransmits: l.retrans,
                 mss: l.mss,
                 open_at_end: end_keys.contains(&k.as_str()),
@@ -288,7 +293,7 @@ mod tests {
     use super::*;
 
     fn flow(key: &str, bytes: u64, retrans: u32) -> FlowSample {
-        FlowSample { key: key.into(), bytes, rtt_us: Some(900), retrans: Some(retrans), mss: Some(1448) }
+        FlowSample { key: key.into(), bytes, rtt_us: Some(900), retrans: Some(retrans), mss: Some(1448), cwnd: Some(10) }
     }
 
     /// Two paths; the second subflow joins after the first sample, the first
@@ -338,6 +343,7 @@ mod tests {
         assert!(!r.timeline[0].flows.contains_key("b"), "no rate before a subflow's first sample");
         assert_eq!(r.timeline[0].rtt_us.get("b"), Some(&900), "an RTT from a subflow's first sample");
         assert_eq!((a.rtt_min_us, a.rtt_median_us, a.rtt_max_us), (Some(900), Some(900), Some(900)));
+        assert_eq!(a.cwnd_median, Some(10));
         // The JSON keeps the names of the status and the role.
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(
