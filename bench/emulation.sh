@@ -275,6 +275,10 @@ if section mptcp; then
             cwnd+=("$(jq -r "$slow | .cwnd" "$OUT/lab.json")")
             retr+=("$(jq -r "$slow | .retransmits" "$OUT/lab.json")")
         done
+        if [ "${#ob[@]}" -eq 0 ]; then
+            echo "| $cc | no run completed: see $OUT/lab.err | | | | | | | $( [ "$cc" = bbr ] && verdict 0 || echo "(fail)") |"
+            continue
+        fi
         b=$(printf '%s\n' "${ob[@]}" | median); su=$(printf '%s\n' "${os[@]}" | median)
         ok=$(awk -v b="$b" -v s="$su" 'BEGIN {print (b >= 1 && s >= 0.85) ? 1 : 0}')
         if [ "$cc" = bbr ]; then
