@@ -123,8 +123,8 @@ const MIN_SEND_BUFFER: usize = 4 << 10;
 /// A send buffer that holds what the paths carry in a round trip plus a
 /// full queue plus 100 ms (sum of the uplink rates x (the longest RTT the
 /// emulator adds + the longest queue wait + 100 ms)), at least 4 KiB; `None`
-/// (the kernel's autotuning) when that reaches `wmem_max` or a path is
-/// unlimited. Without it a slow path drains an autotuned buffer long after
+/// (the kernel's autotuning) when four times that reaches `wmem_max` or a
+/// path is unlimited. Without it a slow path drains an autotuned buffer long after
 /// the sender stopped: at 100 kbit/s a 2 s transfer took 11 s.
 ///
 /// The value is what `SO_SNDBUF` is given; the kernel doubles it.
@@ -156,8 +156,10 @@ pub fn send_buffer_bound(paths: &[PathSpec], wmem_max: Option<usize>) -> Option<
         longest = longest.max(rtt + queue);
     }
     let bytes = ((bps / 8.0 * (longest + 0.1)) as usize).max(MIN_SEND_BUFFER);
+    // Bounded only where the paths are slow enough for autotuning's
+    // buffer (up to `wmem_max`) to drain long after the sender stopped.
     match wmem_max {
-        Some(max) if bytes * 2 < max => Some(bytes),
+        Some(max) if bytes * 4 < max => Some(bytes),
         _ => None,
     }
 }

@@ -304,7 +304,7 @@ pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan, sc
     );
     let backup = if paths.iter().any(|p| p.backup) { " (backup where marked)" } else { "" };
     let sndbuf = match plan.client_opts().send_buffer {
-        Some(b) if plan.opts.send_buffer.is_none() => format!("; send buffer {} KiB (slow paths)", b >> 10),
+        Some(b) if plan.opts.send_buffer.is_none() => format!("; send buffer {} KiB (bounded: slow paths)", b >> 10),
         _ => String::new(),
     };
     s.push_str(&format!(
