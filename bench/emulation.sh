@@ -293,6 +293,28 @@ if section mptcp; then
     echo
     echo "The ratios compare MPTCP with plain TCP measured on the same paths in the same run (same emulator"
     echo "seed). Goodput: the receiver's bytes over its time, subflow joins and the drain included."
+    echo
+    echo "## Failover on emulated paths: mptcp lab --profile wifi-lte --phases failover,failover-daemon (Wi-Fi 17 Mbit/s up, +14 ms; LTE 7 Mbit/s up, +60 ms), path 1 down a third of the way into $secs s uploads"
+    echo
+    echo "| stall, kernel path manager alone (ms) | stall, with mptcp daemon (ms) | daemon / kernel (medians) | runs ok |"
+    echo "|---:|---:|---:|---:|"
+    k=(); d=(); okruns=0
+    for run in $(seq 1 "$RUNS"); do
+        nice -n "$NICE" "$MPTCPBIN" lab --profile wifi-lte --phases failover,failover-daemon -t "$secs" --seed "$run" \
+            --json --no-plot --quiet >"$OUT/failover.json" 2>"$OUT/failover.err" || true
+        jq -e '.ok' "$OUT/failover.json" >/dev/null 2>&1 && okruns=$((okruns + 1))
+        ks=$(jq -r '.failover.kernel_stall_ms // empty' "$OUT/failover.json" 2>/dev/null || true)
+        ds=$(jq -r '.failover.daemon_stall_ms // empty' "$OUT/failover.json" 2>/dev/null || true)
+        [ -n "$ks" ] && k+=("$ks")
+        [ -n "$ds" ] && d+=("$ds")
+    done
+    km=$( [ "${#k[@]}" -gt 0 ] && printf '%s\n' "${k[@]}" | median || echo 0)
+    dm=$( [ "${#d[@]}" -gt 0 ] && printf '%s\n' "${d[@]}" | median || echo 0)
+    kcol=$( [ "${#k[@]}" -gt 0 ] && printf '%s\n' "${k[@]}" | stats 1 %.0f || echo -)
+    dcol=$( [ "${#d[@]}" -gt 0 ] && printf '%s\n' "${d[@]}" | stats 1 %.0f || echo -)
+    echo "| $kcol | $dcol | $(awk -v k="$km" -v d="$dm" 'BEGIN {print (k > 0) ? sprintf("%.2f", d / k) : "-"}') | $okruns of $RUNS |"
+    echo
+    echo "A run whose kernel-only stall did not end before the transfer did has no kernel stall (and is not ok)."
 fi
 
 echo
