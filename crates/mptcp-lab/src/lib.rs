@@ -1,9 +1,12 @@
-//! The engine of `mptcp lab`: a client and a server joined by N shaped
-//! paths in network namespaces, and the phases that show MPTCP at work:
-//! plain TCP on one path against MPTCP over all of them, failover when a
-//! path dies mid-transfer (with the kernel path manager alone, then with
-//! `mptcp daemon`), and fallback to TCP when a middlebox strips the MPTCP
-//! option. Every namespace it made is removed at the end, on error and (with
+//! The engine of `mptcp lab`: a client, a server and one router per path in
+//! network namespaces, routed like a real multi-homed host ([`topo`]), each
+//! path emulated in its router by `mptcp-linkem` ([`spec`], [`profiles`]),
+//! and the phases that show MPTCP at work: plain TCP on each path alone
+//! against MPTCP over all of them, failover when a path dies mid-transfer
+//! (with the kernel path manager alone, then with `mptcp daemon`), and
+//! fallback to TCP when a middlebox strips the MPTCP option; and the same
+//! network for a program of the user's ([`exec`]). Every namespace it made
+//! is removed at the end, on error and (with
 //! [`mptcp_netns::install_signal_cleanup`]) on Ctrl-C.
 //!
 //! The `mptcp` command is a thin layer over [`run`]: it parses the flags
