@@ -293,7 +293,14 @@ mod tests {
     use super::*;
 
     fn flow(key: &str, bytes: u64, retrans: u32) -> FlowSample {
-        FlowSample { key: key.into(), bytes, rtt_us: Some(900), retrans: Some(retrans), mss: Some(1448), cwnd: Some(10) }
+        FlowSample {
+            key: key.into(),
+            bytes,
+            rtt_us: Some(900),
+            retrans: Some(retrans),
+            mss: Some(1448),
+            cwnd: Some(10),
+        }
     }
 
     /// Two paths; the second subflow joins after the first sample, the first
