@@ -265,7 +265,7 @@ fn one_line(text: &str) -> String {
 /// # Examples
 ///
 /// ```no_run
-/// let plan = mptcp_lab::Plan::new(2, None, vec![mptcp_lab::Phase::Mptcp])?;
+/// let plan = mptcp_lab::Plan::new(mptcp_lab::spec::PathFlags::default().paths()?, vec![mptcp_lab::Phase::Mptcp])?;
 /// match mptcp_lab::preflight(&plan) {
 ///     Ok(absent) => println!("{} optional programs missing", absent.len()),
 ///     Err(e) => eprintln!("{e}"),

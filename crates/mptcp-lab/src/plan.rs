@@ -135,8 +135,10 @@ const MIN_SEND_BUFFER: usize = 4 << 10;
 /// use mptcp_lab::plan::send_buffer_bound;
 /// use mptcp_lab::spec::PathFlags;
 ///
+/// // 100 kbit/s with a queue of 4 packets (0.48 s): 12.5 kB/s x 0.58 s.
 /// let slow = PathFlags { paths: Some(1), rate: Some("100kbit".into()), ..PathFlags::default() }.paths()?;
-/// assert_eq!(send_buffer_bound(&slow, Some(4 << 20)), Some(4 << 10));
+/// let b = send_buffer_bound(&slow, Some(4 << 20)).unwrap();
+/// assert!((7000..7500).contains(&b), "{b}");
 /// let fast = PathFlags::default().paths()?;
 /// assert_eq!(send_buffer_bound(&fast, Some(4 << 20)), None);
 /// # Ok::<(), mptcp_lab::Error>(())
