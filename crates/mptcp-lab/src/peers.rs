@@ -28,7 +28,7 @@ const INTERVAL: Duration = Duration::from_millis(100);
 const WATCH: Duration = Duration::from_millis(1);
 
 /// What the receiving application got in the current session: (when, bytes
-/// read since the previous entry), every [`WATCH`] while data arrives.
+/// read since the previous entry), every millisecond while data arrives.
 pub type Deliveries = Vec<(Instant, u64)>;
 
 /// The in-process bench server, listening in the server namespace.

@@ -2,7 +2,7 @@
 //! delay, jitter, loss, queue, trace), the kind of interface the client
 //! reaches it through (which sets the default route's metric, as
 //! NetworkManager does), and whether it is a backup path. Built from the
-//! command line's flags ([`PathFlags`]) or a named [`Profile`](crate::profiles::Profile).
+//! command line's flags ([`PathFlags`]) or a named [`crate::profiles::Profile`].
 //!
 //! Every per-path flag takes one value for all paths or one per path,
 //! comma-separated; a value is `BOTH` or `DOWN/UP` (down: server to

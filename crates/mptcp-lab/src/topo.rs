@@ -10,7 +10,7 @@
 //!
 //! - **Client**: one interface per path, each in its own subnet, with a
 //!   default route through its router at the metric NetworkManager gives
-//!   its kind of interface ([`LinkKind`]), and a route to the server's
+//!   its kind of interface ([`LinkKind`](crate::spec::LinkKind)), and a route to the server's
 //!   address on path N through router N with `src` = its address on N (so
 //!   the server's address N is reached through path N). Policy routing: per
 //!   path a table (99 + N) with a default route through router N, and a
