@@ -23,6 +23,10 @@ pub(crate) static COUNTER: AtomicU32 = AtomicU32::new(0);
 pub(crate) const PREFIX: &str = "mptcp-";
 static LIVE: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
+/// What runs after the clean-up of a signal, before the process exits.
+type Hook = Box<dyn Fn(i32) + Send + Sync>;
+static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
+
 /// How long processes get to exit after SIGTERM, and after SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(500);
 const KILL_WAIT: Duration = Duration::from_secs(3);
@@ -86,6 +90,9 @@ pub fn install_signal_cleanup() {
         let spawned = std::thread::Builder::new().name("mptcp-netns-signals".into()).spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 cleanup_all();
+                for hook in HOOKS.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                    hook(sig);
+                }
                 std::process::exit(128 + sig);
             }
         });
@@ -93,6 +100,21 @@ pub fn install_signal_cleanup() {
             eprintln!("mptcp-netns: cannot start the signal clean-up thread: {e}");
         }
     });
+}
+
+/// Registers `hook` to run when a signal ends the process through
+/// [`install_signal_cleanup`]: after the namespaces are removed, before the
+/// process exits, with the signal's number (e.g. to print a last report).
+/// Hooks run in the order they were registered, on the clean-up thread.
+///
+/// # Examples
+///
+/// ```no_run
+/// mptcp_netns::install_signal_cleanup();
+/// mptcp_netns::on_signal(|sig| println!("{{\"error\": \"interrupted by signal {sig}\"}}"));
+/// ```
+pub fn on_signal(hook: impl Fn(i32) + Send + Sync + 'static) {
+    HOOKS.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(hook));
 }
 
 /// Removes every namespace this process created and still holds, ending the

@@ -44,12 +44,14 @@ mod netns;
 mod nft;
 mod path;
 mod preflight;
+mod route;
 
-pub use cleanup::{cleanup_all, install_signal_cleanup, live_namespaces, sweep_stale};
+pub use cleanup::{cleanup_all, install_signal_cleanup, live_namespaces, on_signal, sweep_stale};
 pub use middlebox::Strip;
 pub use netns::Netns;
 pub use path::Path;
 pub use preflight::{preflight, Missing, Ready, Requirements, Tool};
+pub use route::{Route, RpFilter, SourceRule};
 
 /// Errors from namespace setup.
 #[derive(Debug, thiserror::Error)]

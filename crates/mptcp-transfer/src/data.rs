@@ -60,6 +60,11 @@ pub fn send_data(stream: &TcpStream, plan: &SendPlan, progress: &Progress) -> io
         let n = if plan.bytes > 0 { (plan.bytes - sent).min(CHUNK as u64) as usize } else { CHUNK };
         let mut off = 0;
         while off < n {
+            // A write that took part of the chunk returns: stop at the time
+            // even mid-chunk (at 100 kbit/s a 128 KiB chunk is 10 s).
+            if off > 0 && end.is_some_and(|e| Instant::now() >= e) {
+                break;
+            }
             let len = pacer.slice().min(n - off);
             if pacer.is_active() {
                 let at = sent + off as u64;
@@ -252,5 +257,43 @@ mod tests {
             let (n, hash, tr) = h.finish();
             assert_eq!((n, hash, tr), (1000, t.hash, Some(t)), "step {step}");
         }
+    }
+
+    /// A receiver that takes 1 KiB every 20 ms, and small buffers: by the
+    /// time the sender's 300 ms are up, far less than one 128 KiB chunk has
+    /// gone. The sender stops there, mid-chunk, instead of blocking until
+    /// the whole chunk is written (at 100 kbit/s that was 10 s more).
+    #[test]
+    fn the_sender_stops_at_its_time_even_mid_chunk() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket2::SockRef::from(&listener).set_recv_buffer_size(4096).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut c, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let mut total = 0u64;
+            loop {
+                match std::io::Read::read(&mut c, &mut buf) {
+                    Ok(0) | Err(_) => return total,
+                    Ok(n) => total += n as u64,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let s = TcpStream::connect(addr).unwrap();
+        socket2::SockRef::from(&s).set_send_buffer_size(4096).unwrap();
+        crate::timed::prepare(&s).unwrap();
+        let plan = SendPlan {
+            seed: 7,
+            bytes: 0,
+            duration: Duration::from_millis(300),
+            pacer: Pacer::none(),
+            paced: Paced::No,
+            stall: Duration::from_secs(10),
+        };
+        let t = send_data(&s, &plan, &Progress::default()).unwrap();
+        assert!(t.bytes > 0 && t.bytes < CHUNK as u64, "sent {} bytes: it should stop inside the first chunk", t.bytes);
+        let received = reader.join().unwrap();
+        assert_eq!(received, t.bytes + crate::proto::TRAILER_LEN as u64, "the data and the trailer arrived");
     }
 }

@@ -172,6 +172,27 @@ struct Layout {
     bottom: f64,
 }
 
+/// The median of a subflow's smoothed RTTs over the panel's points, ms.
+fn median_rtt_ms(p: &Panel, key: &str) -> Option<f64> {
+    let mut v: Vec<u32> = p.points.iter().filter_map(|q| q.rtt_us.get(key).copied()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(f64::from(v[v.len() / 2]) / 1000.0)
+}
+
+/// `0.42 ms`, `21.3 ms`, `121 ms`.
+fn fmt_ms(ms: f64) -> String {
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
 /// Subflow keys in order of appearance.
 fn keys(p: &Panel) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
@@ -192,7 +213,11 @@ fn layout(p: &Panel, top: f64) -> Layout {
     let mut items: Vec<(Swatch, String)> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (Swatch::Band(COLORS[i % COLORS.len()], DASHES[i % DASHES.len()]), format!("subflow {k}")))
+        .map(|(i, k)| {
+            let swatch = Swatch::Band(COLORS[i % COLORS.len()], DASHES[i % DASHES.len()]);
+            let rtt = median_rtt_ms(p, k).map(|ms| format!(", RTT {} (median)", fmt_ms(ms))).unwrap_or_default();
+            (swatch, format!("subflow {k}{rtt}"))
+        })
         .collect();
     items.push((Swatch::Line("#000"), "total".into()));
     if !p.limits.is_empty() {
@@ -233,7 +258,7 @@ fn layout(p: &Panel, top: f64) -> Layout {
 /// use mptcp_transfer::report::TimelinePoint;
 ///
 /// let points = (1..=20)
-///     .map(|i| TimelinePoint { t: f64::from(i) / 10.0, total_bps: 40e6, flows: BTreeMap::new() })
+///     .map(|i| TimelinePoint { t: f64::from(i) / 10.0, total_bps: 40e6, flows: BTreeMap::new(), rtt_us: BTreeMap::new() })
 ///     .collect();
 /// let svg = plot::render(&[Panel { title: "upload".into(), points, ..Panel::default() }]);
 /// assert!(svg.starts_with("<svg") && svg.contains(">upload</text>"));

@@ -8,7 +8,7 @@ fn points(secs: f64, flows: &[(&str, f64)]) -> Vec<TimelinePoint> {
     (1..=(secs * 10.0) as usize)
         .map(|i| {
             let map: BTreeMap<String, f64> = flows.iter().map(|(k, v)| (k.to_string(), v * 1e6)).collect();
-            TimelinePoint { t: i as f64 / 10.0, total_bps: map.values().sum(), flows: map }
+            TimelinePoint { t: i as f64 / 10.0, total_bps: map.values().sum(), flows: map, rtt_us: BTreeMap::new() }
         })
         .collect()
 }
@@ -58,6 +58,23 @@ fn renders_bands_total_limit_markers_stall_and_drain() {
     // The second band is stacked on the first: its top edge is at 80 Mbit/s.
     let sc = Scale::of(&[Panel { points: points(2.0, &[("a", 80.0)]), limits: limit(94.1), ..Panel::default() }]);
     assert_eq!(sc.vmax, 125.0);
+}
+
+#[test]
+fn the_legend_gives_each_subflow_s_median_rtt() {
+    let mut pts = points(1.0, &[("a", 10.0), ("b", 10.0)]);
+    for (i, q) in pts.iter_mut().enumerate() {
+        q.rtt_us.insert("a".into(), 20_000 + i as u32 * 100);
+        if i > 0 {
+            q.rtt_us.insert("b".into(), 121_400);
+        }
+    }
+    let svg = render(&[Panel { points: pts, ..Panel::default() }]);
+    assert!(svg.contains("subflow a, RTT 20.5 ms (median)"), "{svg}");
+    assert!(svg.contains("subflow b, RTT 121 ms (median)"));
+    let none = render(&[Panel { points: points(1.0, &[("c", 1.0)]), ..Panel::default() }]);
+    assert!(none.contains("subflow c<") || none.contains(">subflow c"), "no RTT, no suffix");
+    assert_eq!(fmt_ms(0.25), "0.25 ms");
 }
 
 #[test]

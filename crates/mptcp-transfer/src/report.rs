@@ -44,6 +44,14 @@ pub struct FlowReport {
     pub rate_bps: f64,
     /// Last smoothed RTT, microseconds.
     pub rtt_us: Option<u32>,
+    /// Smallest smoothed RTT of the samples, microseconds.
+    pub rtt_min_us: Option<u32>,
+    /// Median smoothed RTT of the samples, microseconds.
+    pub rtt_median_us: Option<u32>,
+    /// Largest smoothed RTT of the samples, microseconds.
+    pub rtt_max_us: Option<u32>,
+    /// Median congestion window of the samples, segments.
+    pub cwnd_median: Option<u32>,
     /// Retransmitted segments.
     pub retransmits: Option<u32>,
     /// Sender MSS.
@@ -78,6 +86,10 @@ pub struct TimelinePoint {
     pub total_bps: f64,
     /// Rate of each subflow present at both ends of the interval.
     pub flows: BTreeMap<String, f64>,
+    /// Smoothed RTT of each subflow at the end of the interval,
+    /// microseconds (from its `tcp_info`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub rtt_us: BTreeMap<String, u32>,
 }
 
 /// The report of one session, as printed and as `--json` gives it.
@@ -216,7 +228,9 @@ pub fn timeline(samples: &[Sample]) -> Vec<TimelinePoint> {
                     flows.insert(f.key.clone(), f.bytes.saturating_sub(p.bytes) as f64 * 8.0 / dt);
                 }
             }
-            Some(TimelinePoint { t: w[1].t, total_bps: w[1].total.saturating_sub(w[0].total) as f64 * 8.0 / dt, flows })
+            let rtt_us = w[1].flows.iter().filter_map(|f| Some((f.key.clone(), f.rtt_us?))).collect();
+            let total_bps = w[1].total.saturating_sub(w[0].total) as f64 * 8.0 / dt;
+            Some(TimelinePoint { t: w[1].t, total_bps, flows, rtt_us })
         })
         .collect()
 }
@@ -235,6 +249,17 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
             }
         }
     }
+    let mut rtts: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    let mut cwnds: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for s in samples {
+        for f in &s.flows {
+            rtts.entry(f.key.as_str()).or_default().extend(f.rtt_us);
+            cwnds.entry(f.key.as_str()).or_default().extend(f.cwnd);
+        }
+    }
+    for v in rtts.values_mut().chain(cwnds.values_mut()) {
+        v.sort_unstable();
+    }
     let end_keys: Vec<&str> =
         samples.last().map(|s| s.flows.iter().map(|f| f.key.as_str()).collect()).unwrap_or_default();
     let bytes: Vec<u64> = order.iter().map(|k| last[k].bytes).collect();
@@ -244,12 +269,17 @@ pub fn flow_reports(samples: &[Sample], duration_s: f64) -> Vec<FlowReport> {
         .zip(bytes)
         .map(|(k, b)| {
             let l = &last[k];
+            let r = rtts.get(k.as_str()).filter(|v| !v.is_empty());
             FlowReport {
                 path: k.clone(),
                 bytes: b,
                 share: if sum > 0 { b as f64 / sum as f64 } else { 0.0 },
                 rate_bps: if duration_s > 0.0 { b as f64 * 8.0 / duration_s } else { 0.0 },
                 rtt_us: l.rtt_us,
+                rtt_min_us: r.map(|v| v[0]),
+                rtt_median_us: r.map(|v| v[v.len() / 2]),
+                rtt_max_us: r.map(|v| v[v.len() - 1]),
+                cwnd_median: cwnds.get(k.as_str()).filter(|v| !v.is_empty()).map(|v| v[v.len() / 2]),
                 retransmits: l.retrans,
                 mss: l.mss,
                 open_at_end: end_keys.contains(&k.as_str()),
@@ -263,7 +293,14 @@ mod tests {
     use super::*;
 
     fn flow(key: &str, bytes: u64, retrans: u32) -> FlowSample {
-        FlowSample { key: key.into(), bytes, rtt_us: Some(900), retrans: Some(retrans), mss: Some(1448) }
+        FlowSample {
+            key: key.into(),
+            bytes,
+            rtt_us: Some(900),
+            retrans: Some(retrans),
+            mss: Some(1448),
+            cwnd: Some(10),
+        }
     }
 
     /// Two paths; the second subflow joins after the first sample, the first
@@ -311,6 +348,9 @@ mod tests {
         assert_eq!(r.timeline[0].total_bps, 20e6);
         assert_eq!(r.timeline[0].flows.get("a"), Some(&16e6));
         assert!(!r.timeline[0].flows.contains_key("b"), "no rate before a subflow's first sample");
+        assert_eq!(r.timeline[0].rtt_us.get("b"), Some(&900), "an RTT from a subflow's first sample");
+        assert_eq!((a.rtt_min_us, a.rtt_median_us, a.rtt_max_us), (Some(900), Some(900), Some(900)));
+        assert_eq!(a.cwnd_median, Some(10));
         // The JSON keeps the names of the status and the role.
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(

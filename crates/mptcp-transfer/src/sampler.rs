@@ -32,6 +32,8 @@ pub struct FlowSample {
     pub retrans: Option<u32>,
     /// Sender MSS.
     pub mss: Option<u32>,
+    /// Congestion window, segments.
+    pub cwnd: Option<u32>,
 }
 
 /// One reading of the connection.
@@ -112,7 +114,9 @@ fn flows_of(fd: &TcpStream, side: Side, conn_key: Option<&str>) -> Vec<FlowSampl
                 Side::Receiver => sf.tcp.bytes_received,
             }
             .unwrap_or(0);
-            FlowSample { key, bytes, rtt_us: sf.tcp.rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss }
+            // A subflow without an RTT sample yet reports 0.
+            let rtt_us = sf.tcp.rtt_us.filter(|&r| r > 0);
+            FlowSample { key, bytes, rtt_us, retrans: sf.tcp.total_retrans, mss: sf.tcp.snd_mss, cwnd: sf.tcp.snd_cwnd }
         })
         .collect()
 }

@@ -75,7 +75,7 @@ impl Probes {
                 Direction::Download => "download",
             };
             let key = format!("connection {} ({dir})", p.index);
-            flows.push(FlowSample { key, bytes: d, rtt_us: None, retrans: None, mss: None });
+            flows.push(FlowSample { key, bytes: d, rtt_us: None, retrans: None, mss: None, cwnd: None });
         }
         (up, down, flows)
     }

@@ -8,12 +8,12 @@ use serde::Serialize;
 use mptcp_transfer::proto::Status;
 use mptcp_transfer::report::SessionReport;
 
-use super::topo::{frame_budget, Topology};
+use crate::topo::{ip_budget, Topology};
 
 /// One experiment of the lab.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Phase {
-    /// Plain TCP on path 1.
+    /// Plain TCP on each path alone, path by path.
     Tcp,
     /// MPTCP over every path.
     Mptcp,
@@ -102,6 +102,9 @@ pub const MISMATCH: &str = "DATA MISMATCH";
 pub struct PhaseReport {
     /// `tcp`, `mptcp`, `iperf3`, `failover`, `failover-daemon` or `fallback`.
     pub name: Phase,
+    /// The one path a single-path transfer used (1-based): each `tcp` row
+    /// has its own.
+    pub path: Option<usize>,
     /// Whether the phase showed what it should.
     pub ok: bool,
     /// Whether the phase did not run because an optional program is
@@ -127,16 +130,19 @@ pub struct PhaseReport {
     pub paths_used: Vec<usize>,
     /// Sender MSS.
     pub mss: Option<u32>,
-    /// Payload bytes per frame on the wire.
+    /// Payload bytes per full IP packet.
     pub payload_per_frame: Option<u32>,
-    /// Frame size counted by tbf (MTU + 14).
+    /// IP bytes of a full packet, as the emulator's rate counts them.
     pub frame_bytes: Option<u32>,
-    /// Physical goodput limit: sum of rates x payload / frame.
+    /// Physical goodput limit: sum of the uplink rates x payload / IP bytes.
     pub limit_bps: Option<f64>,
     /// `goodput_bps / limit_bps`.
     pub fraction_of_limit: Option<f64>,
     /// Retransmitted segments (sender).
     pub retransmits: u64,
+    /// Each subflow's smoothed RTT over the transfer (the client's
+    /// `tcp_info`), with the path it took.
+    pub subflow_rtts: Vec<SubflowRtt>,
     /// What the phase's kind adds; in the JSON its fields sit here, among
     /// the others.
     #[serde(flatten)]
@@ -202,6 +208,32 @@ pub struct Failover {
     /// `failover-daemon`: what the daemon did from its start to the end of
     /// the transfer.
     pub daemon_actions: Option<Vec<mptcp_daemon::status::Action>>,
+    /// Whether the path carried a TCP handshake again once it came back up
+    /// (with the client's routes through it restored).
+    pub path_back: Option<bool>,
+}
+
+/// One subflow's smoothed RTT over a transfer, from its `tcp_info` on the
+/// client, sampled every 100 ms, with what else says whether it held the
+/// connection back (its congestion window, its retransmissions, its share).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubflowRtt {
+    /// `local -> remote`.
+    pub subflow: String,
+    /// The path it took (1-based), from its local address.
+    pub path: Option<usize>,
+    /// Median, ms.
+    pub rtt_ms: Option<f64>,
+    /// Smallest, ms.
+    pub rtt_min_ms: Option<f64>,
+    /// Largest, ms.
+    pub rtt_max_ms: Option<f64>,
+    /// Its median congestion window, segments.
+    pub cwnd: Option<u32>,
+    /// Its retransmitted segments.
+    pub retransmits: Option<u32>,
+    /// Its share of the bytes.
+    pub share: f64,
 }
 
 impl PhaseReport {
@@ -209,6 +241,7 @@ impl PhaseReport {
     pub fn new(phase: Phase) -> PhaseReport {
         PhaseReport {
             name: phase,
+            path: None,
             ok: false,
             skipped: false,
             notes: Vec::new(),
@@ -226,6 +259,7 @@ impl PhaseReport {
             limit_bps: None,
             fraction_of_limit: None,
             retransmits: 0,
+            subflow_rtts: Vec::new(),
             kind: PhaseKind::of(phase),
             client: None,
             server: None,
@@ -261,8 +295,26 @@ impl PhaseReport {
         p.subflows = c.max_subflows;
         p.retransmits = c.retransmits;
         p.mss = c.subflows.iter().filter_map(|f| f.mss).max();
+        let ms = |us: Option<u32>| us.map(|u| f64::from(u) / 1000.0);
+        p.subflow_rtts = c
+            .subflows
+            .iter()
+            .map(|f| SubflowRtt {
+                subflow: f.path.clone(),
+                path: topo.path_of(&f.path),
+                rtt_ms: ms(f.rtt_median_us),
+                rtt_min_ms: ms(f.rtt_min_us),
+                rtt_max_ms: ms(f.rtt_max_us),
+                cwnd: f.cwnd_median,
+                retransmits: f.retransmits,
+                share: f.share,
+            })
+            .collect();
+        if paths.len() == 1 {
+            p.path = Some(paths[0] + 1);
+        }
         if let Some(mss) = p.mss {
-            let (payload, frame) = frame_budget(mss, mptcp);
+            let (payload, frame) = ip_budget(mss, mptcp);
             p.payload_per_frame = Some(payload);
             p.frame_bytes = Some(frame);
             if let Some(limit) = p.limit_of(topo, paths) {
@@ -276,10 +328,10 @@ impl PhaseReport {
         p
     }
 
-    /// The goodput limit of `paths` (0-based) for this report's frame
-    /// budget; `None` when a path is unshaped or no MSS was seen.
+    /// The goodput limit of `paths` (0-based) for this report's packet
+    /// budget; `None` when a path is unlimited or no MSS was seen.
     pub fn limit_of(&self, topo: &Topology, paths: &[usize]) -> Option<f64> {
-        let sum = topo.rate_sum(paths.iter().copied())?;
+        let sum = topo.up_rate_sum(paths.iter().copied())?;
         Some(sum * f64::from(self.payload_per_frame?) / f64::from(self.frame_bytes?))
     }
 
@@ -326,7 +378,7 @@ mod tests {
     fn a_list_runs_in_the_lab_s_order_each_once() {
         assert_eq!(Phase::parse_list("fallback, tcp,tcp"), Ok(vec![Phase::Tcp, Phase::Fallback]));
         assert_eq!(
-            Phase::parse_list(super::super::DEFAULT_PHASES),
+            Phase::parse_list(crate::DEFAULT_PHASES),
             Ok(vec![Phase::Tcp, Phase::Mptcp, Phase::Failover, Phase::FailoverDaemon, Phase::Fallback])
         );
         assert!(Phase::parse_list(" , ").unwrap_err().contains("no phase"));
@@ -343,8 +395,9 @@ mod tests {
 
     /// The keys of every phase's JSON, in order, whatever its kind: the
     /// shared ones, the failover's, the two ends' reports.
-    const KEYS: [&str; 27] = [
+    const KEYS: [&str; 30] = [
         "name",
+        "path",
         "ok",
         "skipped",
         "notes",
@@ -362,6 +415,7 @@ mod tests {
         "limit_bps",
         "fraction_of_limit",
         "retransmits",
+        "subflow_rtts",
         "failed_path",
         "down_at_s",
         "stall_ms",
@@ -369,6 +423,7 @@ mod tests {
         "remaining_limit_bps",
         "stall_samples_mbps",
         "daemon_actions",
+        "path_back",
         "client",
         "server",
     ];
@@ -390,7 +445,7 @@ mod tests {
             let mut p = PhaseReport::new(phase);
             assert_eq!(keys(&p), KEYS, "{phase}");
             let v = serde_json::to_value(&p).unwrap();
-            for k in &KEYS[18..25] {
+            for k in &KEYS[20..28] {
                 assert!(v[k].is_null(), "{phase}: {k} = {}", v[k]);
             }
             if let PhaseKind::Failover(f) = &mut p.kind {

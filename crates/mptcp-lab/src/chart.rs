@@ -6,7 +6,7 @@ use mptcp_transfer::plot::{Limit, Panel};
 use mptcp_transfer::report::TimelinePoint;
 use mptcp_transfer::units::fmt_rate;
 
-use super::Plan;
+use crate::Plan;
 
 /// A phase's panel: `points`, with `limit_bps` from the start (if known);
 /// everything after the transfer's duration is the drain.

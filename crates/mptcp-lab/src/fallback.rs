@@ -2,21 +2,21 @@
 //! SYN-ACK; the transfer completes over TCP and both ends say `fallback`
 //! (the server through the kernel's counters, see `FallbackWatch`).
 
-use anyhow::Context;
 use mptcp_transfer::plot::Panel;
 use mptcp_transfer::proto::Status;
 
-use super::chart::{self, rate_of_limit};
-use super::peers::Stage;
-use super::phase::{Phase, PhaseReport, VERIFIED};
+use crate::chart::{self, rate_of_limit};
+use crate::error::Context;
+use crate::peers::Stage;
+use crate::phase::{Phase, PhaseReport, VERIFIED};
 
 /// Runs the phase; the middlebox rule is removed before it returns.
-pub fn run(stage: &Stage) -> anyhow::Result<(PhaseReport, Panel)> {
-    let Stage { topo, server, plan, .. } = stage;
+pub fn run(stage: &mut Stage) -> crate::Result<(PhaseReport, Panel)> {
+    let (topo, server, plan) = (stage.topo, stage.server, stage.plan);
     topo.server
         .strip_mptcp(false, mptcp_netns::Strip::SynAck)
         .context("adding the middlebox that strips MPTCP from the SYN-ACK")?;
-    let res = stage.client(true, "a middlebox strips the MPTCP option");
+    let res = stage.client(0, true, "a middlebox strips the MPTCP option");
     let _ = topo.server.unstrip_mptcp(false, mptcp_netns::Strip::SynAck);
     let (c, _) = res?;
     let s = server.report()?;

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use mptcp_transfer::opts::SocketOpts;
 use mptcp_transfer::proto::Direction;
 use mptcp_transfer::report::SessionReport;
@@ -14,10 +13,9 @@ use mptcp_transfer::sampler::Progress;
 use mptcp_transfer::session::{self, ClientConfig, FallbackWatch};
 use mptcp_transfer::timed::DEFAULT_STALL;
 
-use super::topo::{self, Topology};
-use super::Plan;
-use crate::live::Live;
-use crate::util::from_transfer;
+use crate::error::Context;
+use crate::topo::Topology;
+use crate::{Observer, Plan};
 
 /// The bench port inside the lab.
 pub const PORT: u16 = 5201;
@@ -30,23 +28,29 @@ const INTERVAL: Duration = Duration::from_millis(100);
 const WATCH: Duration = Duration::from_millis(1);
 
 /// What the receiving application got in the current session: (when, bytes
-/// read since the previous entry), every [`WATCH`] while data arrives.
+/// read since the previous entry), every millisecond while data arrives.
 pub type Deliveries = Vec<(Instant, u64)>;
 
 /// The in-process bench server, listening in the server namespace.
 pub struct Server {
     stop: Arc<AtomicBool>,
-    rx: mpsc::Receiver<anyhow::Result<SessionReport>>,
+    rx: mpsc::Receiver<crate::Result<SessionReport>>,
     deliveries: Arc<Mutex<Deliveries>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// A second handle on the listening socket, to wake its accept.
     wake: TcpListener,
 }
 
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("listening", &self.wake.local_addr().ok()).finish_non_exhaustive()
+    }
+}
+
 impl Server {
     /// Listens on the server's every address, port [`PORT`], with `opts`
     /// (the listener passes them on to the connections it accepts).
-    pub fn start(topo: &Topology, opts: &SocketOpts) -> anyhow::Result<Server> {
+    pub fn start(topo: &Topology, opts: &SocketOpts) -> crate::Result<Server> {
         let builder = opts.builder();
         let listener: TcpListener = topo
             .server
@@ -78,7 +82,7 @@ impl Server {
     }
 
     /// The server's report of the session that just ended.
-    pub fn report(&self) -> anyhow::Result<SessionReport> {
+    pub fn report(&self) -> crate::Result<SessionReport> {
         self.rx.recv_timeout(Duration::from_secs(40)).context("the lab server did not report")?
     }
 
@@ -106,7 +110,7 @@ impl Server {
 
 /// Serves one data connection, noting into `log` (emptied first) what the
 /// application reads, every [`WATCH`].
-fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> anyhow::Result<SessionReport> {
+fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> crate::Result<SessionReport> {
     if let Ok(mut l) = log.lock() {
         l.clear();
     }
@@ -128,55 +132,68 @@ fn serve_watched(conn: TcpStream, fell_back: bool, log: &Mutex<Deliveries>) -> a
         let r = session::serve_connection(conn, INTERVAL, fell_back, &progress, &mut |_| {});
         // A hello that failed never starts the data: end the watch here.
         progress.finished.store(true, Ordering::Release);
-        r.map_err(from_transfer)
+        Ok(r?)
     })
 }
 
 /// What a charted phase runs against: the network, the lab's server, the
-/// plan, and the head of its live view.
+/// plan, the head of its live view and who watches.
 pub struct Stage<'a> {
+    /// The network.
     pub topo: &'a Topology,
+    /// The lab's server.
     pub server: &'a Server,
+    /// The plan.
     pub plan: &'a Plan,
     /// `[k/n] phase`: the start of the live view's label.
     pub title: String,
-    /// No live view.
-    pub quiet: bool,
+    /// Who is shown the transfers.
+    pub observer: &'a mut dyn Observer,
 }
 
-impl Stage<'_> {
-    /// Runs one upload to the lab server ([`upload_to_lab_server`]), its
-    /// live view labelled `title: what`.
-    pub fn client(&self, mptcp: bool, what: &str) -> anyhow::Result<(SessionReport, Instant)> {
-        upload_to_lab_server(self.topo, self.plan, mptcp, &format!("{}: {what}", self.title), self.quiet)
+impl std::fmt::Debug for Stage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stage").field("title", &self.title).finish_non_exhaustive()
     }
 }
 
-/// Runs one upload from the client namespace to the lab server, with a
-/// live view titled `title`. Returns the client's report and the estimated
-/// instant its clock started.
+impl Stage<'_> {
+    /// Runs one upload to the lab server's address on path `path`
+    /// (0-based; [`upload_to_lab_server`]), its live view labelled `title:
+    /// what`.
+    pub fn client(&mut self, path: usize, mptcp: bool, what: &str) -> crate::Result<(SessionReport, Instant)> {
+        let title = format!("{}: {what}", self.title);
+        upload_to_lab_server(self.topo, self.plan, path, mptcp, &title, &mut *self.observer)
+    }
+}
+
+/// Runs one upload from the client namespace to the lab server's address
+/// on path `path` (0-based: the connection's first subflow takes that
+/// path), shown to `observer` as `title`. Returns the client's report and
+/// the estimated instant its clock started.
 pub fn upload_to_lab_server(
     topo: &Topology,
     plan: &Plan,
+    path: usize,
     mptcp: bool,
     title: &str,
-    quiet: bool,
-) -> anyhow::Result<(SessionReport, Instant)> {
+    observer: &mut dyn Observer,
+) -> crate::Result<(SessionReport, Instant)> {
     let cfg = ClientConfig {
-        target: SocketAddr::new(topo::addr(0, 2), PORT).to_string(),
+        target: SocketAddr::new(topo.paths[path].server_addr(), PORT).to_string(),
         direction: Direction::Upload,
         bytes: 0,
         duration: plan.duration,
         seed: 0x6d70_7463_705f_6c61 ^ plan.duration.as_millis() as u64,
         mptcp,
-        opts: plan.opts.clone(),
+        opts: plan.client_opts(),
         interval: INTERVAL,
         connect_timeout: Duration::from_secs(5),
         rate_bps: 0,
         stall: DEFAULT_STALL,
         test: None,
     };
-    let mut live = Live::new(title, quiet);
+    observer.transfer_started(title);
     let mut t0: Option<Instant> = None;
     let r = topo.client.in_ns(|| {
         let r = session::run_client(&cfg, &mut |s| {
@@ -185,15 +202,11 @@ pub fn upload_to_lab_server(
                     t0 = Instant::now().checked_sub(Duration::from_secs_f64(first.t));
                 }
             }
-            if let Some(l) = live.as_mut() {
-                l.update(s);
-            }
+            observer.transfer_sample(s);
         });
         (r, t0)
     })?;
-    if let Some(l) = live {
-        l.finish();
-    }
+    observer.transfer_ended();
     let (rep, t0) = r;
-    Ok((rep.map_err(from_transfer)?, t0.unwrap_or_else(Instant::now)))
+    Ok((rep?, t0.unwrap_or_else(Instant::now)))
 }

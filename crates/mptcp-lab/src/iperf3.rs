@@ -4,17 +4,23 @@
 
 use std::io::Read;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use mptcp_netns::{Missing, Tool};
+use mptcp_transfer::proto::Status;
 
-use super::phase::{Phase, PhaseReport};
-use super::topo::{self, Topology};
-use super::Plan;
+use crate::error::Context;
+use crate::phase::{Phase, PhaseReport};
+use crate::topo::Topology;
+use crate::Plan;
 
 /// The iperf3 port inside the lab (next to the bench's).
 const PORT: u16 = 5202;
+
+/// `TCP_ESTABLISHED` of the kernel's TCP states (include/net/tcp_states.h).
+const TCP_ESTABLISHED: u8 = 1;
 
 /// The programs the phase runs, for [`mptcp_netns::preflight`].
 pub fn tools() -> Vec<Tool> {
@@ -40,7 +46,7 @@ pub fn skip_note(absent: &[Missing]) -> Option<String> {
 }
 
 /// Runs the phase, or skips it (see [`skip_note`]).
-pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<PhaseReport> {
+pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> crate::Result<PhaseReport> {
     let mut p = PhaseReport::new(Phase::Iperf3);
     p.paths_used = (1..=topo.paths.len()).collect();
     if let Some(note) = skip_note(absent) {
@@ -61,17 +67,24 @@ pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<P
     std::thread::sleep(Duration::from_millis(500));
     let secs = format!("{}", plan.duration.as_secs_f64().round().max(1.0));
     let mut cmd = topo.client.command("mptcpize");
-    cmd.args(["run", "iperf3", "-c", &topo::addr(0, 2).to_string(), "-p", &port, "-t", &secs, "--json"]);
+    cmd.args(["run", "iperf3", "-c", &topo.paths[0].server_addr().to_string(), "-p", &port, "-t", &secs, "--json"]);
     if let Some(cc) = &plan.opts.congestion {
         cmd.args(["-C", cc]);
     }
     let mut child =
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().context("starting iperf3 -c")?;
+    // While it runs: what the kernel says of its connections (inet_diag in
+    // the client's namespace), to check it used MPTCP on every path.
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let watch = topo.client.spawn(move || watch_subflows(&stop2))?;
     let mut out = String::new();
     if let Some(mut so) = child.stdout.take() {
         let _ = so.read_to_string(&mut out);
     }
     let _ = child.wait();
+    stop.store(true, Ordering::Release);
+    let seen = watch.join().unwrap_or_default();
     let _ = srv.kill();
     let _ = srv.wait();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
@@ -83,7 +96,16 @@ pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<P
             p.duration_s = recv["seconds"].as_f64().unwrap_or(0.0);
             p.retransmits = v["end"]["sum_sent"]["retransmits"].as_u64().unwrap_or(0);
             p.notes.push("mptcpize run iperf3 (receiver's goodput)".into());
-            p.ok = true;
+            p.subflows = seen.max_subflows;
+            let want = topo.paths.len().min(2);
+            let mptcp = seen.mptcp && seen.max_subflows >= want;
+            p.client_status = Some(if seen.mptcp { Status::Mptcp } else { Status::Unknown });
+            if !seen.mptcp {
+                p.notes.push("the kernel listed no MPTCP connection of iperf3's (did mptcpize work?)".into());
+            } else if seen.max_subflows < want {
+                p.notes.push(format!("only {} subflow(s) for {} paths", seen.max_subflows, topo.paths.len()));
+            }
+            p.ok = mptcp;
         }
         None => {
             let err = v["error"].as_str().unwrap_or("no result").to_string();
@@ -91,6 +113,32 @@ pub fn run(topo: &Topology, plan: &Plan, absent: &[Missing]) -> anyhow::Result<P
         }
     }
     Ok(p)
+}
+
+/// What the kernel showed of iperf3's connections while it ran.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    /// An MPTCP connection (not fallen back) to or from iperf3's port.
+    mptcp: bool,
+    /// The most established subflows of one such connection.
+    max_subflows: usize,
+}
+
+/// Lists the MPTCP connections on iperf3's port every 100 ms until `stop`
+/// (on a thread in the client's namespace).
+fn watch_subflows(stop: &AtomicBool) -> Seen {
+    let mut seen = Seen::default();
+    while !stop.load(Ordering::Acquire) {
+        if let Ok(conns) = mptcp::diag::connections(&mptcp::diag::Filter::default().port(PORT)) {
+            for c in conns.iter().filter(|c| c.fallback != Some(true)) {
+                let established = c.subflows.iter().filter(|s| s.state == TCP_ESTABLISHED).count();
+                seen.mptcp |= established > 0;
+                seen.max_subflows = seen.max_subflows.max(established);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    seen
 }
 
 #[cfg(test)]

@@ -2,12 +2,16 @@
 //! and the whole report for `--json`.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
+use mptcp_linkem::{LinkConfig, Loss, QueueLimit};
 use mptcp_transfer::units::fmt_rate;
 use serde::Serialize;
 
-use super::phase::{Phase, PhaseReport, INTACT, VERIFIED};
-use super::plan::Plan;
+use crate::phase::{Phase, PhaseReport, INTACT, VERIFIED};
+use crate::plan::Plan;
+use crate::spec::LinkKind;
+use crate::topo::Topology;
 
 /// One path as the report shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -18,10 +22,177 @@ pub struct PathInfo {
     pub client: IpAddr,
     /// The server's address on it.
     pub server: IpAddr,
-    /// Its rate for people, or `unshaped`.
+    /// Its rate for people (`50 Mbit/s`, `115 Mbit/s down, 17 Mbit/s up`),
+    /// or `unshaped`.
     pub rate: String,
-    /// Its rate, bits per second (`None`: unshaped).
+    /// Its uplink rate (the lab's transfers go up), bits per second
+    /// (`None`: unshaped).
     pub rate_bps: Option<u64>,
+    /// Its downlink rate, bits per second.
+    pub down_bps: Option<u64>,
+    /// What it stands for (a profile's label).
+    pub label: String,
+    /// The client's interface on it.
+    pub interface: String,
+    /// The kind of that interface.
+    pub kind: LinkKind,
+    /// The client's gateway (the router's address).
+    pub gateway: IpAddr,
+    /// The metric of the client's default route through it.
+    pub metric: u32,
+    /// Whether the client's endpoint on it is a backup.
+    pub backup: bool,
+    /// Round-trip time the emulator adds (both one-way delays), ms.
+    pub added_rtt_ms: f64,
+    /// The emulated link from client to server (a linkem spec).
+    pub up: String,
+    /// The emulated link from server to client.
+    pub down: String,
+    /// What the links emulate, for people.
+    pub emulated: String,
+}
+
+impl PathInfo {
+    /// The paths of `topo`.
+    pub fn of(topo: &Topology) -> Vec<PathInfo> {
+        topo.paths
+            .iter()
+            .map(|p| {
+                let (down, up) = (p.spec.down_rate_bps(), p.spec.up_rate_bps());
+                let rate = rate_of(down, up);
+                PathInfo {
+                    path: p.index + 1,
+                    client: p.client_addr(),
+                    server: p.server_addr(),
+                    rate,
+                    rate_bps: up,
+                    down_bps: down,
+                    label: p.spec.label.clone(),
+                    interface: p.client_dev().to_string(),
+                    kind: p.spec.kind,
+                    gateway: p.gateway(),
+                    metric: p.metric,
+                    backup: p.spec.backup,
+                    added_rtt_ms: (p.spec.down.delay + p.spec.up.delay).as_secs_f64() * 1000.0,
+                    up: p.spec.up.to_string(),
+                    down: p.spec.down.to_string(),
+                    emulated: describe(&rate_of(down, up), &p.spec.up, &p.spec.down),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `50 Mbit/s`, `115 Mbit/s down, 17 Mbit/s up`, `unshaped`.
+fn rate_of(down: Option<u64>, up: Option<u64>) -> String {
+    let r = |v: Option<u64>| v.map(|b| fmt_rate(b as f64)).unwrap_or_else(|| "unshaped".into());
+    if down == up {
+        r(up)
+    } else {
+        format!("{} down, {} up", r(down), r(up))
+    }
+}
+
+/// What a path's links emulate, for people: `50 Mbit/s, +120 ms RTT, loss
+/// 0.5%, queue 50 ms`.
+fn describe(rate: &str, up: &LinkConfig, down: &LinkConfig) -> String {
+    let mut s = rate.to_string();
+    let rtt = (up.delay + down.delay).as_secs_f64() * 1000.0;
+    if rtt > 0.0 {
+        s.push_str(&format!(", +{} ms RTT", trim(rtt)));
+    }
+    let ms = |d: Duration| format!("{} ms", trim(d.as_secs_f64() * 1000.0));
+    let both = |what: &str, u: String, d: String, none: bool| -> String {
+        match (none, u == d) {
+            (true, _) => String::new(),
+            (false, true) => format!(", {what} {u}"),
+            (false, false) => format!(", {what} {u} up, {d} down"),
+        }
+    };
+    s.push_str(&both("jitter", ms(up.jitter), ms(down.jitter), up.jitter.is_zero() && down.jitter.is_zero()));
+    s.push_str(&both("loss", loss(&up.loss), loss(&down.loss), up.loss == Loss::None && down.loss == Loss::None));
+    s.push_str(&both("queue", queue(up.queue), queue(down.queue), false));
+    s
+}
+
+fn loss(l: &Loss) -> String {
+    match l {
+        Loss::None => "none".into(),
+        Loss::Bernoulli(p) => format!("{}%", trim(p * 100.0)),
+        Loss::GilbertElliott(g) => {
+            format!("{}% in bursts of {}", trim(g.mean_loss() * 100.0), trim(g.mean_burst()))
+        }
+    }
+}
+
+fn queue(q: QueueLimit) -> String {
+    match q {
+        QueueLimit::Unlimited => "unlimited".into(),
+        QueueLimit::Bytes(b) => format!("{b} bytes"),
+        QueueLimit::Time(t) => format!("{} ms", trim(t.as_secs_f64() * 1000.0)),
+    }
+}
+
+/// `20`, `0.5`: at most 3 decimals, no trailing zeros.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// MPTCP against the paths alone: its goodput over the best single path's
+/// and over their sum, all measured in the same run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Aggregation {
+    /// The path whose plain TCP transfer was fastest (1-based).
+    pub best_path: usize,
+    /// Its goodput, bits per second.
+    pub best_tcp_bps: f64,
+    /// The sum of the single-path goodputs.
+    pub tcp_sum_bps: f64,
+    /// MPTCP's goodput over every path.
+    pub mptcp_bps: f64,
+    /// `mptcp_bps / best_tcp_bps`: above 1, MPTCP beats the best path.
+    pub over_best: f64,
+    /// `mptcp_bps / tcp_sum_bps`: 1 is perfect aggregation.
+    pub over_sum: f64,
+}
+
+impl Aggregation {
+    /// From the phases, when every path's `tcp` row and the `mptcp` phase
+    /// ran and moved data.
+    pub fn of(phases: &[PhaseReport], npaths: usize) -> Option<Aggregation> {
+        let tcp: Vec<(usize, f64)> =
+            phases.iter().filter(|p| p.name == Phase::Tcp).filter_map(|p| Some((p.path?, p.goodput_bps))).collect();
+        let m = phases.iter().find(|p| p.name == Phase::Mptcp)?;
+        if tcp.len() != npaths || npaths < 2 || tcp.iter().any(|t| t.1 <= 0.0) || m.goodput_bps <= 0.0 {
+            return None;
+        }
+        let (best_path, best) = tcp.iter().copied().fold((0, 0.0), |a, b| if b.1 > a.1 { b } else { a });
+        let sum: f64 = tcp.iter().map(|t| t.1).sum();
+        Some(Aggregation {
+            best_path,
+            best_tcp_bps: best,
+            tcp_sum_bps: sum,
+            mptcp_bps: m.goodput_bps,
+            over_best: m.goodput_bps / best,
+            over_sum: m.goodput_bps / sum,
+        })
+    }
+
+    /// The summary's line.
+    fn line(&self, scheduler: Option<&str>) -> String {
+        format!(
+            "  mptcp against the paths alone: {} = {:.2} x the best path (path {}, {}) and {:.2} of their sum ({}); \
+             scheduler {}\n",
+            fmt_rate(self.mptcp_bps),
+            self.over_best,
+            self.best_path,
+            fmt_rate(self.best_tcp_bps),
+            self.over_sum,
+            fmt_rate(self.tcp_sum_bps),
+            scheduler.unwrap_or("unknown"),
+        )
+    }
 }
 
 /// The whole lab report (`--json`).
@@ -31,8 +202,21 @@ pub struct LabReport {
     pub ok: bool,
     /// The paths.
     pub paths: Vec<PathInfo>,
+    /// The client's routes (`ip route` syntax), main table and per-path
+    /// tables.
+    pub client_routes: Vec<String>,
+    /// The client's policy rules (`ip rule` syntax).
+    pub client_rules: Vec<String>,
     /// Congestion control of the transfers (`None`: the system's).
     pub congestion: Option<String>,
+    /// The client's send buffer (`SO_SNDBUF`), when the lab bounds it for
+    /// slow paths (`None`: the kernel's autotuning).
+    pub send_buffer: Option<usize>,
+    /// The MPTCP packet scheduler in use (`net.mptcp.scheduler` of the
+    /// client's namespace).
+    pub scheduler: Option<String>,
+    /// MPTCP against the best single path and the sum of them.
+    pub aggregation: Option<Aggregation>,
     /// How the path manager was set up (always `netlink`: `mptcp::pm`).
     pub path_manager_via: &'static str,
     /// Seconds per transfer.
@@ -99,28 +283,65 @@ impl FailoverComparison {
     }
 }
 
-/// The lines printed before the first phase: the namespaces, the paths, the
-/// path manager and the transfers' settings.
-pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan) -> String {
+/// The lines printed before the first phase: the namespaces, the paths
+/// (addresses, interfaces, route metrics, what is emulated), the routing,
+/// the path manager and the transfers' settings.
+pub fn intro(names: &[String], paths: &[PathInfo], pm_via: &str, plan: &Plan, scheduler: Option<&str>) -> String {
     let n = paths.len();
-    let list: Vec<String> = paths.iter().map(|p| format!("{} <-> {} ({})", p.client, p.server, p.rate)).collect();
-    let failover = if plan.phases.iter().any(|p| p.is_failover()) {
-        " (failover phases: the client opens them from one endpoint per path)"
-    } else {
-        ""
-    };
-    format!(
-        "mptcp lab: client and server in namespaces {}, joined by {n} path{}: {}\n  path manager: server \
-         announces {} address{}, limits subflows {} (via {pm_via}){failover}; congestion {}; {} s per transfer\n",
-        names.join(" and "),
+    let mut s = format!(
+        "mptcp lab: client, server and {n} router{} in namespaces {}\n",
         if n == 1 { "" } else { "s" },
-        list.join(", "),
-        n - 1,
-        if n == 2 { "" } else { "es" },
-        n - 1,
+        names.join(", ")
+    );
+    for p in paths {
+        s.push_str(&path_line(p));
+        s.push('\n');
+    }
+    s.push_str(
+        "  routing: the client's default route through each router at its metric, the server's address on path N \
+         through router N, and per path a table and a rule `from <client address N>`; the routers drop packets \
+         from another path's addresses (strict rp_filter)\n",
+    );
+    let backup = if paths.iter().any(|p| p.backup) { " (backup where marked)" } else { "" };
+    let sndbuf = match plan.client_opts().send_buffer {
+        Some(b) if plan.opts.send_buffer.is_none() => format!("; send buffer {} KiB (bounded: slow paths)", b >> 10),
+        _ => String::new(),
+    };
+    s.push_str(&format!(
+        "  path manager: one subflow endpoint per path on the client, bound to its interface{backup}, limits \
+         subflows {} (via {pm_via}); congestion {}; scheduler {}{sndbuf}; {} s per transfer\n",
+        n.saturating_sub(1),
         plan.opts.congestion.as_deref().unwrap_or("system default"),
+        scheduler.unwrap_or("unknown"),
         plan.duration.as_secs_f64()
+    ));
+    s
+}
+
+/// One path for people: `path 1: client 10.100.0.1 (p0, wifi, metric 600)
+/// -> router 10.100.0.254 -> server 10.200.0.2: 50 Mbit/s, ...`.
+pub fn path_line(p: &PathInfo) -> String {
+    let label = if p.label.is_empty() { String::new() } else { format!(" {}", p.label) };
+    let backup = if p.backup { ", backup" } else { "" };
+    format!(
+        "  path {}{label}: client {} ({}, {}, metric {}{backup}) -> router {} -> server {}: {}",
+        p.path,
+        p.client,
+        p.interface,
+        p.kind.name(),
+        p.metric,
+        p.gateway,
+        p.server,
+        p.emulated
     )
+}
+
+/// The name of a phase's row: `tcp path 2` for a single-path `tcp` row.
+pub fn row_name(p: &PhaseReport) -> String {
+    match (p.name, p.path) {
+        (Phase::Tcp, Some(n)) => format!("tcp path {n}"),
+        (name, _) => name.name().to_string(),
+    }
 }
 
 /// The line printed when a phase ends.
@@ -130,7 +351,19 @@ pub fn phase_line(p: &PhaseReport) -> String {
         (false, true) => "skip",
         (false, false) => "FAIL",
     };
-    format!("  {mark} {:<15} {}", p.name.name(), p.notes.join("; "))
+    format!("  {mark} {:<15} {}", row_name(p), p.notes.join("; "))
+}
+
+/// Each subflow's median RTT in ms, in path order: `20.4/121`.
+fn rtts(p: &PhaseReport) -> String {
+    let mut v: Vec<(usize, f64)> =
+        p.subflow_rtts.iter().filter_map(|r| Some((r.path.unwrap_or(usize::MAX), r.rtt_ms?))).collect();
+    if v.is_empty() {
+        return "-".into();
+    }
+    v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let one = |ms: f64| if ms < 10.0 { format!("{ms:.1}") } else { format!("{ms:.0}") };
+    v.iter().map(|(_, ms)| one(*ms)).collect::<Vec<_>>().join("/")
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -172,8 +405,8 @@ pub fn summary(r: &LabReport) -> String {
     let mut s = String::new();
     s.push_str("\nSummary\n");
     s.push_str(&format!(
-        "  {:<15} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}\n",
-        "phase", "goodput", "limit", "of limit", "subflows", "status client/server", "integrity", "notes"
+        "  {:<15} {:>13} {:>13} {:>9} {:>8} {:>13}  {:<20} {:<9} {}\n",
+        "phase", "goodput", "limit", "of limit", "subflows", "RTT ms", "status client/server", "integrity", "notes"
     ));
     for p in &r.phases {
         let status = match (&p.client_status, &p.server_status) {
@@ -189,12 +422,13 @@ pub fn summary(r: &LabReport) -> String {
         let remaining = p.failover().and_then(|f| f.remaining_limit_bps);
         let limit = p.limit_bps.or(remaining).map(fmt_rate).unwrap_or_else(|| "-".into());
         let row = format!(
-            "  {:<15} {:>13} {:>13} {:>9} {:>8}  {:<20} {:<9} {}",
-            p.name.name(),
+            "  {:<15} {:>13} {:>13} {:>9} {:>8} {:>13}  {:<20} {:<9} {}",
+            row_name(p),
             if p.goodput_bps > 0.0 { fmt_rate(p.goodput_bps) } else { "-".into() },
             limit,
             pct(p.fraction_of_limit),
             if p.subflows > 0 { p.subflows.to_string() } else { "-".into() },
+            rtts(p),
             status,
             integrity,
             notes(p)
@@ -203,10 +437,13 @@ pub fn summary(r: &LabReport) -> String {
         s.push('\n');
     }
     s.push_str(
-        "  limit: sum of the path rates x payload per frame / frame size, from the MSS used; tbf lets a 32 KB burst \
-         through at the start, so short runs can end slightly above it; failover: the limit of the remaining \
-         paths\n",
+        "  limit: sum of the paths' uplink rates x payload per IP packet / its size, from the MSS used (the \
+         emulator counts IP bytes); failover: the limit of the remaining paths; RTT: each subflow's median \
+         smoothed RTT (tcp_info), path 1 first\n",
     );
+    if let Some(a) = &r.aggregation {
+        s.push_str(&a.line(r.scheduler.as_deref()));
+    }
     if let Some(f) = &r.failover {
         s.push_str(&f.line());
     }
@@ -228,7 +465,7 @@ mod tests {
     use super::*;
     use mptcp_transfer::proto::Status;
 
-    use crate::cmd::lab::phase::{Failover, PhaseKind};
+    use crate::phase::{Failover, PhaseKind};
 
     /// The failover part of a failover phase's report.
     fn fo(p: &mut PhaseReport) -> &mut Failover {
@@ -242,7 +479,12 @@ mod tests {
         LabReport {
             ok: phases.iter().all(|p| p.ok || p.skipped),
             paths: vec![],
+            client_routes: vec![],
+            client_rules: vec![],
             congestion: Some("cubic".into()),
+            send_buffer: None,
+            scheduler: Some("default".into()),
+            aggregation: None,
             path_manager_via: "netlink",
             duration_s: 2.0,
             failover: FailoverComparison::of(&phases),
