@@ -246,8 +246,23 @@ fn wait_subflows(ns: &Netns, port: u16, n: usize) -> Value {
         if c.len() == 1 && c[0]["subflows"].as_array().map(|s| s.len()) == Some(n) {
             return c[0].clone();
         }
-        assert!(Instant::now() < deadline, "no connection with {n} subflows on port {port}: {c:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no connection with {n} subflows on port {port}: {c:?}\nthe namespace's MPTCP counters:\n{}",
+            mptcp_counters(ns)
+        );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The namespace's non-zero MPTcpExt counters (`nstat -as`), to tell a
+/// join never sent from one unanswered or refused when a wait fails.
+fn mptcp_counters(ns: &Netns) -> String {
+    match ns.run(&["nstat", "-as"]) {
+        Ok(o) => {
+            String::from_utf8_lossy(&o.stdout).lines().filter(|l| l.starts_with("MPTcp")).collect::<Vec<_>>().join("\n")
+        }
+        Err(e) => format!("(nstat failed: {e})"),
     }
 }
 
