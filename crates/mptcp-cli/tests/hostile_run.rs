@@ -15,12 +15,11 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{text, RemoveOnDrop};
+use common::{outcome, Out, RemoveOnDrop, MPTCP};
 
-const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
 const NOBODY: u32 = 65534;
 /// Owner of the squatted names: uid 1 (`daemon` on Debian), neither root
 /// nor `nobody`.
@@ -29,28 +28,6 @@ const PATH_ENV: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// `/usr/bin/python3`: a python `nobody` can run (not a pyenv in root's home).
 const PYTHON: &str = "/usr/bin/python3";
-
-/// Output of a finished command.
-struct Out {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-
-    fn code(&self) -> Option<i32> {
-        self.status.and_then(|s| s.code())
-    }
-}
-
-fn output(mut cmd: Command, timeout: Duration) -> Out {
-    let (status, stdout, stderr) = common::output(&mut cmd, timeout);
-    Out { status, stdout: text(&stdout), stderr: text(&stderr) }
-}
 
 /// A scratch directory owned by root, mode 0755, removed on drop.
 struct Scratch {
@@ -197,7 +174,7 @@ fn built_in_library_goes_to_a_private_directory_nobody_else_can_squat() {
     let run = || {
         let show = "echo \"$LD_PRELOAD\"; cat /proc/self/maps";
         let cmd = as_nobody(&mptcp, &["run", "-v", "--", "sh", "-c", show], &[("TMPDIR", tmp.as_os_str())]);
-        output(cmd, Duration::from_secs(20))
+        outcome(cmd, Duration::from_secs(20))
     };
     let first = run();
     assert!(first.ok(), "mptcp run as nobody failed: {}\n{}", first.stdout, first.stderr);
@@ -241,7 +218,7 @@ fn no_library_where_others_can_swap_it() {
     let xdg = s.mkdir("xdg", 0o700, NOBODY);
     let show = ["run", "-v", "--", "sh", "-c", "echo \"$LD_PRELOAD\""];
 
-    let out = output(as_nobody(&mptcp, &show, &[("TMPDIR", open.as_os_str())]), Duration::from_secs(20));
+    let out = outcome(as_nobody(&mptcp, &show, &[("TMPDIR", open.as_os_str())]), Duration::from_secs(20));
     assert!(!out.ok(), "used {}: {}", open.display(), out.stderr);
     assert!(
         out.stderr.contains(&*open.to_string_lossy())
@@ -255,7 +232,7 @@ fn no_library_where_others_can_swap_it() {
 
     // XDG_RUNTIME_DIR writable by others: passed over (and said so).
     let env = [("TMPDIR", tmp.as_os_str()), ("XDG_RUNTIME_DIR", open.as_os_str())];
-    let out = output(as_nobody(&mptcp, &show, &env), Duration::from_secs(20));
+    let out = outcome(as_nobody(&mptcp, &show, &env), Duration::from_secs(20));
     assert!(out.ok(), "{}", out.stderr);
     let lib = ld_preload_of(&out.stderr);
     assert!(lib.starts_with(&tmp), "{}", lib.display());
@@ -265,7 +242,7 @@ fn no_library_where_others_can_swap_it() {
 
     // A proper one: <XDG_RUNTIME_DIR>/mptcp, 0700.
     let env = [("TMPDIR", open.as_os_str()), ("XDG_RUNTIME_DIR", xdg.as_os_str())];
-    let out = output(as_nobody(&mptcp, &show, &env), Duration::from_secs(20));
+    let out = outcome(as_nobody(&mptcp, &show, &env), Duration::from_secs(20));
     assert!(out.ok(), "{}", out.stderr);
     let lib = ld_preload_of(&out.stderr);
     assert_eq!(lib.parent(), Some(xdg.join("mptcp").as_path()));
@@ -286,7 +263,7 @@ fn report_records_stay_in_the_private_directory() {
     let tmp = s.mkdir("tmp", 0o1777, 0);
     let script = format!("echo \"$MPTCP_PRELOAD_REPORT\"; {PYTHON} -c 'import socket; socket.socket().close()'");
     let cmd = as_nobody(&mptcp, &["run", "--report", "--", "sh", "-c", &script], &[("TMPDIR", tmp.as_os_str())]);
-    let out = output(cmd, Duration::from_secs(20));
+    let out = outcome(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     let report = PathBuf::from(out.stdout.trim());
     let dir = report.parent().expect("dir");
@@ -322,7 +299,7 @@ fn leftover_report_paths_never_block_or_get_written() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.args(["run", "--", PYTHON, "-c", prog]).env("MPTCP_PRELOAD_REPORT", report);
-        output(c, Duration::from_secs(20))
+        outcome(c, Duration::from_secs(20))
     };
 
     let fifo = s.dir.join("fifo");
@@ -356,7 +333,7 @@ fn real_library() -> Vec<u8> {
     // The preload is what these tests are about: no BPF hook even where it works.
     c.env("MPTCP_RUN_VIA", "preload");
     c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
-    let out = output(c, Duration::from_secs(10));
+    let out = outcome(c, Duration::from_secs(10));
     assert!(out.ok(), "{}", out.stderr);
     std::fs::read(ld_preload_of(&out.stderr)).expect("read the library")
 }
@@ -382,7 +359,7 @@ fn libraries_others_can_change_are_not_loaded() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.arg("run").arg("-v").arg("--preload").arg(preload).args(["--", "true"]);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     };
 
     // Root runs nothing that another user can change.
@@ -393,7 +370,7 @@ fn libraries_others_can_change_are_not_loaded() {
     // The preload is what these tests are about: no BPF hook even where it works.
     c.env("MPTCP_RUN_VIA", "preload");
     c.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", &in_open);
-    let out = output(c, Duration::from_secs(10));
+    let out = outcome(c, Duration::from_secs(10));
     assert_eq!(out.code(), Some(2), "{}", out.stderr);
     assert!(
         out.stderr.contains("MPTCP_PRELOAD_LIB") && out.stderr.contains("writable by other users"),
@@ -410,7 +387,7 @@ fn libraries_others_can_change_are_not_loaded() {
     let hidden = s.file("libs/search-only/nobody.so", &lib, 0o644, NOBODY);
     for own_lib in [&of_nobody, &hidden] {
         let maps = ["run", "--preload", &*own_lib.to_string_lossy(), "--", "cat", "/proc/self/maps"];
-        let out = output(as_nobody(Path::new(MPTCP), &maps, &[]), Duration::from_secs(10));
+        let out = outcome(as_nobody(Path::new(MPTCP), &maps, &[]), Duration::from_secs(10));
         assert!(out.ok() && out.stdout.contains(&*own_lib.to_string_lossy()), "{}", out.stderr);
     }
 
@@ -423,7 +400,7 @@ fn libraries_others_can_change_are_not_loaded() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     };
     let out = run_alone();
     assert!(out.ok(), "{}", out.stderr);
@@ -468,7 +445,7 @@ fn dropins_name_only_libraries_root_alone_can_change() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.args(["systemd", "enable", "web", "--root"]).arg(&root).arg("--preload").arg(preload);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     };
 
     let out = enable(&of_nobody);
@@ -509,7 +486,7 @@ impl Image {
         c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["systemd", "enable", "web", "--dry-run", "--root"]).arg(&self.root);
         c.args(args);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     }
 }
 

