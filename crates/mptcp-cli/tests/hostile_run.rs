@@ -15,7 +15,7 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::{outcome, Out, RemoveOnDrop, MPTCP};
@@ -85,18 +85,7 @@ fn as_nobody(mptcp: &Path, args: &[&str], extra: &[(&str, &OsStr)]) -> Command {
 fn alone(scratch: &Scratch) -> PathBuf {
     let bin = scratch.mkdir("bin", 0o755, 0);
     let mptcp = bin.join("mptcp");
-    std::fs::copy(MPTCP, &mptcp).expect("copy the mptcp binary");
-    // A process forked by another test thread while the copy was open for
-    // writing holds it until it execs: ETXTBSY (26) meanwhile.
-    for _ in 0..100 {
-        match Command::new(&mptcp).arg("--version").stdout(Stdio::null()).status() {
-            Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(20)),
-            other => {
-                assert!(other.expect("run the copy").success());
-                break;
-            }
-        }
-    }
+    common::copy_mptcp(&mptcp);
     mptcp
 }
 

@@ -44,19 +44,7 @@ impl Alone {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("bin")).expect("mkdir");
         let mptcp = dir.join("bin/mptcp");
-        std::fs::copy(MPTCP, &mptcp).expect("copy the mptcp binary");
-        // A process forked by another test thread while the copy was open
-        // for writing holds it until that process execs: running the copy
-        // fails with ETXTBSY meanwhile (26). Wait until it runs.
-        for _ in 0..100 {
-            match Command::new(&mptcp).arg("--version").stdout(Stdio::null()).status() {
-                Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(20)),
-                other => {
-                    assert!(other.expect("run the copy").success());
-                    break;
-                }
-            }
-        }
+        common::copy_mptcp(&mptcp);
         Alone { dir, mptcp }
     }
 }

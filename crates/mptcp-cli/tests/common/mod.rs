@@ -233,3 +233,21 @@ pub fn go_build(dir: &std::path::Path, name: &str, source: &str) -> PathBuf {
     assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
     bin
 }
+
+/// Copies the `mptcp` binary under test to `to` and waits until the copy
+/// runs: a process forked by another test thread while the copy was open
+/// for writing holds it until that process execs, and running the copy
+/// fails with ETXTBSY (26) meanwhile.
+pub fn copy_mptcp(to: &std::path::Path) {
+    std::fs::copy(MPTCP, to).expect("copy the mptcp binary");
+    for _ in 0..100 {
+        match Command::new(to).arg("--version").stdout(Stdio::null()).status() {
+            Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(20)),
+            other => {
+                assert!(other.expect("run the copy").success());
+                return;
+            }
+        }
+    }
+    panic!("{} stayed busy (ETXTBSY)", to.display());
+}
