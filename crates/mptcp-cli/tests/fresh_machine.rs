@@ -115,16 +115,17 @@ fn assert_gone(v: &Value) {
 #[ignore = "needs root: network namespaces (scripts/test.sh runs it)"]
 fn lab_runs_every_default_phase_without_iptables_nft_iperf3_mptcpize_or_python() {
     mptcp_netns::require_root();
-    let out = run_on_a_fresh_machine(&["lab", "-t", "1", "--no-plot", "--json"], &[]);
+    // 3 s: the failover phases need time after the failure to measure the stall.
+    let out = run_on_a_fresh_machine(&["lab", "-t", "3", "--no-plot", "--json"], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     let v = json(&out);
     assert_gone(&v);
     let phases: Vec<&str> = v["phases"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(phases, ["tcp", "mptcp", "failover", "failover-daemon", "fallback"], "{v}");
+    assert_eq!(phases, ["tcp", "tcp", "mptcp", "failover", "failover-daemon", "fallback"], "{v}");
     for p in v["phases"].as_array().unwrap() {
         assert_eq!((p["ok"].as_bool(), p["skipped"].as_bool()), (Some(true), Some(false)), "{p}\n{err}");
     }
-    let fb = &v["phases"][4];
+    let fb = &v["phases"][5];
     assert_eq!((fb["client_status"].as_str(), fb["server_status"].as_str()), (Some("fallback"), Some("fallback")));
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("iptables"), "the middlebox needs no iptables: {err}");
@@ -155,13 +156,15 @@ fn the_iperf3_phase_is_skipped_with_a_note_without_its_programs() {
 fn a_missing_required_program_is_named_with_its_package_and_nothing_is_made() {
     mptcp_netns::require_root();
     let before = netns_list();
-    let out = run_on_a_fresh_machine(&["lab", "-t", "1", "--no-plot"], &["tc"]);
+    // The lab emulates its paths itself (no tc since mptcp-linkem): `ip` is
+    // what it cannot do without.
+    let out = run_on_a_fresh_machine(&["lab", "-t", "1", "--no-plot"], &["ip"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     let lines: Vec<&str> = err.lines().collect();
     assert!(lines[0].starts_with("mptcp: error: `mptcp lab` needs root, network namespaces"), "{err}");
-    assert!(lines.contains(&"  - `tc` not found: apt-get install iproute2"), "one line, with the package: {err}");
+    assert!(lines.contains(&"  - `ip` not found: apt-get install iproute2"), "one line, with the package: {err}");
     assert!(!err.contains("Missing") && !err.contains("{ "), "no Debug dump: {err}");
     // Only other runs' namespaces may have come and gone meanwhile.
     let after = netns_list();
@@ -169,12 +172,12 @@ fn a_missing_required_program_is_named_with_its_package_and_nothing_is_made() {
     assert_eq!(before.lines().filter(mine).count(), after.lines().filter(mine).count());
 
     // The same, as JSON on stdout.
-    let out = run_on_a_fresh_machine(&["lab", "--json"], &["tc"]);
+    let out = run_on_a_fresh_machine(&["lab", "--json"], &["ip"]);
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
     assert_eq!(v["kind"], "unsupported", "{v}");
     let msg = v["error"].as_str().unwrap();
-    assert!(msg.contains("lacks: - `tc` not found: apt-get install iproute2") && !msg.contains('\n'), "{v}");
+    assert!(msg.contains("lacks: - `ip` not found: apt-get install iproute2") && !msg.contains('\n'), "{v}");
 }
 
 #[test]

@@ -23,8 +23,8 @@ fn two_paths() -> Vec<mptcp_lab::spec::PathSpec> {
 }
 
 /// An MPTCP upload from the client to the server's first address for up to
-/// `secs` (less once every path has an established subflow): the local
-/// addresses of the subflows established at the end.
+/// `secs` (less once every path has had an established subflow for a
+/// second): the local addresses of the subflows established at the end.
 fn upload(topo: &Topology, secs: u64) -> Vec<IpAddr> {
     let port = 5301;
     let listener = topo.server.in_ns(move || MptcpBuilder::new().bind(("0.0.0.0", port))).unwrap().unwrap();
@@ -43,6 +43,9 @@ fn upload(topo: &Topology, secs: u64) -> Vec<IpAddr> {
             let chunk = vec![7u8; 64 << 10];
             let started = Instant::now();
             let mut seen = Vec::new();
+            // Once every path has its subflow, another second of data, so
+            // that each path carries more than its handshake.
+            let mut all_since: Option<Instant> = None;
             while started.elapsed() < Duration::from_secs(secs) {
                 let _ = s.write(&chunk);
                 seen = s
@@ -53,7 +56,11 @@ fn upload(topo: &Topology, secs: u64) -> Vec<IpAddr> {
                     .filter_map(|sf| sf.local.map(|l| l.ip()))
                     .collect();
                 if seen.len() == npaths {
-                    break;
+                    if all_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(1) {
+                        break;
+                    }
+                } else {
+                    all_since = None;
                 }
             }
             assert_eq!(s.mptcp_status().unwrap(), mptcp::MptcpStatus::Mptcp, "the connection is MPTCP");
