@@ -45,7 +45,8 @@ fi
 # (util-linux's setpriv, libcap2-bin), counters and processes (procps,
 # kmod, iputils-ping), the preload check (zlib1g), the lab's chart rendered
 # to PNG (librsvg2-bin's rsvg-convert), a second endpoint manager for
-# mptcp doctor (mptcpd with its plug-ins) and the qemu kernel
+# mptcp doctor (mptcpd with its plug-ins), strace (the daemon tests kill
+# or slow it at chosen system calls) and the qemu kernel
 # matrix (qemu-system-x86, cpio, busybox-static, xz-utils, zstd, gcc).
 # "command-or-file:package" pairs.
 needs=(
@@ -54,7 +55,7 @@ needs=(
   ps:procps modprobe:kmod ping:iputils-ping gcc:gcc /usr/include/stdio.h:libc6-dev
   /usr/lib/x86_64-linux-gnu/libz.so.1:zlib1g rsvg-convert:librsvg2-bin
   /usr/libexec/mptcpd:mptcpd /usr/lib/x86_64-linux-gnu/mptcpd/addr_adv.so:mptcpd-plugins
-  busybox:busybox-static
+  busybox:busybox-static strace:strace
 )
 if [ "$kernels" = 1 ]; then
   needs+=(qemu-system-x86_64:qemu-system-x86 cpio:cpio busybox:busybox-static xz:xz-utils zstd:zstd)

@@ -71,6 +71,9 @@ build_common() {
     # linked, as LD_PRELOAD needs. The bench suite's foreign servers are
     # python3 too.
     case " $SUITES " in *" run "* | *" run_bpf "* | *" bench "*) guest_programs ;; esac
+    # strace, with which the daemon suite kills or slows the daemon at
+    # chosen system calls.
+    case " $SUITES " in *" daemon "*) copy_elf "$(readlink -f "$(command -v strace)")" ;; esac
     [ -z "${GOCLIENT:-}" ] || cp "$GOCLIENT" "$ROOT/suite/goclient"
 
     cp /etc/protocols /etc/services "$ROOT/etc/" 2>/dev/null || true

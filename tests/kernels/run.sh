@@ -211,7 +211,7 @@ host_tools() {
         gcc:gcc strip:binutils xz:xz-utils zstd:zstd ip:iproute2 tc:iproute2 ss:iproute2 \
         xtables-nft-multi:iptables xtables-legacy-multi:iptables sysctl:procps \
         timeout:coreutils gzip:gzip setpriv:util-linux /usr/bin/python3:python3 curl:curl \
-        iperf3:iperf3 mptcpize:mptcpize; do
+        iperf3:iperf3 mptcpize:mptcpize strace:strace; do
         case ${pair%%:*} in
             /*) [ -x "${pair%%:*}" ] || missing+=("${pair#*:}") ;;
             *) command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}") ;;

@@ -389,11 +389,16 @@ fn kill_9_of_mptcp_run_leaves_nothing_attached() {
     let run = Proc::spawn(&mut c);
     let name = mptcp_cli_program_name(run.pid());
     // Generous: under qemu's emulation the start takes seconds.
+    // The shell creates the file before it writes its pid: wait for a whole line.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !marker.exists() && Instant::now() < deadline {
+    let sleeper: i32 = loop {
+        let line = std::fs::read_to_string(&marker).unwrap_or_default();
+        if line.ends_with('\n') {
+            break line.trim().parse().expect("pid");
+        }
+        assert!(Instant::now() < deadline, "the program did not start within 60 s");
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let sleeper: i32 = std::fs::read_to_string(&marker).expect("the program started").trim().parse().expect("pid");
+    };
     assert_eq!(attached(&name), (1, 1), "attached while the program runs");
     assert!(run.signal("KILL"));
     let (status, _, _) = run.wait(Duration::from_secs(10));

@@ -148,7 +148,9 @@ fn probe_matches_kernel() {
             // (pm_commands_on_this_kernel, tokio_api_and_event_stream).
             // MPCurrEstab: measured by the probe; the daemon suite checks
             // the daemon's metrics (metrics_are_prometheus_text).
-            "pm" | "pm_userspace" | "pm_events" | "listener_events" | "curr_estab" => {}
+            // bpf_hook: whether the update_socket_protocol hook takes our
+            // program; the run_bpf suite checks what `mptcp run` makes of it.
+            "pm" | "pm_userspace" | "pm_events" | "listener_events" | "curr_estab" | "bpf_hook" => {}
             _ => panic!("unknown MPTCP_EXPECT key {k}"),
         }
     }
