@@ -530,7 +530,7 @@ boot_kernel() {
     ready=$(grep -a 'MPTCP-KERNEL-READY:' <<< "$c" | grep -o 'uptime=[0-9.]*s' | head -n1 | sed 's/^uptime=//' || true)
     # "---- end of suite NAME: exit=0 results=1 passed=12 failed=0 secs=41 ----"
     suites=$(grep -a '^---- end of suite ' <<< "$c" |
-        sed -E 's/^---- end of suite ([a-z]+): exit=([0-9]+) results=[0-9]+ passed=([0-9]+) failed=([0-9]+) secs=([0-9]+).*/\1 \3\/\4 \5s/' |
+        sed -E 's/^---- end of suite ([a-z_0-9]+): exit=([0-9]+) results=[0-9]+ passed=([0-9]+) failed=([0-9]+) secs=([0-9]+).*/\1 \3\/\4 \5s/' |
         paste -sd, - | sed 's/,/, /g' || true)
     expect=$(expect_for "$label")
     # Every suite this kernel was to run reported its end: one that did not
