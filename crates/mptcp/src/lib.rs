@@ -150,6 +150,7 @@ mod dial;
 mod ext;
 mod host;
 pub mod info;
+mod limits;
 pub mod listener;
 #[cfg(all(feature = "netlink", mptcp_linux))]
 mod netlink;

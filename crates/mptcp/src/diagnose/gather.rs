@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::observe::{Client, ConnStatus, Endpoint, Event, Host, Info, Limits, Manager, RouteCheck, Server, Subflow};
+use super::observe::{Client, ConnStatus, Endpoint, Event, Host, Info, Manager, RouteCheck, Server, Subflow};
 use super::rtnl::{self, RouteQuery};
 use crate::counters::MptcpCounters;
 use crate::MptcpExt;
@@ -57,7 +57,7 @@ pub fn observe_host(server: Option<IpAddr>) -> Host {
         Ok(mut pm) => {
             h.pm_family = true;
             match pm.limits() {
-                Ok(l) => h.limits = Some(Limits::new(l.subflows, l.add_addr_accepted)),
+                Ok(l) => h.limits = Some(l),
                 Err(e) => h.notes.push(format!("path manager limits: {e}")),
             }
             match pm.endpoints() {

@@ -105,30 +105,7 @@ pub struct Host {
     pub notes: Vec<String>,
 }
 
-/// Path manager limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(default))]
-#[non_exhaustive]
-pub struct Limits {
-    /// Extra subflows per connection.
-    pub subflows: u32,
-    /// Peer announcements accepted per connection.
-    pub add_addr_accepted: u32,
-}
-
-impl Limits {
-    /// Limits of `subflows` and `add_addr_accepted`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let l = mptcp::diagnose::Limits::new(2, 0);
-    /// assert_eq!((l.subflows, l.add_addr_accepted), (2, 0));
-    /// ```
-    pub fn new(subflows: u32, add_addr_accepted: u32) -> Limits {
-        Limits { subflows, add_addr_accepted }
-    }
-}
+pub use crate::limits::Limits;
 
 /// One path manager endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -310,45 +310,9 @@ impl Endpoint {
     }
 }
 
-/// Path manager limits (`ip mptcp limits`), per network namespace.
-///
-/// The kernel may gain limits, so the struct is `#[non_exhaustive]`:
-/// build one with [`Limits::new`]. With feature `serde`: `Serialize` as
-/// `{"subflows": .., "add_addr_accepted": ..}`.
-///
-/// # Examples
-///
-/// ```
-/// use mptcp::pm::Limits;
-///
-/// let l = Limits::new(2, 2);
-/// assert!(l.validate().is_ok());
-/// assert!(Limits::new(9, 0).validate().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct Limits {
-    /// Extra subflows per connection (`subflows`).
-    pub subflows: u32,
-    /// Peer-announced addresses accepted per connection (`add_addr_accepted`).
-    pub add_addr_accepted: u32,
-}
+pub use crate::limits::Limits;
 
 impl Limits {
-    /// Limits of `subflows` extra subflows and `add_addr_accepted` accepted
-    /// announcements per connection.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let l = mptcp::pm::Limits::new(2, 1);
-    /// assert_eq!((l.subflows, l.add_addr_accepted), (2, 1));
-    /// ```
-    pub fn new(subflows: u32, add_addr_accepted: u32) -> Limits {
-        Limits { subflows, add_addr_accepted }
-    }
-
     /// Checks both values against the kernel's maximum ([`MAX_LIMIT`]).
     ///
     /// # Examples
