@@ -103,3 +103,7 @@ fn answers(data: &[u8]) -> io::Result<Vec<(u32, Option<i32>)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "answers_tests.rs"]
+mod answers_tests;
