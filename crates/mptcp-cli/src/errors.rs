@@ -4,14 +4,15 @@
 //! The kinds are a stable vocabulary for scripts ([`Kind`]); the message
 //! is for people and may change. The exit status does not depend on
 //! `--json`: the human message still goes to stderr through
-//! [`crate::util::report_error`], which also picks the status.
+//! [`report_error`], which also picks the status.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::util::UsageError;
+use crate::util::{is_stdout_closed, UsageError};
 
 /// The `kind` of a JSON error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -211,6 +212,25 @@ pub fn wants_json<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
         .map(|a| a.as_ref().to_str().unwrap_or(""))
         .take_while(|a| *a != "--")
         .any(|a| a == "--json" || a == "-j")
+}
+
+/// Prints `mptcp: error: ...` with the cause chain; returns the exit code
+/// (2 for bad input, 1 otherwise; a closed standard output exits 0).
+pub fn report_error(err: &anyhow::Error) -> ExitCode {
+    if is_stdout_closed(err) {
+        return ExitCode::SUCCESS;
+    }
+    let causes = causes(err);
+    let mut msg = format!("mptcp: error: {}", causes.first().map(String::as_str).unwrap_or_default());
+    for cause in causes.iter().skip(1) {
+        msg.push_str(&format!("\n  caused by: {cause}"));
+    }
+    let _ = writeln!(io::stderr(), "{msg}");
+    if err.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[cfg(test)]

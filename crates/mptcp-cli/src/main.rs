@@ -136,7 +136,7 @@ fn main() -> ExitCode {
             if json && !errors::json_failure_printed() {
                 errors::JsonError::of(&err).print();
             }
-            util::report_error(&err)
+            errors::report_error(&err)
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::process::ExitCode;
 
 /// Bad input from the user: reported with exit status 2, before anything
 /// was sent to the kernel or the network.
@@ -64,30 +63,11 @@ impl Write for Stdout {
 }
 
 /// Whether `err` is standard output closing under us.
-fn is_stdout_closed(err: &anyhow::Error) -> bool {
+pub(crate) fn is_stdout_closed(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
         c.is::<StdoutClosed>()
             || c.downcast_ref::<io::Error>().and_then(|e| e.get_ref()).is_some_and(|e| e.is::<StdoutClosed>())
     })
-}
-
-/// Prints `mptcp: error: ...` with the cause chain; returns the exit code
-/// (2 for bad input, 1 otherwise; a closed standard output exits 0).
-pub fn report_error(err: &anyhow::Error) -> ExitCode {
-    if is_stdout_closed(err) {
-        return ExitCode::SUCCESS;
-    }
-    let causes = crate::errors::causes(err);
-    let mut msg = format!("mptcp: error: {}", causes.first().map(String::as_str).unwrap_or_default());
-    for cause in causes.iter().skip(1) {
-        msg.push_str(&format!("\n  caused by: {cause}"));
-    }
-    let _ = writeln!(io::stderr(), "{msg}");
-    if err.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::from(1)
-    }
 }
 
 /// An error of the transfer engine as the command reports it: bad input is

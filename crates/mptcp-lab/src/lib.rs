@@ -34,6 +34,7 @@ pub mod exec;
 mod failover;
 mod fallback;
 pub mod iperf3;
+mod kind;
 pub mod peers;
 pub mod phase;
 pub mod plan;

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::spec::LinkKind;
+use crate::kind::LinkKind;
 
 /// One path of a profile, in the flags' syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::dial::{candidates, Dial, DialError, Tries};
 use crate::host::{Availability, Unavailable};
 
 /// What to do when the host cannot create MPTCP sockets.
@@ -395,89 +394,6 @@ impl MptcpBuilder {
             }
         }
         Ok(())
-    }
-
-    /// Connects to `addr`: [`dial`](Self::dial) without the address it
-    /// connected to. Each resolved address is tried once, in order; no
-    /// second dial over TCP.
-    ///
-    /// # Errors
-    ///
-    /// The [`DialError`] as an `io::Error`: when every address failed, of
-    /// the kind of the last one's error, naming each address and its error;
-    /// an error preparing the socket (creating it, an option, binding the
-    /// local address) as it is.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::io::ErrorKind;
-    /// use mptcp::MptcpBuilder;
-    ///
-    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
-    /// let stream = MptcpBuilder::new().connect(listener.local_addr()?)?;
-    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
-    /// // A refused connect is returned, not retried over TCP.
-    /// let closed = listener.local_addr()?;
-    /// drop(listener);
-    /// assert_eq!(MptcpBuilder::new().connect(closed).unwrap_err().kind(), ErrorKind::ConnectionRefused);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<TcpStream> {
-        Ok(self.dial(addr)?.0)
-    }
-
-    /// Connects to the first address of `addr` that accepts, and says which
-    /// one: the addresses it resolves to are tried once each, in order (with
-    /// a [`local_addr`](Self::local_addr), only those of its family). A
-    /// failed connect is never retried over TCP.
-    ///
-    /// # Errors
-    ///
-    /// [`DialError::Resolve`] when `addr` cannot be resolved,
-    /// [`DialError::NoAddress`] when it resolves to none to try,
-    /// [`DialError::Setup`] when a socket cannot be prepared (no other
-    /// address is tried then), [`DialError::Connect`] with every address
-    /// and its error when all failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use mptcp::{DialError, MptcpBuilder};
-    ///
-    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
-    /// let (stream, addr) = MptcpBuilder::new().dial(listener.local_addr()?).expect("connected");
-    /// assert_eq!(addr, listener.local_addr()?); // the address that answered
-    /// assert!(matches!(MptcpBuilder::new().dial("localhost"), Err(DialError::Resolve(_)))); // no port
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn dial<A: ToSocketAddrs>(&self, addr: A) -> Result<(TcpStream, SocketAddr), DialError> {
-        let addrs = addr.to_socket_addrs().map_err(DialError::Resolve)?;
-        let dial = Dial::new(self);
-        let mut tries = Tries::default();
-        for a in candidates(addrs, self.local_addr)? {
-            if let Some(s) = tries.record(a, dial.connect(a))? {
-                return Ok((s, a));
-            }
-        }
-        Err(tries.failed())
-    }
-
-    /// Connects to one address, from the [`local_addr`](Self::local_addr)
-    /// if one is set (an error if it is of the other family).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use mptcp::MptcpBuilder;
-    ///
-    /// let listener = MptcpBuilder::new().bind("127.0.0.1:0")?;
-    /// let stream = MptcpBuilder::new().connect_addr(&listener.local_addr()?)?;
-    /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<TcpStream> {
-        Ok(Dial::new(self).connect(*addr)?)
     }
 
     /// Binds and listens on `addr` (each resolved address tried once).
