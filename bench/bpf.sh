@@ -47,24 +47,14 @@ if [ ! -x "$MPTCP" ] || [ -z "${NO_BUILD:-}" ]; then
 fi
 mkdir -p "$OUT"
 
-if [ "${1:-}" = --guest ]; then
-    label=${2:?--guest needs a kernel label of the matrix (5.10, 6.1, 6.12, sid)}
-    work=${KERNELS_WORK:-$PWD/target/kernels}
-    kdir=${KERNELS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mptcp-kernels}/kernels/$label
-    if [ ! -f "$work/$label/initrd" ] || [ ! -f "$kdir/vmlinuz" ]; then
-        echo "bench/bpf.sh: no image of $label yet: tests/kernels/run.sh --suite run_bpf $label" >&2
-        tests/kernels/run.sh --suite run_bpf "$label" >/dev/null ||
-            { echo "bench/bpf.sh: tests/kernels/run.sh --suite run_bpf $label failed" >&2; exit 1; }
-    fi
-    root=$(mktemp -d)
-    initrd=$(mktemp)
-    trap 'rm -rf "$root" "$initrd"' EXIT
-    mkdir -p "$root/bench" "$root/suite" "$root/etc"
-    # The loop, static: the guest has no compiler.
-    gcc -O2 -static -o "$root/bench/sockloop" -x c - <<'CEOF'
+# The measured loop: socket()+close() N times (protocol argv[2], default 0);
+# prints nanoseconds per pair.
+loop_source() {
+    cat <<'EOF'
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
@@ -81,7 +71,24 @@ int main(int argc, char **argv) {
     printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
     return 0;
 }
-CEOF
+EOF
+}
+
+if [ "${1:-}" = --guest ]; then
+    label=${2:?--guest needs a kernel label of the matrix (5.10, 6.1, 6.12, sid)}
+    work=${KERNELS_WORK:-$PWD/target/kernels}
+    kdir=${KERNELS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mptcp-kernels}/kernels/$label
+    if [ ! -f "$work/$label/initrd" ] || [ ! -f "$kdir/vmlinuz" ]; then
+        echo "bench/bpf.sh: no image of $label yet: tests/kernels/run.sh --suite run_bpf $label" >&2
+        tests/kernels/run.sh --suite run_bpf "$label" >/dev/null ||
+            { echo "bench/bpf.sh: tests/kernels/run.sh --suite run_bpf $label failed" >&2; exit 1; }
+    fi
+    root=$(mktemp -d)
+    initrd=$(mktemp)
+    trap 'rm -rf "$root" "$initrd"' EXIT
+    mkdir -p "$root/bench" "$root/suite" "$root/etc"
+    # The loop, static: the guest has no compiler.
+    loop_source | gcc -O2 -static -o "$root/bench/sockloop" -x c -
     cp "$MPTCP" "$root/bench/mptcp"
     cp "$0" "$root/bench/bpf.sh"
     # bash (this script needs it; the guest's shell is busybox) and its libraries.
@@ -118,30 +125,8 @@ CEOF
     exit 0
 fi
 
-cat >"$OUT/sockloop.c" <<'EOF'
-/* socket()+close() N times; prints nanoseconds per pair. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <time.h>
-#include <unistd.h>
-int main(int argc, char **argv) {
-    long n = argc > 1 ? atol(argv[1]) : 100000;
-    int proto = argc > 2 ? atoi(argv[2]) : 0;
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    for (long i = 0; i < n; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, proto);
-        if (fd < 0) { perror("socket"); return 1; }
-        close(fd);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    printf("%.1f\n", ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n);
-    return 0;
-}
-EOF
 if [ -z "${LOOP:-}" ]; then
+    loop_source > "$OUT/sockloop.c"
     gcc -O2 -o "$OUT/sockloop" "$OUT/sockloop.c"
     LOOP=$OUT/sockloop
 fi
